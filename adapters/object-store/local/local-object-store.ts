@@ -1,0 +1,162 @@
+/**
+ * A bucket in a local directory. Uploads land in a temporary file and are renamed into place, so a key
+ * always holds a whole object; the version token is the file's inode and nanosecond mtime. A read opens
+ * the file once and checks the version on the open descriptor, so it keeps reading the version it
+ * pinned even if a new upload replaces the key meanwhile.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { BigIntStats } from 'node:fs';
+import { DropgateError } from '../../../workers/errors.js';
+import type { ObjectInfo, ObjectStore, UploadReceiver } from '../../ports.js';
+import { syncDirectory } from '../../node/durable-files.js';
+import { assertSafeKey } from '../object-keys.js';
+import { createUploadSigner } from '../upload-signature.js';
+
+const CHUNK = 256 * 1024;
+
+export interface LocalObjectStore extends ObjectStore, UploadReceiver {
+  pathOf(key: string): string;
+}
+
+export interface LocalObjectStoreOptions {
+  directory: string;
+  /** Where uploads are written before they are renamed into place; same filesystem as `directory`. */
+  temporaryDirectory: string;
+  bucket?: string;
+  /** Public base URL of the gateway, for upload URLs. */
+  baseUrl: string;
+  signingSecret: string;
+}
+
+export async function createLocalObjectStore(options: LocalObjectStoreOptions): Promise<LocalObjectStore> {
+  const bucket = options.bucket ?? 'local';
+  await mkdir(options.directory, { recursive: true });
+  await mkdir(options.temporaryDirectory, { recursive: true });
+  const signer = createUploadSigner({ baseUrl: options.baseUrl, secret: options.signingSecret });
+  const pathOf = (key: string) => join(options.directory, ...assertSafeKey(key).split('/'));
+  const infoOf = (key: string, stats: BigIntStats): ObjectInfo => ({
+    bucket,
+    key,
+    size: Number(stats.size),
+    version: `${stats.ino.toString(16)}-${stats.mtimeNs.toString(16)}`,
+    updated: new Date(Number(stats.mtimeMs)).toISOString(),
+    ...(key.toLowerCase().endsWith('.gz') ? { contentEncoding: 'gzip' } : {}),
+  });
+
+  async function openVersion(key: string, version: string): Promise<FileHandle> {
+    let handle: FileHandle;
+    try {
+      handle = await open(pathOf(key), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      throw new DropgateError('OBJECT_VERSION_GONE', `${bucket}/${key} no longer exists`, {
+        context: { key, version },
+      });
+    }
+    const current = infoOf(key, await handle.stat({ bigint: true })).version;
+    if (current !== version) {
+      await handle.close();
+      throw new DropgateError(
+        'OBJECT_VERSION_GONE',
+        `${bucket}/${key} was replaced: version ${version} is gone`,
+        {
+          context: { key, version, current },
+        },
+      );
+    }
+    return handle;
+  }
+
+  const store: LocalObjectStore = {
+    bucket,
+    source: `//dropgate.local/buckets/${bucket}`,
+    pathOf,
+    async stat(key) {
+      try {
+        const stats = await stat(pathOf(key), { bigint: true });
+        return stats.isFile() ? infoOf(key, stats) : undefined;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
+    async read(key, version) {
+      const handle = await openVersion(key, version);
+      return new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            const buffer = new Uint8Array(CHUNK);
+            try {
+              const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
+              if (bytesRead === 0) {
+                await handle.close();
+                controller.close();
+              } else {
+                controller.enqueue(buffer.subarray(0, bytesRead));
+              }
+            } catch (error) {
+              await handle.close().catch(() => undefined);
+              throw error;
+            }
+          },
+          cancel: () => handle.close(),
+        },
+        { highWaterMark: 2 },
+      );
+    },
+    async readRange(key, version, start, end) {
+      const handle = await openVersion(key, version);
+      try {
+        const { size } = await handle.stat();
+        const length = Math.max(0, Math.min(end, size) - start);
+        const buffer = new Uint8Array(length);
+        let offset = 0;
+        while (offset < length) {
+          const { bytesRead } = await handle.read(buffer, offset, length - offset, start + offset);
+          if (bytesRead === 0) break;
+          offset += bytesRead;
+        }
+        return buffer.subarray(0, offset);
+      } finally {
+        await handle.close();
+      }
+    },
+    createUploadUrl: (request) => signer.sign({ ...request, key: assertSafeKey(request.key) }),
+    async verifyUpload(url, contentType) {
+      const result = await signer.verify(url, contentType);
+      return 'grant' in result ? { key: result.grant.key, maxBytes: result.grant.maxBytes } : result;
+    },
+    async receive(key, body, { maxBytes }) {
+      const target = pathOf(key);
+      const temporary = join(options.temporaryDirectory, `${randomUUID()}.upload`);
+      const handle = await open(temporary, 'wx');
+      let size = 0;
+      try {
+        for await (const chunk of body) {
+          size += chunk.byteLength;
+          if (size > maxBytes) {
+            throw new DropgateError('PAYLOAD_TOO_LARGE', `upload exceeds its limit of ${maxBytes} bytes`, {
+              context: { key, maxBytes },
+            });
+          }
+          await handle.write(chunk);
+        }
+        await handle.sync();
+      } catch (error) {
+        await handle.close();
+        await rm(temporary, { force: true });
+        throw error;
+      }
+      await handle.close();
+      await mkdir(dirname(target), { recursive: true });
+      await rename(temporary, target);
+      await syncDirectory(dirname(target));
+      const info = await store.stat(key);
+      if (!info) throw new DropgateError('INTERNAL', `upload of ${key} vanished after it was stored`);
+      return info;
+    },
+  };
+  return store;
+}

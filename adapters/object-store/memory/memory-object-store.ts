@@ -1,0 +1,104 @@
+/** An object store in memory, keeping every version: the test double for every store. */
+import { DropgateError } from '../../../workers/errors.js';
+import type { ObjectInfo, ObjectStore, UploadReceiver } from '../../ports.js';
+import { assertSafeKey } from '../object-keys.js';
+import { createUploadSigner } from '../upload-signature.js';
+
+export interface MemoryObjectStore extends ObjectStore, UploadReceiver {
+  put(
+    key: string,
+    bytes: Uint8Array | string,
+    options?: { contentType?: string; contentEncoding?: string },
+  ): ObjectInfo;
+}
+
+interface StoredVersion {
+  info: ObjectInfo;
+  bytes: Uint8Array;
+}
+
+export function createMemoryObjectStore(
+  options: { bucket?: string; baseUrl?: string; secret?: string; chunkSize?: number } = {},
+): MemoryObjectStore {
+  const bucket = options.bucket ?? 'memory';
+  const chunkSize = options.chunkSize ?? 64 * 1024;
+  const signer = createUploadSigner({
+    baseUrl: options.baseUrl ?? 'http://localhost:8787',
+    secret: options.secret ?? 'memory-store-secret',
+  });
+  const versions = new Map<string, StoredVersion>();
+  const current = new Map<string, string>();
+  let generation = 0;
+  const versionOf = (key: string, version: string) => {
+    const stored = versions.get(`${key}\n${version}`);
+    if (!stored) {
+      throw new DropgateError('OBJECT_VERSION_GONE', `${bucket}/${key} has no version ${version}`, {
+        context: { key, version },
+      });
+    }
+    return stored;
+  };
+
+  const store: MemoryObjectStore = {
+    bucket,
+    source: `//dropgate.local/buckets/${bucket}`,
+    async stat(key) {
+      const version = current.get(key);
+      return version === undefined ? undefined : { ...versionOf(key, version).info };
+    },
+    async read(key, version) {
+      const { bytes } = versionOf(key, version);
+      let offset = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (offset >= bytes.byteLength) return controller.close();
+          controller.enqueue(bytes.slice(offset, offset + chunkSize));
+          offset += chunkSize;
+        },
+      });
+    },
+    async readRange(key, version, start, end) {
+      return versionOf(key, version).bytes.slice(start, end);
+    },
+    createUploadUrl: (request) => signer.sign(request),
+    async verifyUpload(url, contentType) {
+      const result = await signer.verify(url, contentType);
+      return 'grant' in result ? { key: result.grant.key, maxBytes: result.grant.maxBytes } : result;
+    },
+    async receive(key, body, { maxBytes, contentType }) {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of body) {
+        size += chunk.byteLength;
+        if (size > maxBytes)
+          throw new DropgateError('PAYLOAD_TOO_LARGE', `upload exceeds its limit of ${maxBytes} bytes`);
+        chunks.push(chunk);
+      }
+      const bytes = new Uint8Array(size);
+      let offset = 0;
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      return store.put(key, bytes, { contentType });
+    },
+    put(key, content, putOptions = {}) {
+      assertSafeKey(key);
+      const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content.slice();
+      const version = String(++generation);
+      const info: ObjectInfo = {
+        bucket,
+        key,
+        size: bytes.byteLength,
+        version,
+        updated: new Date().toISOString(),
+        ...(putOptions.contentType ? { contentType: putOptions.contentType } : {}),
+        ...(putOptions.contentEncoding ? { contentEncoding: putOptions.contentEncoding } : {}),
+      };
+      versions.set(`${key}\n${version}`, { info, bytes });
+      current.set(key, version);
+      return { ...info };
+    },
+  };
+  return store;
+}

@@ -1,0 +1,24 @@
+/** Rules for object keys Dropgate writes or maps to files: no traversal, no control characters. */
+import { DropgateError } from '../../workers/errors.js';
+
+// eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Throws BAD_REQUEST unless `key` is a relative, normalized path of at most 1024 bytes. */
+export function assertSafeKey(key: string): string {
+  const segments = key.split('/');
+  const problem =
+    key.length === 0
+      ? 'is empty'
+      : new TextEncoder().encode(key).byteLength > 1024
+        ? 'is longer than 1024 bytes'
+        : CONTROL.test(key)
+          ? 'contains control characters'
+          : key.startsWith('/')
+            ? 'starts with /'
+            : segments.some((segment) => segment === '' || segment === '.' || segment === '..')
+              ? 'has an empty, "." or ".." segment'
+              : undefined;
+  if (problem) throw new DropgateError('BAD_REQUEST', `object key ${JSON.stringify(key)} ${problem}`);
+  return key;
+}

@@ -1,0 +1,164 @@
+/** The gateway's configuration: one schema for the config file and one for the environment, parsed once. */
+import { z } from 'zod';
+import { defaultCsvOptions, type DatasetDefinition, type RowSchema } from '../schemas/dataset.js';
+import type { ValidatorFactory } from '../schemas/row-validator.js';
+import { isSupportedEncoding } from '../workers/decode.js';
+import { DropgateError } from '../workers/errors.js';
+import type { CompiledDataset } from '../workers/ingest-file.js';
+
+const topicName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
+    'must be letters, digits, ".", "_" or "-", starting with a letter or digit',
+  );
+
+const csvOptions = z
+  .object({
+    delimiter: z
+      .string()
+      .refine(
+        (value) => [...value].length === 1 && !/[\r\n"]/.test(value),
+        'must be one character, not a quote or newline',
+      )
+      .default(defaultCsvOptions.delimiter),
+    encoding: z
+      .string()
+      .refine(
+        isSupportedEncoding,
+        'is not an encoding Dropgate can decode (e.g. utf-8, windows-1252, iso-8859-1)',
+      )
+      .default(defaultCsvOptions.encoding),
+    header: z.boolean().default(defaultCsvOptions.header),
+    quote: z
+      .string()
+      .refine((value) => value.length === 1, 'must be one character')
+      .default(defaultCsvOptions.quote),
+  })
+  .strict();
+
+const datasetConfig = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-"'),
+    match: z.string().min(1),
+    format: z.enum(['csv', 'parquet', 'auto']).default('auto'),
+    schema: z.string().regex(/(^|\/)v[1-9][0-9]*\.json$/, 'must name a schema file v<N>.json'),
+    eventType: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be PascalCase, e.g. OrderReceived'),
+    topic: topicName,
+    deadLetterTopic: topicName,
+    csv: csvOptions.default(csvOptions.parse({})),
+  })
+  .strict();
+
+export const configFileSchema = z
+  .object({
+    dataDir: z.string().min(1).default('.dropgate'),
+    controlTopic: topicName.default('dropgate.files'),
+    uploads: z
+      .object({
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(5 * 1024 ** 3),
+        expiresInSeconds: z.number().int().min(60).max(604_800).default(900),
+      })
+      .strict()
+      .default({ maxBytes: 5 * 1024 ** 3, expiresInSeconds: 900 }),
+    datasets: z
+      .array(datasetConfig)
+      .min(1)
+      .refine(
+        (list) => new Set(list.map((dataset) => dataset.name)).size === list.length,
+        'dataset names must be unique',
+      ),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type DatasetConfig = z.infer<typeof datasetConfig>;
+
+/** Secrets and deployment settings come from the environment, never from the config file. */
+export const environmentSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8787),
+  DROPGATE_CONFIG: z.string().optional(),
+  DROPGATE_PUBLIC_URL: z.url().optional(),
+  DROPGATE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  DROPGATE_SIGNING_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** `vendor=key` pairs separated by commas; keys of at least 16 characters. */
+  DROPGATE_VENDOR_KEYS: z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (value === undefined || value.trim() === '') return undefined;
+      const keys = new Map<string, string>();
+      for (const pair of value.split(',')) {
+        const [vendor, key, extra] = pair.trim().split('=');
+        if (
+          !vendor ||
+          !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(vendor) ||
+          !key ||
+          key.length < 16 ||
+          extra !== undefined
+        ) {
+          context.addIssue({
+            code: 'custom',
+            message: 'must be vendor=key pairs (lowercase vendor, key of 16+ characters)',
+          });
+          return z.NEVER;
+        }
+        keys.set(key, vendor);
+      }
+      return keys;
+    }),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+/** Parses with `schema`, or throws CONFIG_INVALID naming every bad field of `what`. */
+export function parseOrExplain<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(
+    (issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+  );
+  throw new DropgateError('CONFIG_INVALID', `${what} is invalid:\n  ${problems.join('\n  ')}`);
+}
+
+/** Loads and compiles each dataset's schema; `readSchema` resolves the config's schema paths. */
+export async function compileDatasets(
+  datasets: DatasetConfig[],
+  readSchema: (path: string) => Promise<unknown>,
+  compile: ValidatorFactory,
+): Promise<CompiledDataset[]> {
+  return Promise.all(
+    datasets.map(async (dataset, index) => {
+      const field = `datasets.${index}.schema`;
+      let schema: unknown;
+      try {
+        schema = await readSchema(dataset.schema);
+      } catch (error) {
+        throw new DropgateError(
+          'CONFIG_INVALID',
+          `${field}: cannot read ${dataset.schema}: ${(error as Error).message}`,
+        );
+      }
+      if (typeof schema !== 'object' || schema === null || (schema as RowSchema).type !== 'object') {
+        throw new DropgateError(
+          'CONFIG_INVALID',
+          `${field}: ${dataset.schema} must be a JSON Schema with "type": "object"`,
+        );
+      }
+      const definition: DatasetDefinition = {
+        ...dataset,
+        schema: schema as RowSchema,
+        schemaVersion: Number(/v([1-9][0-9]*)\.json$/.exec(dataset.schema)![1]),
+      };
+      try {
+        return { ...definition, validate: compile(definition.schema, dataset.schema) };
+      } catch (error) {
+        throw new DropgateError('CONFIG_INVALID', `${field}: ${(error as Error).message}`);
+      }
+    }),
+  );
+}

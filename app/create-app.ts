@@ -1,0 +1,58 @@
+/** Builds the Hono app from injected dependencies; knows nothing of the runtime it is served on. */
+import { Hono } from 'hono';
+import type { UploadReceiver } from '../adapters/ports.js';
+import type { Authenticator } from './auth.js';
+import type { Gateway } from './gateway.js';
+import { errorResponse } from './http-errors.js';
+import type { Logger } from './logger.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { uploadRoutes } from './routes/upload-routes.js';
+
+export interface AppEnv {
+  Variables: { requestId: string };
+}
+
+export interface AppDependencies {
+  gateway: Gateway;
+  auth: Authenticator;
+  logger: Logger;
+  /** Present when the gateway serves signed uploads itself (local and memory stores). */
+  receiver?: UploadReceiver;
+}
+
+export function createApp(deps: AppDependencies): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(async (context, next) => {
+    const requestId = context.req.header('x-request-id')?.slice(0, 128) || crypto.randomUUID();
+    context.set('requestId', requestId);
+    const started = Date.now();
+    await next();
+    context.header('x-request-id', requestId);
+    // The path only: query strings carry upload signatures.
+    deps.logger.info('request', {
+      requestId,
+      method: context.req.method,
+      path: new URL(context.req.url).pathname,
+      status: context.res.status,
+      durationMs: Date.now() - started,
+    });
+  });
+  app.onError((error, context) => errorResponse(context, error, deps.logger));
+  app.notFound((context) =>
+    context.json(
+      {
+        error: {
+          code: 'NOT_FOUND',
+          message: `no route for ${context.req.method} ${context.req.path}`,
+          requestId: context.get('requestId'),
+        },
+      },
+      404,
+    ),
+  );
+
+  app.get('/healthz', (context) => context.json({ status: 'ok' }));
+  app.route('/', uploadRoutes(deps));
+  app.route('/', adminRoutes(deps));
+  return app;
+}

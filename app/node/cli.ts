@@ -1,0 +1,208 @@
+/**
+ * The `dropgate` command: `serve` runs the gateway, `ingest <file> --dataset <name>` runs one local file
+ * through the pipeline, `replay <objectKey>` re-ingests a landed object. `ingest` and `replay` print one
+ * JSON summary line and exit non-zero when the file is rejected (2) or ingestion fails (3).
+ */
+import { parseArgs } from 'node:util';
+import { basename, relative, resolve, sep } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { wireLocalAdapters } from '../../adapters/wire.node.js';
+import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
+import { DropgateError } from '../../workers/errors.js';
+import { ingestFile, type IngestResult, type Progress } from '../../workers/ingest-file.js';
+import { createGateway } from '../gateway.js';
+import { createJobQueue } from '../job-queue.js';
+import { createJsonLogger, silentLogger } from '../logger.js';
+import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
+import { startGateway } from './start-gateway.js';
+
+const USAGE = `usage:
+  dropgate serve [--config <file>]
+  dropgate ingest <file> --dataset <name> [--config <file>] [--force]
+  dropgate replay <objectKey> [--config <file>]`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      dataset: { type: 'string' },
+      force: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, target, ...extra] = positionals;
+  if (values.help || !command) return usage(values.help ? 0 : 64);
+  const config = await loadConfig({ configPath: values.config });
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'ingest':
+      if (!target || extra.length > 0 || !values.dataset) return usage(64);
+      return ingestLocalFile(config, target, values.dataset, values.force);
+    case 'replay':
+      if (!target || extra.length > 0) return usage(64);
+      return replay(config, target);
+    default:
+      return usage(64);
+  }
+}
+
+async function serve(config: LoadedConfig): Promise<number> {
+  const logger = createJsonLogger();
+  const running = await startGateway(config, logger);
+  const lines = [
+    `Dropgate is listening on ${running.url}`,
+    `  data directory: ${config.dataDir}`,
+    `  config: ${config.path ?? 'embedded defaults'}; datasets: ${config.datasets.map((dataset) => dataset.name).join(', ')}`,
+  ];
+  if (running.printable.vendorKey)
+    lines.push(`  vendor "${running.printable.vendor}" API key (local use): ${running.printable.vendorKey}`);
+  if (running.printable.adminToken) lines.push(`  admin token (local use): ${running.printable.adminToken}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await running.close();
+  return 0;
+}
+
+async function ingestLocalFile(
+  config: LoadedConfig,
+  file: string,
+  datasetName: string,
+  force: boolean,
+): Promise<number> {
+  const dataset = config.datasets.find((candidate) => candidate.name === datasetName);
+  if (!dataset) {
+    throw new DropgateError(
+      'DATASET_UNKNOWN',
+      `no dataset named "${datasetName}"; configured: ${config.datasets.map((d) => d.name).join(', ')}`,
+    );
+  }
+  const path = resolve(file);
+  const root = path.split(sep)[0] + sep;
+  const { signingSecret } = await localCredentials(config);
+  const adapters = await wireLocalAdapters({
+    dataDir: config.dataDir,
+    publicUrl: 'http://localhost',
+    signingSecret,
+  });
+  // The file is read where it lies, as an object of a "local-files" bucket keyed by its absolute path.
+  const store = await createLocalObjectStore({
+    directory: root,
+    temporaryDirectory: resolve(config.dataDir, 'tmp'),
+    bucket: 'local-files',
+    baseUrl: 'http://localhost',
+    signingSecret,
+  });
+  const key = relative(root, path);
+  if (!(await store.stat(key))) throw new DropgateError('OBJECT_NOT_FOUND', `no file at ${path}`);
+  const result = await ingestFile(
+    {
+      store,
+      sink: adapters.sink,
+      ledger: adapters.ledger,
+      controlTopic: config.file.controlTopic,
+      owner: owner(),
+      onProgress: progressReporter(basename(path)),
+    },
+    { dataset, key, mode: force ? 'replay' : 'notification' },
+  );
+  await adapters.sink.close();
+  return report(result, dataset.name, dataset.schemaVersion);
+}
+
+async function replay(config: LoadedConfig, key: string): Promise<number> {
+  const { signingSecret } = await localCredentials(config);
+  const adapters = await wireLocalAdapters({
+    dataDir: config.dataDir,
+    publicUrl: 'http://localhost',
+    signingSecret,
+  });
+  const gateway = createGateway({
+    ...adapters,
+    datasets: config.datasets,
+    controlTopic: config.file.controlTopic,
+    owner: owner(),
+    uploads: config.file.uploads,
+    jobs: createJobQueue({ concurrency: 1, maxAttempts: 1, baseDelayMs: 0 }),
+    logger: silentLogger,
+    ingest: { onProgress: progressReporter(key) },
+  });
+  const dataset = gateway.datasetForKey(key);
+  if (!dataset) throw new DropgateError('NO_DATASET_MATCHES', `no dataset's match pattern covers ${key}`);
+  const result = await gateway.ingestNow(key, 'replay');
+  await adapters.sink.close();
+  return report(result, dataset.name, dataset.schemaVersion);
+}
+
+function report(result: IngestResult, dataset: string, schemaVersion: number): number {
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  const base = { dataset, schemaVersion };
+  let line: Record<string, unknown>;
+  switch (result.status) {
+    case 'ingested':
+    case 'rejected': {
+      const { summary } = result;
+      line = {
+        objectKey: summary.objectKey,
+        ...base,
+        rowsRead: summary.rowsRead,
+        rowsPublished: summary.rowsPublished,
+        rowsRejected: summary.rowsRejected,
+        state: result.status,
+        ...(summary.error ? { error: summary.error } : {}),
+      };
+      break;
+    }
+    case 'duplicate':
+    case 'in-progress': {
+      const outcome = result.record.outcome;
+      line = {
+        objectKey: result.record.key,
+        ...base,
+        rowsRead: outcome?.rowsRead ?? 0,
+        rowsPublished: outcome?.rowsPublished ?? 0,
+        rowsRejected: outcome?.rowsRejected ?? 0,
+        state: result.status,
+        previousState: result.record.state,
+      };
+      break;
+    }
+    case 'failed':
+      line = {
+        objectKey: result.record.key,
+        ...base,
+        state: 'failed',
+        error: { code: result.error.code, message: result.error.message },
+      };
+      break;
+    default:
+      line = { objectKey: result.key, ...base, state: result.status };
+  }
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+  if (result.status === 'rejected' || result.status === 'missing' || result.status === 'superseded') return 2;
+  return result.status === 'failed' ? 3 : 0;
+}
+
+function progressReporter(name: string): ((progress: Progress) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return ({ rowsRead, rowsPublished, rowsRejected }) =>
+    process.stderr.write(
+      `\r${name}: ${rowsRead} rows read, ${rowsPublished} published, ${rowsRejected} rejected`,
+    );
+}
+
+function owner(): string {
+  return `${hostname()}:${process.pid}:cli:${randomUUID().slice(0, 8)}`;
+}
+
+function usage(status: number): number {
+  (status === 0 ? process.stdout : process.stderr).write(`${USAGE}\n`);
+  return status;
+}

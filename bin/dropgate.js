@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// Entry of the `dropgate` command: runs the compiled CLI (`npm run build` produces dist/).
+import { main } from '../dist/app/node/cli.js';
+import { DropgateError } from '../dist/workers/errors.js';
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error) => {
+    process.stderr.write(
+      `dropgate: ${error instanceof DropgateError ? error.message : (error?.stack ?? error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,69 @@
+/** A dataset: which objects it covers, how they are parsed, and the versioned schema their rows must meet. */
+
+export type FileFormat = 'csv' | 'parquet';
+
+export interface CsvOptions {
+  delimiter: string;
+  /** A WHATWG or iconv-lite encoding label: `utf-8`, `windows-1252`, `iso-8859-1`, ... */
+  encoding: string;
+  /** Whether the first record names the columns; without it, columns follow the schema's property order. */
+  header: boolean;
+  quote: string;
+}
+
+/** A JSON Schema 2020-12 document describing one row as an object. */
+export interface RowSchema {
+  $id?: string;
+  type?: string | string[];
+  properties?: Record<string, PropertySchema>;
+  required?: string[];
+  additionalProperties?: boolean | object;
+  [keyword: string]: unknown;
+}
+
+export interface PropertySchema {
+  type?: string | string[];
+  format?: string;
+  [keyword: string]: unknown;
+}
+
+export interface DatasetDefinition {
+  name: string;
+  /** Object-key glob: `*` stays within one path segment, `**` spans segments. */
+  match: string;
+  format: FileFormat | 'auto';
+  schema: RowSchema;
+  /** N of the schema file `v<N>.json`. */
+  schemaVersion: number;
+  /** Past-tense CloudEvents type of each accepted row, e.g. `OrderReceived`. */
+  eventType: string;
+  topic: string;
+  deadLetterTopic: string;
+  csv: CsvOptions;
+}
+
+export const defaultCsvOptions: CsvOptions = { delimiter: ',', encoding: 'utf-8', header: true, quote: '"' };
+
+/** The `dataschema` URI of a dataset's events: the schema's `$id` when it declares one. */
+export function dataschemaUri(dataset: DatasetDefinition): string {
+  return dataset.schema.$id ?? `urn:dropgate:schema:${dataset.name}:v${dataset.schemaVersion}`;
+}
+
+/** The format a key is parsed as: the dataset's own, or by extension (ignoring `.gz`) when `auto`. */
+export function formatOf(dataset: DatasetDefinition, key: string): FileFormat | undefined {
+  if (dataset.format !== 'auto') return dataset.format;
+  const name = key.toLowerCase().replace(/\.gz$/, '');
+  if (name.endsWith('.csv') || name.endsWith('.tsv') || name.endsWith('.txt')) return 'csv';
+  if (name.endsWith('.parquet') || name.endsWith('.pq')) return 'parquet';
+  return undefined;
+}
+
+/** The property names a schema declares, in declaration order. */
+export function schemaColumns(schema: RowSchema): string[] {
+  return Object.keys(schema.properties ?? {});
+}
+
+export function typesOf(property: PropertySchema | undefined): string[] {
+  if (!property || property.type === undefined) return [];
+  return Array.isArray(property.type) ? property.type : [property.type];
+}

@@ -1,0 +1,166 @@
+/**
+ * Batches a file's events and dead letters, publishes them with retries while the parser runs ahead
+ * (one batch in flight, one filling), and checkpoints after each batch is durable.
+ */
+import type { Checkpoint, EventSink, OutgoingEvent } from '../adapters/ports.js';
+import { DropgateError, describeError } from './errors.js';
+
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+}
+
+export const defaultRetry: RetryPolicy = { attempts: 5, baseDelayMs: 200 };
+
+interface Batch {
+  events: OutgoingEvent[];
+  dead: OutgoingEvent[];
+  chars: number;
+  lastRow: number;
+  accepted: number;
+  rejected: number;
+}
+
+export interface BatchPublisherOptions {
+  sink: EventSink;
+  topic: string;
+  deadLetterTopic: string;
+  retry: RetryPolicy;
+  start: Checkpoint;
+  /** Called after each batch is durable, in row order. */
+  onDurable: (checkpoint: Checkpoint) => Promise<void>;
+  /** Turns an event the sink refused for good into a dead letter. */
+  refusedToDeadLetter: (event: OutgoingEvent, row: number, reason: string) => OutgoingEvent;
+}
+
+export class BatchPublisher {
+  private batch: Batch;
+  private rows: number[] = [];
+  private inFlight: Promise<void> | null = null;
+  private durable: Checkpoint;
+
+  constructor(private readonly options: BatchPublisherOptions) {
+    this.durable = { ...options.start };
+    this.batch = emptyBatch(options.start.row);
+  }
+
+  /** What is durably published so far. */
+  get checkpoint(): Checkpoint {
+    return { ...this.durable };
+  }
+
+  async accept(row: number, event: OutgoingEvent): Promise<void> {
+    this.batch.events.push(event);
+    this.rows.push(row);
+    this.batch.accepted++;
+    await this.add(row, event.body.length);
+  }
+
+  async reject(row: number, deadLetter: OutgoingEvent): Promise<void> {
+    this.batch.dead.push(deadLetter);
+    this.batch.rejected++;
+    await this.add(row, deadLetter.body.length);
+  }
+
+  /** Publishes what is buffered and waits until everything is durable. */
+  async drain(): Promise<Checkpoint> {
+    await this.flush();
+    await this.inFlight;
+    return this.checkpoint;
+  }
+
+  private async add(row: number, chars: number): Promise<void> {
+    this.batch.lastRow = row;
+    this.batch.chars += chars;
+    const { maxBatchEvents, maxBatchBytes } = this.options.sink.limits;
+    const full = this.batch.events.length >= maxBatchEvents || this.batch.dead.length >= maxBatchEvents;
+    if (full || this.batch.chars >= maxBatchBytes) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.batch;
+    const rows = this.rows;
+    if (batch.lastRow === this.durable.row && batch.events.length === 0 && batch.dead.length === 0) return;
+    this.batch = emptyBatch(batch.lastRow);
+    this.rows = [];
+    // Wait for the previous batch so checkpoints stay in row order; the parser fills the next meanwhile.
+    await this.inFlight;
+    const sending = this.send(batch, rows);
+    sending.catch(() => undefined);
+    this.inFlight = sending;
+  }
+
+  private async send(batch: Batch, rows: number[]): Promise<void> {
+    const { topic, deadLetterTopic, refusedToDeadLetter } = this.options;
+    const [refused] = await Promise.all([
+      this.publish(topic, batch.events),
+      this.publish(deadLetterTopic, batch.dead),
+    ]);
+    if (refused.length > 0) {
+      const dead = refused.map(({ index, reason }) =>
+        refusedToDeadLetter(batch.events[index]!, rows[index]!, reason),
+      );
+      const refusedAgain = await this.publish(deadLetterTopic, dead);
+      if (refusedAgain.length > 0) {
+        throw new DropgateError(
+          'PUBLISH_FAILED',
+          `dead-letter topic ${deadLetterTopic} refused an event: ${refusedAgain[0]!.reason}`,
+        );
+      }
+    }
+    this.durable = {
+      row: batch.lastRow,
+      published: this.durable.published + batch.accepted - refused.length,
+      rejected: this.durable.rejected + batch.rejected + refused.length,
+    };
+    await this.options.onDurable(this.checkpoint);
+  }
+
+  /** Publishes with retries; returns the events the sink refused for good, by index. */
+  private async publish(
+    topic: string,
+    events: OutgoingEvent[],
+  ): Promise<Array<{ index: number; reason: string }>> {
+    const refused: Array<{ index: number; reason: string }> = [];
+    let pending = events.map((_, index) => index);
+    const { attempts, baseDelayMs } = this.options.retry;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      let lastError: unknown;
+      try {
+        const { failed } = await this.options.sink.publish(
+          topic,
+          pending.map((index) => events[index]!),
+        );
+        const retry: number[] = [];
+        for (const failure of failed) {
+          const index = pending[failure.index]!;
+          if (failure.retryable) retry.push(index);
+          else refused.push({ index, reason: failure.message });
+          lastError = failure.message;
+        }
+        pending = retry;
+      } catch (error) {
+        if (error instanceof DropgateError && !error.retryable) throw error;
+        lastError = error;
+      }
+      if (pending.length === 0) break;
+      if (attempt >= attempts) {
+        throw new DropgateError(
+          'PUBLISH_FAILED',
+          `publishing to ${topic} failed after ${attempts} attempts: ${describeError(lastError)}`,
+          { retryable: true, cause: lastError },
+        );
+      }
+      await sleep(baseDelayMs * 2 ** (attempt - 1));
+    }
+    return refused;
+  }
+}
+
+function emptyBatch(lastRow: number): Batch {
+  return { events: [], dead: [], chars: 0, lastRow, accepted: 0, rejected: 0 };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,126 @@
+/**
+ * Streams CSV records out of decoded text with papaparse's parser, one batch per text chunk.
+ *
+ * Text is decoded before it reaches papaparse: its own byte path splits multi-byte characters that
+ * straddle chunks. Each record carries the physical line it starts on, counting the newlines inside
+ * quoted fields. A record that would hold more than `maxRecordChars` (typically an unterminated quote)
+ * fails the file instead of buffering the rest of it.
+ */
+import Papa from 'papaparse';
+import { DropgateError } from '../errors.js';
+
+export interface RecordBatch {
+  records: string[][];
+  /** The line each record starts on, 1-based. */
+  lines: number[];
+  /** Malformed-quote complaints by record index; the record itself is still returned. */
+  problems: Map<number, string> | null;
+}
+
+export interface CsvRecordOptions {
+  delimiter: string;
+  quote: string;
+  maxRecordChars: number;
+}
+
+interface ParseResult {
+  data: string[][];
+  errors: Array<{ code: string; message: string; row?: number }>;
+  meta: { cursor: number; linebreak: string };
+}
+
+interface ParserHandle {
+  parse(input: string, baseIndex: number, ignoreLastRow: boolean): ParseResult;
+}
+
+type ParserHandleClass = new (config: Papa.ParseConfig) => ParserHandle;
+
+export async function* csvRecords(
+  text: AsyncIterable<string>,
+  options: CsvRecordOptions,
+): AsyncGenerator<RecordBatch> {
+  const Handle = (Papa as unknown as { ParserHandle: ParserHandleClass }).ParserHandle;
+  const handle = new Handle({
+    delimiter: options.delimiter,
+    quoteChar: options.quote,
+    escapeChar: options.quote,
+    header: false,
+    dynamicTyping: false,
+    skipEmptyLines: false,
+  });
+  let partial = '';
+  let base = 0;
+  let nextLine = 1;
+
+  const batchOf = (result: ParseResult, input: string): RecordBatch => {
+    const mayEmbedNewlines = input.includes(options.quote);
+    const lines = new Array<number>(result.data.length);
+    for (let index = 0; index < result.data.length; index++) {
+      lines[index] = nextLine;
+      nextLine += mayEmbedNewlines ? 1 + embeddedNewlines(result.data[index]!) : 1;
+    }
+    let problems: Map<number, string> | null = null;
+    for (const error of result.errors) {
+      if (error.row === undefined || error.code === 'MissingQuotes') continue;
+      problems ??= new Map();
+      problems.set(error.row, error.message);
+    }
+    return { records: result.data, lines, problems };
+  };
+
+  for await (const chunk of text) {
+    const input = partial.length > 0 ? partial + chunk : chunk;
+    const result = handle.parse(input, base, true);
+    partial = input.substring(result.meta.cursor - base);
+    base = result.meta.cursor;
+    if (partial.length > options.maxRecordChars) {
+      throw new DropgateError(
+        'FILE_UNREADABLE',
+        `record starting at line ${nextLine + countLines(result.data)} exceeds ${options.maxRecordChars} characters; ` +
+          'most likely a quoted field is never closed',
+        { context: { line: nextLine + countLines(result.data) } },
+      );
+    }
+    if (result.data.length > 0) yield batchOf(result, input);
+  }
+
+  if (partial.length === 0) return;
+  const result = handle.parse(partial, base, false);
+  const unterminated = result.errors.find((error) => error.code === 'MissingQuotes');
+  if (unterminated) {
+    const line = nextLine + countLines(result.data.slice(0, unterminated.row ?? 0));
+    throw new DropgateError(
+      'FILE_UNREADABLE',
+      `unterminated quoted field in the record starting at line ${line}`,
+      {
+        context: { line },
+      },
+    );
+  }
+  if (result.data.length > 0) yield batchOf(result, partial);
+}
+
+function countLines(records: string[][]): number {
+  let lines = 0;
+  for (const record of records) lines += 1 + embeddedNewlines(record);
+  return lines;
+}
+
+/** Newlines inside a record's fields: each \r\n, lone \n or lone \r starts a new physical line. */
+function embeddedNewlines(record: string[]): number {
+  let count = 0;
+  for (const field of record) {
+    if (field.length === 0) continue;
+    let at = field.indexOf('\n');
+    while (at !== -1) {
+      count++;
+      at = field.indexOf('\n', at + 1);
+    }
+    at = field.indexOf('\r');
+    while (at !== -1) {
+      if (field.charCodeAt(at + 1) !== 10) count++;
+      at = field.indexOf('\r', at + 1);
+    }
+  }
+  return count;
+}

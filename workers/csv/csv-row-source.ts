@@ -1,0 +1,110 @@
+/** CSV records to typed rows: header checks against the schema, ragged rows, cell coercion. */
+import Papa from 'papaparse';
+import { schemaColumns, type CsvOptions, type RowSchema } from '../../schemas/dataset.js';
+import type { FieldIssue } from '../../schemas/row-validator.js';
+import { DropgateError } from '../errors.js';
+import type { ParsedRow, RowSource } from '../rows.js';
+import { coercerFor, InvalidCell, OMIT, type CellCoercer } from './cell-coercion.js';
+import { csvRecords } from './csv-records.js';
+
+export const DEFAULT_MAX_RECORD_CHARS = 1 << 20;
+
+interface Column {
+  name: string;
+  coerce: CellCoercer;
+}
+
+export async function* csvRowSource(
+  text: AsyncIterable<string>,
+  schema: RowSchema,
+  options: CsvOptions & { maxRecordChars?: number },
+): RowSource {
+  const records = csvRecords(text, {
+    delimiter: options.delimiter,
+    quote: options.quote,
+    maxRecordChars: options.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS,
+  });
+  let columns: Column[] | null = options.header ? null : columnsFor(schemaColumns(schema), schema);
+  let row = 0;
+  const raw = (fields: string[]) => () =>
+    Papa.unparse([fields], { delimiter: options.delimiter, quoteChar: options.quote, newline: '\n' });
+
+  for await (const batch of records) {
+    const out: ParsedRow[] = [];
+    const { records: fields, lines, problems } = batch;
+    for (let index = 0; index < fields.length; index++) {
+      const record = fields[index]!;
+      if (columns === null) {
+        columns = columnsFor(readHeader(record), schema);
+        continue;
+      }
+      if (record.length === 1 && record[0] === '' && columns.length !== 1) continue;
+      row++;
+      const line = lines[index]!;
+      const problem = problems?.get(index);
+      if (problem !== undefined) {
+        out.push({
+          row,
+          line,
+          values: null,
+          issues: [{ field: '', reason: `malformed quoting: ${problem}` }],
+          raw: raw(record),
+        });
+      } else if (record.length !== columns.length) {
+        const reason = `expected ${columns.length} fields, found ${record.length}`;
+        out.push({ row, line, values: null, issues: [{ field: '', reason }], raw: raw(record) });
+      } else {
+        const { values, issues } = coerceRecord(record, columns);
+        out.push({ row, line, values, issues: issues ?? [], raw: raw(record) });
+      }
+    }
+    if (out.length > 0) yield out;
+  }
+  if (columns === null) throw new DropgateError('FILE_UNREADABLE', 'file is empty: no header row');
+}
+
+function coerceRecord(record: string[], columns: Column[]) {
+  const values: Record<string, unknown> = {};
+  let issues: FieldIssue[] | null = null;
+  for (let index = 0; index < columns.length; index++) {
+    const column = columns[index]!;
+    const value = column.coerce(record[index]!);
+    if (value === OMIT) continue;
+    if (value instanceof InvalidCell) (issues ??= []).push({ field: column.name, reason: value.reason });
+    else values[column.name] = value;
+  }
+  return { values, issues };
+}
+
+function readHeader(record: string[]): string[] {
+  const names = record.map((name) => name.trim());
+  const seen = new Set<string>();
+  for (const [index, name] of names.entries()) {
+    if (name === '') throw headerError(`column ${index + 1} of the header has no name`);
+    if (seen.has(name)) throw headerError(`column "${name}" appears twice in the header`);
+    seen.add(name);
+  }
+  return names;
+}
+
+function columnsFor(names: string[], schema: RowSchema): Column[] {
+  const properties = schema.properties ?? {};
+  const required = new Set(schema.required ?? []);
+  const missing = [...required].filter((name) => !names.includes(name));
+  if (missing.length > 0) {
+    throw headerError(`missing required column(s) ${missing.join(', ')}; the header has ${names.join(', ')}`);
+  }
+  if (schema.additionalProperties === false) {
+    const unknown = names.filter((name) => !(name in properties));
+    if (unknown.length > 0) {
+      throw headerError(
+        `column(s) ${unknown.join(', ')} are not in the schema, which allows no other columns`,
+      );
+    }
+  }
+  return names.map((name) => ({ name, coerce: coercerFor(properties[name], required.has(name)) }));
+}
+
+function headerError(message: string): DropgateError {
+  return new DropgateError('FILE_UNREADABLE', `header: ${message}`, { context: { line: 1 } });
+}

@@ -1,0 +1,151 @@
+/** Bytes to text: gunzip when the data is gzip, then decode with the dataset's encoding, as Web Streams. */
+import iconv from 'iconv-lite';
+import { DropgateError } from './errors.js';
+
+const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
+
+export function isSupportedEncoding(label: string): boolean {
+  return UTF8_LABELS.has(label.toLowerCase()) || iconv.encodingExists(label);
+}
+
+/**
+ * Gunzips `bytes` when they start with the gzip magic number (whatever the key says, since stores may
+ * serve `Content-Encoding: gzip` objects under any name), then decodes them. A leading UTF-8 BOM is
+ * dropped. Undecodable input errors the stream with `FILE_UNREADABLE`.
+ */
+export async function decodeToText(
+  bytes: ReadableStream<Uint8Array>,
+  options: { encoding: string; expectGzip: boolean },
+): Promise<ReadableStream<string>> {
+  const source = mapErrors(bytes, (error) => ({
+    code: 'OBJECT_READ_FAILED',
+    message: `reading the object failed: ${(error as Error).message}`,
+    retryable: true,
+  }));
+  const { head, stream } = await peek(source, 2);
+  const isGzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+  if (options.expectGzip && !isGzip) {
+    throw new DropgateError('FILE_UNREADABLE', 'file is named or marked gzip but does not hold gzip data');
+  }
+  const plain = isGzip
+    ? mapErrors(stream.pipeThrough(new DecompressionStream('gzip')), (error) => ({
+        code: 'FILE_UNREADABLE',
+        message: `gzip data is corrupt or truncated (${(error as Error).message})`,
+      }))
+    : stream;
+  return plain.pipeThrough(textDecoder(options.encoding));
+}
+
+function textDecoder(encoding: string): TransformStream<Uint8Array, string> {
+  if (UTF8_LABELS.has(encoding.toLowerCase())) {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    return new TransformStream<Uint8Array, string>({
+      transform(chunk, controller) {
+        const text = decodeOrReject(() => decoder.decode(chunk, { stream: true }));
+        if (text) controller.enqueue(text);
+      },
+      flush(controller) {
+        const rest = decodeOrReject(() => decoder.decode());
+        if (rest) controller.enqueue(rest);
+      },
+    });
+  }
+  // iconv-lite maps the single-byte Windows code pages fully (0x80 is the euro sign), unlike TextDecoder.
+  const decoder = iconv.getDecoder(encoding, { stripBOM: true });
+  return new TransformStream<Uint8Array, string>({
+    transform(chunk, controller) {
+      const text = decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (text) controller.enqueue(text);
+    },
+    flush(controller) {
+      const rest = decoder.end();
+      if (rest) controller.enqueue(rest);
+    },
+  });
+}
+
+function decodeOrReject(decode: () => string): string {
+  try {
+    return decode();
+  } catch (error) {
+    throw new DropgateError(
+      'FILE_UNREADABLE',
+      "file is not valid UTF-8 (set the dataset's csv.encoding, e.g. windows-1252)",
+      { cause: error },
+    );
+  }
+}
+
+interface ErrorMapping {
+  code: 'OBJECT_READ_FAILED' | 'FILE_UNREADABLE';
+  message: string;
+  retryable?: boolean;
+}
+
+/** Passes chunks through; turns errors that are not already DropgateErrors into one. */
+function mapErrors<T>(source: ReadableStream<T>, map: (error: unknown) => ErrorMapping): ReadableStream<T> {
+  const reader = source.getReader();
+  return new ReadableStream<T>(
+    {
+      async pull(controller) {
+        try {
+          const next = await reader.read();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        } catch (error) {
+          if (error instanceof DropgateError) throw error;
+          const { code, message, retryable } = map(error);
+          throw new DropgateError(code, message, { retryable, cause: error });
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Reads at least `count` bytes (unless the stream is shorter) and returns them with an equivalent stream. */
+async function peek(
+  bytes: ReadableStream<Uint8Array>,
+  count: number,
+): Promise<{ head: Uint8Array; stream: ReadableStream<Uint8Array> }> {
+  const reader = bytes.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  while (length < count) {
+    const next = await reader.read();
+    if (next.done) break;
+    chunks.push(next.value);
+    length += next.value.byteLength;
+  }
+  const head = chunks.length === 1 ? chunks[0]! : concat(chunks, length);
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        if (length > 0) controller.enqueue(head);
+      },
+      async pull(controller) {
+        const next = await reader.read();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { head, stream };
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

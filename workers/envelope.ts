@@ -1,0 +1,105 @@
+/**
+ * CloudEvents 1.0 JSON envelopes. Ids are deterministic: the same object version, dataset schema and row
+ * give the same id on every run and replay, so consumers can drop duplicates by id alone.
+ */
+import type { ObjectInfo, OutgoingEvent } from '../adapters/ports.js';
+import { dataschemaUri, type DatasetDefinition } from '../schemas/dataset.js';
+import type { FieldIssue } from '../schemas/row-validator.js';
+
+export interface FileContext {
+  object: ObjectInfo;
+  /** CloudEvents `source`: the bucket the file landed in. */
+  source: string;
+  dataset: DatasetDefinition;
+  /** Hex digest naming (bucket, key, version, dataset, schema version); the prefix of every event id. */
+  fingerprint: string;
+}
+
+export async function fileFingerprint(object: ObjectInfo, dataset: DatasetDefinition): Promise<string> {
+  const identity = [object.bucket, object.key, object.version, dataset.name, dataset.schemaVersion].join(
+    '\n',
+  );
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(identity));
+  return [...new Uint8Array(digest, 0, 16)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Builds a serializer for one file's row events; the constant part of the envelope is encoded once. */
+export function rowEvents(file: FileContext): (row: number, data: Record<string, unknown>) => OutgoingEvent {
+  const { object, dataset } = file;
+  const head =
+    `{"specversion":"1.0","source":${JSON.stringify(file.source)},"type":${JSON.stringify(dataset.eventType)},` +
+    `"subject":${JSON.stringify(object.key)},"time":${JSON.stringify(object.updated)},` +
+    `"datacontenttype":"application/json","dataschema":${JSON.stringify(dataschemaUri(dataset))},` +
+    `"dataset":${JSON.stringify(dataset.name)},"schemaversion":${dataset.schemaVersion},` +
+    `"objectversion":${JSON.stringify(object.version)},"id":"${file.fingerprint}-`;
+  const attributes = eventAttributes(file, dataset.eventType);
+  return (row, data) => ({
+    id: `${file.fingerprint}-${row}`,
+    body: `${head}${row}","rownumber":${row},"data":${JSON.stringify(data)}}`,
+    attributes,
+  });
+}
+
+export interface Rejection {
+  row: number;
+  line: number;
+  issues: FieldIssue[];
+  raw: unknown;
+}
+
+export function rejectionEvent(file: FileContext, rejection: Rejection): OutgoingEvent {
+  const { object, dataset } = file;
+  const id = `${file.fingerprint}-${rejection.row}-rejected`;
+  const event = {
+    ...envelope(file, id, 'RowRejected'),
+    rownumber: rejection.row,
+    data: {
+      dataset: dataset.name,
+      schemaVersion: dataset.schemaVersion,
+      bucket: object.bucket,
+      objectKey: object.key,
+      objectVersion: object.version,
+      row: rejection.row,
+      line: rejection.line,
+      errors: rejection.issues,
+      raw: rejection.raw,
+    },
+  };
+  return { id, body: JSON.stringify(event), attributes: eventAttributes(file, 'RowRejected') };
+}
+
+/** `FileIngested` or `FileRejected`, one per attempt that finishes; a replay gets ids of its own. */
+export function fileSummaryEvent(
+  file: FileContext,
+  type: 'FileIngested' | 'FileRejected',
+  replay: number,
+  data: Record<string, unknown>,
+): OutgoingEvent {
+  const id = `${file.fingerprint}-file${replay > 0 ? `-replay-${replay}` : ''}`;
+  const event = { ...envelope(file, id, type), data };
+  return { id, body: JSON.stringify(event), attributes: eventAttributes(file, type) };
+}
+
+function envelope(file: FileContext, id: string, type: string) {
+  return {
+    specversion: '1.0',
+    id,
+    source: file.source,
+    type,
+    subject: file.object.key,
+    time: file.object.updated,
+    datacontenttype: 'application/json',
+    dataschema: dataschemaUri(file.dataset),
+    dataset: file.dataset.name,
+    schemaversion: file.dataset.schemaVersion,
+    objectversion: file.object.version,
+  };
+}
+
+function eventAttributes(file: FileContext, type: string): Record<string, string> {
+  return Object.freeze({
+    type,
+    dataset: file.dataset.name,
+    schemaversion: String(file.dataset.schemaVersion),
+  }) as Record<string, string>;
+}

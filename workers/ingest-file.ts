@@ -1,0 +1,300 @@
+/**
+ * Ingests one object version: claim it in the ledger, stream and parse it, validate each row, publish
+ * events and dead letters in batches with checkpoints, then publish a file summary and record the outcome.
+ */
+import type {
+  Checkpoint,
+  EventSink,
+  FileOutcome,
+  FileRecord,
+  Ledger,
+  ObjectInfo,
+  ObjectStore,
+  OutgoingEvent,
+} from '../adapters/ports.js';
+import { formatOf, type DatasetDefinition } from '../schemas/dataset.js';
+import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
+import { BatchPublisher, defaultRetry, type RetryPolicy } from './batch-publisher.js';
+import { csvRowSource } from './csv/csv-row-source.js';
+import { decodeToText } from './decode.js';
+import {
+  fileFingerprint,
+  fileSummaryEvent,
+  rejectionEvent,
+  rowEvents,
+  type FileContext,
+  type Rejection,
+} from './envelope.js';
+import { DropgateError, describeError, isDropgateError } from './errors.js';
+import type { ParsedRow, RowSource } from './rows.js';
+
+export interface CompiledDataset extends DatasetDefinition {
+  validate: RowValidator;
+}
+
+export interface Progress {
+  rowsRead: number;
+  rowsPublished: number;
+  rowsRejected: number;
+}
+
+export interface IngestDependencies {
+  store: ObjectStore;
+  sink: EventSink;
+  ledger: Ledger;
+  /** Topic of `FileIngested` / `FileRejected` summaries. */
+  controlTopic: string;
+  /** Names this worker in the ledger's leases. */
+  owner: string;
+  leaseMs?: number;
+  retry?: RetryPolicy;
+  now?: () => number;
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface IngestRequest {
+  dataset: CompiledDataset;
+  key: string;
+  /** The version a notification names; absent to ingest whatever version is current. */
+  version?: string;
+  mode: 'notification' | 'replay';
+}
+
+export interface FileSummary extends Progress {
+  dataset: string;
+  schemaVersion: number;
+  bucket: string;
+  objectKey: string;
+  objectVersion: string;
+  state: 'ingested' | 'rejected';
+  replay: number;
+  attempt: number;
+  resumedFromRow: number;
+  firstErrors: Array<{ row: number; line: number; field: string; reason: string }>;
+  error?: { code: string; message: string; line?: number };
+  durationMs: number;
+}
+
+export type IngestResult =
+  | { status: 'ingested' | 'rejected'; record: FileRecord; summary: FileSummary }
+  | { status: 'duplicate' | 'in-progress'; record: FileRecord }
+  | { status: 'failed'; record: FileRecord; error: DropgateError }
+  | { status: 'missing'; key: string }
+  | { status: 'superseded'; key: string; version: string; current: string };
+
+const FIRST_ERRORS = 10;
+
+export async function ingestFile(deps: IngestDependencies, request: IngestRequest): Promise<IngestResult> {
+  const { store, ledger, owner } = deps;
+  const leaseMs = deps.leaseMs ?? 60_000;
+  const now = deps.now ?? Date.now;
+  const { dataset, key } = request;
+
+  const object = await store.stat(key);
+  if (!object) return { status: 'missing', key };
+  if (request.version !== undefined && request.version !== object.version) {
+    // A newer upload replaced the notified version; its own notification ingests the newer content.
+    return { status: 'superseded', key, version: request.version, current: object.version };
+  }
+  const ref = { bucket: object.bucket, key, version: object.version };
+  const claim = await ledger.claim(ref, { dataset: dataset.name, owner, leaseMs, mode: request.mode });
+  if (!claim.claimed) return { status: claim.reason, record: claim.record };
+
+  const started = now();
+  const file: FileContext = {
+    object,
+    source: store.source,
+    dataset,
+    fingerprint: await fileFingerprint(object, dataset),
+  };
+  const start: Checkpoint = claim.record.checkpoint ?? { row: 0, published: 0, rejected: 0 };
+  const firstErrors: FileSummary['firstErrors'] = [];
+  let rowsRead = 0;
+  const publisher = new BatchPublisher({
+    sink: deps.sink,
+    topic: dataset.topic,
+    deadLetterTopic: dataset.deadLetterTopic,
+    retry: deps.retry ?? defaultRetry,
+    start,
+    onDurable: async (checkpoint) => {
+      await ledger.checkpoint(ref, owner, checkpoint, leaseMs);
+      deps.onProgress?.({ rowsRead, rowsPublished: checkpoint.published, rowsRejected: checkpoint.rejected });
+    },
+    refusedToDeadLetter: (event, row, reason) =>
+      rejectionEvent(file, {
+        row,
+        line: 0,
+        issues: [{ field: '', reason: `sink refused the event: ${reason}` }],
+        raw: event.body,
+      }),
+  });
+
+  const summarize = (checkpoint: Checkpoint, state: FileSummary['state'], error?: FileSummary['error']) => ({
+    dataset: dataset.name,
+    schemaVersion: dataset.schemaVersion,
+    bucket: object.bucket,
+    objectKey: key,
+    objectVersion: object.version,
+    state,
+    rowsRead,
+    rowsPublished: checkpoint.published,
+    rowsRejected: checkpoint.rejected,
+    replay: claim.record.replays,
+    attempt: claim.record.attempts,
+    resumedFromRow: start.row,
+    firstErrors,
+    ...(error ? { error } : {}),
+    durationMs: now() - started,
+  });
+
+  let fault: DropgateError | undefined;
+  let summary: FileSummary;
+  try {
+    const toEvent = rowEvents(file);
+    for await (const rows of await openRows(store, object, dataset)) {
+      for (const parsed of rows) {
+        rowsRead++;
+        if (parsed.row <= start.row) continue;
+        const issues = rowIssues(dataset, parsed);
+        if (issues === null) {
+          await publisher.accept(parsed.row, toEvent(parsed.row, parsed.values!));
+        } else {
+          const rejection: Rejection = { row: parsed.row, line: parsed.line, issues, raw: parsed.raw() };
+          noteFirstErrors(firstErrors, rejection);
+          await publisher.reject(parsed.row, rejectionEvent(file, rejection));
+        }
+      }
+    }
+    summary = summarize(await publisher.drain(), 'ingested');
+  } catch (error) {
+    if (!isFileProblem(error)) {
+      fault = asFault(error);
+    } else {
+      // Rows before the problem stay published; the summary says exactly where the file stopped.
+      try {
+        const checkpoint = await publisher.drain();
+        const line = typeof error.context.line === 'number' ? error.context.line : undefined;
+        summary = summarize(checkpoint, 'rejected', { code: error.code, message: error.message, line });
+      } catch (drainError) {
+        fault = asFault(drainError);
+      }
+    }
+  }
+
+  if (fault) {
+    const checkpoint = publisher.checkpoint;
+    const record = await ledger
+      .finish(ref, owner, outcome(dataset, 'failed', rowsRead, checkpoint, fault))
+      .catch(async () => (await ledger.get(ref))!);
+    return { status: 'failed', record, error: fault };
+  }
+  const done = summary!;
+  await publishSummary(deps.sink, deps.controlTopic, file, done, deps.retry ?? defaultRetry);
+  const record = await ledger.finish(
+    ref,
+    owner,
+    outcome(
+      dataset,
+      done.state,
+      rowsRead,
+      { row: 0, published: done.rowsPublished, rejected: done.rowsRejected },
+      done.error,
+    ),
+  );
+  return { status: done.state, record, summary: done };
+}
+
+async function openRows(
+  store: ObjectStore,
+  object: ObjectInfo,
+  dataset: DatasetDefinition,
+): Promise<RowSource> {
+  const format = formatOf(dataset, object.key);
+  if (format !== 'csv') {
+    throw new DropgateError(
+      'FILE_UNREADABLE',
+      format === 'parquet'
+        ? 'Parquet files are not supported yet'
+        : `cannot tell the format of ${object.key}: name it .csv (or .csv.gz), or set the dataset's format`,
+    );
+  }
+  const bytes = await store.read(object.key, object.version);
+  const text = await decodeToText(bytes, {
+    encoding: dataset.csv.encoding,
+    expectGzip: object.key.toLowerCase().endsWith('.gz') || object.contentEncoding === 'gzip',
+  });
+  return csvRowSource(text, dataset.schema, dataset.csv);
+}
+
+async function publishSummary(
+  sink: EventSink,
+  topic: string,
+  file: FileContext,
+  summary: FileSummary,
+  retry: RetryPolicy,
+): Promise<void> {
+  const type = summary.state === 'ingested' ? 'FileIngested' : 'FileRejected';
+  const event: OutgoingEvent = fileSummaryEvent(file, type, summary.replay, { ...summary });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { failed } = await sink.publish(topic, [event]);
+      if (failed.length === 0) return;
+      if (!failed[0]!.retryable || attempt >= retry.attempts) throw new Error(failed[0]!.message);
+    } catch (error) {
+      if (attempt >= retry.attempts) {
+        throw new DropgateError(
+          'PUBLISH_FAILED',
+          `publishing the file summary to ${topic} failed: ${describeError(error)}`,
+          {
+            retryable: true,
+            cause: error,
+          },
+        );
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, retry.baseDelayMs * 2 ** (attempt - 1)));
+  }
+}
+
+/** Coercion problems plus schema problems of the other fields, so a dead letter lists every bad field. */
+function rowIssues(dataset: CompiledDataset, parsed: ParsedRow): FieldIssue[] | null {
+  const schemaIssues = parsed.values ? dataset.validate(parsed.values) : null;
+  if (parsed.issues.length === 0) return schemaIssues;
+  const coerced = new Set(parsed.issues.map((issue) => issue.field));
+  return [...parsed.issues, ...(schemaIssues ?? []).filter((issue) => !coerced.has(issue.field))];
+}
+
+function noteFirstErrors(firstErrors: FileSummary['firstErrors'], rejection: Rejection): void {
+  for (const issue of rejection.issues as FieldIssue[]) {
+    if (firstErrors.length >= FIRST_ERRORS) return;
+    firstErrors.push({ row: rejection.row, line: rejection.line, field: issue.field, reason: issue.reason });
+  }
+}
+
+/** Problems with the file itself: retrying cannot help, the file is rejected. */
+function isFileProblem(error: unknown): error is DropgateError {
+  return isDropgateError(error, 'FILE_UNREADABLE') || isDropgateError(error, 'OBJECT_VERSION_GONE');
+}
+
+function asFault(error: unknown): DropgateError {
+  if (error instanceof DropgateError) return error;
+  return new DropgateError('INTERNAL', describeError(error), { retryable: true, cause: error });
+}
+
+function outcome(
+  dataset: DatasetDefinition,
+  state: FileOutcome['state'],
+  rowsRead: number,
+  checkpoint: Checkpoint,
+  error?: { code: string; message: string },
+): FileOutcome {
+  return {
+    state,
+    dataset: dataset.name,
+    schemaVersion: dataset.schemaVersion,
+    rowsRead,
+    rowsPublished: checkpoint.published,
+    rowsRejected: checkpoint.rejected,
+    ...(error ? { error: { code: error.code, message: error.message } } : {}),
+  };
+}
