@@ -1,6 +1,6 @@
 /**
  * Batches a file's events and dead letters, publishes them with retries while the parser runs ahead
- * (one batch in flight, one filling), and checkpoints after each batch is durable.
+ * (a few batches in flight, one filling), and reports each batch as durable strictly in row order.
  */
 import type { Checkpoint, EventSink, OutgoingEvent } from '../adapters/ports.js';
 import { DropgateError, describeError } from './errors.js';
@@ -11,6 +11,8 @@ export interface RetryPolicy {
 }
 
 export const defaultRetry: RetryPolicy = { attempts: 5, baseDelayMs: 200 };
+
+const MAX_IN_FLIGHT = 4;
 
 interface Batch {
   events: OutgoingEvent[];
@@ -36,7 +38,7 @@ export interface BatchPublisherOptions {
 export class BatchPublisher {
   private batch: Batch;
   private rows: number[] = [];
-  private inFlight: Promise<void> | null = null;
+  private inFlight: Promise<void>[] = [];
   private durable: Checkpoint;
 
   constructor(private readonly options: BatchPublisherOptions) {
@@ -49,48 +51,54 @@ export class BatchPublisher {
     return { ...this.durable };
   }
 
-  async accept(row: number, event: OutgoingEvent): Promise<void> {
+  /** Buffers an accepted row's event; returns a promise (to await) only when the batch had to be sent. */
+  accept(row: number, event: OutgoingEvent): Promise<void> | undefined {
     this.batch.events.push(event);
     this.rows.push(row);
     this.batch.accepted++;
-    await this.add(row, event.body.length);
+    return this.add(row, event.body.length);
   }
 
-  async reject(row: number, deadLetter: OutgoingEvent): Promise<void> {
+  /** Buffers a rejected row's dead letter; returns a promise only when the batch had to be sent. */
+  reject(row: number, deadLetter: OutgoingEvent): Promise<void> | undefined {
     this.batch.dead.push(deadLetter);
     this.batch.rejected++;
-    await this.add(row, deadLetter.body.length);
+    return this.add(row, deadLetter.body.length);
   }
 
   /** Publishes what is buffered and waits until everything is durable. */
   async drain(): Promise<Checkpoint> {
     await this.flush();
-    await this.inFlight;
+    await Promise.all(this.inFlight);
     return this.checkpoint;
   }
 
-  private async add(row: number, chars: number): Promise<void> {
+  private add(row: number, chars: number): Promise<void> | undefined {
     this.batch.lastRow = row;
     this.batch.chars += chars;
     const { maxBatchEvents, maxBatchBytes } = this.options.sink.limits;
     const full = this.batch.events.length >= maxBatchEvents || this.batch.dead.length >= maxBatchEvents;
-    if (full || this.batch.chars >= maxBatchBytes) await this.flush();
+    return full || this.batch.chars >= maxBatchBytes ? this.flush() : undefined;
   }
 
   private async flush(): Promise<void> {
     const batch = this.batch;
     const rows = this.rows;
-    if (batch.lastRow === this.durable.row && batch.events.length === 0 && batch.dead.length === 0) return;
+    if (batch.events.length === 0 && batch.dead.length === 0) return;
     this.batch = emptyBatch(batch.lastRow);
     this.rows = [];
-    // Wait for the previous batch so checkpoints stay in row order; the parser fills the next meanwhile.
-    await this.inFlight;
-    const sending = this.send(batch, rows);
+    // Up to MAX_IN_FLIGHT batches publish concurrently while the parser fills the next one.
+    while (this.inFlight.length >= MAX_IN_FLIGHT) await this.inFlight[0];
+    const previous = this.inFlight[this.inFlight.length - 1];
+    const sending = this.send(batch, rows, previous);
     sending.catch(() => undefined);
-    this.inFlight = sending;
+    this.inFlight.push(sending);
+    void sending
+      .finally(() => this.inFlight.splice(this.inFlight.indexOf(sending), 1))
+      .catch(() => undefined);
   }
 
-  private async send(batch: Batch, rows: number[]): Promise<void> {
+  private async send(batch: Batch, rows: number[], previous: Promise<void> | undefined): Promise<void> {
     const { topic, deadLetterTopic, refusedToDeadLetter } = this.options;
     const [refused] = await Promise.all([
       this.publish(topic, batch.events),
@@ -108,6 +116,8 @@ export class BatchPublisher {
         );
       }
     }
+    // The checkpoint only moves past this batch once every batch before it is durable too.
+    await previous;
     this.durable = {
       row: batch.lastRow,
       published: this.durable.published + batch.accepted - refused.length,

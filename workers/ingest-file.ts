@@ -47,6 +47,8 @@ export interface IngestDependencies {
   /** Names this worker in the ledger's leases. */
   owner: string;
   leaseMs?: number;
+  /** Least time between two checkpoints written to the ledger (each batch is checkpointed when 0). */
+  checkpointIntervalMs?: number;
   retry?: RetryPolicy;
   now?: () => number;
   onProgress?: (progress: Progress) => void;
@@ -110,6 +112,8 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
   const start: Checkpoint = claim.record.checkpoint ?? { row: 0, published: 0, rejected: 0 };
   const firstErrors: FileSummary['firstErrors'] = [];
   let rowsRead = 0;
+  let lastCheckpoint = now();
+  const checkpointIntervalMs = deps.checkpointIntervalMs ?? 1000;
   const publisher = new BatchPublisher({
     sink: deps.sink,
     topic: dataset.topic,
@@ -117,8 +121,11 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
     retry: deps.retry ?? defaultRetry,
     start,
     onDurable: async (checkpoint) => {
-      await ledger.checkpoint(ref, owner, checkpoint, leaseMs);
       deps.onProgress?.({ rowsRead, rowsPublished: checkpoint.published, rowsRejected: checkpoint.rejected });
+      // A crash re-publishes at most the rows since the last checkpoint, with the same ids.
+      if (now() - lastCheckpoint < checkpointIntervalMs) return;
+      lastCheckpoint = now();
+      await ledger.checkpoint(ref, owner, checkpoint, leaseMs);
     },
     refusedToDeadLetter: (event, row, reason) =>
       rejectionEvent(file, {
@@ -151,18 +158,27 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
   let summary: FileSummary;
   try {
     const toEvent = rowEvents(file);
-    for await (const rows of await openRows(store, object, dataset)) {
+    const source = await openRows(store, object, dataset);
+    for await (const rows of source.rows) {
       for (const parsed of rows) {
         rowsRead++;
         if (parsed.row <= start.row) continue;
         const issues = rowIssues(dataset, parsed);
+        // Batches go out in the background: only a full batch makes the parser wait (for the one before).
+        let sending: Promise<void> | undefined;
         if (issues === null) {
-          await publisher.accept(parsed.row, toEvent(parsed.row, parsed.values!));
+          sending = publisher.accept(parsed.row, toEvent(parsed.row, parsed.values!));
         } else {
-          const rejection: Rejection = { row: parsed.row, line: parsed.line, issues, raw: parsed.raw() };
+          const rejection: Rejection = {
+            row: parsed.row,
+            line: parsed.line,
+            issues,
+            raw: source.renderRaw(parsed.raw),
+          };
           noteFirstErrors(firstErrors, rejection);
-          await publisher.reject(parsed.row, rejectionEvent(file, rejection));
+          sending = publisher.reject(parsed.row, rejectionEvent(file, rejection));
         }
+        if (sending) await sending;
       }
     }
     summary = summarize(await publisher.drain(), 'ingested');

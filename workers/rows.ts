@@ -10,9 +10,13 @@ export interface ParsedRow {
   values: Record<string, unknown> | null;
   /** Why parsing rejected the row (bad cells, ragged record); empty for a clean parse. */
   issues: FieldIssue[];
-  /** The row as the vendor sent it (CSV text of the record), for dead letters. */
-  raw: () => unknown;
+  /** The record as parsed (CSV: its fields); rendered for dead letters only, by the source's `renderRaw`. */
+  raw: unknown;
 }
 
-/** Opens a file's rows; throws `FILE_UNREADABLE` (before or during iteration) when the file is unusable. */
-export type RowSource = AsyncIterable<ParsedRow[]>;
+/** A file's rows; iteration throws `FILE_UNREADABLE` when the file is unusable. */
+export interface RowSource {
+  rows: AsyncIterable<ParsedRow[]>;
+  /** The record as the vendor sent it, for a dead letter (CSV: the record's text). */
+  renderRaw(raw: unknown): unknown;
+}

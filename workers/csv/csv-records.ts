@@ -53,11 +53,13 @@ export async function* csvRecords(
   let nextLine = 1;
 
   const batchOf = (result: ParseResult, input: string): RecordBatch => {
-    const mayEmbedNewlines = input.includes(options.quote);
     const lines = new Array<number>(result.data.length);
+    // Fast path: when the consumed text has no more newlines than records, no field spans lines.
+    const consumed = result.meta.cursor - base;
+    const simple = newlinesIn(input, consumed) <= result.data.length;
     for (let index = 0; index < result.data.length; index++) {
       lines[index] = nextLine;
-      nextLine += mayEmbedNewlines ? 1 + embeddedNewlines(result.data[index]!) : 1;
+      nextLine += simple ? 1 : 1 + embeddedNewlines(result.data[index]!);
     }
     let problems: Map<number, string> | null = null;
     for (const error of result.errors) {
@@ -71,17 +73,18 @@ export async function* csvRecords(
   for await (const chunk of text) {
     const input = partial.length > 0 ? partial + chunk : chunk;
     const result = handle.parse(input, base, true);
+    const batch = result.data.length > 0 ? batchOf(result, input) : null;
     partial = input.substring(result.meta.cursor - base);
     base = result.meta.cursor;
     if (partial.length > options.maxRecordChars) {
       throw new DropgateError(
         'FILE_UNREADABLE',
-        `record starting at line ${nextLine + countLines(result.data)} exceeds ${options.maxRecordChars} characters; ` +
+        `record starting at line ${nextLine} exceeds ${options.maxRecordChars} characters; ` +
           'most likely a quoted field is never closed',
-        { context: { line: nextLine + countLines(result.data) } },
+        { context: { line: nextLine } },
       );
     }
-    if (result.data.length > 0) yield batchOf(result, input);
+    if (batch) yield batch;
   }
 
   if (partial.length === 0) return;
@@ -98,6 +101,15 @@ export async function* csvRecords(
     );
   }
   if (result.data.length > 0) yield batchOf(result, partial);
+}
+
+/** Counts \n and lone \r in the first `end` characters of `text`. */
+function newlinesIn(text: string, end: number): number {
+  let count = 0;
+  for (let at = text.indexOf('\n'); at !== -1 && at < end; at = text.indexOf('\n', at + 1)) count++;
+  if (count === 0)
+    for (let at = text.indexOf('\r'); at !== -1 && at < end; at = text.indexOf('\r', at + 1)) count++;
+  return count;
 }
 
 function countLines(records: string[][]): number {

@@ -14,11 +14,27 @@ interface Column {
   coerce: CellCoercer;
 }
 
-export async function* csvRowSource(
+export function csvRowSource(
   text: AsyncIterable<string>,
   schema: RowSchema,
   options: CsvOptions & { maxRecordChars?: number },
 ): RowSource {
+  return {
+    rows: csvRows(text, schema, options),
+    renderRaw: (raw) =>
+      Papa.unparse([raw as string[]], {
+        delimiter: options.delimiter,
+        quoteChar: options.quote,
+        newline: '\n',
+      }),
+  };
+}
+
+async function* csvRows(
+  text: AsyncIterable<string>,
+  schema: RowSchema,
+  options: CsvOptions & { maxRecordChars?: number },
+): AsyncGenerator<ParsedRow[]> {
   const records = csvRecords(text, {
     delimiter: options.delimiter,
     quote: options.quote,
@@ -26,8 +42,6 @@ export async function* csvRowSource(
   });
   let columns: Column[] | null = options.header ? null : columnsFor(schemaColumns(schema), schema);
   let row = 0;
-  const raw = (fields: string[]) => () =>
-    Papa.unparse([fields], { delimiter: options.delimiter, quoteChar: options.quote, newline: '\n' });
 
   for await (const batch of records) {
     const out: ParsedRow[] = [];
@@ -48,14 +62,14 @@ export async function* csvRowSource(
           line,
           values: null,
           issues: [{ field: '', reason: `malformed quoting: ${problem}` }],
-          raw: raw(record),
+          raw: record,
         });
       } else if (record.length !== columns.length) {
         const reason = `expected ${columns.length} fields, found ${record.length}`;
-        out.push({ row, line, values: null, issues: [{ field: '', reason }], raw: raw(record) });
+        out.push({ row, line, values: null, issues: [{ field: '', reason }], raw: record });
       } else {
         const { values, issues } = coerceRecord(record, columns);
-        out.push({ row, line, values, issues: issues ?? [], raw: raw(record) });
+        out.push({ row, line, values, issues: issues ?? [], raw: record });
       }
     }
     if (out.length > 0) yield out;

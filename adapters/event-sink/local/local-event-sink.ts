@@ -39,13 +39,12 @@ export async function createLocalEventSink(options: { directory: string }): Prom
   };
 
   return {
-    limits: { maxBatchEvents: 10_000, maxBatchBytes: 8 << 20 },
+    limits: { maxBatchEvents: 2000, maxBatchBytes: 1 << 20 },
     pathOf,
     async publish(topic: string, events: readonly OutgoingEvent[]) {
       if (events.length === 0) return { failed: [] };
       const handle = await handleFor(topic);
-      let text = '';
-      for (const event of events) text += `${event.body}\n`;
+      const text = `${events.map((event) => event.body).join('\n')}\n`;
       await withLock(topic, async () => {
         await handle.appendFile(text);
         await handle.datasync();

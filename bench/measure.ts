@@ -1,0 +1,90 @@
+/**
+ * One measurement in a process of its own, so peak RSS belongs to that mode alone:
+ *   node dist/bench/measure.js raw-papaparse <file>   papaparse chunk mode over UTF-8 decoded text
+ *   node dist/bench/measure.js pipeline <file>        Dropgate's whole path into the local NDJSON sink
+ * Prints one JSON line: { mode, rows, seconds, peakRssMb }.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import Papa from 'papaparse';
+import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
+import { createLocalLedger } from '../adapters/ledger/local/local-ledger.js';
+import { createLocalObjectStore } from '../adapters/object-store/local/local-object-store.js';
+import { createAjvValidatorFactory } from '../schemas/row-validator.js';
+import { defaultCsvOptions, type RowSchema } from '../schemas/dataset.js';
+import { ingestFile } from '../workers/ingest-file.js';
+import { readFile } from 'node:fs/promises';
+import { packageRoot } from '../app/node/load-config.js';
+
+let peakRss = 0;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+}, 20);
+
+async function rawPapaparse(file: string): Promise<number> {
+  let rows = 0;
+  await new Promise<void>((resolve, reject) => {
+    Papa.parse(createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 }) as unknown as File, {
+      chunk: (results: Papa.ParseResult<string[]>) => {
+        rows += results.data.length;
+      },
+      complete: () => resolve(),
+      error: reject,
+    });
+  });
+  return rows - 1;
+}
+
+async function pipeline(file: string): Promise<number> {
+  const work = await mkdtemp(join(tmpdir(), 'dropgate-bench-'));
+  try {
+    const store = await createLocalObjectStore({
+      directory: dirname(file),
+      temporaryDirectory: join(work, 'tmp'),
+      bucket: 'bench',
+      baseUrl: 'http://localhost',
+      signingSecret: 'bench-secret-bench-secret-bench-secret',
+    });
+    const sink = await createLocalEventSink({ directory: join(work, 'events') });
+    const ledger = await createLocalLedger({ directory: join(work, 'ledger') });
+    const schema = JSON.parse(
+      await readFile(join(packageRoot, 'schemas/orders/v1.json'), 'utf8'),
+    ) as RowSchema;
+    const dataset = {
+      name: 'orders',
+      match: '**',
+      format: 'csv' as const,
+      schema,
+      schemaVersion: 1,
+      eventType: 'OrderReceived',
+      topic: 'orders',
+      deadLetterTopic: 'orders.dead-letter',
+      csv: defaultCsvOptions,
+      validate: createAjvValidatorFactory()(schema, 'orders/v1'),
+    };
+    const result = await ingestFile(
+      { store, sink, ledger, controlTopic: 'files', owner: 'bench' },
+      { dataset, key: basename(file), mode: 'notification' },
+    );
+    await sink.close();
+    if (result.status !== 'ingested') throw new Error(`bench ingestion ended ${result.status}`);
+    return result.summary.rowsRead;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+const [mode, file] = process.argv.slice(2);
+if (!file || (mode !== 'raw-papaparse' && mode !== 'pipeline')) {
+  console.error('usage: measure.js raw-papaparse|pipeline <file>');
+  process.exit(64);
+}
+await stat(file);
+const started = performance.now();
+const rows = mode === 'raw-papaparse' ? await rawPapaparse(file) : await pipeline(file);
+const seconds = (performance.now() - started) / 1000;
+clearInterval(sampler);
+peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
+console.log(JSON.stringify({ mode, rows, seconds, peakRssMb: peakRss / 2 ** 20 }));
