@@ -123,7 +123,7 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         await handle.close();
       }
     },
-    createUploadUrl: (request) => signer.sign({ ...request, key: assertSafeKey(request.key) }),
+    createUploadUrl: async (request) => signer.sign({ ...request, key: assertSafeKey(request.key) }),
     async verifyUpload(url, contentType) {
       const result = await signer.verify(url, contentType);
       return 'grant' in result ? { key: result.grant.key, maxBytes: result.grant.maxBytes } : result;
@@ -150,8 +150,23 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         throw error;
       }
       await handle.close();
-      await mkdir(dirname(target), { recursive: true });
-      await rename(temporary, target);
+      try {
+        await mkdir(dirname(target), { recursive: true });
+        await rename(temporary, target);
+      } catch (error) {
+        await rm(temporary, { force: true });
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EISDIR' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'ENOTEMPTY') {
+          throw new DropgateError(
+            'CONFLICT',
+            `object key ${key} clashes with an existing key that is its prefix or extension`,
+            {
+              context: { key },
+            },
+          );
+        }
+        throw error;
+      }
       await syncDirectory(dirname(target));
       const info = await store.stat(key);
       if (!info) throw new DropgateError('INTERNAL', `upload of ${key} vanished after it was stored`);

@@ -8,7 +8,7 @@ export interface MemoryObjectStore extends ObjectStore, UploadReceiver {
   put(
     key: string,
     bytes: Uint8Array | string,
-    options?: { contentType?: string; contentEncoding?: string },
+    options?: { contentType?: string; contentEncoding?: string; updated?: string },
   ): ObjectInfo;
 }
 
@@ -60,7 +60,7 @@ export function createMemoryObjectStore(
     async readRange(key, version, start, end) {
       return versionOf(key, version).bytes.slice(start, end);
     },
-    createUploadUrl: (request) => signer.sign(request),
+    createUploadUrl: async (request) => signer.sign({ ...request, key: assertSafeKey(request.key) }),
     async verifyUpload(url, contentType) {
       const result = await signer.verify(url, contentType);
       return 'grant' in result ? { key: result.grant.key, maxBytes: result.grant.maxBytes } : result;
@@ -82,7 +82,7 @@ export function createMemoryObjectStore(
       }
       return store.put(key, bytes, { contentType });
     },
-    put(key, content, putOptions = {}) {
+    put(key, content, putOptions: { contentType?: string; contentEncoding?: string; updated?: string } = {}) {
       assertSafeKey(key);
       const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content.slice();
       const version = String(++generation);
@@ -91,7 +91,7 @@ export function createMemoryObjectStore(
         key,
         size: bytes.byteLength,
         version,
-        updated: new Date().toISOString(),
+        updated: putOptions.updated ?? new Date().toISOString(),
         ...(putOptions.contentType ? { contentType: putOptions.contentType } : {}),
         ...(putOptions.contentEncoding ? { contentEncoding: putOptions.contentEncoding } : {}),
       };
