@@ -1,0 +1,370 @@
+/**
+ * The contract every Ledger must pass: atomic claims under a lease, duplicates refused, replays counted,
+ * checkpoints kept across crashes and failures, and only the lease holder allowed to write.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ClaimRequest, FileOutcome, FileVersionRef, Ledger } from '../../adapters/ports.js';
+import { isDropgateError } from '../../workers/errors.js';
+
+export interface LedgerSubject {
+  ledger: Ledger;
+  dispose?: () => Promise<void>;
+}
+
+/** Builds a ledger whose clock is `now`, so leases can expire on demand. */
+export type LedgerFactory = (options: { now: () => number }) => Promise<LedgerSubject>;
+
+const START = Date.parse('2024-05-01T12:00:00.000Z');
+const LEASE = 60_000;
+
+export const ref = (
+  version: string,
+  key = 'vendors/acme/orders/a.csv',
+  bucket = 'contract',
+): FileVersionRef => ({
+  bucket,
+  key,
+  version,
+});
+
+export const claimBy = (owner: string, mode: ClaimRequest['mode'] = 'notification'): ClaimRequest => ({
+  dataset: 'orders',
+  owner,
+  leaseMs: LEASE,
+  mode,
+});
+
+export const outcomeOf = (state: FileOutcome['state'], rows = 10): FileOutcome => ({
+  state,
+  dataset: 'orders',
+  schemaVersion: 1,
+  rowsRead: rows,
+  rowsPublished: state === 'ingested' ? rows : 0,
+  rowsRejected: state === 'rejected' ? rows : 0,
+  ...(state === 'failed' ? { error: { code: 'PUBLISH_FAILED', message: 'sink unavailable' } } : {}),
+});
+
+async function expectLeaseLost(promise: Promise<unknown>) {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(isDropgateError(error) ? error.code : error).toBe('LEASE_LOST');
+}
+
+export function ledgerContract(name: string, factory: LedgerFactory) {
+  describe(`Ledger contract: ${name}`, () => {
+    let clock: number;
+    let subject: LedgerSubject;
+    let ledger: Ledger;
+    const iso = (at: number) => new Date(at).toISOString();
+
+    beforeEach(async () => {
+      clock = START;
+      subject = await factory({ now: () => clock });
+      ledger = subject.ledger;
+    });
+    afterEach(async () => {
+      await subject.dispose?.();
+    });
+
+    it('knows nothing of a version never claimed', async () => {
+      expect(await ledger.get(ref('v1'))).toBeUndefined();
+      expect(await ledger.latest('contract', 'vendors/acme/orders/a.csv')).toBeUndefined();
+      expect(await ledger.unfinished()).toEqual([]);
+    });
+
+    describe('claim', () => {
+      it('grants a first claim: attempt 1, no replays, no checkpoint, leased to the owner', async () => {
+        const result = await ledger.claim(ref('v1'), claimBy('worker-a'));
+        expect(result.claimed).toBe(true);
+        expect(result.record).toEqual({
+          ...ref('v1'),
+          state: 'processing',
+          dataset: 'orders',
+          attempts: 1,
+          replays: 0,
+          checkpoint: null,
+          owner: 'worker-a',
+          leaseUntil: iso(START + LEASE),
+          firstSeenAt: iso(START),
+          startedAt: iso(START),
+          finishedAt: null,
+          outcome: null,
+        });
+        expect(await ledger.get(ref('v1'))).toEqual(result.record);
+      });
+
+      it('refuses a second claim while the lease is live, as in-progress, in either mode', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        clock += LEASE - 1;
+        for (const mode of ['notification', 'replay'] as const) {
+          const second = await ledger.claim(ref('v1'), claimBy('worker-b', mode));
+          expect(second).toMatchObject({ claimed: false, reason: 'in-progress' });
+          expect(second.record).toMatchObject({ owner: 'worker-a', attempts: 1, state: 'processing' });
+        }
+        expect((await ledger.get(ref('v1')))?.owner).toBe('worker-a');
+      });
+
+      it('treats each version of a key on its own', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        const other = await ledger.claim(ref('v2'), claimBy('worker-b'));
+        expect(other.claimed).toBe(true);
+        expect(other.record).toMatchObject({ version: 'v2', attempts: 1, owner: 'worker-b' });
+        const elsewhere = await ledger.claim(ref('v1', 'a.csv', 'other-bucket'), claimBy('worker-c'));
+        expect(elsewhere.claimed).toBe(true);
+      });
+
+      it('grants exactly one of ten concurrent claims of one version', async () => {
+        const owners = Array.from({ length: 10 }, (_, index) => `worker-${index}`);
+        const results = await Promise.all(owners.map((owner) => ledger.claim(ref('v1'), claimBy(owner))));
+        const winners = results.filter((result) => result.claimed);
+        expect(winners).toHaveLength(1);
+        for (const result of results.filter((each) => !each.claimed)) {
+          expect(result).toMatchObject({ claimed: false, reason: 'in-progress' });
+        }
+        const record = await ledger.get(ref('v1'));
+        expect(record?.owner).toBe(winners[0]?.record.owner);
+        expect(record?.attempts).toBe(1);
+      });
+
+      it('grants exactly one of ten concurrent claims of an expired lease', async () => {
+        await ledger.claim(ref('v1'), claimBy('crashed'));
+        clock += LEASE + 1;
+        const owners = Array.from({ length: 10 }, (_, index) => `worker-${index}`);
+        const results = await Promise.all(owners.map((owner) => ledger.claim(ref('v1'), claimBy(owner))));
+        expect(results.filter((result) => result.claimed)).toHaveLength(1);
+        expect((await ledger.get(ref('v1')))?.attempts).toBe(2);
+      });
+
+      it('loses no version when many versions of one key are claimed at once', async () => {
+        const versions = Array.from({ length: 10 }, (_, index) => `v${index}`);
+        const results = await Promise.all(
+          versions.map((version) => ledger.claim(ref(version), claimBy(`worker-${version}`))),
+        );
+        expect(results.every((result) => result.claimed)).toBe(true);
+        for (const version of versions) {
+          expect((await ledger.get(ref(version)))?.owner).toBe(`worker-${version}`);
+        }
+        expect((await ledger.unfinished()).map((record) => record.version).sort()).toEqual(versions.sort());
+      });
+    });
+
+    describe('finish', () => {
+      it('records an ingested outcome and releases the lease', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.checkpoint(ref('v1'), 'worker-a', { row: 10, published: 10, rejected: 0 }, LEASE);
+        clock += 5_000;
+        const record = await ledger.finish(ref('v1'), 'worker-a', outcomeOf('ingested'));
+        expect(record).toMatchObject({
+          state: 'ingested',
+          owner: null,
+          leaseUntil: null,
+          checkpoint: null,
+          finishedAt: iso(START + 5_000),
+          outcome: outcomeOf('ingested'),
+          attempts: 1,
+        });
+        expect(await ledger.get(ref('v1'))).toEqual(record);
+      });
+
+      it('refuses a notification claim of an ingested version as a duplicate', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.finish(ref('v1'), 'worker-a', outcomeOf('ingested'));
+        const again = await ledger.claim(ref('v1'), claimBy('worker-b'));
+        expect(again).toMatchObject({ claimed: false, reason: 'duplicate' });
+        expect(again.record.state).toBe('ingested');
+      });
+
+      it('refuses a notification claim of a rejected file as a duplicate', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.finish(ref('v1'), 'worker-a', outcomeOf('rejected'));
+        expect(await ledger.claim(ref('v1'), claimBy('worker-b'))).toMatchObject({
+          claimed: false,
+          reason: 'duplicate',
+        });
+      });
+
+      it('grants a replay of an ingested version from its first row, counting the replay', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.checkpoint(ref('v1'), 'worker-a', { row: 10, published: 10, rejected: 0 }, LEASE);
+        await ledger.finish(ref('v1'), 'worker-a', outcomeOf('ingested'));
+        clock += 1_000;
+        const replay = await ledger.claim(ref('v1'), claimBy('operator', 'replay'));
+        expect(replay.claimed).toBe(true);
+        expect(replay.record).toMatchObject({
+          state: 'processing',
+          attempts: 2,
+          replays: 1,
+          checkpoint: null,
+          owner: 'operator',
+          leaseUntil: iso(clock + LEASE),
+          firstSeenAt: iso(START),
+          startedAt: iso(clock),
+          finishedAt: null,
+        });
+        await ledger.finish(ref('v1'), 'operator', outcomeOf('ingested'));
+        const second = await ledger.claim(ref('v1'), claimBy('operator', 'replay'));
+        expect(second.record).toMatchObject({ attempts: 3, replays: 2 });
+      });
+
+      it('keeps the checkpoint of a failed attempt, and the next claim resumes from it', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        const checkpoint = { row: 500, published: 480, rejected: 20 };
+        await ledger.checkpoint(ref('v1'), 'worker-a', checkpoint, LEASE);
+        const failed = await ledger.finish(ref('v1'), 'worker-a', outcomeOf('failed'));
+        expect(failed).toMatchObject({ state: 'failed', checkpoint, owner: null, leaseUntil: null });
+
+        const resumed = await ledger.claim(ref('v1'), claimBy('worker-b'));
+        expect(resumed.claimed).toBe(true);
+        expect(resumed.record).toMatchObject({
+          state: 'processing',
+          checkpoint,
+          attempts: 2,
+          replays: 0,
+          owner: 'worker-b',
+        });
+      });
+    });
+
+    describe('leases', () => {
+      it('records a checkpoint and extends the lease for its owner', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        clock += LEASE - 1_000;
+        await ledger.checkpoint(ref('v1'), 'worker-a', { row: 100, published: 99, rejected: 1 }, LEASE);
+        const record = await ledger.get(ref('v1'));
+        expect(record).toMatchObject({
+          checkpoint: { row: 100, published: 99, rejected: 1 },
+          leaseUntil: iso(clock + LEASE),
+          owner: 'worker-a',
+        });
+        clock += 5_000;
+        expect(await ledger.claim(ref('v1'), claimBy('worker-b'))).toMatchObject({
+          claimed: false,
+          reason: 'in-progress',
+        });
+      });
+
+      it('refuses a checkpoint or finish from a non-owner with LEASE_LOST, changing nothing', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.checkpoint(ref('v1'), 'worker-a', { row: 1, published: 1, rejected: 0 }, LEASE);
+        const before = await ledger.get(ref('v1'));
+        await expectLeaseLost(
+          ledger.checkpoint(ref('v1'), 'intruder', { row: 9, published: 9, rejected: 0 }, LEASE),
+        );
+        await expectLeaseLost(ledger.finish(ref('v1'), 'intruder', outcomeOf('ingested')));
+        expect(await ledger.get(ref('v1'))).toEqual(before);
+      });
+
+      it('refuses a checkpoint or finish of a version nobody claimed with LEASE_LOST', async () => {
+        await expectLeaseLost(
+          ledger.checkpoint(ref('ghost'), 'worker-a', { row: 1, published: 1, rejected: 0 }, LEASE),
+        );
+        await expectLeaseLost(ledger.finish(ref('ghost'), 'worker-a', outcomeOf('ingested')));
+        expect(await ledger.get(ref('ghost'))).toBeUndefined();
+      });
+
+      it('refuses a checkpoint or a second finish after the attempt has finished', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.finish(ref('v1'), 'worker-a', outcomeOf('ingested'));
+        await expectLeaseLost(
+          ledger.checkpoint(ref('v1'), 'worker-a', { row: 1, published: 1, rejected: 0 }, LEASE),
+        );
+        await expectLeaseLost(ledger.finish(ref('v1'), 'worker-a', outcomeOf('failed')));
+        expect((await ledger.get(ref('v1')))?.state).toBe('ingested');
+      });
+
+      it('lets another owner take over an expired lease and resume from the stored checkpoint', async () => {
+        await ledger.claim(ref('v1'), claimBy('crashed'));
+        const checkpoint = { row: 2_000, published: 1_990, rejected: 10 };
+        await ledger.checkpoint(ref('v1'), 'crashed', checkpoint, LEASE);
+        clock += LEASE + 1;
+
+        const takeover = await ledger.claim(ref('v1'), claimBy('rescuer'));
+        expect(takeover.claimed).toBe(true);
+        expect(takeover.record).toMatchObject({
+          state: 'processing',
+          owner: 'rescuer',
+          attempts: 2,
+          replays: 0,
+          checkpoint,
+          leaseUntil: iso(clock + LEASE),
+          startedAt: iso(clock),
+          firstSeenAt: iso(START),
+        });
+
+        await expectLeaseLost(
+          ledger.checkpoint(ref('v1'), 'crashed', { row: 2_100, published: 2_100, rejected: 0 }, LEASE),
+        );
+        await expectLeaseLost(ledger.finish(ref('v1'), 'crashed', outcomeOf('ingested')));
+        expect((await ledger.get(ref('v1')))?.checkpoint).toEqual(checkpoint);
+        expect((await ledger.finish(ref('v1'), 'rescuer', outcomeOf('ingested'))).state).toBe('ingested');
+      });
+    });
+
+    describe('queries', () => {
+      it('returns the most recently first-seen version of a key as latest', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.finish(ref('v1'), 'worker-a', outcomeOf('ingested'));
+        clock += 1_000;
+        await ledger.claim(ref('v2'), claimBy('worker-a'));
+        expect((await ledger.latest('contract', 'vendors/acme/orders/a.csv'))?.version).toBe('v2');
+
+        clock += 1_000;
+        await ledger.claim(ref('v1'), claimBy('operator', 'replay'));
+        expect((await ledger.latest('contract', 'vendors/acme/orders/a.csv'))?.version).toBe('v2');
+
+        await ledger.claim(ref('other', 'vendors/acme/orders/b.csv'), claimBy('worker-b'));
+        expect((await ledger.latest('contract', 'vendors/acme/orders/a.csv'))?.version).toBe('v2');
+        expect((await ledger.latest('contract', 'vendors/acme/orders/b.csv'))?.version).toBe('other');
+        expect(await ledger.latest('other-bucket', 'vendors/acme/orders/a.csv')).toBeUndefined();
+      });
+
+      it('does not count a refused claim as a sighting for latest', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        clock += 1_000;
+        await ledger.claim(ref('v2'), claimBy('worker-b'));
+        clock += 1_000;
+        await ledger.claim(ref('v1'), claimBy('worker-c'));
+        expect((await ledger.latest('contract', 'vendors/acme/orders/a.csv'))?.version).toBe('v2');
+      });
+
+      it('lists processing and failed records as unfinished, never finished ones', async () => {
+        await ledger.claim(ref('processing'), claimBy('worker-a'));
+        await ledger.claim(ref('expired'), { ...claimBy('worker-a'), leaseMs: 10 });
+        for (const [version, state] of [
+          ['ingested', 'ingested'],
+          ['rejected', 'rejected'],
+          ['failed', 'failed'],
+        ] as const) {
+          await ledger.claim(ref(version), claimBy('worker-a'));
+          await ledger.finish(ref(version), 'worker-a', outcomeOf(state));
+        }
+        await ledger.claim(ref('elsewhere', 'vendors/acme/orders/b.csv'), claimBy('worker-b'));
+        clock += 1_000;
+
+        const unfinished = await ledger.unfinished();
+        expect(unfinished.map((record) => `${record.key}@${record.version}`).sort()).toEqual([
+          'vendors/acme/orders/a.csv@expired',
+          'vendors/acme/orders/a.csv@failed',
+          'vendors/acme/orders/a.csv@processing',
+          'vendors/acme/orders/b.csv@elsewhere',
+        ]);
+        for (const record of unfinished) expect(['processing', 'failed']).toContain(record.state);
+      });
+
+      it('hands out copies: changing a returned record changes nothing stored', async () => {
+        const claimed = await ledger.claim(ref('v1'), claimBy('worker-a'));
+        claimed.record.owner = 'tampered';
+        claimed.record.attempts = 99;
+        const checkpoint = { row: 5, published: 5, rejected: 0 };
+        await ledger.checkpoint(ref('v1'), 'worker-a', checkpoint, LEASE);
+        checkpoint.row = 1_000;
+        const fetched = await ledger.get(ref('v1'));
+        if (fetched?.checkpoint) fetched.checkpoint.row = 7;
+        const stored = await ledger.get(ref('v1'));
+        expect(stored).toMatchObject({ owner: 'worker-a', attempts: 1, checkpoint: { row: 5 } });
+      });
+    });
+  });
+}
