@@ -41,8 +41,9 @@ export function coercerFor(property: PropertySchema | undefined, required: boole
 
 function converterFor(types: string[]): CellCoercer {
   const attempts: CellCoercer[] = [];
-  if (types.includes('integer')) attempts.push(toInteger);
-  else if (types.includes('number')) attempts.push(toNumber);
+  // Every integer is a number: a column that allows numbers reads fractions too.
+  if (types.includes('number')) attempts.push(toNumber);
+  else if (types.includes('integer')) attempts.push(toInteger);
   if (types.includes('boolean')) attempts.push(toBoolean);
   if (attempts.length === 0 || types.includes('string'))
     return attempts.length === 0 ? identity : firstOf(attempts, true);

@@ -40,14 +40,19 @@ export async function* csvRecords(
   options: CsvRecordOptions,
 ): AsyncGenerator<RecordBatch> {
   const Handle = (Papa as unknown as { ParserHandle: ParserHandleClass }).ParserHandle;
-  const handle = new Handle({
-    delimiter: options.delimiter,
-    quoteChar: options.quote,
-    escapeChar: options.quote,
-    header: false,
-    dynamicTyping: false,
-    skipEmptyLines: false,
-  });
+  // papaparse guesses the line ending once, from the first text it sees; a CRLF file whose first chunk
+  // holds no line break (or ends between \r and \n) would be misread, so the ending is found first.
+  const parserFor = (newline: string) =>
+    new Handle({
+      delimiter: options.delimiter,
+      quoteChar: options.quote,
+      escapeChar: options.quote,
+      newline: newline as Papa.ParseConfig['newline'],
+      header: false,
+      dynamicTyping: false,
+      skipEmptyLines: false,
+    });
+  let handle: ParserHandle | null = null;
   let partial = '';
   let base = 0;
   let nextLine = 1;
@@ -72,6 +77,14 @@ export async function* csvRecords(
 
   for await (const chunk of text) {
     const input = partial.length > 0 ? partial + chunk : chunk;
+    if (handle === null) {
+      const newline = firstLineBreak(input, options.quote, false);
+      if (newline === undefined && input.length <= options.maxRecordChars) {
+        partial = input;
+        continue;
+      }
+      handle = parserFor(newline ?? '\n');
+    }
     const result = handle.parse(input, base, true);
     const batch = result.data.length > 0 ? batchOf(result, input) : null;
     partial = input.substring(result.meta.cursor - base);
@@ -88,6 +101,7 @@ export async function* csvRecords(
   }
 
   if (partial.length === 0) return;
+  handle ??= parserFor(firstLineBreak(partial, options.quote, true) ?? '\n');
   const result = handle.parse(partial, base, false);
   const unterminated = result.errors.find((error) => error.code === 'MissingQuotes');
   if (unterminated) {
@@ -101,6 +115,22 @@ export async function* csvRecords(
     );
   }
   if (result.data.length > 0) yield batchOf(result, partial);
+}
+
+/** The first line break outside quotes; undefined until one is certain (a final \r may start a \r\n). */
+function firstLineBreak(text: string, quote: string, atEnd: boolean): string | undefined {
+  const quoteCode = quote.charCodeAt(0);
+  let quoted = false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code === quoteCode) quoted = !quoted;
+    else if (!quoted && code === 10) return '\n';
+    else if (!quoted && code === 13) {
+      if (index + 1 < text.length) return text.charCodeAt(index + 1) === 10 ? '\r\n' : '\r';
+      return atEnd ? '\r' : undefined;
+    }
+  }
+  return undefined;
 }
 
 /** Counts \n and lone \r in the first `end` characters of `text`. */
