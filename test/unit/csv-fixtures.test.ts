@@ -1,0 +1,216 @@
+/**
+ * Real CSV files from test/fixtures/csv, each ingested end to end and compared with its `.expected.json`:
+ * the events on the dataset topic, the dead letters, and the file summary on the control topic. Every
+ * file is read byte by byte, in 5-byte chunks and in one chunk, so chunk boundaries fall inside quotes,
+ * CRLFs and multi-byte characters; the outcome must not depend on where they fall.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  createMemoryEventSink,
+  type MemoryEventSink,
+} from '../../adapters/event-sink/memory/memory-event-sink.js';
+import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
+import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
+import type { CsvOptions, RowSchema } from '../../schemas/dataset.js';
+import { ingestFile, type CompiledDataset, type IngestResult } from '../../workers/ingest-file.js';
+import { testDataset } from '../support/datasets.js';
+
+interface ExpectedOutcome {
+  /** What the fixture is about, for whoever reads it next. */
+  about: string;
+  dataset?: { csv?: Partial<CsvOptions>; schema?: RowSchema };
+  state: 'ingested' | 'rejected';
+  events: Array<{ row: number; data: Record<string, unknown> }>;
+  /** `raw`, when given, is the CSV text the dead letter carries for the row. */
+  rejections: Array<{ row: number; line: number; fields: string[]; reasonIncludes?: string[]; raw?: string }>;
+  error?: { code: string; messageIncludes: string; line?: number };
+}
+
+interface Fixture {
+  name: string;
+  file: string;
+  bytes: Uint8Array;
+  expected: ExpectedOutcome;
+}
+
+interface CloudEvent {
+  id: string;
+  type: string;
+  rownumber?: number;
+  data: Record<string, unknown>;
+}
+
+interface DeadLetterData {
+  row: number;
+  line: number;
+  errors: Array<{ field: string; reason: string }>;
+  raw: string;
+}
+
+const CONTROL_TOPIC = 'dropgate.files';
+const fixturesDir = new URL('../fixtures/csv/', import.meta.url);
+
+function loadFixtures(): Fixture[] {
+  const files = readdirSync(fixturesDir).sort();
+  return files
+    .filter((file) => file.endsWith('.expected.json'))
+    .map((expectedFile) => {
+      const name = expectedFile.slice(0, -'.expected.json'.length);
+      const data = files.filter((file) => file !== expectedFile && file.startsWith(`${name}.`));
+      if (data.length !== 1)
+        throw new Error(`${expectedFile} needs exactly one data file, found ${data.length}`);
+      const file = data[0]!;
+      return {
+        name,
+        file,
+        bytes: new Uint8Array(readFileSync(new URL(file, fixturesDir))),
+        expected: JSON.parse(readFileSync(new URL(expectedFile, fixturesDir), 'utf8')) as ExpectedOutcome,
+      };
+    });
+}
+
+function datasetFor(expected: ExpectedOutcome): CompiledDataset {
+  return testDataset({
+    ...(expected.dataset?.schema ? { schema: expected.dataset.schema } : {}),
+    ...(expected.dataset?.csv ? { csv: expected.dataset.csv } : {}),
+  });
+}
+
+interface Run {
+  result: IngestResult;
+  sink: MemoryEventSink;
+  dataset: CompiledDataset;
+}
+
+async function ingestFixture(fixture: Fixture, chunkSize: number | undefined): Promise<Run> {
+  const store = createMemoryObjectStore(chunkSize === undefined ? {} : { chunkSize });
+  const sink = createMemoryEventSink();
+  const ledger = createMemoryLedger();
+  const dataset = datasetFor(fixture.expected);
+  const key = `vendors/acme/orders/${fixture.file}`;
+  store.put(key, fixture.bytes);
+  const result = await ingestFile(
+    { store, sink, ledger, controlTopic: CONTROL_TOPIC, owner: 'csv-fixtures' },
+    { dataset, key, mode: 'notification' },
+  );
+  return { result, sink, dataset };
+}
+
+const parse = (topicEvents: Array<{ body: string }>) =>
+  topicEvents.map((event) => JSON.parse(event.body) as CloudEvent);
+
+const fixtures = loadFixtures();
+const chunkings: Array<[string, number | undefined]> = [
+  ['byte by byte', 1],
+  ['in 5-byte chunks', 5],
+  ['in one chunk', undefined],
+];
+
+describe('CSV fixtures', () => {
+  it('finds the fixture pairs', () => {
+    expect(fixtures.length).toBeGreaterThanOrEqual(20);
+  });
+
+  describe.each(fixtures.map((fixture) => [fixture.file, fixture] as const))('%s', (_file, fixture) => {
+    const { expected } = fixture;
+
+    it.each(chunkings)(`is ${expected.state}, read %s: ${expected.about}`, async (_label, chunkSize) => {
+      const { result, sink, dataset } = await ingestFixture(fixture, chunkSize);
+
+      const events = parse(sink.events(dataset.topic));
+      expect(events.map((event) => ({ row: event.rownumber, data: event.data }))).toEqual(expected.events);
+      expect(new Set(events.map((event) => event.id)).size).toBe(events.length);
+
+      const deadLetters = parse(sink.events(dataset.deadLetterTopic)).map(
+        (event) => event.data as unknown as DeadLetterData,
+      );
+      expect(
+        deadLetters.map(({ row, line, errors }) => ({
+          row,
+          line,
+          fields: errors.map((issue) => issue.field).sort(),
+        })),
+      ).toEqual(
+        expected.rejections.map(({ row, line, fields }) => ({ row, line, fields: [...fields].sort() })),
+      );
+      expected.rejections.forEach((rejection, index) => {
+        const reasons = deadLetters[index]!.errors.map((issue) => issue.reason).join('\n');
+        for (const text of rejection.reasonIncludes ?? []) expect(reasons).toContain(text);
+        if (rejection.raw !== undefined) expect(deadLetters[index]!.raw).toBe(rejection.raw);
+      });
+
+      const summaries = parse(sink.events(CONTROL_TOPIC));
+      expect(summaries).toHaveLength(1);
+      const summary = summaries[0]!;
+      expect(summary.type).toBe(expected.state === 'ingested' ? 'FileIngested' : 'FileRejected');
+      expect(summary.data).toMatchObject({
+        state: expected.state,
+        rowsRead: expected.events.length + expected.rejections.length,
+        rowsPublished: expected.events.length,
+        rowsRejected: expected.rejections.length,
+      });
+      expect(summary.data.firstErrors).toEqual(
+        deadLetters
+          .flatMap(({ row, line, errors }) =>
+            errors.map(({ field, reason }) => ({ row, line, field, reason })),
+          )
+          .slice(0, 10),
+      );
+      const error = summary.data.error as { code: string; message: string; line?: number } | undefined;
+      if (expected.error) {
+        expect(error).toBeDefined();
+        expect(error!.code).toBe(expected.error.code);
+        expect(error!.message).toContain(expected.error.messageIncludes);
+        expect(error!.line).toBe(expected.error.line);
+      } else {
+        expect(error).toBeUndefined();
+      }
+
+      expect(result.status).toBe(expected.state);
+      if (result.status === 'ingested' || result.status === 'rejected') {
+        expect(result.record.state).toBe(expected.state);
+        expect(result.record.outcome).toMatchObject({
+          rowsPublished: expected.events.length,
+          rowsRejected: expected.rejections.length,
+        });
+      }
+    });
+  });
+});
+
+describe('event ids', () => {
+  const fixture = fixtures.find((candidate) => candidate.name === 'bad-rows')!;
+
+  it('are the same when the same object version is replayed, and differ from row to row', async () => {
+    const store = createMemoryObjectStore({ chunkSize: 5 });
+    const sink = createMemoryEventSink();
+    const ledger = createMemoryLedger();
+    const dataset = testDataset();
+    const key = 'vendors/acme/orders/bad-rows.csv';
+    const deps = { store, sink, ledger, controlTopic: CONTROL_TOPIC, owner: 'csv-fixtures' };
+    store.put(key, fixture.bytes);
+
+    const first = await ingestFile(deps, { dataset, key, mode: 'notification' });
+    const afterFirst = {
+      events: sink.events(dataset.topic).map((event) => event.id),
+      dead: sink.events(dataset.deadLetterTopic).map((event) => event.id),
+    };
+    const replay = await ingestFile(deps, { dataset, key, mode: 'replay' });
+    const events = sink.events(dataset.topic).map((event) => event.id);
+    const dead = sink.events(dataset.deadLetterTopic).map((event) => event.id);
+
+    expect(first.status).toBe('ingested');
+    expect(replay.status).toBe('ingested');
+    expect(afterFirst.events.length).toBeGreaterThan(1);
+    expect(afterFirst.dead.length).toBeGreaterThan(1);
+    expect(events.slice(afterFirst.events.length)).toEqual(afterFirst.events);
+    expect(dead.slice(afterFirst.dead.length)).toEqual(afterFirst.dead);
+    const allIds = [...afterFirst.events, ...afterFirst.dead];
+    expect(new Set(allIds).size).toBe(allIds.length);
+    // Each run's summary is an event of its own, so a consumer deduplicating by id sees both.
+    const summaries = sink.events(CONTROL_TOPIC).map((event) => event.id);
+    expect(summaries).toHaveLength(2);
+    expect(summaries[0]).not.toBe(summaries[1]);
+  });
+});
