@@ -1,8 +1,8 @@
 /** Compiles a row schema into a validator that reports every failing field with a readable reason. */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { DropgateError } from '../workers/errors.js';
 import type { RowSchema } from './dataset.js';
+import { formats } from './rfc3339-formats.js';
 
 export interface FieldIssue {
   /** The column or JSON pointer the issue is about; empty for whole-row issues. */
@@ -17,8 +17,7 @@ export type RowValidator = (row: Record<string, unknown>) => FieldIssue[] | null
 export type ValidatorFactory = (schema: RowSchema, name: string) => RowValidator;
 
 export function createAjvValidatorFactory(): ValidatorFactory {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
-  addFormats.default(ajv);
+  const ajv = new Ajv2020({ allErrors: true, strict: false, formats });
   return (schema, name) => {
     let validate: ValidateFunction;
     try {

@@ -48,7 +48,7 @@ describe('core under workerd', () => {
     await mkdir(join(root, 'test/workerd/generated'), { recursive: true });
     await writeFile(
       join(root, 'test/workerd/generated/orders-v1.validator.js'),
-      standaloneValidatorModule(schema),
+      standaloneValidatorModule(schema, '../../../schemas/rfc3339-formats.ts'),
     );
     const [harnessDir, productDir] = await Promise.all([
       bundle(join(root, 'test/workerd/wrangler.toml'), join(outdir, 'harness')),
