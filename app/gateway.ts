@@ -43,7 +43,9 @@ export interface GatewayOptions {
   uploads: { maxBytes: number; expiresInSeconds: number };
   jobs: JobQueue;
   logger: Logger;
-  ingest?: Partial<Pick<IngestDependencies, 'leaseMs' | 'retry' | 'onProgress'>>;
+  ingest?: Partial<
+    Pick<IngestDependencies, 'leaseMs' | 'retry' | 'onProgress' | 'checkpointIntervalMs' | 'signal'>
+  >;
 }
 
 const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
@@ -130,13 +132,11 @@ export function createGateway(options: GatewayOptions) {
           `uploads for dataset ${dataset.name} land at ${key}, which its match pattern ${dataset.match} does not route to it`,
         );
       }
-      if (!formatOf(dataset, key)) {
+      if (formatOf(dataset, key) !== 'csv') {
         throw new DropgateError(
           'BAD_REQUEST',
-          `filename must end in .csv or .csv.gz for dataset ${dataset.name}`,
-          {
-            context: { field: 'filename' },
-          },
+          `filename must name a CSV file (.csv, .tsv or .txt, optionally .gz) for dataset ${dataset.name}`,
+          { context: { field: 'filename' } },
         );
       }
       const limit = options.uploads.maxBytes;

@@ -38,7 +38,8 @@ export interface BatchPublisherOptions {
 export class BatchPublisher {
   private batch: Batch;
   private rows: number[] = [];
-  private inFlight: Promise<void>[] = [];
+  private window: Promise<void>[] = [];
+  private last: Promise<void> = Promise.resolve();
   private durable: Checkpoint;
 
   constructor(private readonly options: BatchPublisherOptions) {
@@ -69,7 +70,13 @@ export class BatchPublisher {
   /** Publishes what is buffered and waits until everything is durable. */
   async drain(): Promise<Checkpoint> {
     await this.flush();
-    await Promise.all(this.inFlight);
+    await this.last;
+    return this.checkpoint;
+  }
+
+  /** Waits until no batch is in flight, whether it succeeded or not, and returns what is durable. */
+  async settle(): Promise<Checkpoint> {
+    await this.last.catch(() => undefined);
     return this.checkpoint;
   }
 
@@ -87,18 +94,17 @@ export class BatchPublisher {
     if (batch.events.length === 0 && batch.dead.length === 0) return;
     this.batch = emptyBatch(batch.lastRow);
     this.rows = [];
-    // Up to MAX_IN_FLIGHT batches publish concurrently while the parser fills the next one.
-    while (this.inFlight.length >= MAX_IN_FLIGHT) await this.inFlight[0];
-    const previous = this.inFlight[this.inFlight.length - 1];
-    const sending = this.send(batch, rows, previous);
+    // Up to MAX_IN_FLIGHT batches publish concurrently while the parser fills the next one; waiting on
+    // the oldest rethrows its failure here.
+    while (this.window.length >= MAX_IN_FLIGHT) await this.window.shift();
+    // Each send settles after the one before it and fails if it failed, so `last` carries any failure.
+    const sending = this.send(batch, rows, this.last);
     sending.catch(() => undefined);
-    this.inFlight.push(sending);
-    void sending
-      .finally(() => this.inFlight.splice(this.inFlight.indexOf(sending), 1))
-      .catch(() => undefined);
+    this.last = sending;
+    this.window.push(sending);
   }
 
-  private async send(batch: Batch, rows: number[], previous: Promise<void> | undefined): Promise<void> {
+  private async send(batch: Batch, rows: number[], previous: Promise<void>): Promise<void> {
     const { topic, deadLetterTopic, refusedToDeadLetter } = this.options;
     const [refused] = await Promise.all([
       this.publish(topic, batch.events),

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'FILE_UNREADABLE'
   | 'LEASE_LOST'
   | 'PUBLISH_FAILED'
+  | 'SHUTTING_DOWN'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'BAD_REQUEST'

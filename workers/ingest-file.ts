@@ -52,6 +52,8 @@ export interface IngestDependencies {
   retry?: RetryPolicy;
   now?: () => number;
   onProgress?: (progress: Progress) => void;
+  /** Aborted when the process is shutting down: the attempt stops at a batch boundary, resumable. */
+  signal?: AbortSignal;
 }
 
 export interface IngestRequest {
@@ -160,6 +162,15 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
     const toEvent = rowEvents(file);
     const source = await openRows(store, object, dataset);
     for await (const rows of source.rows) {
+      if (deps.signal?.aborted) {
+        throw new DropgateError(
+          'SHUTTING_DOWN',
+          'the gateway is shutting down; the file resumes from its checkpoint',
+          {
+            retryable: true,
+          },
+        );
+      }
       for (const parsed of rows) {
         rowsRead++;
         if (parsed.row <= start.row) continue;
@@ -198,9 +209,11 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
   }
 
   if (fault) {
-    const checkpoint = publisher.checkpoint;
+    // Keep every row that did become durable, so the next attempt resumes after it.
+    const checkpoint = await publisher.settle();
     const record = await ledger
-      .finish(ref, owner, outcome(dataset, 'failed', rowsRead, checkpoint, fault))
+      .checkpoint(ref, owner, checkpoint, leaseMs)
+      .then(() => ledger.finish(ref, owner, outcome(dataset, 'failed', rowsRead, checkpoint, fault)))
       .catch(async () => (await ledger.get(ref))!);
     return { status: 'failed', record, error: fault };
   }

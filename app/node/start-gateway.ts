@@ -46,6 +46,7 @@ export async function startGateway(
     baseDelayMs: 1000,
     onError: (name, error) => logger.error('job crashed', { job: name, error: (error as Error).stack }),
   });
+  const shutdown = new AbortController();
   const gateway = createGateway({
     ...adapters,
     datasets: config.datasets,
@@ -54,6 +55,7 @@ export async function startGateway(
     uploads: config.file.uploads,
     jobs,
     logger,
+    ingest: { signal: shutdown.signal },
   });
   handler = createApp({
     gateway,
@@ -74,11 +76,14 @@ export async function startGateway(
         : {}),
       ...(!config.environment.DROPGATE_ADMIN_TOKEN ? { adminToken: credentials.adminToken } : {}),
     },
+    /** Stops taking requests; running ingestions stop at their next batch, recording a checkpoint. */
     async close() {
+      shutdown.abort();
       jobs.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
+      await jobs.idle();
       await adapters.sink.close();
     },
   };

@@ -133,12 +133,13 @@ function firstLineBreak(text: string, quote: string, atEnd: boolean): string | u
   return undefined;
 }
 
-/** Counts \n and lone \r in the first `end` characters of `text`. */
+/** Line breaks in the first `end` characters of `text`: every \n, and every \r not followed by \n. */
 function newlinesIn(text: string, end: number): number {
   let count = 0;
   for (let at = text.indexOf('\n'); at !== -1 && at < end; at = text.indexOf('\n', at + 1)) count++;
-  if (count === 0)
-    for (let at = text.indexOf('\r'); at !== -1 && at < end; at = text.indexOf('\r', at + 1)) count++;
+  for (let at = text.indexOf('\r'); at !== -1 && at < end; at = text.indexOf('\r', at + 1)) {
+    if (text.charCodeAt(at + 1) !== 10) count++;
+  }
   return count;
 }
 
