@@ -1,0 +1,478 @@
+/** The `dropgate` command as a user runs it: `node bin/dropgate.js ...` in a fresh directory. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { idCounts, readTopic, type FileSummaryData } from './support/events.js';
+import { ORDERS_HEADER, orderData, orderLine, ordersFile } from './support/orders-csv.js';
+import { makeTemporaryDirectory } from './support/test-gateway.js';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(PACKAGE_ROOT, 'bin/dropgate.js');
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment a user's shell would give, minus any Dropgate settings of the machine running tests. */
+function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('DROPGATE_') && name !== 'PORT' && !name.startsWith('VITEST')) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: cleanEnvironment(env) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The one JSON line `ingest` and `replay` print. */
+function summaryLine(result: CliResult): Record<string, unknown> {
+  const lines = result.stdout.split('\n').filter((line) => line.length > 0);
+  expect(lines, result.stdout + result.stderr).toHaveLength(1);
+  return JSON.parse(lines[0]!) as Record<string, unknown>;
+}
+
+beforeAll(() => {
+  // The command runs the compiled CLI: build it from the current sources.
+  const build = spawnSync(
+    process.execPath,
+    [join(PACKAGE_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: PACKAGE_ROOT, encoding: 'utf8' },
+  );
+  if (build.status !== 0) throw new Error(`the build failed:\n${build.stdout}${build.stderr}`);
+});
+
+let directory: string;
+
+beforeEach(async () => {
+  directory = await makeTemporaryDirectory('dropgate-cli-');
+});
+
+afterEach(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+const dataDir = () => join(directory, '.dropgate');
+
+describe('dropgate ingest', () => {
+  it('publishes a local file and prints one JSON summary line', async () => {
+    const { csv, goodRows, badRows } = ordersFile(12, 5);
+    await writeFile(join(directory, 'orders.csv'), csv);
+
+    const result = await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory);
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(summaryLine(result)).toEqual({
+      objectKey: join(directory, 'orders.csv').slice(1),
+      dataset: 'orders',
+      schemaVersion: 1,
+      rowsRead: 12,
+      rowsPublished: goodRows.length,
+      rowsRejected: badRows.length,
+      state: 'ingested',
+    });
+    expect(result.stderr).toBe('');
+    const events = await readTopic(dataDir(), 'orders');
+    expect(events.map((event) => event.data)).toEqual(goodRows.map(orderData));
+    const deadLetters = await readTopic<{ row: number; line: number }>(dataDir(), 'orders.dead-letter');
+    expect(deadLetters.map((event) => [event.data.row, event.data.line])).toEqual([
+      [5, 6],
+      [10, 11],
+    ]);
+  });
+
+  it('accepts an absolute path and a gzip file', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const path = join(directory, 'orders.csv.gz');
+    await writeFile(path, gzipSync(ordersFile(4).csv));
+
+    const result = await runCli(['ingest', path, '--dataset', 'orders'], directory);
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(summaryLine(result)).toMatchObject({
+      objectKey: path.slice(1),
+      state: 'ingested',
+      rowsPublished: 4,
+    });
+  });
+
+  it('rejects a file missing a required column, exiting non-zero', async () => {
+    const header = ORDERS_HEADER.replace(',currency', '');
+    const row = orderLine(1).replace(',EUR', '');
+    await writeFile(join(directory, 'orders.csv'), `${header}\n${row}\n`);
+
+    const result = await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory);
+
+    expect(result.code).not.toBe(0);
+    expect(result.code).not.toBe(1);
+    const line = summaryLine(result);
+    expect(line).toMatchObject({ state: 'rejected', dataset: 'orders', rowsPublished: 0 });
+    expect((line.error as { message: string }).message).toContain('currency');
+    expect(await readTopic(dataDir(), 'orders')).toEqual([]);
+    const summaries = await readTopic(dataDir(), 'dropgate.files');
+    expect(summaries.map((summary) => summary.type)).toEqual(['FileRejected']);
+  });
+
+  it('reports an unchanged file as a duplicate the second time, publishing nothing more', async () => {
+    await writeFile(join(directory, 'orders.csv'), ordersFile(6).csv);
+    const first = await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory);
+    expect(first.code, first.stderr).toBe(0);
+
+    const second = await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory);
+
+    expect(second.code, second.stderr).toBe(0);
+    expect(summaryLine(second)).toMatchObject({
+      objectKey: join(directory, 'orders.csv').slice(1),
+      state: 'duplicate',
+      rowsRead: 6,
+      rowsPublished: 6,
+      rowsRejected: 0,
+    });
+    expect(await readTopic(dataDir(), 'orders')).toHaveLength(6);
+  });
+
+  it('re-ingests an unchanged file with --force, under the same event ids', async () => {
+    await writeFile(join(directory, 'orders.csv'), ordersFile(6).csv);
+    expect((await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory)).code).toBe(0);
+
+    const forced = await runCli(['ingest', 'orders.csv', '--dataset', 'orders', '--force'], directory);
+
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(summaryLine(forced)).toMatchObject({ state: 'ingested', rowsPublished: 6 });
+    const counts = idCounts(await readTopic(dataDir(), 'orders'));
+    expect(counts.size).toBe(6);
+    expect([...counts.values()].every((count) => count === 2)).toBe(true);
+  });
+
+  it('ingests a changed file again without --force', async () => {
+    const path = join(directory, 'orders.csv');
+    await writeFile(path, ordersFile(2).csv);
+    expect((await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory)).code).toBe(0);
+    await writeFile(path, ordersFile(3).csv);
+
+    const again = await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory);
+
+    expect(summaryLine(again)).toMatchObject({ state: 'ingested', rowsPublished: 3 });
+  });
+
+  it('fails with a message for a file that does not exist or a dataset that does not', async () => {
+    const missing = await runCli(['ingest', 'nope.csv', '--dataset', 'orders'], directory);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(join(directory, 'nope.csv'));
+
+    await writeFile(join(directory, 'orders.csv'), ordersFile(1).csv);
+    const unknown = await runCli(['ingest', 'orders.csv', '--dataset', 'invoices'], directory);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('invoices');
+    expect(unknown.stderr).toContain('orders');
+  });
+
+  it('prints usage and exits 64 without a dataset', async () => {
+    const result = await runCli(['ingest', 'orders.csv'], directory);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain('usage:');
+    expect(result.stdout).toBe('');
+  });
+});
+
+describe('dropgate replay', () => {
+  const key = 'vendors/acme/orders/x.csv';
+
+  beforeEach(async () => {
+    const path = join(dataDir(), 'bucket', ...key.split('/'));
+    await mkdir(join(path, '..'), { recursive: true });
+    await writeFile(path, ordersFile(5, 5).csv);
+  });
+
+  it('ingests an object in the bucket, and again under the same ids each time it is run', async () => {
+    const first = await runCli(['replay', key], directory);
+    expect(first.code, first.stderr).toBe(0);
+    expect(summaryLine(first)).toEqual({
+      objectKey: key,
+      dataset: 'orders',
+      schemaVersion: 1,
+      rowsRead: 5,
+      rowsPublished: 4,
+      rowsRejected: 1,
+      state: 'ingested',
+    });
+
+    const second = await runCli(['replay', key], directory);
+    expect(second.code, second.stderr).toBe(0);
+    expect(summaryLine(second)).toMatchObject({ state: 'ingested', rowsPublished: 4 });
+
+    const events = await readTopic(dataDir(), 'orders');
+    expect(events.every((event) => event.subject === key)).toBe(true);
+    const counts = idCounts(events);
+    expect(counts.size).toBe(4);
+    expect([...counts.values()].every((count) => count === 2)).toBe(true);
+    const summaries = await readTopic<FileSummaryData>(dataDir(), 'dropgate.files');
+    expect(summaries).toHaveLength(2);
+    expect(summaries[0]!.id).not.toBe(summaries[1]!.id);
+  });
+
+  it('fails for a key no dataset covers', async () => {
+    const result = await runCli(['replay', 'vendors/acme/invoices/x.csv'], directory);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('vendors/acme/invoices/x.csv');
+  });
+
+  it('reports a key the bucket does not hold as missing, exiting non-zero', async () => {
+    const result = await runCli(['replay', 'vendors/acme/orders/gone.csv'], directory);
+    expect(result.code).not.toBe(0);
+    expect(summaryLine(result)).toMatchObject({
+      objectKey: 'vendors/acme/orders/gone.csv',
+      state: 'missing',
+    });
+  });
+});
+
+describe('configuration', () => {
+  const ordersDataset = {
+    name: 'orders',
+    match: 'vendors/*/orders/**',
+    schema: join(PACKAGE_ROOT, 'schemas/orders/v1.json'),
+    eventType: 'OrderReceived',
+    topic: 'orders',
+    deadLetterTopic: 'orders.dead-letter',
+  };
+
+  const ingestWith = async (config: unknown) => {
+    const text = typeof config === 'string' ? config : JSON.stringify(config);
+    await writeFile(join(directory, 'dropgate.config.json'), text);
+    await writeFile(join(directory, 'orders.csv'), ordersFile(1).csv);
+    return runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory);
+  };
+
+  it('names the field of a bad config file and exits 1', async () => {
+    const result = await ingestWith({ datasets: [{ ...ordersDataset, topic: 'my orders' }] });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('datasets.0.topic');
+    expect(result.stderr).toContain(join(directory, 'dropgate.config.json'));
+    expect(result.stdout).toBe('');
+  });
+
+  it('names the dataset whose schema file is missing and exits 1', async () => {
+    const result = await ingestWith({ datasets: [{ ...ordersDataset, schema: 'schemas/none/v1.json' }] });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('datasets.0.schema');
+    expect(result.stderr).toContain('schemas/none/v1.json');
+  });
+
+  it('says when the config file is not JSON', async () => {
+    const result = await ingestWith('{ "datasets": [');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('not valid JSON');
+  });
+
+  it('names a bad environment variable', async () => {
+    await writeFile(join(directory, 'orders.csv'), ordersFile(1).csv);
+    const result = await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory, {
+      DROPGATE_ADMIN_TOKEN: 'short',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('DROPGATE_ADMIN_TOKEN');
+  });
+
+  it('resolves --config’s relative schema and data paths from the config file’s directory', async () => {
+    await mkdir(join(directory, 'conf/schemas/returns'), { recursive: true });
+    await writeFile(
+      join(directory, 'conf/schemas/returns/v2.json'),
+      JSON.stringify({
+        type: 'object',
+        required: ['return_id', 'quantity'],
+        properties: { return_id: { type: 'string' }, quantity: { type: 'integer', minimum: 1 } },
+        additionalProperties: false,
+      }),
+    );
+    await writeFile(
+      join(directory, 'conf/custom.json'),
+      JSON.stringify({
+        dataDir: 'state',
+        datasets: [
+          {
+            name: 'returns',
+            match: 'returns/**',
+            schema: 'schemas/returns/v2.json',
+            eventType: 'ReturnReceived',
+            topic: 'returns',
+            deadLetterTopic: 'returns.rejected',
+          },
+        ],
+      }),
+    );
+    await writeFile(join(directory, 'returns.csv'), 'return_id,quantity\nR-1,2\nR-2,0\n');
+
+    const result = await runCli(
+      ['ingest', 'returns.csv', '--dataset', 'returns', '--config', 'conf/custom.json'],
+      directory,
+    );
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(summaryLine(result)).toMatchObject({
+      dataset: 'returns',
+      schemaVersion: 2,
+      rowsRead: 2,
+      rowsPublished: 1,
+      rowsRejected: 1,
+      state: 'ingested',
+    });
+    const events = await readTopic(join(directory, 'conf/state'), 'returns');
+    expect(events.map((event) => [event.type, event.data])).toEqual([
+      ['ReturnReceived', { return_id: 'R-1', quantity: 2 }],
+    ]);
+    expect(await readTopic(join(directory, 'conf/state'), 'returns.rejected')).toHaveLength(1);
+  });
+
+  it('reads the config named by DROPGATE_CONFIG', async () => {
+    await mkdir(join(directory, 'elsewhere'));
+    await writeFile(
+      join(directory, 'elsewhere/dropgate.json'),
+      JSON.stringify({ dataDir: 'data', datasets: [{ ...ordersDataset, topic: 'orders.v1' }] }),
+    );
+    await writeFile(join(directory, 'orders.csv'), ordersFile(2).csv);
+
+    const result = await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory, {
+      DROPGATE_CONFIG: 'elsewhere/dropgate.json',
+    });
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(await readTopic(join(directory, 'elsewhere/data'), 'orders.v1')).toHaveLength(2);
+  });
+});
+
+describe('dropgate serve', () => {
+  let server: ChildProcess | undefined;
+
+  afterAll(() => {
+    if (server && server.exitCode === null) server.kill('SIGKILL');
+  });
+
+  /** Resolves with everything printed once `pattern` has appeared on stdout. */
+  function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${output}`)), timeoutMs);
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (pattern.test(output)) {
+          clearTimeout(timer);
+          resolve(output);
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`exited with ${code} before ${pattern}:\n${output}`)));
+    });
+  }
+
+  it('prints its URL and local credentials, serves uploads, and stops on SIGTERM', async () => {
+    server = spawn(process.execPath, [BIN, 'serve'], {
+      cwd: directory,
+      env: cleanEnvironment({ PORT: '0' }),
+    });
+    let stdout = '';
+    server.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    let stderr = '';
+    server.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const banner = await waitForOutput(server, /admin token \(local use\): \S+\n/);
+
+    const url = /listening on (http:\/\/\S+)/.exec(banner)?.[1];
+    const vendorKey = /vendor "acme" API key \(local use\): (\S+)/.exec(banner)?.[1];
+    const adminToken = /admin token \(local use\): (\S+)/.exec(banner)?.[1];
+    expect(url).toMatch(/^http:\/\/localhost:\d+$/);
+    expect(url).not.toBe('http://localhost:0');
+    expect(banner).toContain(`data directory: ${dataDir()}`);
+    expect(vendorKey).toBeDefined();
+    expect(adminToken).toBeDefined();
+
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+
+    // A vendor uploads with the printed key; the operator watches with the printed token.
+    const grantResponse = await fetch(`${url}/v1/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${vendorKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ dataset: 'orders', filename: 'orders.csv' }),
+    });
+    expect(grantResponse.status).toBe(201);
+    const grant = (await grantResponse.json()) as {
+      objectKey: string;
+      uploadUrl: string;
+      headers: Record<string, string>;
+    };
+    const put = await fetch(grant.uploadUrl, {
+      method: 'PUT',
+      headers: grant.headers,
+      body: ordersFile(7).csv,
+    });
+    expect(put.status).toBe(201);
+    let state: unknown;
+    for (let attempt = 0; attempt < 100 && state !== 'ingested'; attempt++) {
+      const status = await fetch(`${url}/admin/files/${grant.objectKey}`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      state = status.status === 200 ? ((await status.json()) as { state: string }).state : undefined;
+      if (state !== 'ingested') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(state).toBe('ingested');
+
+    const exited = new Promise<number | null>((resolve) => server!.on('exit', (code) => resolve(code)));
+    server.kill('SIGTERM');
+    const code = await Promise.race([
+      exited,
+      new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 10_000)),
+    ]);
+    expect(code, stderr).toBe(0);
+
+    // The JSON log lines on stdout never carry the credentials or the upload URL's signature.
+    const logLines = stdout.split('\n').filter((line) => line.startsWith('{'));
+    expect(logLines.length).toBeGreaterThan(0);
+    const signature = new URL(grant.uploadUrl).searchParams.get('signature')!;
+    for (const secret of [vendorKey!, adminToken!, signature]) {
+      expect(logLines.join('\n')).not.toContain(secret);
+    }
+
+    // With the server stopped, the operator replays the served upload from the command line.
+    const replay = await runCli(['replay', grant.objectKey], directory);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(summaryLine(replay)).toMatchObject({
+      objectKey: grant.objectKey,
+      state: 'ingested',
+      rowsPublished: 7,
+    });
+    const counts = idCounts(await readTopic(dataDir(), 'orders'));
+    expect(counts.size).toBe(7);
+    expect([...counts.values()].every((count) => count === 2)).toBe(true);
+  });
+
+  it('keeps the generated credentials across restarts', async () => {
+    const start = async () => {
+      const child = spawn(process.execPath, [BIN, 'serve'], {
+        cwd: directory,
+        env: cleanEnvironment({ PORT: '0' }),
+      });
+      server = child;
+      const banner = await waitForOutput(child, /admin token \(local use\): \S+\n/);
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      return /API key \(local use\): (\S+)[\s\S]*admin token \(local use\): (\S+)/.exec(banner)!.slice(1);
+    };
+    const first = await start();
+    const second = await start();
+    expect(second).toEqual(first);
+  });
+});

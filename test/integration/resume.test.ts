@@ -1,0 +1,368 @@
+/**
+ * A file interrupted mid-way (a sink outage, a crashed worker, a gateway restart) is finished later from
+ * its last checkpoint: every row comes out, rows before the checkpoint are not published again, and the
+ * final counts are exact.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
+import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
+import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
+import type { EventSink, ObjectStore, SinkLimits } from '../../adapters/ports.js';
+import { wireLocalAdapters } from '../../adapters/wire.node.js';
+import { DropgateError } from '../../workers/errors.js';
+import { ingestFile, type IngestDependencies } from '../../workers/ingest-file.js';
+import { testDataset } from '../support/datasets.js';
+import { readTopic, type FileSummaryData } from './support/events.js';
+import { ordersFile } from './support/orders-csv.js';
+import {
+  ADMIN_TOKEN,
+  SIGNING_SECRET,
+  call,
+  loadTestConfig,
+  makeTemporaryDirectory,
+  startIn,
+} from './support/test-gateway.js';
+
+const SMALL_BATCHES: SinkLimits = { maxBatchEvents: 10, maxBatchBytes: 1e9 };
+const KEY = 'vendors/acme/orders/2024-05-01/orders.csv';
+const dataset = testDataset();
+
+/** Lets `healthyBatches` batches through to `topic`, then fails every publish to it as an outage would. */
+function sinkFailingAfter(inner: EventSink, topic: string, healthyBatches: number): EventSink {
+  let published = 0;
+  return {
+    limits: SMALL_BATCHES,
+    async publish(to, events) {
+      if (to === topic) {
+        if (published >= healthyBatches) {
+          throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`, { retryable: true });
+        }
+        published++;
+      }
+      return inner.publish(to, events);
+    },
+    close: () => inner.close(),
+  };
+}
+
+/** Lets `healthyBatches` batches through to `topic`, then never answers again: the worker is stuck for good. */
+function sinkHangingAfter(inner: EventSink, topic: string, healthyBatches: number) {
+  let published = 0;
+  let stalled!: () => void;
+  const sink: EventSink = {
+    limits: SMALL_BATCHES,
+    async publish(to, events) {
+      if (to === topic) {
+        if (published >= healthyBatches) {
+          stalled();
+          return new Promise<never>(() => {});
+        }
+        published++;
+      }
+      return inner.publish(to, events);
+    },
+    close: () => inner.close(),
+  };
+  return { sink, stalled: new Promise<void>((resolve) => (stalled = resolve)) };
+}
+
+/** Fails the publishes to `topic` numbered in `failing` (1-based, retries included), as a brief outage would. */
+function sinkFailingCalls(inner: EventSink, topic: string, failing: Set<number>): EventSink {
+  let calls = 0;
+  return {
+    limits: SMALL_BATCHES,
+    async publish(to, events) {
+      if (to === topic && failing.has(++calls)) {
+        throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`, { retryable: true });
+      }
+      return inner.publish(to, events);
+    },
+    close: () => inner.close(),
+  };
+}
+
+/** A store whose reads arrive in small chunks with a pause between them, like a slow network read. */
+function withSlowReads(store: ObjectStore, pauseMs: number): ObjectStore {
+  return {
+    bucket: store.bucket,
+    source: store.source,
+    stat: (key) => store.stat(key),
+    readRange: (key, version, start, end) => store.readRange(key, version, start, end),
+    createUploadUrl: (request) => store.createUploadUrl(request),
+    async read(key, version) {
+      return (await store.read(key, version)).pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          async transform(chunk, controller) {
+            await new Promise((resolve) => setTimeout(resolve, pauseMs));
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+    },
+  };
+}
+
+const rowsOf = (events: ReadonlyArray<{ body: string }>) =>
+  events.map((event) => (JSON.parse(event.body) as { rownumber: number }).rownumber);
+const idPrefixes = (events: ReadonlyArray<{ id: string }>) =>
+  new Set(events.map((event) => event.id.replace(/-\d+(-rejected)?$/, '')));
+
+describe('resuming an interrupted file', () => {
+  it('keeps the progress of a failed attempt even between throttled checkpoints', async () => {
+    const { csv, goodRows } = ordersFile(95, 10);
+    const store = createMemoryObjectStore();
+    store.put(KEY, csv);
+    const ledger = createMemoryLedger();
+    const base = { store, ledger, controlTopic: 'dropgate.files', retry: { attempts: 2, baseDelayMs: 1 } };
+    const request = { dataset, key: KEY, mode: 'notification' as const };
+
+    // Default checkpoint interval (1 s): the whole attempt fits inside it, so only the failure path records.
+    const outage = createMemoryEventSink(SMALL_BATCHES);
+    const first = await ingestFile(
+      { ...base, sink: sinkFailingAfter(outage, 'orders', 3), owner: 'a' },
+      request,
+    );
+    expect(first.status).toBe('failed');
+    if (first.status !== 'failed') return;
+    expect(first.record.checkpoint).toMatchObject({ published: 30 });
+
+    const healthy = createMemoryEventSink(SMALL_BATCHES);
+    const second = await ingestFile({ ...base, sink: healthy, owner: 'b' }, request);
+    expect(second.status).toBe('ingested');
+    expect(rowsOf(healthy.events('orders'))).toEqual(
+      goodRows.filter((row) => row > first.record.checkpoint!.row),
+    );
+  });
+
+  it('stops at a batch boundary on shutdown, releasing the file to resume at once', async () => {
+    const { csv, goodRows } = ordersFile(400, 0);
+    const memory = createMemoryObjectStore({ chunkSize: 512 });
+    memory.put(KEY, csv);
+    const store = withSlowReads(memory, 5);
+    const ledger = createMemoryLedger();
+    const shutdown = new AbortController();
+    const base = { store, ledger, controlTopic: 'dropgate.files', checkpointIntervalMs: 0 };
+    const request = { dataset, key: KEY, mode: 'notification' as const };
+
+    const before = createMemoryEventSink(SMALL_BATCHES);
+    const stopping = ingestFile(
+      { ...base, sink: before, owner: 'old-process', signal: shutdown.signal },
+      request,
+    );
+    await vi.waitFor(() => expect(before.events('orders').length).toBeGreaterThanOrEqual(30));
+    shutdown.abort();
+    const stopped = await stopping;
+    expect(stopped.status).toBe('failed');
+    if (stopped.status !== 'failed') return;
+    expect(stopped.error).toMatchObject({ code: 'SHUTTING_DOWN', retryable: true });
+    expect(stopped.record).toMatchObject({ state: 'failed', owner: null, leaseUntil: null });
+    expect(stopped.record.checkpoint!.published).toBe(before.events('orders').length);
+    expect(before.events('orders').length).toBeLessThan(goodRows.length);
+
+    // No lease to wait out: the next process picks the file up immediately, where it stopped.
+    const after = createMemoryEventSink(SMALL_BATCHES);
+    const resumed = await ingestFile({ ...base, sink: after, owner: 'new-process' }, request);
+    expect(resumed.status).toBe('ingested');
+    const all = [...rowsOf(before.events('orders')), ...rowsOf(after.events('orders'))];
+    expect(all).toEqual(goodRows);
+  });
+  it('carries on from the checkpoint after a sink outage failed the first attempt', async () => {
+    const { csv, goodRows, badRows } = ordersFile(95, 10);
+    const store = createMemoryObjectStore();
+    store.put(KEY, csv);
+    const ledger = createMemoryLedger();
+    const base = {
+      store,
+      ledger,
+      controlTopic: 'dropgate.files',
+      retry: { attempts: 2, baseDelayMs: 1 },
+      checkpointIntervalMs: 0,
+    };
+    const request = { dataset, key: KEY, mode: 'notification' as const };
+
+    const outage = createMemoryEventSink(SMALL_BATCHES);
+    const first = await ingestFile(
+      { ...base, sink: sinkFailingAfter(outage, 'orders', 3), owner: 'worker-a' },
+      request,
+    );
+    expect(first.status).toBe('failed');
+    if (first.status !== 'failed') return;
+    expect(first.error).toMatchObject({ code: 'PUBLISH_FAILED', retryable: true });
+    expect(first.record.state).toBe('failed');
+    const checkpoint = first.record.checkpoint!;
+    expect(checkpoint.published).toBe(30);
+    expect(checkpoint.row).toBeGreaterThan(0);
+    expect(rowsOf(outage.events('orders'))).toEqual(goodRows.filter((row) => row <= checkpoint.row));
+    expect(outage.events('dropgate.files')).toEqual([]);
+
+    const healthy = createMemoryEventSink(SMALL_BATCHES);
+    const second = await ingestFile({ ...base, sink: healthy, owner: 'worker-b' }, request);
+    expect(second.status).toBe('ingested');
+    if (second.status !== 'ingested') return;
+    expect(second.summary).toMatchObject({
+      resumedFromRow: checkpoint.row,
+      rowsRead: 95,
+      rowsPublished: goodRows.length,
+      rowsRejected: badRows.length,
+      attempt: 2,
+    });
+    expect(second.record).toMatchObject({
+      state: 'ingested',
+      attempts: 2,
+      outcome: { rowsRead: 95, rowsPublished: goodRows.length, rowsRejected: badRows.length },
+    });
+
+    // Nothing before the checkpoint again, everything after it, under the ids the first attempt used.
+    const resumedRows = rowsOf(healthy.events('orders'));
+    expect(resumedRows).toEqual(goodRows.filter((row) => row > checkpoint.row));
+    const allRows = new Set([...rowsOf(outage.events('orders')), ...resumedRows]);
+    expect([...allRows].sort((a, b) => a - b)).toEqual(goodRows);
+    expect(idPrefixes([...outage.events('orders'), ...healthy.events('orders')]).size).toBe(1);
+    const deadRows = new Set(
+      [...outage.events('orders.dead-letter'), ...healthy.events('orders.dead-letter')].map(
+        (event) => (JSON.parse(event.body) as { data: { row: number } }).data.row,
+      ),
+    );
+    expect([...deadRows].sort((a, b) => a - b)).toEqual(badRows);
+
+    const summaries = healthy.events('dropgate.files').map((event) => JSON.parse(event.body));
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({
+      type: 'FileIngested',
+      data: { resumedFromRow: checkpoint.row, rowsPublished: goodRows.length, rowsRejected: badRows.length },
+    });
+  });
+
+  it('lets another worker take over a crashed worker’s file once its lease lapses', async () => {
+    const { csv, goodRows, badRows } = ordersFile(77, 8);
+    const store = createMemoryObjectStore();
+    const object = store.put(KEY, csv);
+    let clock = Date.parse('2024-05-01T12:00:00Z');
+    const now = () => clock;
+    const ledger = createMemoryLedger({ now });
+    const leaseMs = 30_000;
+    const base = { store, ledger, controlTopic: 'dropgate.files', leaseMs, now, checkpointIntervalMs: 0 };
+    const request = { dataset, key: KEY, mode: 'notification' as const };
+
+    const crashed = createMemoryEventSink(SMALL_BATCHES);
+    const stuck = sinkHangingAfter(crashed, 'orders', 2);
+    void ingestFile({ ...base, sink: stuck.sink, owner: 'worker-a' }, request);
+    await stuck.stalled;
+    const ref = { bucket: store.bucket, key: KEY, version: object.version };
+    // The two batches before the stuck one finish and are checkpointed; then the worker is gone.
+    await vi.waitFor(async () => expect((await ledger.get(ref))!.checkpoint?.published).toBe(20));
+    const left = (await ledger.get(ref))!;
+    expect(left).toMatchObject({ state: 'processing', owner: 'worker-a' });
+    expect(left.checkpoint!.row).toBeGreaterThan(0);
+    expect(await ledger.unfinished()).toHaveLength(1);
+
+    // While the lease is live, the file belongs to worker-a.
+    const taker = createMemoryEventSink(SMALL_BATCHES);
+    const early = await ingestFile({ ...base, sink: taker, owner: 'worker-b' }, request);
+    expect(early.status).toBe('in-progress');
+    expect(taker.topics()).toEqual([]);
+
+    clock += leaseMs + 1;
+    const late = await ingestFile({ ...base, sink: taker, owner: 'worker-b' }, request);
+    expect(late.status).toBe('ingested');
+    if (late.status !== 'ingested') return;
+    expect(late.summary).toMatchObject({
+      resumedFromRow: left.checkpoint!.row,
+      rowsRead: 77,
+      rowsPublished: goodRows.length,
+      rowsRejected: badRows.length,
+    });
+    expect(late.record).toMatchObject({ state: 'ingested', owner: null });
+
+    const resumedRows = rowsOf(taker.events('orders'));
+    expect(resumedRows).toEqual(goodRows.filter((row) => row > left.checkpoint!.row));
+    const allRows = new Set([...rowsOf(crashed.events('orders')), ...resumedRows]);
+    expect([...allRows].sort((a, b) => a - b)).toEqual(goodRows);
+    expect(await ledger.unfinished()).toEqual([]);
+  });
+
+  it('fails the attempt, rather than skip rows, when one batch outlasts its retries', async () => {
+    const { csv, goodRows } = ordersFile(40);
+    // About two rows per chunk, so batches fill one after another while the parser waits for bytes.
+    const memory = createMemoryObjectStore({ chunkSize: 150 });
+    memory.put(KEY, csv);
+    const store = withSlowReads(memory, 2);
+    const ledger = createMemoryLedger();
+    const base = {
+      store,
+      ledger,
+      controlTopic: 'dropgate.files',
+      retry: { attempts: 2, baseDelayMs: 1 },
+      checkpointIntervalMs: 0,
+    };
+    const request = { dataset, key: KEY, mode: 'notification' as const };
+
+    // The second batch and its retry fail; the sink is healthy again for the third.
+    const glitchy = createMemoryEventSink(SMALL_BATCHES);
+    const first = await ingestFile(
+      { ...base, sink: sinkFailingCalls(glitchy, 'orders', new Set([2, 3])), owner: 'worker-a' },
+      request,
+    );
+    const published = rowsOf(glitchy.events('orders'));
+    const missing = goodRows.filter((row) => !published.includes(row));
+    // The batch never reached the topic, so the attempt must fail (and be resumable), not report success.
+    expect(first.status, `reported ${first.status} with rows ${missing.join(', ')} never published`).toBe(
+      'failed',
+    );
+
+    const healthy = createMemoryEventSink(SMALL_BATCHES);
+    const second = await ingestFile({ ...base, sink: healthy, owner: 'worker-b' }, request);
+    expect(second.status).toBe('ingested');
+    const allRows = new Set([...published, ...rowsOf(healthy.events('orders'))]);
+    expect([...allRows].sort((a, b) => a - b)).toEqual(goodRows);
+  });
+
+  it('is finished by a restarted gateway when the previous run left it failed', async () => {
+    const directory = await makeTemporaryDirectory();
+    const config = await loadTestConfig(directory);
+    const { csv, goodRows, badRows } = ordersFile(64, 9);
+    const path = join(config.dataDir, 'bucket', ...KEY.split('/'));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, csv);
+
+    const adapters = await wireLocalAdapters({
+      dataDir: config.dataDir,
+      publicUrl: 'http://localhost',
+      signingSecret: SIGNING_SECRET,
+    });
+    const deps: IngestDependencies = {
+      store: adapters.store,
+      sink: sinkFailingAfter(adapters.sink, 'orders', 2),
+      ledger: adapters.ledger,
+      controlTopic: config.file.controlTopic,
+      owner: 'previous-run',
+      retry: { attempts: 1, baseDelayMs: 0 },
+      checkpointIntervalMs: 0,
+    };
+    const first = await ingestFile(deps, { dataset: config.datasets[0]!, key: KEY, mode: 'notification' });
+    expect(first.status).toBe('failed');
+    await adapters.sink.close();
+
+    const gateway = await startIn(directory, config);
+    try {
+      await gateway.running.jobs.idle();
+      const status = await call(gateway, 'GET', `/admin/files/${KEY}`, { token: ADMIN_TOKEN });
+      expect(status.body).toMatchObject({
+        state: 'ingested',
+        attempts: 2,
+        outcome: { rowsRead: 64, rowsPublished: goodRows.length, rowsRejected: badRows.length },
+      });
+      const events = await readTopic(gateway.dataDir, 'orders');
+      // The outage never reached the topic, so each row is there exactly once.
+      expect(events.map((event) => event.rownumber)).toEqual(goodRows);
+      const summaries = await readTopic<FileSummaryData>(gateway.dataDir, 'dropgate.files');
+      expect(summaries).toHaveLength(1);
+      expect(summaries[0]!.data.resumedFromRow).toBeGreaterThan(0);
+      expect(gateway.logs.join('\n')).toContain('resuming unfinished file');
+    } finally {
+      await gateway.close();
+    }
+  });
+});

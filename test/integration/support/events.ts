@@ -1,0 +1,63 @@
+/** Reads what a gateway published: the local sink's `<dataDir>/events/<topic>.ndjson` files. */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface CloudEvent<T = Record<string, unknown>> {
+  specversion: string;
+  id: string;
+  source: string;
+  type: string;
+  subject: string;
+  dataset: string;
+  schemaversion: number;
+  objectversion: string;
+  rownumber?: number;
+  data: T;
+}
+
+export interface DeadLetterData {
+  dataset: string;
+  objectKey: string;
+  objectVersion: string;
+  row: number;
+  line: number;
+  errors: Array<{ field: string; reason: string }>;
+  raw: string;
+}
+
+export interface FileSummaryData {
+  dataset: string;
+  schemaVersion: number;
+  objectKey: string;
+  objectVersion: string;
+  state: string;
+  rowsRead: number;
+  rowsPublished: number;
+  rowsRejected: number;
+  replay: number;
+  attempt: number;
+  resumedFromRow: number;
+  firstErrors: Array<{ row: number; line: number; field: string; reason: string }>;
+  error?: { code: string; message: string; line?: number };
+}
+
+export async function readTopic<T = Record<string, unknown>>(
+  dataDir: string,
+  topic: string,
+): Promise<Array<CloudEvent<T>>> {
+  const path = join(dataDir, 'events', `${topic}.ndjson`);
+  if (!existsSync(path)) return [];
+  const text = await readFile(path, 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as CloudEvent<T>);
+}
+
+/** How many times each id occurs. */
+export function idCounts(events: ReadonlyArray<{ id: string }>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { id } of events) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return counts;
+}
