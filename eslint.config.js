@@ -12,7 +12,9 @@ const nodeOnly = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.wrangler', '.dropgate', 'bench/.data', 'test/workerd/generated/*.js'] },
+  {
+    ignores: ['node_modules', 'dist', '.wrangler', '.dropgate', 'bench/.data', 'test/workerd/generated/*.js'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { files: ['bin/**/*.js', '*.js'], languageOptions: { globals: globals.node } },
