@@ -12,7 +12,7 @@ export interface RetryPolicy {
 
 export const defaultRetry: RetryPolicy = { attempts: 5, baseDelayMs: 200 };
 
-const MAX_IN_FLIGHT = 4;
+const MAX_IN_FLIGHT = 2;
 
 interface Batch {
   events: OutgoingEvent[];
