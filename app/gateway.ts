@@ -132,10 +132,12 @@ export function createGateway(options: GatewayOptions) {
           `uploads for dataset ${dataset.name} land at ${key}, which its match pattern ${dataset.match} does not route to it`,
         );
       }
-      if (formatOf(dataset, key) !== 'csv') {
+      const format = formatOf(dataset, key);
+      const named = /\.(csv|tsv|txt)(\.gz)?$|\.(parquet|pq)$/i.test(request.filename);
+      if (!format || !named) {
         throw new DropgateError(
           'BAD_REQUEST',
-          `filename must name a CSV file (.csv, .tsv or .txt, optionally .gz) for dataset ${dataset.name}`,
+          `filename must name a CSV file (.csv, .tsv or .txt, optionally .gz) or a Parquet file (.parquet) for dataset ${dataset.name}`,
           { context: { field: 'filename' } },
         );
       }
@@ -150,7 +152,7 @@ export function createGateway(options: GatewayOptions) {
       const upload = await store.createUploadUrl({
         key,
         maxBytes,
-        contentType: request.contentType ?? (key.endsWith('.gz') ? 'application/gzip' : 'text/csv'),
+        contentType: request.contentType ?? contentTypeOf(key),
         expiresInSeconds: options.uploads.expiresInSeconds,
       });
       logger.info('upload url issued', { vendor, dataset: dataset.name, key, maxBytes });
@@ -211,6 +213,11 @@ export function createGateway(options: GatewayOptions) {
       return unfinished.length;
     },
   };
+}
+
+function contentTypeOf(key: string): string {
+  if (key.endsWith('.gz')) return 'application/gzip';
+  return /\.(parquet|pq)$/.test(key) ? 'application/vnd.apache.parquet' : 'text/csv';
 }
 
 function counts(summary: {

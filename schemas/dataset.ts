@@ -49,12 +49,15 @@ export function dataschemaUri(dataset: DatasetDefinition): string {
   return dataset.schema.$id ?? `urn:dropgate:schema:${dataset.name}:v${dataset.schemaVersion}`;
 }
 
-/** The format a key is parsed as: the dataset's own, or by extension (ignoring `.gz`) when `auto`. */
+/**
+ * The format a key is parsed as: the dataset's own, or by extension when `auto` (CSV may be gzipped;
+ * Parquet compresses internally and is read by byte ranges, so a gzipped Parquet file is no format).
+ */
 export function formatOf(dataset: DatasetDefinition, key: string): FileFormat | undefined {
   if (dataset.format !== 'auto') return dataset.format;
-  const name = key.toLowerCase().replace(/\.gz$/, '');
-  if (name.endsWith('.csv') || name.endsWith('.tsv') || name.endsWith('.txt')) return 'csv';
-  if (name.endsWith('.parquet') || name.endsWith('.pq')) return 'parquet';
+  const name = key.toLowerCase();
+  if (/\.(csv|tsv|txt)(\.gz)?$/.test(name)) return 'csv';
+  if (/\.(parquet|pq)$/.test(name)) return 'parquet';
   return undefined;
 }
 

@@ -17,6 +17,7 @@ import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
 import { BatchPublisher, defaultRetry, type RetryPolicy } from './batch-publisher.js';
 import { csvRowSource } from './csv/csv-row-source.js';
 import { decodeToText } from './decode.js';
+import { parquetRowSource } from './parquet/parquet-row-source.js';
 import {
   fileFingerprint,
   fileSummaryEvent,
@@ -239,12 +240,11 @@ async function openRows(
   dataset: DatasetDefinition,
 ): Promise<RowSource> {
   const format = formatOf(dataset, object.key);
+  if (format === 'parquet') return parquetRowSource(store, object, dataset.schema);
   if (format !== 'csv') {
     throw new DropgateError(
       'FILE_UNREADABLE',
-      format === 'parquet'
-        ? 'Parquet files are not supported yet'
-        : `cannot tell the format of ${object.key}: name it .csv (or .csv.gz), or set the dataset's format`,
+      `cannot tell the format of ${object.key}: name it .csv, .csv.gz or .parquet, or set the dataset's format`,
     );
   }
   const bytes = await store.read(object.key, object.version);

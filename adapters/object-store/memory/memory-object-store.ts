@@ -84,7 +84,8 @@ export function createMemoryObjectStore(
     },
     put(key, content, putOptions: { contentType?: string; contentEncoding?: string; updated?: string } = {}) {
       assertSafeKey(key);
-      const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content.slice();
+      // A copy in a plain Uint8Array: a Node Buffer's slice() is a view into a shared pool.
+      const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : new Uint8Array(content);
       const version = String(++generation);
       const info: ObjectInfo = {
         bucket,

@@ -1,0 +1,169 @@
+/**
+ * Parquet values to JSON, faithfully:
+ * - INT64 stays a number within +/-(2^53 - 1) and becomes its exact decimal string beyond;
+ * - DECIMAL(p, s) is its exact decimal string with s fraction digits ("5.00"), or a number when the
+ *   dataset's schema types the column as number and not string;
+ * - DATE is "YYYY-MM-DD"; TIMESTAMP is RFC 3339 UTC with the unit's digits (".123", ".123456",
+ *   ".123456789"); naive timestamps are rendered as UTC too;
+ * - binary (unannotated BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY) is base64; LIST is an array, STRUCT and MAP
+ *   are objects, recursively; null is null, and a null column is a present key;
+ * - NaN and infinities, which JSON cannot carry, reject the row.
+ */
+import type { ParquetParsers, SchemaElement, SchemaTree } from 'hyparquet';
+import { typesOf, type PropertySchema } from '../../schemas/dataset.js';
+import type { FieldIssue } from '../../schemas/row-validator.js';
+
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Timestamps and dates straight to strings, keeping every digit hyparquet would drop with a Date. */
+export const parsers: Partial<ParquetParsers> = {
+  timestampFromMilliseconds: (value: bigint) => timestamp(value, 1_000n, 3),
+  timestampFromMicroseconds: (value: bigint) => timestamp(value, 1_000_000n, 6),
+  timestampFromNanoseconds: (value: bigint) => timestamp(value, 1_000_000_000n, 9),
+  dateFromDays: (days: number) => new Date(days * 86_400_000).toISOString().slice(0, 10),
+};
+
+function timestamp(value: bigint, perSecond: bigint, digits: number): string {
+  let seconds = value / perSecond;
+  let fraction = value % perSecond;
+  if (fraction < 0n) {
+    fraction += perSecond;
+    seconds -= 1n;
+  }
+  const whole = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
+  return `${whole}.${fraction.toString().padStart(digits, '0')}Z`;
+}
+
+export function isDecimal(element: SchemaElement): boolean {
+  return element.converted_type === 'DECIMAL' || element.logical_type?.type === 'DECIMAL';
+}
+
+/** Converts one value of a column; issues go to `report` with the field's dotted path. */
+export type ValueConverter = (value: unknown, report: (issue: FieldIssue) => void) => unknown;
+
+/** Builds the converter for a top-level column from its schema node and the dataset's property. */
+export function converterFor(node: SchemaTree, property: PropertySchema | undefined): ValueConverter {
+  const types = typesOf(property);
+  const holdsString = types.length === 0 || types.includes('string');
+  return build(node, node.element.name, !holdsString && types.includes('number'), holdsString);
+}
+
+function build(node: SchemaTree, path: string, decimalAsNumber: boolean, holdsString = true): ValueConverter {
+  const { element } = node;
+  if (isList(node)) {
+    const repeated = node.children[0]!;
+    const item = repeated.children.length === 1 ? repeated.children[0]! : repeated;
+    const convertItem = build(item, `${path}[]`, false);
+    return (value, report) =>
+      Array.isArray(value) ? value.map((entry) => convertItem(entry, report)) : null;
+  }
+  if (isMap(node)) {
+    const valueNode = node.children[0]!.children.find((child) => child.element.name === 'value')!;
+    const convertEntry = build(valueNode, `${path}{}`, false);
+    return (value, report) => {
+      if (value === null || value === undefined) return null;
+      const out: Record<string, unknown> = {};
+      for (const [key, entry] of Object.entries(value as Record<string, unknown>))
+        out[key] = convertEntry(entry, report);
+      return out;
+    };
+  }
+  if (node.children.length > 0) {
+    const fields = node.children.map((child) => ({
+      name: child.element.name,
+      convert: build(child, `${path}.${child.element.name}`, false),
+    }));
+    return (value, report) => {
+      if (value === null || value === undefined) return null;
+      const struct = value as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const field of fields) out[field.name] = field.convert(struct[field.name], report);
+      return out;
+    };
+  }
+  if (isDecimal(element)) {
+    const scale = element.scale ?? 0;
+    return (value) => {
+      if (value === null || value === undefined) return null;
+      const text = decimalText(unscaled(value), scale);
+      return decimalAsNumber ? Number(text) : text;
+    };
+  }
+  return (value, report) => primitive(value, path, holdsString, report);
+}
+
+function primitive(
+  value: unknown,
+  path: string,
+  holdsString: boolean,
+  report: (issue: FieldIssue) => void,
+): unknown {
+  switch (typeof value) {
+    case 'undefined':
+      return null;
+    case 'bigint':
+      if (value <= MAX_EXACT && value >= -MAX_EXACT) return Number(value);
+      if (!holdsString) {
+        report({
+          field: path,
+          reason: `integer ${value} is outside the exact range of +/-2^53; type the column as string to keep it exact`,
+        });
+      }
+      return value.toString();
+    case 'number':
+      if (!Number.isFinite(value)) report({ field: path, reason: `${value} cannot be represented in JSON` });
+      return value;
+    case 'object':
+      return value instanceof Uint8Array ? base64(value) : value;
+    default:
+      return value;
+  }
+}
+
+/** The unscaled integer of a DECIMAL stored as INT32, INT64 or big-endian two's complement bytes. */
+function unscaled(value: unknown): bigint {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number') return BigInt(value);
+  const bytes = value as Uint8Array;
+  let result = 0n;
+  for (const byte of bytes) result = (result << 8n) | BigInt(byte);
+  if (bytes.length > 0 && bytes[0]! & 0x80) result -= 1n << BigInt(bytes.length * 8);
+  return result;
+}
+
+function decimalText(value: bigint, scale: number): string {
+  const negative = value < 0n;
+  const digits = (negative ? -value : value).toString().padStart(scale + 1, '0');
+  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return negative ? `-${text}` : text;
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let index = 0; index < bytes.length; index += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(index, index + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** hyparquet's own test for list-like columns (three-level LIST). */
+function isList(node: SchemaTree): boolean {
+  const child = node.children[0];
+  return (
+    node.element.converted_type === 'LIST' &&
+    node.children.length === 1 &&
+    child!.children.length <= 1 &&
+    child!.element.repetition_type === 'REPEATED'
+  );
+}
+
+/** hyparquet's own test for map-like columns (MAP with a repeated key/value group). */
+function isMap(node: SchemaTree): boolean {
+  const child = node.children[0];
+  return (
+    node.element.converted_type === 'MAP' &&
+    node.children.length === 1 &&
+    child!.children.length === 2 &&
+    child!.element.repetition_type === 'REPEATED'
+  );
+}
