@@ -1,7 +1,9 @@
 /**
  * One measurement in a process of its own, so peak RSS belongs to that mode alone:
- *   node dist/bench/measure.js raw-papaparse <file>   papaparse chunk mode over UTF-8 decoded text
- *   node dist/bench/measure.js pipeline <file>        Dropgate's whole path into the local NDJSON sink
+ *   node dist/bench/measure.js raw-papaparse <file>     papaparse chunk mode over UTF-8 decoded text
+ *   node dist/bench/measure.js pipeline <file>          Dropgate's whole CSV path into the local NDJSON sink
+ *   node dist/bench/measure.js parquet-bare <file>      hyparquet reading every row group as row objects
+ *   node dist/bench/measure.js parquet-pipeline <file>  Dropgate's whole Parquet path into the local sink
  * Prints one JSON line: { mode, rows, seconds, peakRssMb }.
  */
 import { createReadStream } from 'node:fs';
@@ -9,6 +11,9 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Papa from 'papaparse';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { ordersParquetSchema } from './generate-orders-parquet.js';
 import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
 import { createLocalLedger } from '../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../adapters/object-store/local/local-object-store.js';
@@ -37,7 +42,30 @@ async function rawPapaparse(file: string): Promise<number> {
   return rows - 1;
 }
 
-async function pipeline(file: string): Promise<number> {
+async function parquetBare(file: string): Promise<number> {
+  const buffer = await asyncBufferFromFile(file);
+  const metadata = await parquetMetadataAsync(buffer);
+  let rows = 0;
+  let rowStart = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = rowStart + Number(group.num_rows);
+    await parquetRead({
+      file: buffer,
+      metadata,
+      rowStart,
+      rowEnd,
+      rowFormat: 'object',
+      compressors,
+      onComplete: (result) => {
+        rows += result.length;
+      },
+    });
+    rowStart = rowEnd;
+  }
+  return rows;
+}
+
+async function pipeline(file: string, format: 'csv' | 'parquet'): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'dropgate-bench-'));
   try {
     const store = await createLocalObjectStore({
@@ -49,13 +77,15 @@ async function pipeline(file: string): Promise<number> {
     });
     const sink = await createLocalEventSink({ directory: join(work, 'events') });
     const ledger = await createLocalLedger({ directory: join(work, 'ledger') });
-    const schema = JSON.parse(
-      await readFile(join(packageRoot, 'schemas/orders/v1.json'), 'utf8'),
+    const schema = (
+      format === 'csv'
+        ? JSON.parse(await readFile(join(packageRoot, 'schemas/orders/v1.json'), 'utf8'))
+        : ordersParquetSchema
     ) as RowSchema;
     const dataset = {
       name: 'orders',
       match: '**',
-      format: 'csv' as const,
+      format,
       schema,
       schemaVersion: 1,
       eventType: 'OrderReceived',
@@ -70,20 +100,31 @@ async function pipeline(file: string): Promise<number> {
     );
     await sink.close();
     if (result.status !== 'ingested') throw new Error(`bench ingestion ended ${result.status}`);
+    if (format === 'parquet' && result.summary.rowsRejected > 0) {
+      throw new Error(`bench rows were rejected: ${JSON.stringify(result.summary.firstErrors)}`);
+    }
     return result.summary.rowsRead;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
+const modes: Record<string, (file: string) => Promise<number>> = {
+  'raw-papaparse': rawPapaparse,
+  pipeline: (file) => pipeline(file, 'csv'),
+  'parquet-bare': parquetBare,
+  'parquet-pipeline': (file) => pipeline(file, 'parquet'),
+};
+
 const [mode, file] = process.argv.slice(2);
-if (!file || (mode !== 'raw-papaparse' && mode !== 'pipeline')) {
-  console.error('usage: measure.js raw-papaparse|pipeline <file>');
+const measureMode = mode === undefined ? undefined : modes[mode];
+if (!file || !measureMode) {
+  console.error(`usage: measure.js ${Object.keys(modes).join('|')} <file>`);
   process.exit(64);
 }
 await stat(file);
 const started = performance.now();
-const rows = mode === 'raw-papaparse' ? await rawPapaparse(file) : await pipeline(file);
+const rows = await measureMode(file);
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);

@@ -37,51 +37,96 @@ export async function parquetRowSource(
     convert: converterFor(column, properties[column.element.name]),
   }));
   return {
-    rows: rowGroups(file, withRawDecimals(metadata), converters),
+    rows: rowGroups(withPrefetch(file, metadata), withRawDecimals(metadata), converters),
     renderRaw: (raw) => raw,
   };
 }
+
+const SLICE_ROWS = 2048;
+const NO_ISSUES: FieldIssue[] = [];
 
 async function* rowGroups(
   file: AsyncBuffer,
   metadata: FileMetaData,
   converters: Array<{ name: string; convert: ValueConverter }>,
 ): AsyncGenerator<ParsedRow[]> {
-  let rowStart = 0;
+  let groupStart = 0;
+  const issues: FieldIssue[] = [];
+  const report = (issue: FieldIssue) => void issues.push(issue);
   for (const [index, group] of metadata.row_groups.entries()) {
-    const rowEnd = rowStart + Number(group.num_rows);
-    const records = await unreadable(`row group ${index + 1} of ${metadata.row_groups.length}`, () =>
-      readRows(file, metadata, rowStart, rowEnd),
+    const groupEnd = groupStart + Number(group.num_rows);
+    const columns = await unreadable(`row group ${index + 1} of ${metadata.row_groups.length}`, () =>
+      readColumns(file, metadata, groupStart, groupEnd),
     );
-    const rows = new Array<ParsedRow>(records.length);
-    for (let offset = 0; offset < records.length; offset++) {
-      const record = records[offset]!;
-      const row = rowStart + offset + 1;
-      let issues: FieldIssue[] | null = null;
-      const report = (issue: FieldIssue) => (issues ??= []).push(issue);
-      const values: Record<string, unknown> = {};
-      for (const { name, convert } of converters) values[name] = convert(record[name], report);
-      rows[offset] = { row, line: row, values, issues: issues ?? [], raw: values };
+    const data = converters.map(({ name }) => {
+      const column = columns.get(name);
+      if (!column)
+        throw new DropgateError('FILE_UNREADABLE', `row group ${index + 1} has no data for column ${name}`);
+      return column;
+    });
+    // Row objects are built a slice at a time, so only the decoded columns of one row group stay alive.
+    for (let sliceStart = 0; sliceStart < groupEnd - groupStart; sliceStart += SLICE_ROWS) {
+      const sliceEnd = Math.min(sliceStart + SLICE_ROWS, groupEnd - groupStart);
+      const rows = new Array<ParsedRow>(sliceEnd - sliceStart);
+      for (let offset = sliceStart; offset < sliceEnd; offset++) {
+        const values: Record<string, unknown> = {};
+        for (let column = 0; column < converters.length; column++) {
+          values[converters[column]!.name] = converters[column]!.convert(data[column]![offset], report);
+        }
+        const row = groupStart + offset + 1;
+        rows[offset - sliceStart] = {
+          row,
+          line: row,
+          values,
+          issues: issues.length ? issues.splice(0) : NO_ISSUES,
+          raw: values,
+        };
+      }
+      yield rows;
     }
-    yield rows;
-    rowStart = rowEnd;
+    groupStart = groupEnd;
   }
 }
 
-function readRows(file: AsyncBuffer, metadata: FileMetaData, rowStart: number, rowEnd: number) {
-  return new Promise<Array<Record<string, unknown>>>((resolve, reject) => {
-    parquetRead({
-      file,
-      metadata,
-      rowStart,
-      rowEnd,
-      rowFormat: 'object',
-      compressors,
-      parsers,
-      utf8: false,
-      onComplete: (rows) => resolve(rows as Array<Record<string, unknown>>),
-    }).catch(reject);
+/** Decodes rows [rowStart, rowEnd) of one row group into whole top-level columns, by column name. */
+async function readColumns(
+  file: AsyncBuffer,
+  metadata: FileMetaData,
+  rowStart: number,
+  rowEnd: number,
+): Promise<Map<string, ArrayLike<unknown>>> {
+  const chunks = new Map<string, Array<{ rowStart: number; data: ArrayLike<unknown> }>>();
+  await parquetRead({
+    file,
+    metadata,
+    rowStart,
+    rowEnd,
+    compressors,
+    parsers,
+    utf8: false,
+    onChunk: ({ columnName, columnData, rowStart: chunkStart }) => {
+      const list = chunks.get(columnName) ?? [];
+      chunks.set(columnName, list);
+      list.push({ rowStart: chunkStart, data: columnData as ArrayLike<unknown> });
+    },
   });
+  const columns = new Map<string, ArrayLike<unknown>>();
+  for (const [name, list] of chunks) {
+    list.sort((left, right) => left.rowStart - right.rowStart);
+    if (list.length === 1 && list[0]!.rowStart === rowStart) {
+      columns.set(name, list[0]!.data);
+      continue;
+    }
+    const joined = new Array<unknown>(rowEnd - rowStart);
+    for (const chunk of list) {
+      for (let index = 0; index < chunk.data.length; index++) {
+        const at = chunk.rowStart + index - rowStart;
+        if (at >= 0 && at < joined.length) joined[at] = chunk.data[index];
+      }
+    }
+    columns.set(name, joined);
+  }
+  return columns;
 }
 
 /** An AsyncBuffer over the store's range reads of one pinned version; store faults stay retryable. */
@@ -100,6 +145,47 @@ function rangeReader(store: ObjectStore, object: ObjectInfo): AsyncBuffer {
           cause: error,
         });
       }
+    },
+  };
+}
+
+/**
+ * Serves each row group's column chunks from one range read, and starts reading the next row group's
+ * bytes (compressed, so small) as soon as a row group is asked for: the store's latency then overlaps
+ * with decoding and publishing the current one. Other ranges (the footer) pass straight through.
+ */
+function withPrefetch(file: AsyncBuffer, metadata: FileMetaData): AsyncBuffer {
+  const spans = metadata.row_groups.map((group) => {
+    let start = Number.POSITIVE_INFINITY;
+    let end = 0;
+    for (const { meta_data: column } of group.columns) {
+      if (!column) continue;
+      const first = Number(column.dictionary_page_offset ?? column.data_page_offset);
+      start = Math.min(start, first);
+      end = Math.max(end, first + Number(column.total_compressed_size));
+    }
+    return { start, end };
+  });
+  const fetched = new Map<number, Promise<ArrayBuffer>>();
+  const fetch = (index: number) => {
+    let bytes = fetched.get(index);
+    if (!bytes) {
+      const { start, end } = spans[index]!;
+      bytes = Promise.resolve(file.slice(start, end));
+      bytes.catch(() => undefined);
+      fetched.set(index, bytes);
+    }
+    return bytes;
+  };
+  return {
+    byteLength: file.byteLength,
+    async slice(start: number, end = file.byteLength) {
+      const index = spans.findIndex((span) => start >= span.start && end <= span.end);
+      if (index === -1) return file.slice(start, end);
+      for (const old of fetched.keys()) if (old < index) fetched.delete(old);
+      if (index + 1 < spans.length) fetch(index + 1);
+      const span = spans[index]!;
+      return (await fetch(index)).slice(start - span.start, end - span.start);
     },
   };
 }

@@ -23,15 +23,62 @@ export const parsers: Partial<ParquetParsers> = {
   dateFromDays: (days: number) => new Date(days * 86_400_000).toISOString().slice(0, 10),
 };
 
+let lastSecond = Number.NaN;
+let lastPrefix = '';
+
 function timestamp(value: bigint, perSecond: bigint, digits: number): string {
-  let seconds = value / perSecond;
-  let fraction = value % perSecond;
-  if (fraction < 0n) {
-    fraction += perSecond;
-    seconds -= 1n;
+  let seconds: number;
+  let fraction: string;
+  if (value <= MAX_EXACT && value >= -MAX_EXACT) {
+    // Exact in float64: skip BigInt arithmetic, the common case for millisecond and microsecond units.
+    const count = Number(value);
+    const unit = Number(perSecond);
+    seconds = Math.floor(count / unit);
+    fraction = String(count - seconds * unit);
+  } else {
+    let whole = value / perSecond;
+    let rest = value % perSecond;
+    if (rest < 0n) {
+      rest += perSecond;
+      whole -= 1n;
+    }
+    seconds = Number(whole);
+    fraction = rest.toString();
   }
-  const whole = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
-  return `${whole}.${fraction.toString().padStart(digits, '0')}Z`;
+  if (seconds !== lastSecond) {
+    lastSecond = seconds;
+    lastPrefix = civilTime(seconds);
+  }
+  return `${lastPrefix}.${fraction.padStart(digits, '0')}Z`;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS` of Unix seconds, by integer arithmetic (Hinnant's days-to-civil algorithm). */
+function civilTime(seconds: number): string {
+  const days = Math.floor(seconds / 86_400);
+  const ofDay = seconds - days * 86_400;
+  const shifted = days + 719_468;
+  const era = Math.floor(shifted / 146_097);
+  const dayOfEra = shifted - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra -
+      Math.floor(dayOfEra / 1460) +
+      Math.floor(dayOfEra / 36_524) -
+      Math.floor(dayOfEra / 146_096)) /
+      365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
+  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) return new Date(seconds * 1000).toISOString().slice(0, 19);
+  const hour = Math.floor(ofDay / 3600);
+  const minute = Math.floor((ofDay % 3600) / 60);
+  return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(ofDay % 60)}`;
+}
+
+function two(value: number): string {
+  return value < 10 ? `0${value}` : String(value);
 }
 
 export function isDecimal(element: SchemaElement): boolean {
@@ -50,22 +97,25 @@ export function converterFor(node: SchemaTree, property: PropertySchema | undefi
 
 function build(node: SchemaTree, path: string, decimalAsNumber: boolean, holdsString = true): ValueConverter {
   const { element } = node;
+  // hyparquet builds fresh arrays and objects for every row, so they are converted in place.
   if (isList(node)) {
     const repeated = node.children[0]!;
     const item = repeated.children.length === 1 ? repeated.children[0]! : repeated;
     const convertItem = build(item, `${path}[]`, false);
-    return (value, report) =>
-      Array.isArray(value) ? value.map((entry) => convertItem(entry, report)) : null;
+    return (value, report) => {
+      if (!Array.isArray(value)) return null;
+      for (let index = 0; index < value.length; index++) value[index] = convertItem(value[index], report);
+      return value;
+    };
   }
   if (isMap(node)) {
     const valueNode = node.children[0]!.children.find((child) => child.element.name === 'value')!;
     const convertEntry = build(valueNode, `${path}{}`, false);
     return (value, report) => {
       if (value === null || value === undefined) return null;
-      const out: Record<string, unknown> = {};
-      for (const [key, entry] of Object.entries(value as Record<string, unknown>))
-        out[key] = convertEntry(entry, report);
-      return out;
+      const map = value as Record<string, unknown>;
+      for (const key of Object.keys(map)) map[key] = convertEntry(map[key], report);
+      return map;
     };
   }
   if (node.children.length > 0) {
@@ -76,9 +126,8 @@ function build(node: SchemaTree, path: string, decimalAsNumber: boolean, holdsSt
     return (value, report) => {
       if (value === null || value === undefined) return null;
       const struct = value as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      for (const field of fields) out[field.name] = field.convert(struct[field.name], report);
-      return out;
+      for (const field of fields) struct[field.name] = field.convert(struct[field.name], report);
+      return struct;
     };
   }
   if (isDecimal(element)) {

@@ -1,0 +1,43 @@
+/** Parquet timestamps and dates render exactly, at every unit, across the whole RFC 3339 year range. */
+import { describe, expect, test } from 'vitest';
+import { parsers } from '../../workers/parquet/parquet-values.js';
+
+const MIN_SECOND = Date.UTC(1, 0, 1) / 1000;
+const MAX_SECOND = Date.UTC(9999, 11, 31, 23, 59, 59) / 1000;
+
+function expected(seconds: number, fraction: string): string {
+  const date = new Date(0);
+  date.setTime(seconds * 1000);
+  return `${date.toISOString().slice(0, 19)}.${fraction}Z`;
+}
+
+describe('parquet timestamps', () => {
+  test('match Date at millisecond, microsecond and nanosecond units over 100k instants', () => {
+    let state = 12345;
+    const next = () => (state = (state * 1103515245 + 12345) % 2147483648);
+    const instants = [MIN_SECOND, MAX_SECOND, -1, 0, 1, 951782400, 1709164800, 4107542400];
+    for (let index = 0; index < 100_000; index++) {
+      instants.push(MIN_SECOND + Math.floor((next() / 2147483648) * (MAX_SECOND - MIN_SECOND)));
+    }
+    for (const seconds of instants) {
+      const fraction = next() % 1_000_000_000;
+      const nanos = String(fraction).padStart(9, '0');
+      const whole = BigInt(seconds);
+      expect(parsers.timestampFromMilliseconds!(whole * 1000n + BigInt(Math.floor(fraction / 1e6)))).toBe(
+        expected(seconds, nanos.slice(0, 3)),
+      );
+      expect(
+        parsers.timestampFromMicroseconds!(whole * 1_000_000n + BigInt(Math.floor(fraction / 1e3))),
+      ).toBe(expected(seconds, nanos.slice(0, 6)));
+      expect(parsers.timestampFromNanoseconds!(whole * 1_000_000_000n + BigInt(fraction))).toBe(
+        expected(seconds, nanos),
+      );
+    }
+  });
+
+  test('dates before the epoch and leap days', () => {
+    expect(parsers.dateFromDays!(-1)).toBe('1969-12-31');
+    expect(parsers.dateFromDays!(19782)).toBe('2024-02-29');
+    expect(parsers.timestampFromMicroseconds!(-1n)).toBe('1969-12-31T23:59:59.999999Z');
+  });
+});
