@@ -11,7 +11,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Papa from 'papaparse';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { ordersParquetSchema } from './generate-orders-parquet.js';
 import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
@@ -63,6 +63,32 @@ async function parquetBare(file: string): Promise<number> {
     rowStart = rowEnd;
   }
   return rows;
+}
+
+/** The retained size (heap and buffers, after GC) of the largest row group decoded as row objects. */
+async function largestRowGroupDecodedMb(file: string): Promise<number | undefined> {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (!collect) return undefined;
+  const buffer = await asyncBufferFromFile(file);
+  const metadata = await parquetMetadataAsync(buffer);
+  const groups = metadata.row_groups.map((group) => Number(group.num_rows));
+  const largest = groups.indexOf(Math.max(...groups));
+  const rowStart = groups.slice(0, largest).reduce((sum, count) => sum + count, 0);
+  const usage = () => {
+    collect();
+    const { heapUsed, external } = process.memoryUsage();
+    return heapUsed + external;
+  };
+  const before = usage();
+  const held = await parquetReadObjects({
+    file: buffer,
+    metadata,
+    rowStart,
+    rowEnd: rowStart + groups[largest]!,
+    compressors,
+  });
+  const size = usage() - before;
+  return held.length >= 0 ? size / 2 ** 20 : undefined;
 }
 
 async function pipeline(file: string, format: 'csv' | 'parquet'): Promise<number> {
@@ -127,5 +153,7 @@ const started = performance.now();
 const rows = await measureMode(file);
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
+peakRss = Math.max(peakRss, process.memoryUsage.rss());
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
-console.log(JSON.stringify({ mode, rows, seconds, peakRssMb: peakRss / 2 ** 20 }));
+const largestRowGroupMb = mode === 'parquet-bare' ? await largestRowGroupDecodedMb(file) : undefined;
+console.log(JSON.stringify({ mode, rows, seconds, peakRssMb: peakRss / 2 ** 20, largestRowGroupMb }));
