@@ -1,7 +1,7 @@
 /**
  * Parquet rows through the object store's range reads: the footer first, then one row group at a time,
  * so memory is bounded by a row group whatever the file size, and the same code reads local files, GCS,
- * S3 and R2. hyparquet decodes (every codec via hyparquet-compressors, V1 and V2 pages, dictionaries,
+ * S3 and R2. hyparquet decodes (every codec, see compressors.ts; V1 and V2 pages, dictionaries,
  * nested types); parquet-values.ts maps its values to JSON.
  */
 import {
@@ -11,7 +11,7 @@ import {
   type AsyncBuffer,
   type FileMetaData,
 } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import { compressors } from './compressors.js';
 import type { ObjectInfo, ObjectStore } from '../../adapters/ports.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue } from '../../schemas/row-validator.js';

@@ -4,7 +4,8 @@
  * - DECIMAL(p, s) is its exact decimal string with s fraction digits ("5.00"), or a number when the
  *   dataset's schema types the column as number and not string;
  * - DATE is "YYYY-MM-DD"; TIMESTAMP is RFC 3339 UTC with the unit's digits (".123", ".123456",
- *   ".123456789"); naive timestamps are rendered as UTC too;
+ *   ".123456789"); naive timestamps are rendered as UTC too; TIME is "HH:MM:SS" and the unit's digits;
+ * - ENUM is its string;
  * - binary (unannotated BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY) is base64; LIST is an array, STRUCT and MAP
  *   are objects, recursively; null is null, and a null column is a present key;
  * - NaN and infinities, which JSON cannot carry, reject the row.
@@ -138,7 +139,33 @@ function build(node: SchemaTree, path: string, decimalAsNumber: boolean, holdsSt
       return decimalAsNumber ? Number(text) : text;
     };
   }
+  if (element.converted_type === 'ENUM' || element.logical_type?.type === 'ENUM') {
+    const decoder = new TextDecoder();
+    return (value) => (value instanceof Uint8Array ? decoder.decode(value) : (value ?? null));
+  }
+  const timeDigits = timeOfDayDigits(element);
+  if (timeDigits !== undefined) {
+    return (value) =>
+      value === null || value === undefined ? null : timeOfDay(BigInt(value as number), timeDigits);
+  }
   return (value, report) => primitive(value, path, holdsString, report);
+}
+
+/** Fraction digits of a TIME column (3, 6 or 9), or undefined for other columns. */
+function timeOfDayDigits(element: SchemaElement): number | undefined {
+  if (element.converted_type === 'TIME_MILLIS') return 3;
+  if (element.converted_type === 'TIME_MICROS') return 6;
+  if (element.logical_type?.type !== 'TIME') return undefined;
+  const unit = (element.logical_type as { unit?: string }).unit;
+  return unit === 'MILLIS' ? 3 : unit === 'NANOS' ? 9 : 6;
+}
+
+/** `HH:MM:SS.fraction` of a time of day counted in units of 10^-digits seconds. */
+function timeOfDay(value: bigint, digits: number): string {
+  const perSecond = 10n ** BigInt(digits);
+  const seconds = Number(value / perSecond);
+  const fraction = (value % perSecond).toString().padStart(digits, '0');
+  return `${two(Math.floor(seconds / 3600))}:${two(Math.floor((seconds % 3600) / 60))}:${two(seconds % 60)}.${fraction}`;
 }
 
 function primitive(
