@@ -65,6 +65,29 @@ describe('core under workerd', () => {
     await Promise.all([harness?.dispose(), product?.dispose()]);
   });
 
+  /** Ingests one file inside workerd and on Node with the same inputs; returns both runs' events. */
+  async function ingestInBoth(key: string, bytes: Uint8Array) {
+    const updated = '2026-11-24T12:00:00.000Z';
+    const response = await harness.dispatchFetch(
+      `http://localhost/ingest?key=${encodeURIComponent(key)}&updated=${encodeURIComponent(updated)}`,
+      { method: 'POST', body: bytes },
+    );
+    expect(response.status).toBe(200);
+    const inWorkerd = (await response.json()) as Awaited<ReturnType<typeof runHarness>>;
+    const schema = JSON.parse(await readFile(join(root, 'schemas/orders/v1.json'), 'utf8'));
+    const onNode = await runHarness(
+      {
+        store: createMemoryObjectStore({ chunkSize: 1024 }),
+        sink: createMemoryEventSink(),
+        ledger: createMemoryLedger(),
+        ingestFile,
+      },
+      harnessDataset(schema, createAjvValidatorFactory()(schema, 'orders/v1')),
+      { key, updated, bytes },
+    );
+    return { inWorkerd, onNode };
+  }
+
   test('the product worker bundle compiles no WebAssembly at run time (Workers forbid it)', async () => {
     const bundled = await readFile(join(outdir, 'product/worker.js'), 'utf8');
     expect(bundled).toContain('parquetMetadataAsync');
@@ -78,25 +101,9 @@ describe('core under workerd', () => {
   });
 
   test('a CSV ingested inside workerd yields exactly the events Node yields', async () => {
-    const key = 'vendors/acme/orders/2026-11-24/batch.csv';
-    const updated = '2026-11-24T12:00:00.000Z';
-    const response = await harness.dispatchFetch(
-      `http://localhost/ingest?key=${encodeURIComponent(key)}&updated=${encodeURIComponent(updated)}`,
-      { method: 'POST', body: new TextEncoder().encode(csv) },
-    );
-    expect(response.status).toBe(200);
-    const inWorkerd = (await response.json()) as Awaited<ReturnType<typeof runHarness>>;
-
-    const schema = JSON.parse(await readFile(join(root, 'schemas/orders/v1.json'), 'utf8'));
-    const onNode = await runHarness(
-      {
-        store: createMemoryObjectStore({ chunkSize: 1024 }),
-        sink: createMemoryEventSink(),
-        ledger: createMemoryLedger(),
-        ingestFile,
-      },
-      harnessDataset(schema, createAjvValidatorFactory()(schema, 'orders/v1')),
-      { key, updated, bytes: new TextEncoder().encode(csv) },
+    const { inWorkerd, onNode } = await ingestInBoth(
+      'vendors/acme/orders/2026-11-24/batch.csv',
+      new TextEncoder().encode(csv),
     );
 
     expect(inWorkerd.status).toBe('ingested');
@@ -127,25 +134,7 @@ describe('core under workerd', () => {
     const bytes = new Uint8Array(await readFile(path));
     await rm(directory, { recursive: true, force: true });
 
-    const key = 'vendors/acme/orders/2026-11-24/orders.parquet';
-    const updated = '2026-11-24T12:00:00.000Z';
-    const response = await harness.dispatchFetch(
-      `http://localhost/ingest?key=${encodeURIComponent(key)}&updated=${encodeURIComponent(updated)}`,
-      { method: 'POST', body: bytes },
-    );
-    expect(response.status).toBe(200);
-    const inWorkerd = (await response.json()) as Awaited<ReturnType<typeof runHarness>>;
-    const schema = JSON.parse(await readFile(join(root, 'schemas/orders/v1.json'), 'utf8'));
-    const onNode = await runHarness(
-      {
-        store: createMemoryObjectStore({ chunkSize: 1024 }),
-        sink: createMemoryEventSink(),
-        ledger: createMemoryLedger(),
-        ingestFile,
-      },
-      harnessDataset(schema, createAjvValidatorFactory()(schema, 'orders/v1')),
-      { key, updated, bytes },
-    );
+    const { inWorkerd, onNode } = await ingestInBoth('vendors/acme/orders/2026-11-24/orders.parquet', bytes);
 
     expect(inWorkerd.status).toBe('ingested');
     expect(inWorkerd).toEqual(onNode);
