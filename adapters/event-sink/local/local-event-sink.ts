@@ -39,7 +39,7 @@ export async function createLocalEventSink(options: { directory: string }): Prom
   };
 
   return {
-    limits: { maxBatchEvents: 2000, maxBatchBytes: 1 << 20 },
+    limits: { maxBatchEvents: 1000, maxBatchBytes: 512 << 10 },
     pathOf,
     async publish(topic: string, events: readonly OutgoingEvent[]) {
       if (events.length === 0) return { failed: [] };
