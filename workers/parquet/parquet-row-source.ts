@@ -25,7 +25,10 @@ export async function parquetRowSource(
   schema: RowSchema,
 ): Promise<RowSource> {
   const file = rangeReader(store, object);
-  const metadata = await unreadable('the footer', () => parquetMetadataAsync(file, { parsers }));
+  // 64 KiB from the end holds most footers; hyparquet reads more when the footer says it is larger.
+  const metadata = await unreadable('the footer', () =>
+    parquetMetadataAsync(file, { parsers, initialFetchSize: 1 << 16 }),
+  );
   const columns = parquetSchema(metadata).children;
   checkColumns(
     columns.map((column) => column.element.name),
