@@ -24,6 +24,10 @@ export async function parquetRowSource(
   object: ObjectInfo,
   schema: RowSchema,
 ): Promise<RowSource> {
+  // Magic number, footer length and magic number again: nothing shorter can be Parquet.
+  if (object.size < 12) {
+    throw new DropgateError('FILE_UNREADABLE', `not a Parquet file: ${object.size} bytes is too small`);
+  }
   const file = rangeReader(store, object);
   // 64 KiB from the end holds most footers; hyparquet reads more when the footer says it is larger.
   const metadata = await unreadable('the footer', () =>
@@ -232,12 +236,11 @@ async function unreadable<T>(what: string, step: () => Promise<T>): Promise<T> {
     return await step();
   } catch (error) {
     if (error instanceof DropgateError) throw error;
-    throw new DropgateError(
-      'FILE_UNREADABLE',
-      `not a readable Parquet file (${what}): ${describeError(error)}`,
-      {
-        cause: error,
-      },
-    );
+    // hyparquet's own messages name the problem; a JS TypeError or RangeError means it met garbage.
+    const detail =
+      error instanceof TypeError || error instanceof RangeError ? 'it is corrupt' : describeError(error);
+    throw new DropgateError('FILE_UNREADABLE', `not a readable Parquet file (${what}): ${detail}`, {
+      cause: error,
+    });
   }
 }

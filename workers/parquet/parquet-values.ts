@@ -2,7 +2,7 @@
  * Parquet values to JSON, faithfully:
  * - INT64 stays a number within +/-(2^53 - 1) and becomes its exact decimal string beyond;
  * - DECIMAL(p, s) is its exact decimal string with s fraction digits ("5.00"), or a number when the
- *   dataset's schema types the column as number and not string;
+ *   dataset's schema types the column as number or integer and not string;
  * - DATE is "YYYY-MM-DD"; TIMESTAMP is RFC 3339 UTC with the unit's digits (".123", ".123456",
  *   ".123456789"); naive timestamps are rendered as UTC too; TIME is "HH:MM:SS" and the unit's digits;
  * - ENUM is its string;
@@ -93,7 +93,8 @@ export type ValueConverter = (value: unknown, report: (issue: FieldIssue) => voi
 export function converterFor(node: SchemaTree, property: PropertySchema | undefined): ValueConverter {
   const types = typesOf(property);
   const holdsString = types.length === 0 || types.includes('string');
-  return build(node, node.element.name, !holdsString && types.includes('number'), holdsString);
+  const wantsNumber = types.includes('number') || types.includes('integer');
+  return build(node, node.element.name, !holdsString && wantsNumber, holdsString);
 }
 
 function build(node: SchemaTree, path: string, decimalAsNumber: boolean, holdsString = true): ValueConverter {
