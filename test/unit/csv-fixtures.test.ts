@@ -15,6 +15,7 @@ import { createMemoryObjectStore } from '../../adapters/object-store/memory/memo
 import type { CsvOptions, RowSchema } from '../../schemas/dataset.js';
 import { ingestFile, type CompiledDataset, type IngestResult } from '../../workers/ingest-file.js';
 import { testDataset } from '../support/datasets.js';
+import type { CloudEvent, DeadLetterData } from '../support/cloud-events.js';
 
 interface ExpectedOutcome {
   /** What the fixture is about, for whoever reads it next. */
@@ -32,20 +33,6 @@ interface Fixture {
   file: string;
   bytes: Uint8Array;
   expected: ExpectedOutcome;
-}
-
-interface CloudEvent {
-  id: string;
-  type: string;
-  rownumber?: number;
-  data: Record<string, unknown>;
-}
-
-interface DeadLetterData {
-  row: number;
-  line: number;
-  errors: Array<{ field: string; reason: string }>;
-  raw: string;
 }
 
 const CONTROL_TOPIC = 'dropgate.files';

@@ -28,33 +28,11 @@ import {
   writeParquetVariants,
   type ParquetVariant,
 } from '../support/parquet-fixtures.js';
+import type { CloudEvent, DeadLetterData, FileSummaryData as SummaryData } from '../support/cloud-events.js';
 
 const CONTROL_TOPIC = 'dropgate.files';
 const KEY = 'vendors/acme/orders/x.parquet';
 const COLUMNS = Object.keys(TABULAR_ROWS[0]!);
-
-interface CloudEvent {
-  id: string;
-  type: string;
-  rownumber?: number;
-  data: Record<string, unknown>;
-}
-
-interface DeadLetterData {
-  row: number;
-  line: number;
-  errors: Array<{ field: string; reason: string }>;
-  raw: unknown;
-}
-
-interface SummaryData {
-  state: string;
-  rowsRead: number;
-  rowsPublished: number;
-  rowsRejected: number;
-  firstErrors: Array<{ row: number; line: number; field: string; reason: string }>;
-  error?: { code: string; message: string };
-}
 
 interface Run {
   result: IngestResult;

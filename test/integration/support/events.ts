@@ -2,45 +2,9 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CloudEvent } from '../../support/cloud-events.js';
 
-export interface CloudEvent<T = Record<string, unknown>> {
-  specversion: string;
-  id: string;
-  source: string;
-  type: string;
-  subject: string;
-  dataset: string;
-  schemaversion: number;
-  objectversion: string;
-  rownumber?: number;
-  data: T;
-}
-
-export interface DeadLetterData {
-  dataset: string;
-  objectKey: string;
-  objectVersion: string;
-  row: number;
-  line: number;
-  errors: Array<{ field: string; reason: string }>;
-  raw: string;
-}
-
-export interface FileSummaryData {
-  dataset: string;
-  schemaVersion: number;
-  objectKey: string;
-  objectVersion: string;
-  state: string;
-  rowsRead: number;
-  rowsPublished: number;
-  rowsRejected: number;
-  replay: number;
-  attempt: number;
-  resumedFromRow: number;
-  firstErrors: Array<{ row: number; line: number; field: string; reason: string }>;
-  error?: { code: string; message: string; line?: number };
-}
+export type { CloudEvent, DeadLetterData, FileSummaryData } from '../../support/cloud-events.js';
 
 export async function readTopic<T = Record<string, unknown>>(
   dataDir: string,
