@@ -209,6 +209,15 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
     }
   }
 
+  if (!fault) {
+    try {
+      await publishSummary(deps.sink, deps.controlTopic, file, summary!, deps.retry ?? defaultRetry);
+    } catch (error) {
+      // Every row is durable; the next attempt resumes at the end and only sends the summary.
+      fault = asFault(error);
+    }
+  }
+
   if (fault) {
     // Keep every row that did become durable, so the next attempt resumes after it.
     const checkpoint = await publisher.settle();
@@ -219,7 +228,6 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
     return { status: 'failed', record, error: fault };
   }
   const done = summary!;
-  await publishSummary(deps.sink, deps.controlTopic, file, done, deps.retry ?? defaultRetry);
   const record = await ledger.finish(
     ref,
     owner,

@@ -110,6 +110,35 @@ const idPrefixes = (events: ReadonlyArray<{ id: string }>) =>
   new Set(events.map((event) => event.id.replace(/-\d+(-rejected)?$/, '')));
 
 describe('resuming an interrupted file', () => {
+  it('ends the attempt failed when only the file summary cannot be published, and sends just the summary next', async () => {
+    const { csv, goodRows } = ordersFile(40, 0);
+    const store = createMemoryObjectStore();
+    store.put(KEY, csv);
+    const ledger = createMemoryLedger();
+    const base = { store, ledger, controlTopic: 'dropgate.files', retry: { attempts: 2, baseDelayMs: 1 } };
+    const request = { dataset, key: KEY, mode: 'notification' as const };
+
+    const outage = createMemoryEventSink(SMALL_BATCHES);
+    const first = await ingestFile(
+      { ...base, sink: sinkFailingAfter(outage, 'dropgate.files', 0), owner: 'a' },
+      request,
+    );
+    expect(first.status).toBe('failed');
+    if (first.status !== 'failed') return;
+    expect(first.record).toMatchObject({
+      state: 'failed',
+      owner: null,
+      checkpoint: { row: 40, published: 40 },
+    });
+
+    const healthy = createMemoryEventSink(SMALL_BATCHES);
+    const second = await ingestFile({ ...base, sink: healthy, owner: 'b' }, request);
+    expect(second.status).toBe('ingested');
+    expect(healthy.events('orders')).toEqual([]);
+    expect(healthy.events('dropgate.files').map((event) => JSON.parse(event.body).data)).toMatchObject([
+      { rowsPublished: goodRows.length, resumedFromRow: 40 },
+    ]);
+  });
   it('keeps the progress of a failed attempt even between throttled checkpoints', async () => {
     const { csv, goodRows } = ordersFile(95, 10);
     const store = createMemoryObjectStore();
