@@ -4,7 +4,7 @@
  */
 import picomatch from 'picomatch/posix.js';
 import type { EventSink, FileRecord, Ledger, ObjectStore, SignedUpload } from '../adapters/ports.js';
-import { formatOf } from '../schemas/dataset.js';
+import { formatByExtension } from '../schemas/dataset.js';
 import { DropgateError } from '../workers/errors.js';
 import {
   ingestFile,
@@ -132,9 +132,8 @@ export function createGateway(options: GatewayOptions) {
           `uploads for dataset ${dataset.name} land at ${key}, which its match pattern ${dataset.match} does not route to it`,
         );
       }
-      const format = formatOf(dataset, key);
-      const named = /\.(csv|tsv|txt)(\.gz)?$|\.(parquet|pq)$/i.test(request.filename);
-      if (!format || !named) {
+      // A known extension is required even when the dataset fixes the format, so objects stay recognizable.
+      if (!formatByExtension(request.filename)) {
         throw new DropgateError(
           'BAD_REQUEST',
           `filename must name a CSV file (.csv, .tsv or .txt, optionally .gz) or a Parquet file (.parquet) for dataset ${dataset.name}`,

@@ -54,10 +54,14 @@ export function dataschemaUri(dataset: DatasetDefinition): string {
  * Parquet compresses internally and is read by byte ranges, so a gzipped Parquet file is no format).
  */
 export function formatOf(dataset: DatasetDefinition, key: string): FileFormat | undefined {
-  if (dataset.format !== 'auto') return dataset.format;
-  const name = key.toLowerCase();
-  if (/\.(csv|tsv|txt)(\.gz)?$/.test(name)) return 'csv';
-  if (/\.(parquet|pq)$/.test(name)) return 'parquet';
+  return dataset.format !== 'auto' ? dataset.format : formatByExtension(key);
+}
+
+/** The format a name's extension says, case-insensitively: .csv/.tsv/.txt (optionally .gz), .parquet/.pq. */
+export function formatByExtension(name: string): FileFormat | undefined {
+  const lower = name.toLowerCase();
+  if (/\.(csv|tsv|txt)(\.gz)?$/.test(lower)) return 'csv';
+  if (/\.(parquet|pq)$/.test(lower)) return 'parquet';
   return undefined;
 }
 
