@@ -92,8 +92,27 @@ export interface PublishFailure {
 export interface SinkLimits {
   /** Most events in one `publish` call. */
   maxBatchEvents: number;
-  /** Rough budget, in characters of event bodies, for one `publish` call. */
+  /** Rough budget, in bytes of event bodies, for one `publish` call. */
   maxBatchBytes: number;
+}
+
+/**
+ * The events of one `publish` call, serialized once by the pipeline: UTF-8 CloudEvents JSON bodies held
+ * back to back, each followed by a newline, so an NDJSON sink appends the whole batch in one write and a
+ * message sink hands each body on as a view, never re-encoding it.
+ */
+export interface EventBatch {
+  readonly length: number;
+  id(index: number): string;
+  /** The event's JSON document as UTF-8, without the newline; a view into the batch. */
+  body(index: number): Uint8Array;
+  attributes(index: number): Readonly<Record<string, string>> | undefined;
+  /** Every body followed by a newline, in order. */
+  ndjson(): Uint8Array;
+  /** The events at `indices`, in that order (a retry of part of a batch). */
+  pick(indices: readonly number[]): EventBatch;
+  /** The events as objects with string bodies; for sinks and tests that keep events, not a hot path. */
+  toEvents(): OutgoingEvent[];
 }
 
 /**
@@ -106,7 +125,7 @@ export interface SinkLimits {
  */
 export interface EventSink {
   readonly limits: SinkLimits;
-  publish(topic: string, events: readonly OutgoingEvent[]): Promise<{ failed: PublishFailure[] }>;
+  publish(topic: string, events: EventBatch): Promise<{ failed: PublishFailure[] }>;
   close(): Promise<void>;
 }
 

@@ -1,9 +1,12 @@
 /**
- * Batches a file's events and dead letters, publishes them with retries while the parser runs ahead
- * (a few batches in flight, one filling), and reports each batch as durable strictly in row order.
+ * Publishes a file's row blocks (events and dead letters) with retries while the parser runs ahead (a few
+ * blocks in flight), splitting each by the sink's limits, and reports blocks durable strictly in row order.
  */
-import type { Checkpoint, EventSink, OutgoingEvent } from '../adapters/ports.js';
+import type { Checkpoint, EventBatch, EventSink, OutgoingEvent } from '../adapters/ports.js';
+import type { Rejection } from './envelope.js';
 import { DropgateError, describeError } from './errors.js';
+import { EncodedEvents } from './event-batch.js';
+import type { RowBlock } from './row-block.js';
 
 export interface RetryPolicy {
   attempts: number;
@@ -14,37 +17,27 @@ export const defaultRetry: RetryPolicy = { attempts: 5, baseDelayMs: 200 };
 
 const MAX_IN_FLIGHT = 2;
 
-interface Batch {
-  events: OutgoingEvent[];
-  dead: OutgoingEvent[];
-  chars: number;
-  lastRow: number;
-  accepted: number;
-  rejected: number;
-}
-
 export interface BatchPublisherOptions {
   sink: EventSink;
   topic: string;
   deadLetterTopic: string;
   retry: RetryPolicy;
   start: Checkpoint;
-  /** Called after each batch is durable, in row order. */
+  /** Called after each block is durable, in row order. */
   onDurable: (checkpoint: Checkpoint) => Promise<void>;
-  /** Turns an event the sink refused for good into a dead letter. */
-  refusedToDeadLetter: (event: OutgoingEvent, row: number, reason: string) => OutgoingEvent;
+  /** The id of row `row`'s event. */
+  eventId: (row: number) => string;
+  eventAttributes: Readonly<Record<string, string>>;
+  deadLetter: (rejection: Rejection) => OutgoingEvent;
 }
 
 export class BatchPublisher {
-  private batch: Batch;
-  private rows: number[] = [];
   private window: Promise<void>[] = [];
   private last: Promise<void> = Promise.resolve();
   private durable: Checkpoint;
 
   constructor(private readonly options: BatchPublisherOptions) {
     this.durable = { ...options.start };
-    this.batch = emptyBatch(options.start.row);
   }
 
   /** What is durably published so far. */
@@ -52,69 +45,55 @@ export class BatchPublisher {
     return { ...this.durable };
   }
 
-  /** Buffers an accepted row's event; returns a promise (to await) only when the batch had to be sent. */
-  accept(row: number, event: OutgoingEvent): Promise<void> | undefined {
-    this.batch.events.push(event);
-    this.rows.push(row);
-    this.batch.accepted++;
-    return this.add(row, event.body.length);
-  }
-
-  /** Buffers a rejected row's dead letter; returns a promise only when the batch had to be sent. */
-  reject(row: number, deadLetter: OutgoingEvent): Promise<void> | undefined {
-    this.batch.dead.push(deadLetter);
-    this.batch.rejected++;
-    return this.add(row, deadLetter.body.length);
-  }
-
-  /** Publishes what is buffered and waits until everything is durable. */
-  async drain(): Promise<Checkpoint> {
-    await this.flush();
-    await this.last;
-    return this.checkpoint;
-  }
-
-  /** Waits until no batch is in flight, whether it succeeded or not, and returns what is durable. */
-  async settle(): Promise<Checkpoint> {
-    await this.last.catch(() => undefined);
-    return this.checkpoint;
-  }
-
-  private add(row: number, chars: number): Promise<void> | undefined {
-    this.batch.lastRow = row;
-    this.batch.chars += chars;
-    const { maxBatchEvents, maxBatchBytes } = this.options.sink.limits;
-    const full = this.batch.events.length >= maxBatchEvents || this.batch.dead.length >= maxBatchEvents;
-    return full || this.batch.chars >= maxBatchBytes ? this.flush() : undefined;
-  }
-
-  private async flush(): Promise<void> {
-    const batch = this.batch;
-    const rows = this.rows;
-    if (batch.events.length === 0 && batch.dead.length === 0) return;
-    this.batch = emptyBatch(batch.lastRow);
-    this.rows = [];
-    // Up to MAX_IN_FLIGHT batches publish concurrently while the parser fills the next one; waiting on
-    // the oldest rethrows its failure here.
+  /**
+   * Starts publishing `block` behind the blocks before it. Resolves at once while fewer than
+   * MAX_IN_FLIGHT blocks are in flight, else once the oldest is durable, rethrowing its failure.
+   */
+  async add(block: RowBlock): Promise<void> {
     while (this.window.length >= MAX_IN_FLIGHT) await this.window.shift();
     // Each send settles after the one before it and fails if it failed, so `last` carries any failure.
-    const sending = this.send(batch, rows, this.last);
+    const sending = this.send(block, this.last);
     sending.catch(() => undefined);
     this.last = sending;
     this.window.push(sending);
   }
 
-  private async send(batch: Batch, rows: number[], previous: Promise<void>): Promise<void> {
-    const { topic, deadLetterTopic, refusedToDeadLetter } = this.options;
+  /** Waits until everything added is durable. */
+  async drain(): Promise<Checkpoint> {
+    await this.last;
+    return this.checkpoint;
+  }
+
+  /** Waits until no block is in flight, whether it succeeded or not, and returns what is durable. */
+  async settle(): Promise<Checkpoint> {
+    await this.last.catch(() => undefined);
+    return this.checkpoint;
+  }
+
+  private async send(block: RowBlock, previous: Promise<void>): Promise<void> {
+    const { topic, deadLetterTopic, eventId, eventAttributes, deadLetter } = this.options;
+    const events = new EncodedEvents(
+      block.bytes,
+      block.ends,
+      (index) => eventId(block.rows[index]!),
+      () => eventAttributes,
+    );
+    const dead = block.rejections.map(deadLetter);
     const [refused] = await Promise.all([
-      this.publish(topic, batch.events),
-      this.publish(deadLetterTopic, batch.dead),
+      this.publishAll(topic, events),
+      dead.length > 0 ? this.publishAll(deadLetterTopic, EncodedEvents.of(dead)) : [],
     ]);
     if (refused.length > 0) {
-      const dead = refused.map(({ index, reason }) =>
-        refusedToDeadLetter(batch.events[index]!, rows[index]!, reason),
+      const decoder = new TextDecoder();
+      const refusedDead = refused.map(({ index, reason }) =>
+        deadLetter({
+          row: block.rows[index]!,
+          line: 0,
+          issues: [{ field: '', reason: `sink refused the event: ${reason}` }],
+          raw: decoder.decode(events.body(index)),
+        }),
       );
-      const refusedAgain = await this.publish(deadLetterTopic, dead);
+      const refusedAgain = await this.publishAll(deadLetterTopic, EncodedEvents.of(refusedDead));
       if (refusedAgain.length > 0) {
         throw new DropgateError(
           'PUBLISH_FAILED',
@@ -122,31 +101,51 @@ export class BatchPublisher {
         );
       }
     }
-    // The checkpoint only moves past this batch once every batch before it is durable too.
+    // The checkpoint only moves past this block once every block before it is durable too.
     await previous;
     this.durable = {
-      row: batch.lastRow,
-      published: this.durable.published + batch.accepted - refused.length,
-      rejected: this.durable.rejected + batch.rejected + refused.length,
+      row: Math.max(this.durable.row, block.lastRow),
+      published: this.durable.published + events.length - refused.length,
+      rejected: this.durable.rejected + block.rejections.length + refused.length,
     };
     await this.options.onDurable(this.checkpoint);
+  }
+
+  /** Publishes `events` in batches the sink's limits allow; returns the ones refused for good, by index. */
+  private async publishAll(
+    topic: string,
+    events: EncodedEvents,
+  ): Promise<Array<{ index: number; reason: string }>> {
+    const { maxBatchEvents, maxBatchBytes } = this.options.sink.limits;
+    const refused: Array<{ index: number; reason: string }> = [];
+    let from = 0;
+    while (from < events.length) {
+      let to = from + 1;
+      const start = from === 0 ? 0 : events.end(from - 1);
+      while (to < events.length && to - from < maxBatchEvents && events.end(to) - start <= maxBatchBytes) {
+        to++;
+      }
+      for (const failure of await this.publish(topic, events.slice(from, to))) {
+        refused.push({ index: from + failure.index, reason: failure.reason });
+      }
+      from = to;
+    }
+    return refused;
   }
 
   /** Publishes with retries; returns the events the sink refused for good, by index. */
   private async publish(
     topic: string,
-    events: OutgoingEvent[],
+    events: EventBatch,
   ): Promise<Array<{ index: number; reason: string }>> {
     const refused: Array<{ index: number; reason: string }> = [];
-    let pending = events.map((_, index) => index);
+    let pending = Array.from({ length: events.length }, (_, index) => index);
     const { attempts, baseDelayMs } = this.options.retry;
     for (let attempt = 1; pending.length > 0; attempt++) {
       let lastError: unknown;
       try {
-        const { failed } = await this.options.sink.publish(
-          topic,
-          pending.map((index) => events[index]!),
-        );
+        const batch = pending.length === events.length ? events : events.pick(pending);
+        const { failed } = await this.options.sink.publish(topic, batch);
         const retry: number[] = [];
         for (const failure of failed) {
           const index = pending[failure.index]!;
@@ -171,10 +170,6 @@ export class BatchPublisher {
     }
     return refused;
   }
-}
-
-function emptyBatch(lastRow: number): Batch {
-  return { events: [], dead: [], chars: 0, lastRow, accepted: 0, rejected: 0 };
 }
 
 function sleep(ms: number): Promise<void> {

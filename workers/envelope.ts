@@ -23,21 +23,28 @@ export async function fileFingerprint(object: ObjectInfo, dataset: DatasetDefini
   return [...new Uint8Array(digest, 0, 16)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-/** Builds a serializer for one file's row events; the constant part of the envelope is encoded once. */
-export function rowEvents(file: FileContext): (row: number, data: Record<string, unknown>) => OutgoingEvent {
+/**
+ * The constant start of every row event of one file, up to the row number in its id: a row's event is
+ * `${head}${row}","rownumber":${row},"data":${JSON.stringify(values)}}`, built by `rowEventBody`.
+ */
+export function rowEventHead(file: FileContext): string {
   const { object, dataset } = file;
-  const head =
+  return (
     `{"specversion":"1.0","source":${JSON.stringify(file.source)},"type":${JSON.stringify(dataset.eventType)},` +
     `"subject":${JSON.stringify(object.key)},"time":${JSON.stringify(object.updated)},` +
     `"datacontenttype":"application/json","dataschema":${JSON.stringify(dataschemaUri(dataset))},` +
     `"dataset":${JSON.stringify(dataset.name)},"schemaversion":${dataset.schemaVersion},` +
-    `"objectversion":${JSON.stringify(object.version)},"id":"${file.fingerprint}-`;
-  const attributes = eventAttributes(file, dataset.eventType);
-  return (row, data) => ({
-    id: `${file.fingerprint}-${row}`,
-    body: `${head}${row}","rownumber":${row},"data":${JSON.stringify(data)}}`,
-    attributes,
-  });
+    `"objectversion":${JSON.stringify(object.version)},"id":"${file.fingerprint}-`
+  );
+}
+
+/** The id of row `row`'s event. */
+export function rowEventId(file: FileContext, row: number): string {
+  return `${file.fingerprint}-${row}`;
+}
+
+export function rowEventAttributes(file: FileContext): Readonly<Record<string, string>> {
+  return eventAttributes(file, file.dataset.eventType);
 }
 
 export interface Rejection {

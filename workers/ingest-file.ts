@@ -11,6 +11,7 @@ import type {
   ObjectInfo,
   ObjectStore,
   OutgoingEvent,
+  SinkLimits,
 } from '../adapters/ports.js';
 import { formatOf, type DatasetDefinition } from '../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
@@ -22,12 +23,16 @@ import {
   fileFingerprint,
   fileSummaryEvent,
   rejectionEvent,
-  rowEvents,
+  rowEventAttributes,
+  rowEventHead,
+  rowEventId,
   type FileContext,
   type Rejection,
 } from './envelope.js';
 import { DropgateError, describeError, isDropgateError } from './errors.js';
-import type { ParsedRow, RowSource } from './rows.js';
+import { EncodedEvents } from './event-batch.js';
+import { RowBlockBuilder, type RowBlock, type RowBlockOptions } from './row-block.js';
+import type { RowSource } from './rows.js';
 
 export interface CompiledDataset extends DatasetDefinition {
   validate: RowValidator;
@@ -130,13 +135,9 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
       lastCheckpoint = now();
       await ledger.checkpoint(ref, owner, checkpoint, leaseMs);
     },
-    refusedToDeadLetter: (event, row, reason) =>
-      rejectionEvent(file, {
-        row,
-        line: 0,
-        issues: [{ field: '', reason: `sink refused the event: ${reason}` }],
-        raw: event.body,
-      }),
+    eventId: (row) => rowEventId(file, row),
+    eventAttributes: rowEventAttributes(file),
+    deadLetter: (rejection) => rejectionEvent(file, rejection),
   });
 
   const summarize = (checkpoint: Checkpoint, state: FileSummary['state'], error?: FileSummary['error']) => ({
@@ -160,38 +161,26 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
   let fault: DropgateError | undefined;
   let summary: FileSummary;
   try {
-    const toEvent = rowEvents(file);
     const source = await openRows(store, object, dataset);
-    for await (const rows of source.rows) {
+    const blocks = blocksOf(source, deps.sink.limits, {
+      head: rowEventHead(file),
+      validate: dataset.validate,
+      renderRaw: source.renderRaw,
+      skipThrough: start.row,
+      startRow: 0,
+    });
+    for await (const block of blocks) {
       if (deps.signal?.aborted) {
         throw new DropgateError(
           'SHUTTING_DOWN',
           'the gateway is shutting down; the file resumes from its checkpoint',
-          {
-            retryable: true,
-          },
+          { retryable: true },
         );
       }
-      for (const parsed of rows) {
-        rowsRead++;
-        if (parsed.row <= start.row) continue;
-        const issues = rowIssues(dataset, parsed);
-        // Batches go out in the background: only a full batch makes the parser wait (for the one before).
-        let sending: Promise<void> | undefined;
-        if (issues === null) {
-          sending = publisher.accept(parsed.row, toEvent(parsed.row, parsed.values!));
-        } else {
-          const rejection: Rejection = {
-            row: parsed.row,
-            line: parsed.line,
-            issues,
-            raw: source.renderRaw(parsed.raw),
-          };
-          noteFirstErrors(firstErrors, rejection);
-          sending = publisher.reject(parsed.row, rejectionEvent(file, rejection));
-        }
-        if (sending) await sending;
-      }
+      rowsRead += block.rowsRead;
+      for (const rejection of block.rejections) noteFirstErrors(firstErrors, rejection);
+      // Blocks go out in the background: only a full window makes the parser wait.
+      await publisher.add(block);
     }
     summary = summarize(await publisher.drain(), 'ingested');
   } catch (error) {
@@ -242,6 +231,38 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
   return { status: done.state, record, summary: done };
 }
 
+/**
+ * A row source's rows as blocks of at most `maxBatchEvents` rows, so a block's events fit one publish
+ * call of the sink as the rows come in.
+ */
+async function* blocksOf(
+  source: RowSource,
+  limits: SinkLimits,
+  options: RowBlockOptions,
+): AsyncGenerator<RowBlock> {
+  const builder = new RowBlockBuilder(options);
+  let pending = 0;
+  try {
+    for await (const rows of source.rows) {
+      for (let from = 0; from < rows.length;) {
+        const to = Math.min(rows.length, from + limits.maxBatchEvents - pending);
+        builder.add(from === 0 && to === rows.length ? rows : rows.slice(from, to));
+        pending += to - from;
+        from = to;
+        if (pending >= limits.maxBatchEvents || builder.size >= limits.maxBatchBytes) {
+          yield builder.take();
+          pending = 0;
+        }
+      }
+    }
+  } catch (error) {
+    // The rows before a problem are published all the same; the summary says where the file stopped.
+    if (pending > 0) yield builder.take();
+    throw error;
+  }
+  if (pending > 0) yield builder.take();
+}
+
 async function openRows(
   store: ObjectStore,
   object: ObjectInfo,
@@ -274,7 +295,7 @@ async function publishSummary(
   const event: OutgoingEvent = fileSummaryEvent(file, type, summary.replay, { ...summary });
   for (let attempt = 1; ; attempt++) {
     try {
-      const { failed } = await sink.publish(topic, [event]);
+      const { failed } = await sink.publish(topic, EncodedEvents.of([event]));
       if (failed.length === 0) return;
       if (!failed[0]!.retryable || attempt >= retry.attempts) throw new Error(failed[0]!.message);
     } catch (error) {
@@ -291,14 +312,6 @@ async function publishSummary(
     }
     await new Promise((resolve) => setTimeout(resolve, retry.baseDelayMs * 2 ** (attempt - 1)));
   }
-}
-
-/** Coercion problems plus schema problems of the other fields, so a dead letter lists every bad field. */
-function rowIssues(dataset: CompiledDataset, parsed: ParsedRow): FieldIssue[] | null {
-  const schemaIssues = parsed.values ? dataset.validate(parsed.values) : null;
-  if (parsed.issues.length === 0) return schemaIssues;
-  const coerced = new Set(parsed.issues.map((issue) => issue.field));
-  return [...parsed.issues, ...(schemaIssues ?? []).filter((issue) => !coerced.has(issue.field))];
 }
 
 function noteFirstErrors(firstErrors: FileSummary['firstErrors'], rejection: Rejection): void {

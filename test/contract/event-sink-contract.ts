@@ -3,6 +3,7 @@
  * byte, an empty batch changes nothing, topics stay apart, and concurrent batches lose nothing.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EncodedEvents } from '../../workers/event-batch.js';
 import type { EventSink, OutgoingEvent } from '../../adapters/ports.js';
 
 export interface EventSinkSubject {
@@ -45,7 +46,7 @@ export function eventSinkContract(name: string, factory: () => Promise<EventSink
 
     it('gives back what was published, in order, body for body', async () => {
       const events = Array.from({ length: 25 }, (_, index) => testEvent(`event-${index}`, { index }));
-      expect(await sink.publish('orders', events)).toEqual({ failed: [] });
+      expect(await sink.publish('orders', EncodedEvents.of(events))).toEqual({ failed: [] });
       expect(await subject.published('orders')).toEqual(events.map((event) => event.body));
     });
 
@@ -53,7 +54,7 @@ export function eventSinkContract(name: string, factory: () => Promise<EventSink
       const first = [testEvent('a'), testEvent('b')];
       const second = [testEvent('c')];
       const third = [testEvent('d'), testEvent('e'), testEvent('f')];
-      for (const batch of [first, second, third]) await sink.publish('orders', batch);
+      for (const batch of [first, second, third]) await sink.publish('orders', EncodedEvents.of(batch));
       expect(await subject.published('orders')).toEqual(
         [...first, ...second, ...third].map((event) => event.body),
       );
@@ -61,29 +62,29 @@ export function eventSinkContract(name: string, factory: () => Promise<EventSink
 
     it('keeps a body exactly as serialized: escapes, unicode and all', async () => {
       const body = '{"id":"u","data":{"name":"Zoë \\"Z\\" Ünal","note":"tab\\tand\\u2028sep","emoji":"📦"}}';
-      await sink.publish('orders', [{ id: 'u', body }]);
+      await sink.publish('orders', EncodedEvents.of([{ id: 'u', body }]));
       expect(await subject.published('orders')).toEqual([body]);
     });
 
     it('accepts the same event twice, as at-least-once delivery allows', async () => {
       const event = testEvent('same');
-      await sink.publish('orders', [event]);
-      await sink.publish('orders', [event]);
+      await sink.publish('orders', EncodedEvents.of([event]));
+      await sink.publish('orders', EncodedEvents.of([event]));
       expect(await subject.published('orders')).toEqual([event.body, event.body]);
     });
 
     it('treats an empty batch as a no-op', async () => {
-      expect(await sink.publish('orders', [])).toEqual({ failed: [] });
+      expect(await sink.publish('orders', EncodedEvents.of([]))).toEqual({ failed: [] });
       expect(await subject.published('orders')).toEqual([]);
-      await sink.publish('orders', [testEvent('only')]);
-      await sink.publish('orders', []);
+      await sink.publish('orders', EncodedEvents.of([testEvent('only')]));
+      await sink.publish('orders', EncodedEvents.of([]));
       expect(await subject.published('orders')).toEqual([testEvent('only').body]);
     });
 
     it('keeps topics apart', async () => {
-      await sink.publish('orders', [testEvent('o1')]);
-      await sink.publish('orders.dead-letter', [testEvent('d1')]);
-      await sink.publish('orders', [testEvent('o2')]);
+      await sink.publish('orders', EncodedEvents.of([testEvent('o1')]));
+      await sink.publish('orders.dead-letter', EncodedEvents.of([testEvent('d1')]));
+      await sink.publish('orders', EncodedEvents.of([testEvent('o2')]));
       expect(await subject.published('orders')).toEqual([testEvent('o1').body, testEvent('o2').body]);
       expect(await subject.published('orders.dead-letter')).toEqual([testEvent('d1').body]);
       expect(await subject.published('never-used')).toEqual([]);
@@ -92,7 +93,7 @@ export function eventSinkContract(name: string, factory: () => Promise<EventSink
     it('is not affected by changes to the events after publish', async () => {
       const event = testEvent('mutable');
       const original = event.body;
-      await sink.publish('orders', [event]);
+      await sink.publish('orders', EncodedEvents.of([event]));
       event.body = '{"changed":true}';
       expect(await subject.published('orders')).toEqual([original]);
     });
@@ -102,7 +103,7 @@ export function eventSinkContract(name: string, factory: () => Promise<EventSink
       const events = Array.from({ length: count }, (_, index) => testEvent(`full-${index}`));
       const characters = events.reduce((total, event) => total + event.body.length, 0);
       expect(characters).toBeLessThanOrEqual(sink.limits.maxBatchBytes);
-      expect(await sink.publish('orders', events)).toEqual({ failed: [] });
+      expect(await sink.publish('orders', EncodedEvents.of(events))).toEqual({ failed: [] });
       expect(await subject.published('orders')).toEqual(events.map((event) => event.body));
     });
 
@@ -111,7 +112,9 @@ export function eventSinkContract(name: string, factory: () => Promise<EventSink
       const batches = Array.from({ length: 10 }, (_, batch) =>
         Array.from({ length: 20 }, (_, index) => testEvent(`b${batch}-e${index}`, { batch, index, padding })),
       );
-      const results = await Promise.all(batches.map((batch) => sink.publish('orders', batch)));
+      const results = await Promise.all(
+        batches.map((batch) => sink.publish('orders', EncodedEvents.of(batch))),
+      );
       expect(results).toEqual(batches.map(() => ({ failed: [] })));
 
       const published = await subject.published('orders');

@@ -2,6 +2,7 @@
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EncodedEvents } from '../../workers/event-batch.js';
 import {
   createLocalEventSink,
   type LocalEventSink,
@@ -41,7 +42,7 @@ eventSinkContract('local', async () => {
 describe('memory event sink as a fake', () => {
   it('keeps ids and attributes of accepted events', async () => {
     const sink = createMemoryEventSink();
-    await sink.publish('orders', [testEvent('with-attributes')]);
+    await sink.publish('orders', EncodedEvents.of([testEvent('with-attributes')]));
     expect(sink.events('orders')).toEqual([testEvent('with-attributes')]);
     expect(sink.topics()).toEqual(['orders']);
   });
@@ -68,7 +69,7 @@ describe('local event sink on disk', () => {
 
   it('writes one event body per line to <directory>/<topic>.ndjson', async () => {
     const sink = await open();
-    await sink.publish('orders.dead-letter', [testEvent('a'), testEvent('b')]);
+    await sink.publish('orders.dead-letter', EncodedEvents.of([testEvent('a'), testEvent('b')]));
     expect(sink.pathOf('orders.dead-letter')).toBe(join(events, 'orders.dead-letter.ndjson'));
     expect(await readFile(sink.pathOf('orders.dead-letter'), 'utf8')).toBe(
       `${testEvent('a').body}\n${testEvent('b').body}\n`,
@@ -77,7 +78,7 @@ describe('local event sink on disk', () => {
 
   it('creates no file for an empty batch', async () => {
     const sink = await open();
-    await sink.publish('orders', []);
+    await sink.publish('orders', EncodedEvents.of([]));
     expect(await readdir(events)).toEqual([]);
   });
 
@@ -87,7 +88,7 @@ describe('local event sink on disk', () => {
     const batches = Array.from({ length: 12 }, (_, batch) =>
       Array.from({ length: 10 }, (_, index) => testEvent(`b${batch}-e${index}`, { batch, index, padding })),
     );
-    await Promise.all(batches.map((batch) => sink.publish('orders', batch)));
+    await Promise.all(batches.map((batch) => sink.publish('orders', EncodedEvents.of(batch))));
 
     const lines = await linesOf(sink.pathOf('orders'));
     expect(lines).toHaveLength(120);
@@ -104,7 +105,7 @@ describe('local event sink on disk', () => {
     'rejects the topic name %j and writes nothing',
     async (topic) => {
       const sink = await open();
-      const result = await sink.publish(topic, [testEvent('a')]).then(
+      const result = await sink.publish(topic, EncodedEvents.of([testEvent('a')])).then(
         () => undefined,
         (error: unknown) => error,
       );
@@ -121,7 +122,7 @@ describe('local event sink on disk', () => {
     await appendFile(join(events, 'orders.ndjson'), testEvent('torn').body.slice(0, 37));
 
     const sink = await open();
-    await sink.publish('orders', [testEvent('after-1'), testEvent('after-2')]);
+    await sink.publish('orders', EncodedEvents.of([testEvent('after-1'), testEvent('after-2')]));
     expect(await linesOf(sink.pathOf('orders'))).toEqual(
       ['kept-1', 'kept-2', 'after-1', 'after-2'].map((id) => testEvent(id).body),
     );
@@ -132,7 +133,7 @@ describe('local event sink on disk', () => {
     await writeFile(join(events, 'orders.ndjson'), '{"specversion":"1.0","id":"to');
 
     const sink = await open();
-    await sink.publish('orders', [testEvent('first')]);
+    await sink.publish('orders', EncodedEvents.of([testEvent('first')]));
     expect(await readFile(sink.pathOf('orders'), 'utf8')).toBe(`${testEvent('first').body}\n`);
   });
 
@@ -142,7 +143,7 @@ describe('local event sink on disk', () => {
     await writeFile(join(events, 'orders.ndjson'), whole + 'z'.repeat(3 * 1024 * 1024 + 17));
 
     const sink = await open();
-    await sink.publish('orders', [testEvent('after')]);
+    await sink.publish('orders', EncodedEvents.of([testEvent('after')]));
     expect(await readFile(sink.pathOf('orders'), 'utf8')).toBe(`${whole}${testEvent('after').body}\n`);
   });
 
@@ -152,21 +153,21 @@ describe('local event sink on disk', () => {
     await writeFile(join(events, 'orders.ndjson'), whole);
 
     const sink = await open();
-    await sink.publish('orders', [testEvent('three')]);
+    await sink.publish('orders', EncodedEvents.of([testEvent('three')]));
     expect(await readFile(sink.pathOf('orders'), 'utf8')).toBe(`${whole}${testEvent('three').body}\n`);
   });
 
   it('keeps accepted events across closing and reopening the sink', async () => {
     const first = await open();
-    await first.publish('orders', [testEvent('before-1'), testEvent('before-2')]);
-    await first.publish('audit', [testEvent('audit-1')]);
+    await first.publish('orders', EncodedEvents.of([testEvent('before-1'), testEvent('before-2')]));
+    await first.publish('audit', EncodedEvents.of([testEvent('audit-1')]));
     await first.close();
 
     const second = await open();
     expect(await linesOf(second.pathOf('orders'))).toEqual(
       ['before-1', 'before-2'].map((id) => testEvent(id).body),
     );
-    await second.publish('orders', [testEvent('after')]);
+    await second.publish('orders', EncodedEvents.of([testEvent('after')]));
     expect(await linesOf(second.pathOf('orders'))).toEqual(
       ['before-1', 'before-2', 'after'].map((id) => testEvent(id).body),
     );

@@ -137,7 +137,7 @@ beforeAll(async () => {
     async publish(topic, events) {
       if (topic === 'tabular') {
         atFirstPublish ??= { bytes: reads.bytes, ranges: [...reads.ranges] };
-        for (const event of events) {
+        for (const event of events.toEvents()) {
           const { rownumber, data } = JSON.parse(event.body) as {
             rownumber: number;
             data: Record<string, unknown>;

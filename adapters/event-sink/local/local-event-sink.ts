@@ -6,7 +6,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DropgateError } from '../../../workers/errors.js';
-import type { EventSink, OutgoingEvent } from '../../ports.js';
+import type { EventBatch, EventSink } from '../../ports.js';
 import { createKeyedMutex } from '../../node/durable-files.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
@@ -41,12 +41,12 @@ export async function createLocalEventSink(options: { directory: string }): Prom
   return {
     limits: { maxBatchEvents: 1000, maxBatchBytes: 512 << 10 },
     pathOf,
-    async publish(topic: string, events: readonly OutgoingEvent[]) {
+    async publish(topic: string, events: EventBatch) {
       if (events.length === 0) return { failed: [] };
       const handle = await handleFor(topic);
-      const text = `${events.map((event) => event.body).join('\n')}\n`;
+      const lines = events.ndjson();
       await withLock(topic, async () => {
-        await handle.appendFile(text);
+        await handle.appendFile(lines);
         await handle.datasync();
       });
       return { failed: [] };

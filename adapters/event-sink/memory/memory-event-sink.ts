@@ -16,7 +16,7 @@ export function createMemoryEventSink(
     async publish(topic, events) {
       const list = byTopic.get(topic) ?? [];
       byTopic.set(topic, list);
-      list.push(...events.map((event) => structuredClone(event)));
+      for (const event of events.toEvents()) list.push(event);
       return { failed: [] };
     },
     async close() {},
