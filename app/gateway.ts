@@ -44,7 +44,10 @@ export interface GatewayOptions {
   jobs: JobQueue;
   logger: Logger;
   ingest?: Partial<
-    Pick<IngestDependencies, 'leaseMs' | 'retry' | 'onProgress' | 'checkpointIntervalMs' | 'signal'>
+    Pick<
+      IngestDependencies,
+      'leaseMs' | 'retry' | 'onProgress' | 'checkpointIntervalMs' | 'signal' | 'segmentPool'
+    >
   >;
 }
 

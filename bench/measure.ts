@@ -1,6 +1,7 @@
 /**
  * One measurement in a process of its own, so peak RSS belongs to that mode alone:
- *   node dist/bench/measure.js raw-papaparse <file>     papaparse chunk mode over UTF-8 decoded text
+ *   node dist/bench/measure.js raw-papaparse <file>     papaparse chunk mode over UTF-8 decoded text, rows as arrays
+ *   node dist/bench/measure.js raw-papaparse-header <file>  the same with `header: true`, rows as objects
  *   node dist/bench/measure.js pipeline <file>          Dropgate's whole CSV path into the local NDJSON sink
  *   node dist/bench/measure.js parquet-bare <file>      hyparquet reading every row group as row objects
  *   node dist/bench/measure.js parquet-pipeline <file>  Dropgate's whole Parquet path into the local sink
@@ -8,7 +9,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Papa from 'papaparse';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetReadObjects } from 'hyparquet';
@@ -22,24 +23,26 @@ import { defaultCsvOptions, type RowSchema } from '../schemas/dataset.js';
 import { ingestFile } from '../workers/ingest-file.js';
 import { readFile } from 'node:fs/promises';
 import { packageRoot } from '../app/node/load-config.js';
+import { createThreadSegmentPool } from '../app/node/segment-threads.js';
 
 let peakRss = 0;
 const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 20);
 
-async function rawPapaparse(file: string): Promise<number> {
+async function rawPapaparse(file: string, header: boolean): Promise<number> {
   let rows = 0;
   await new Promise<void>((resolve, reject) => {
     Papa.parse(createReadStream(file, { encoding: 'utf8', highWaterMark: 256 * 1024 }) as unknown as File, {
-      chunk: (results: Papa.ParseResult<string[]>) => {
+      header,
+      chunk: (results: Papa.ParseResult<unknown>) => {
         rows += results.data.length;
       },
       complete: () => resolve(),
       error: reject,
     });
   });
-  return rows - 1;
+  return header ? rows : rows - 1;
 }
 
 async function parquetBare(file: string): Promise<number> {
@@ -120,10 +123,29 @@ async function pipeline(file: string, format: 'csv' | 'parquet'): Promise<number
       csv: defaultCsvOptions,
       validate: createAjvValidatorFactory()(schema, 'orders/v1'),
     };
+    // BENCH_THREADS=0 measures the single-threaded path (what Workers run).
+    const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
+    const youngGenerationMb = process.env.BENCH_YOUNG_MB ? Number(process.env.BENCH_YOUNG_MB) : undefined;
+    const segmentPool =
+      threads > 0
+        ? createThreadSegmentPool({ threads, ...(youngGenerationMb ? { youngGenerationMb } : {}) })
+        : undefined;
+    const segmentBytes = process.env.BENCH_SEGMENT_KB
+      ? Number(process.env.BENCH_SEGMENT_KB) << 10
+      : undefined;
     const result = await ingestFile(
-      { store, sink, ledger, controlTopic: 'files', owner: 'bench' },
+      {
+        store,
+        sink,
+        ledger,
+        controlTopic: 'files',
+        owner: 'bench',
+        ...(segmentPool ? { segmentPool } : {}),
+        ...(segmentBytes ? { segmentBytes } : {}),
+      },
       { dataset, key: basename(file), mode: 'notification' },
     );
+    await segmentPool?.close();
     await sink.close();
     if (result.status !== 'ingested') throw new Error(`bench ingestion ended ${result.status}`);
     if (format === 'parquet' && result.summary.rowsRejected > 0) {
@@ -136,7 +158,8 @@ async function pipeline(file: string, format: 'csv' | 'parquet'): Promise<number
 }
 
 const modes: Record<string, (file: string) => Promise<number>> = {
-  'raw-papaparse': rawPapaparse,
+  'raw-papaparse': (file) => rawPapaparse(file, false),
+  'raw-papaparse-header': (file) => rawPapaparse(file, true),
   pipeline: (file) => pipeline(file, 'csv'),
   'parquet-bare': parquetBare,
   'parquet-pipeline': (file) => pipeline(file, 'parquet'),

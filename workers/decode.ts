@@ -17,6 +17,14 @@ export async function decodeToText(
   bytes: ReadableStream<Uint8Array>,
   options: { encoding: string; expectGzip: boolean },
 ): Promise<ReadableStream<string>> {
+  return decodeText(await plainBytes(bytes, options), options.encoding);
+}
+
+/** The file's bytes, gunzipped when they are gzip (by magic number), with read errors made DropgateErrors. */
+export async function plainBytes(
+  bytes: ReadableStream<Uint8Array>,
+  options: { expectGzip: boolean },
+): Promise<ReadableStream<Uint8Array>> {
   const source = mapErrors(bytes, (error) => ({
     code: 'OBJECT_READ_FAILED',
     message: `reading the object failed: ${(error as Error).message}`,
@@ -27,14 +35,29 @@ export async function decodeToText(
   if (options.expectGzip && !isGzip) {
     throw new DropgateError('FILE_UNREADABLE', 'file is named or marked gzip but does not hold gzip data');
   }
-  const plain = isGzip
+  return isGzip
     ? mapErrors(stream.pipeThrough(new DecompressionStream('gzip')), (error) => ({
         code: 'FILE_UNREADABLE',
         message: `gzip data is corrupt or truncated (${(error as Error).message})`,
       }))
     : stream;
-  return plain.pipeThrough(textDecoder(options.encoding));
 }
+
+/** Decodes plain bytes as text in `encoding`; a leading UTF-8 BOM is dropped. */
+export function decodeText(plain: ReadableStream<Uint8Array>, encoding: string): ReadableStream<string> {
+  return plain.pipeThrough(textDecoder(encoding));
+}
+
+export function isUtf8(encoding: string): boolean {
+  return UTF8_LABELS.has(encoding.toLowerCase());
+}
+
+/** Decodes one whole piece of a UTF-8 file that starts and ends between characters; a BOM is kept. */
+export function decodeUtf8Piece(bytes: Uint8Array): string {
+  return decodeOrReject(() => pieceDecoder.decode(bytes));
+}
+
+const pieceDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function textDecoder(encoding: string): TransformStream<Uint8Array, string> {
   if (UTF8_LABELS.has(encoding.toLowerCase())) {

@@ -11,13 +11,14 @@ import type {
   ObjectInfo,
   ObjectStore,
   OutgoingEvent,
-  SinkLimits,
 } from '../adapters/ports.js';
-import { formatOf, type DatasetDefinition } from '../schemas/dataset.js';
+import { dataschemaUri, formatOf, type DatasetDefinition } from '../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
 import { BatchPublisher, defaultRetry, type RetryPolicy } from './batch-publisher.js';
+import { parallelCsvBlocks, type CsvSegmentPool } from './csv/csv-parallel.js';
 import { csvRowSource } from './csv/csv-row-source.js';
-import { decodeToText } from './decode.js';
+import { canCutRecords } from './csv/csv-segments.js';
+import { decodeText, isUtf8, plainBytes } from './decode.js';
 import { parquetRowSource } from './parquet/parquet-row-source.js';
 import {
   fileFingerprint,
@@ -31,8 +32,7 @@ import {
 } from './envelope.js';
 import { DropgateError, describeError, isDropgateError } from './errors.js';
 import { EncodedEvents } from './event-batch.js';
-import { RowBlockBuilder, type RowBlock, type RowBlockOptions } from './row-block.js';
-import type { RowSource } from './rows.js';
+import { rowBlocks, type RowBlock, type RowBlockOptions } from './row-block.js';
 
 export interface CompiledDataset extends DatasetDefinition {
   validate: RowValidator;
@@ -60,7 +60,16 @@ export interface IngestDependencies {
   onProgress?: (progress: Progress) => void;
   /** Aborted when the process is shutting down: the attempt stops at a batch boundary, resumable. */
   signal?: AbortSignal;
+  /** Parses UTF-8 CSV files in segments, several at once (Node: worker threads). */
+  segmentPool?: CsvSegmentPool;
+  /** Bytes per CSV segment (default 256 KiB). */
+  segmentBytes?: number;
+  /** Smaller objects are parsed on the calling thread (default 1 MiB). */
+  parallelMinBytes?: number;
 }
+
+/** Measured on 2 cores: 256 KiB segments ran 10-20% faster than 1 MiB ones, with less memory. */
+const DEFAULT_SEGMENT_BYTES = 256 << 10;
 
 export interface IngestRequest {
   dataset: CompiledDataset;
@@ -161,11 +170,9 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
   let fault: DropgateError | undefined;
   let summary: FileSummary;
   try {
-    const source = await openRows(store, object, dataset);
-    const blocks = blocksOf(source, deps.sink.limits, {
+    const blocks = await openBlocks(deps, object, dataset, {
       head: rowEventHead(file),
       validate: dataset.validate,
-      renderRaw: source.renderRaw,
       skipThrough: start.row,
       startRow: 0,
     });
@@ -231,57 +238,45 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
   return { status: done.state, record, summary: done };
 }
 
-/**
- * A row source's rows as blocks of at most `maxBatchEvents` rows, so a block's events fit one publish
- * call of the sink as the rows come in.
- */
-async function* blocksOf(
-  source: RowSource,
-  limits: SinkLimits,
-  options: RowBlockOptions,
-): AsyncGenerator<RowBlock> {
-  const builder = new RowBlockBuilder(options);
-  let pending = 0;
-  try {
-    for await (const rows of source.rows) {
-      for (let from = 0; from < rows.length;) {
-        const to = Math.min(rows.length, from + limits.maxBatchEvents - pending);
-        builder.add(from === 0 && to === rows.length ? rows : rows.slice(from, to));
-        pending += to - from;
-        from = to;
-        if (pending >= limits.maxBatchEvents || builder.size >= limits.maxBatchBytes) {
-          yield builder.take();
-          pending = 0;
-        }
-      }
-    }
-  } catch (error) {
-    // The rows before a problem are published all the same; the summary says where the file stopped.
-    if (pending > 0) yield builder.take();
-    throw error;
-  }
-  if (pending > 0) yield builder.take();
-}
-
-async function openRows(
-  store: ObjectStore,
+async function openBlocks(
+  deps: IngestDependencies,
   object: ObjectInfo,
-  dataset: DatasetDefinition,
-): Promise<RowSource> {
+  dataset: CompiledDataset,
+  options: Omit<RowBlockOptions, 'renderRaw'>,
+): Promise<AsyncIterable<RowBlock>> {
+  const { store, sink } = deps;
   const format = formatOf(dataset, object.key);
-  if (format === 'parquet') return parquetRowSource(store, object, dataset.schema);
+  if (format === 'parquet') {
+    return rowBlocks(await parquetRowSource(store, object, dataset.schema), sink.limits, options);
+  }
   if (format !== 'csv') {
     throw new DropgateError(
       'FILE_UNREADABLE',
       `cannot tell the format of ${object.key}: name it .csv, .csv.gz or .parquet, or set the dataset's format`,
     );
   }
-  const bytes = await store.read(object.key, object.version);
-  const text = await decodeToText(bytes, {
-    encoding: dataset.csv.encoding,
+  const plain = await plainBytes(await store.read(object.key, object.version), {
     expectGzip: object.key.toLowerCase().endsWith('.gz') || object.contentEncoding === 'gzip',
   });
-  return csvRowSource(text, dataset.schema, dataset.csv);
+  const { csv } = dataset;
+  const pool = deps.segmentPool;
+  if (
+    pool &&
+    isUtf8(csv.encoding) &&
+    canCutRecords(csv) &&
+    object.size >= (deps.parallelMinBytes ?? 1 << 20)
+  ) {
+    return parallelCsvBlocks(plain, pool, {
+      schema: dataset.schema,
+      schemaName: dataschemaUri(dataset),
+      csv,
+      head: options.head,
+      skipThrough: options.skipThrough,
+      segmentBytes: deps.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
+      blocksOf: (source) => rowBlocks(source, sink.limits, options),
+    });
+  }
+  return rowBlocks(csvRowSource(decodeText(plain, csv.encoding), dataset.schema, csv), sink.limits, options);
 }
 
 async function publishSummary(

@@ -9,7 +9,7 @@ export interface ParsedRow {
   /** Typed values for schema validation (without cells that failed coercion); null for unusable records. */
   values: Record<string, unknown> | null;
   /** Why parsing rejected the row (bad cells, ragged record); empty for a clean parse. */
-  issues: FieldIssue[];
+  issues: readonly FieldIssue[];
   /** The record as parsed (CSV: its fields); rendered for dead letters only, by the source's `renderRaw`. */
   raw: unknown;
 }
@@ -20,3 +20,6 @@ export interface RowSource {
   /** The record as the vendor sent it, for a dead letter (CSV: the record's text). */
   renderRaw(raw: unknown): unknown;
 }
+
+/** The issues of a clean row: one shared, frozen empty list, so clean rows allocate none. */
+export const NO_ISSUES: readonly FieldIssue[] = Object.freeze([]);

@@ -7,6 +7,7 @@ import { wireLocalAdapters } from '../../adapters/wire.node.js';
 import { createAuthenticator } from '../auth.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
+import { createThreadSegmentPool } from './segment-threads.js';
 import { createJobQueue, type JobQueue } from '../job-queue.js';
 import type { Logger } from '../logger.js';
 import { localCredentials, type LoadedConfig } from './load-config.js';
@@ -47,6 +48,7 @@ export async function startGateway(
     onError: (name, error) => logger.error('job crashed', { job: name, error: (error as Error).stack }),
   });
   const shutdown = new AbortController();
+  const segmentPool = createThreadSegmentPool();
   const gateway = createGateway({
     ...adapters,
     datasets: config.datasets,
@@ -55,7 +57,7 @@ export async function startGateway(
     uploads: config.file.uploads,
     jobs,
     logger,
-    ingest: { signal: shutdown.signal },
+    ingest: { signal: shutdown.signal, segmentPool },
   });
   handler = createApp({
     gateway,
@@ -84,6 +86,7 @@ export async function startGateway(
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
       await jobs.idle();
+      await segmentPool.close();
       await adapters.sink.close();
     },
   };

@@ -21,6 +21,12 @@ export interface CsvRecordOptions {
   delimiter: string;
   quote: string;
   maxRecordChars: number;
+  /** The line ending, when already known (else found in the text before parsing starts). */
+  newline?: string;
+  /** The line the text starts on (default 1). */
+  firstLine?: number;
+  /** Told the line after the last record whenever a batch is yielded: where the next text would start. */
+  onLine?: (nextLine: number) => void;
 }
 
 interface ParseResult {
@@ -52,10 +58,10 @@ export async function* csvRecords(
       dynamicTyping: false,
       skipEmptyLines: false,
     });
-  let handle: ParserHandle | null = null;
+  let handle: ParserHandle | null = options.newline === undefined ? null : parserFor(options.newline);
   let partial = '';
   let base = 0;
-  let nextLine = 1;
+  let nextLine = options.firstLine ?? 1;
 
   const batchOf = (result: ParseResult, input: string): RecordBatch => {
     const lines = new Array<number>(result.data.length);
@@ -72,6 +78,7 @@ export async function* csvRecords(
       problems ??= new Map();
       problems.set(error.row, error.message);
     }
+    options.onLine?.(nextLine);
     return { records: result.data, lines, problems };
   };
 

@@ -3,7 +3,7 @@ import Papa from 'papaparse';
 import { schemaColumns, type CsvOptions, type RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue } from '../../schemas/row-validator.js';
 import { DropgateError } from '../errors.js';
-import type { ParsedRow, RowSource } from '../rows.js';
+import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { coercerFor, InvalidCell, OMIT, type CellCoercer } from './cell-coercion.js';
 import { csvRecords } from './csv-records.js';
 
@@ -14,10 +14,25 @@ interface Column {
   coerce: CellCoercer;
 }
 
+/** Where a text starts in its file, for a source that reads the file from a record boundary onward. */
+export interface CsvStart {
+  /** The header's column names, read already; the text holds data records only. */
+  header: string[] | null;
+  newline: string;
+  /** Data rows before the text. */
+  row: number;
+  /** The line the text starts on. */
+  line: number;
+  /** Told the line after the last record read so far. */
+  onLine?: (nextLine: number) => void;
+}
+
+export type CsvSourceOptions = CsvOptions & { maxRecordChars?: number; start?: CsvStart };
+
 export function csvRowSource(
   text: AsyncIterable<string>,
   schema: RowSchema,
-  options: CsvOptions & { maxRecordChars?: number },
+  options: CsvSourceOptions,
 ): RowSource {
   return {
     rows: csvRows(text, schema, options),
@@ -33,15 +48,21 @@ export function csvRowSource(
 async function* csvRows(
   text: AsyncIterable<string>,
   schema: RowSchema,
-  options: CsvOptions & { maxRecordChars?: number },
+  options: CsvSourceOptions,
 ): AsyncGenerator<ParsedRow[]> {
+  const { start } = options;
   const records = csvRecords(text, {
     delimiter: options.delimiter,
     quote: options.quote,
     maxRecordChars: options.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS,
+    ...(start ? { newline: start.newline, firstLine: start.line, onLine: start.onLine } : {}),
   });
-  let columns: Column[] | null = options.header ? null : columnsFor(schemaColumns(schema), schema);
-  let row = 0;
+  let columns: Column[] | null = start?.header
+    ? columnsFor(start.header, schema)
+    : options.header && !start
+      ? null
+      : columnsFor(schemaColumns(schema), schema);
+  let row = start?.row ?? 0;
 
   for await (const batch of records) {
     const out: ParsedRow[] = [];
@@ -69,7 +90,7 @@ async function* csvRows(
         out.push({ row, line, values: null, issues: [{ field: '', reason }], raw: record });
       } else {
         const { values, issues } = coerceRecord(record, columns);
-        out.push({ row, line, values, issues: issues ?? [], raw: record });
+        out.push({ row, line, values, issues: issues ?? NO_ISSUES, raw: record });
       }
     }
     if (out.length > 0) yield out;
@@ -88,6 +109,13 @@ function coerceRecord(record: string[], columns: Column[]) {
     else values[column.name] = value;
   }
   return { values, issues };
+}
+
+/** The header's column names, checked: none empty, none twice, every required column present. */
+export function checkedHeader(record: string[], schema: RowSchema): string[] {
+  const names = readHeader(record);
+  columnsFor(names, schema);
+  return names;
 }
 
 function readHeader(record: string[]): string[] {

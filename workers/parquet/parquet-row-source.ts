@@ -16,7 +16,7 @@ import type { ObjectInfo, ObjectStore } from '../../adapters/ports.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue } from '../../schemas/row-validator.js';
 import { DropgateError, describeError } from '../errors.js';
-import type { ParsedRow, RowSource } from '../rows.js';
+import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, type ValueConverter } from './parquet-values.js';
 
 export async function parquetRowSource(
@@ -50,7 +50,6 @@ export async function parquetRowSource(
 }
 
 const SLICE_ROWS = 2048;
-const NO_ISSUES: FieldIssue[] = [];
 
 async function* rowGroups(
   file: AsyncBuffer,

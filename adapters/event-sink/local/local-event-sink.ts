@@ -39,7 +39,7 @@ export async function createLocalEventSink(options: { directory: string }): Prom
   };
 
   return {
-    limits: { maxBatchEvents: 1000, maxBatchBytes: 512 << 10 },
+    limits: { maxBatchEvents: 10_000, maxBatchBytes: 8 << 20 },
     pathOf,
     async publish(topic: string, events: EventBatch) {
       if (events.length === 0) return { failed: [] };

@@ -1,0 +1,173 @@
+/**
+ * CSV cut into segments and parsed by a pool (csv-parallel.ts) must publish exactly what the sequential
+ * parser publishes: the same event bodies byte for byte (ids and row numbers included), the same dead
+ * letters with the same lines, the same summary. Files here are built to put quoted newlines, doubled
+ * quotes, blank lines, CRLFs, multi-byte text and bad rows across many segment boundaries, and to hit
+ * each way the cut hands the rest of a file back to the sequential parser.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
+import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
+import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
+import { createThreadSegmentPool } from '../../app/node/segment-threads.js';
+import { inlineSegmentPool, type CsvSegmentPool } from '../../workers/csv/csv-parallel.js';
+import { ingestFile, type CompiledDataset } from '../../workers/ingest-file.js';
+import { testDataset } from '../support/datasets.js';
+import type { CloudEvent } from '../support/cloud-events.js';
+
+const HEADER = 'order_id,customer_id,sku,quantity,unit_price,currency,ordered_at,ship_by,gift,note';
+const CONTROL = 'dropgate.files';
+const threads = createThreadSegmentPool({ threads: 2 });
+afterAll(() => threads.close());
+
+/** Order lines of every shape the cut must get right, `count` of them, joined by `newline`. */
+function ordersCsv(count: number, newline = '\n'): string {
+  const lines = [HEADER];
+  for (let n = 1; n <= count; n++) {
+    const note = [
+      'plain',
+      '"with, a comma"',
+      `"two${newline}lines"`,
+      '"she said ""hi"""',
+      '',
+      '"🎉 Zoë, 東京"',
+      '""',
+      `"ends with CR\r"`,
+    ][n % 8];
+    const quantity = n % 17 === 0 ? '0' : String((n % 5) + 1);
+    const customer = n % 11 === 0 ? '"C-""q"""' : `C-${n % 7}`;
+    lines.push(
+      `O-${n},${customer},S-${n % 3},${quantity},1.5,EUR,2024-05-01T10:00:00Z,,${n % 2 === 0},${note}`,
+    );
+    if (n % 23 === 0) lines.push('');
+    if (n % 31 === 0) lines.push(`O-${n}b,C-1,S-1,1`);
+  }
+  return lines.join(newline) + newline;
+}
+
+interface Outcome {
+  events: string[];
+  deadLetters: unknown[];
+  summary: Record<string, unknown>;
+  segments: number;
+}
+
+async function ingest(
+  bytes: Uint8Array,
+  options: {
+    pool?: CsvSegmentPool;
+    segmentBytes?: number;
+    chunkSize?: number;
+    dataset?: CompiledDataset;
+  } = {},
+): Promise<Outcome> {
+  const store = createMemoryObjectStore(options.chunkSize ? { chunkSize: options.chunkSize } : {});
+  const sink = createMemoryEventSink();
+  const dataset = options.dataset ?? testDataset();
+  const key = 'vendors/acme/orders/file.csv';
+  store.put(key, bytes, { updated: '2024-05-01T12:00:00.000Z' });
+  let segments = 0;
+  const pool = options.pool;
+  const counted: CsvSegmentPool | undefined = pool && {
+    size: pool.size,
+    process: (plan, task) => {
+      segments++;
+      return pool.process(plan, task);
+    },
+  };
+  await ingestFile(
+    {
+      store,
+      sink,
+      ledger: createMemoryLedger(),
+      controlTopic: CONTROL,
+      owner: 'test',
+      ...(counted ? { segmentPool: counted, segmentBytes: options.segmentBytes, parallelMinBytes: 0 } : {}),
+    },
+    { dataset, key, mode: 'notification' },
+  );
+  const summary = JSON.parse(sink.events(CONTROL)[0]!.body) as CloudEvent;
+  const { durationMs: _, ...data } = summary.data as Record<string, unknown>;
+  return {
+    events: sink.events(dataset.topic).map((event) => event.body),
+    deadLetters: sink.events(dataset.deadLetterTopic).map((event) => JSON.parse(event.body).data),
+    summary: data,
+    segments,
+  };
+}
+
+const encode = (text: string) => new TextEncoder().encode(text);
+const inline = () => inlineSegmentPool(() => testDataset().validate);
+
+describe('CSV parsed in segments', () => {
+  const file = encode(ordersCsv(1500));
+
+  it('publishes what the sequential parser publishes, byte for byte, on worker threads', async () => {
+    const sequential = await ingest(file);
+    const parallel = await ingest(file, { pool: threads, segmentBytes: 2048, chunkSize: 777 });
+    expect(sequential.events.length).toBeGreaterThan(1000);
+    expect(sequential.deadLetters.length).toBeGreaterThan(50);
+    expect(parallel.segments).toBeGreaterThan(20);
+    expect(parallel.events).toEqual(sequential.events);
+    expect(parallel.deadLetters).toEqual(sequential.deadLetters);
+    expect(parallel.summary).toEqual(sequential.summary);
+  });
+
+  it.each([
+    ['CRLF line endings', ordersCsv(400, '\r\n')],
+    ['CR line endings', ordersCsv(400, '\r')],
+    ['a BOM', `\uFEFF${ordersCsv(200)}`],
+    ['no newline after the last record', ordersCsv(200).trimEnd()],
+    ['no header row', ordersCsv(200).slice(HEADER.length + 1)],
+  ])('gives the same outcome for %s, whatever the segment size', async (label, text) => {
+    const dataset = label === 'no header row' ? testDataset({ csv: { header: false } }) : testDataset();
+    const bytes = encode(text);
+    const sequential = await ingest(bytes, { dataset });
+    for (const segmentBytes of [1, 100, 4096]) {
+      const parallel = await ingest(bytes, { pool: inline(), segmentBytes, chunkSize: 333, dataset });
+      expect(parallel.segments).toBeGreaterThan(0);
+      expect({ segmentBytes, ...parallel, segments: 0 }).toEqual({
+        segmentBytes,
+        ...sequential,
+        segments: 0,
+      });
+    }
+  });
+
+  it.each([
+    ['a closing quote followed by text', 'O-x,C-1,S-1,1,1.5,EUR,2024-05-01T10:00:00Z,,,"quoted"tail'],
+    ['a quote never closed', 'O-x,C-1,S-1,1,1.5,EUR,2024-05-01T10:00:00Z,,,"never closed'],
+    ['a record longer than the limit', `O-x,C-1,S-1,1,1.5,EUR,2024-05-01T10:00:00Z,,,${'z'.repeat(1 << 20)}`],
+  ])('hands the rest of the file to the sequential parser at %s', async (_label, line) => {
+    const lines = ordersCsv(300).trimEnd().split('\n');
+    lines.splice(250, 0, line);
+    const bytes = encode(`${lines.join('\n')}\n`);
+    const sequential = await ingest(bytes);
+    const parallel = await ingest(bytes, { pool: threads, segmentBytes: 1024 });
+    expect(parallel.segments).toBeGreaterThan(5);
+    expect(parallel.events).toEqual(sequential.events);
+    expect(parallel.deadLetters).toEqual(sequential.deadLetters);
+    expect(parallel.summary).toEqual(sequential.summary);
+  });
+
+  it('rejects a file whose late segment is not UTF-8, with the rows before it published', async () => {
+    const good = encode(ordersCsv(300));
+    const bytes = new Uint8Array(good.length + 3);
+    bytes.set(good);
+    bytes.set([0xff, 0x0a, 0x0a], good.length);
+    const parallel = await ingest(bytes, { pool: threads, segmentBytes: 1024 });
+    expect(parallel.summary).toMatchObject({
+      state: 'rejected',
+      error: { code: 'FILE_UNREADABLE', message: expect.stringContaining('not valid UTF-8') },
+    });
+    expect(parallel.summary.rowsPublished).toBeGreaterThan(200);
+    expect(parallel.events.length).toBe(parallel.summary.rowsPublished);
+  });
+
+  it('is not used for encodings other than UTF-8, which the sequential parser decodes', async () => {
+    const dataset = testDataset({ csv: { encoding: 'windows-1252' } });
+    const run = await ingest(encode(ordersCsv(50)), { pool: inline(), segmentBytes: 100, dataset });
+    expect(run.segments).toBe(0);
+    expect(run.summary).toMatchObject({ state: 'ingested' });
+  });
+});
