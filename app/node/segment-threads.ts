@@ -29,7 +29,7 @@ export interface ThreadPoolOptions {
   /** Young-generation cap per thread, in MB (default 16). */
   youngGenerationMb?: number;
   /**
-   * Old-generation cap per thread, in MB (default 64). A thread holds a segment or two (256 KiB of CSV,
+   * Old-generation cap per thread, in MB (default 64). A thread holds a segment or two (128 KiB of CSV,
    * at most one 1 MiB record more) and its block at a time, a few MB live; without a cap V8 lets garbage
    * grow to hundreds of MB before collecting it.
    */

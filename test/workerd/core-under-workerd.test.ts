@@ -66,10 +66,11 @@ describe('core under workerd', () => {
   });
 
   /** Ingests one file inside workerd and on Node with the same inputs; returns both runs' events. */
-  async function ingestInBoth(key: string, bytes: Uint8Array) {
+  async function ingestInBoth(key: string, bytes: Uint8Array, workerdSegmentBytes?: number) {
     const updated = '2026-11-24T12:00:00.000Z';
+    const segments = workerdSegmentBytes === undefined ? '' : `&segmentBytes=${workerdSegmentBytes}`;
     const response = await harness.dispatchFetch(
-      `http://localhost/ingest?key=${encodeURIComponent(key)}&updated=${encodeURIComponent(updated)}`,
+      `http://localhost/ingest?key=${encodeURIComponent(key)}&updated=${encodeURIComponent(updated)}${segments}`,
       { method: 'POST', body: bytes },
     );
     expect(response.status).toBe(200);
@@ -117,6 +118,17 @@ describe('core under workerd', () => {
     }>;
     expect(dead.map((event) => event.data.line)).toEqual([4, 6]);
   });
+  test('a CSV cut into segments inside workerd yields exactly the events the sequential parser on Node yields', async () => {
+    const { inWorkerd, onNode } = await ingestInBoth(
+      'vendors/acme/orders/2026-11-24/batch.csv',
+      new TextEncoder().encode(csv),
+      16,
+    );
+    expect(inWorkerd.status).toBe('ingested');
+    expect(inWorkerd.segments).toBeGreaterThan(3);
+    expect({ ...inWorkerd, segments: 0 }).toEqual(onNode);
+  });
+
   test('a Parquet file read by range reads inside workerd yields exactly the events Node yields', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'dropgate-workerd-'));
     const path = join(directory, 'orders.parquet');

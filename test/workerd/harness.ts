@@ -27,6 +27,7 @@ export default {
         updated: url.searchParams.get('updated') ?? '2026-01-01T00:00:00.000Z',
         bytes: new Uint8Array(await request.arrayBuffer()),
       },
+      url.searchParams.has('segmentBytes') ? Number(url.searchParams.get('segmentBytes')) : undefined,
     );
     return Response.json(result);
   },
