@@ -46,7 +46,7 @@ export interface GatewayOptions {
   ingest?: Partial<
     Pick<
       IngestDependencies,
-      'leaseMs' | 'retry' | 'onProgress' | 'checkpointIntervalMs' | 'signal' | 'segmentPool'
+      'leaseMs' | 'retry' | 'onProgress' | 'checkpointIntervalMs' | 'signal' | 'segmentPool' | 'rowGroupPool'
     >
   >;
 }

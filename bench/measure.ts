@@ -23,7 +23,7 @@ import { defaultCsvOptions, type RowSchema } from '../schemas/dataset.js';
 import { ingestFile } from '../workers/ingest-file.js';
 import { readFile } from 'node:fs/promises';
 import { packageRoot } from '../app/node/load-config.js';
-import { createThreadSegmentPool } from '../app/node/segment-threads.js';
+import { createCsvThreadPool, createParquetThreadPool } from '../app/node/ingest-threads.js';
 
 let peakRss = 0;
 const sampler = setInterval(() => {
@@ -125,11 +125,8 @@ async function pipeline(file: string, format: 'csv' | 'parquet'): Promise<number
     };
     // BENCH_THREADS=0 measures the single-threaded path (what Workers run).
     const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
-    const youngGenerationMb = process.env.BENCH_YOUNG_MB ? Number(process.env.BENCH_YOUNG_MB) : undefined;
-    const segmentPool =
-      threads > 0
-        ? createThreadSegmentPool({ threads, ...(youngGenerationMb ? { youngGenerationMb } : {}) })
-        : undefined;
+    const segmentPool = threads > 0 && format === 'csv' ? createCsvThreadPool(threads) : undefined;
+    const rowGroupPool = threads > 0 && format === 'parquet' ? createParquetThreadPool(threads) : undefined;
     const segmentBytes = process.env.BENCH_SEGMENT_KB
       ? Number(process.env.BENCH_SEGMENT_KB) << 10
       : undefined;
@@ -141,11 +138,12 @@ async function pipeline(file: string, format: 'csv' | 'parquet'): Promise<number
         controlTopic: 'files',
         owner: 'bench',
         ...(segmentPool ? { segmentPool } : {}),
+        ...(rowGroupPool ? { rowGroupPool } : {}),
         ...(segmentBytes ? { segmentBytes } : {}),
       },
       { dataset, key: basename(file), mode: 'notification' },
     );
-    await segmentPool?.close();
+    await Promise.all([segmentPool?.close(), rowGroupPool?.close()]);
     await sink.close();
     if (result.status !== 'ingested') throw new Error(`bench ingestion ended ${result.status}`);
     if (format === 'parquet' && result.summary.rowsRejected > 0) {

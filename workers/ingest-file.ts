@@ -19,7 +19,7 @@ import { parallelCsvBlocks, type CsvSegmentPool } from './csv/csv-parallel.js';
 import { csvRowSource } from './csv/csv-row-source.js';
 import { canCutRecords } from './csv/csv-segments.js';
 import { decodeText, isUtf8, plainBytes } from './decode.js';
-import { parquetRowSource } from './parquet/parquet-row-source.js';
+import { parallelParquetBlocks, parquetRowSource, type RowGroupPool } from './parquet/parquet-row-source.js';
 import {
   fileFingerprint,
   fileSummaryEvent,
@@ -62,6 +62,8 @@ export interface IngestDependencies {
   signal?: AbortSignal;
   /** Parses UTF-8 CSV files in segments, several at once (Node: worker threads). */
   segmentPool?: CsvSegmentPool;
+  /** Decodes Parquet row groups, several at once (Node: worker threads). */
+  rowGroupPool?: RowGroupPool;
   /** Bytes per CSV segment (default 128 KiB). */
   segmentBytes?: number;
   /** Smaller objects are parsed on the calling thread (default 1 MiB). */
@@ -247,6 +249,15 @@ async function openBlocks(
   const { store, sink } = deps;
   const format = formatOf(dataset, object.key);
   if (format === 'parquet') {
+    if (deps.rowGroupPool) {
+      return parallelParquetBlocks(store, object, deps.rowGroupPool, {
+        schema: dataset.schema,
+        schemaName: dataschemaUri(dataset),
+        head: options.head,
+        skipThrough: options.skipThrough,
+        blockRows: sink.limits.maxBatchEvents,
+      });
+    }
     return rowBlocks(await parquetRowSource(store, object, dataset.schema), sink.limits, options);
   }
   if (format !== 'csv') {

@@ -12,7 +12,7 @@ import { createLocalObjectStore } from '../../adapters/object-store/local/local-
 import { DropgateError } from '../../workers/errors.js';
 import { ingestFile, type IngestResult, type Progress } from '../../workers/ingest-file.js';
 import { createGateway } from '../gateway.js';
-import { createThreadSegmentPool } from './segment-threads.js';
+import { createCsvThreadPool, createParquetThreadPool } from './ingest-threads.js';
 import { createJobQueue } from '../job-queue.js';
 import { createJsonLogger, silentLogger } from '../logger.js';
 import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
@@ -103,7 +103,8 @@ async function ingestLocalFile(
   });
   const key = relative(root, path);
   if (!(await store.stat(key))) throw new DropgateError('OBJECT_NOT_FOUND', `no file at ${path}`);
-  const segmentPool = createThreadSegmentPool();
+  const segmentPool = createCsvThreadPool();
+  const rowGroupPool = createParquetThreadPool();
   const result = await ingestFile(
     {
       store,
@@ -113,9 +114,10 @@ async function ingestLocalFile(
       owner: owner(),
       onProgress: progressReporter(basename(path)),
       segmentPool,
+      rowGroupPool,
     },
     { dataset, key, mode: force ? 'replay' : 'notification' },
-  ).finally(() => segmentPool.close());
+  ).finally(() => Promise.all([segmentPool.close(), rowGroupPool.close()]));
   await adapters.sink.close();
   return report(result, dataset.name, dataset.schemaVersion);
 }
@@ -127,7 +129,8 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
     publicUrl: 'http://localhost',
     signingSecret,
   });
-  const segmentPool = createThreadSegmentPool();
+  const segmentPool = createCsvThreadPool();
+  const rowGroupPool = createParquetThreadPool();
   const gateway = createGateway({
     ...adapters,
     datasets: config.datasets,
@@ -136,11 +139,13 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
     uploads: config.file.uploads,
     jobs: createJobQueue({ concurrency: 1, maxAttempts: 1, baseDelayMs: 0 }),
     logger: silentLogger,
-    ingest: { onProgress: progressReporter(key), segmentPool },
+    ingest: { onProgress: progressReporter(key), segmentPool, rowGroupPool },
   });
   const dataset = gateway.datasetForKey(key);
   if (!dataset) throw new DropgateError('NO_DATASET_MATCHES', `no dataset's match pattern covers ${key}`);
-  const result = await gateway.ingestNow(key, 'replay').finally(() => segmentPool.close());
+  const result = await gateway
+    .ingestNow(key, 'replay')
+    .finally(() => Promise.all([segmentPool.close(), rowGroupPool.close()]));
   await adapters.sink.close();
   return report(result, dataset.name, dataset.schemaVersion);
 }

@@ -7,7 +7,7 @@ import { wireLocalAdapters } from '../../adapters/wire.node.js';
 import { createAuthenticator } from '../auth.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
-import { createThreadSegmentPool } from './segment-threads.js';
+import { createCsvThreadPool, createParquetThreadPool } from './ingest-threads.js';
 import { createJobQueue, type JobQueue } from '../job-queue.js';
 import type { Logger } from '../logger.js';
 import { localCredentials, type LoadedConfig } from './load-config.js';
@@ -48,7 +48,8 @@ export async function startGateway(
     onError: (name, error) => logger.error('job crashed', { job: name, error: (error as Error).stack }),
   });
   const shutdown = new AbortController();
-  const segmentPool = createThreadSegmentPool();
+  const segmentPool = createCsvThreadPool();
+  const rowGroupPool = createParquetThreadPool();
   const gateway = createGateway({
     ...adapters,
     datasets: config.datasets,
@@ -57,7 +58,7 @@ export async function startGateway(
     uploads: config.file.uploads,
     jobs,
     logger,
-    ingest: { signal: shutdown.signal, segmentPool },
+    ingest: { signal: shutdown.signal, segmentPool, rowGroupPool },
   });
   handler = createApp({
     gateway,
@@ -86,7 +87,7 @@ export async function startGateway(
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
       await jobs.idle();
-      await segmentPool.close();
+      await Promise.all([segmentPool.close(), rowGroupPool.close()]);
       await adapters.sink.close();
     },
   };

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
-import { createThreadSegmentPool } from '../../app/node/segment-threads.js';
+import { createCsvThreadPool } from '../../app/node/ingest-threads.js';
 import { inlineSegmentPool, type CsvSegmentPool } from '../../workers/csv/csv-parallel.js';
 import { ingestFile, type CompiledDataset } from '../../workers/ingest-file.js';
 import { testDataset } from '../support/datasets.js';
@@ -17,7 +17,7 @@ import type { CloudEvent } from '../support/cloud-events.js';
 
 const HEADER = 'order_id,customer_id,sku,quantity,unit_price,currency,ordered_at,ship_by,gift,note';
 const CONTROL = 'dropgate.files';
-const threads = createThreadSegmentPool({ threads: 2 });
+const threads = createCsvThreadPool(2);
 afterAll(() => threads.close());
 
 /** Order lines of every shape the cut must get right, `count` of them, joined by `newline`. */

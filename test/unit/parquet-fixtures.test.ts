@@ -12,7 +12,9 @@ import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-e
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import type { RowSchema } from '../../schemas/dataset.js';
+import { createParquetThreadPool } from '../../app/node/ingest-threads.js';
 import { ingestFile, type IngestResult } from '../../workers/ingest-file.js';
+import type { RowGroupPool } from '../../workers/parquet/parquet-row-source.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from '../contract/temporary-directory.js';
 import { testDataset } from '../support/datasets.js';
 import {
@@ -44,9 +46,32 @@ interface Run {
 const parse = (topicEvents: Array<{ body: string }>) =>
   topicEvents.map((event) => JSON.parse(event.body) as CloudEvent);
 
+const threads = createParquetThreadPool(2);
+afterAll(() => threads.close());
+
+/**
+ * Ingests on the calling thread, and again with row groups decoded by worker threads; both must publish
+ * the same events, dead letters and summary.
+ */
 async function ingest(
   bytes: Uint8Array,
   options: { schema?: RowSchema; format?: 'parquet' | 'auto'; key?: string } = {},
+): Promise<Run> {
+  const sequential = await ingestWith(bytes, options);
+  const pooled = await ingestWith(bytes, options, threads);
+  const withoutDuration = (run: Run) => ({
+    ...run,
+    result: run.result.status,
+    summaries: run.summaries.map(({ data: { durationMs: _, ...data }, ...event }) => ({ ...event, data })),
+  });
+  expect(withoutDuration(pooled)).toEqual(withoutDuration(sequential));
+  return sequential;
+}
+
+async function ingestWith(
+  bytes: Uint8Array,
+  options: { schema?: RowSchema; format?: 'parquet' | 'auto'; key?: string },
+  rowGroupPool?: RowGroupPool,
 ): Promise<Run> {
   const store = createMemoryObjectStore();
   const sink = createMemoryEventSink();
@@ -58,9 +83,16 @@ async function ingest(
     deadLetterTopic: 'tabular.dead-letter',
   });
   const key = options.key ?? KEY;
-  store.put(key, bytes);
+  store.put(key, bytes, { updated: '2024-05-01T12:00:00.000Z' });
   const result = await ingestFile(
-    { store, sink, ledger: createMemoryLedger(), controlTopic: CONTROL_TOPIC, owner: 'parquet-fixtures' },
+    {
+      store,
+      sink,
+      ledger: createMemoryLedger(),
+      controlTopic: CONTROL_TOPIC,
+      owner: 'parquet-fixtures',
+      ...(rowGroupPool ? { rowGroupPool } : {}),
+    },
     { dataset, key, mode: 'notification' },
   );
   return {

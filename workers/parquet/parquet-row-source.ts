@@ -14,7 +14,8 @@ import {
 import { compressors } from './compressors.js';
 import type { ObjectInfo, ObjectStore } from '../../adapters/ports.js';
 import type { RowSchema } from '../../schemas/dataset.js';
-import type { FieldIssue } from '../../schemas/row-validator.js';
+import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
+import { RowBlockBuilder, type RowBlock } from '../row-block.js';
 import { DropgateError, describeError } from '../errors.js';
 import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, type ValueConverter } from './parquet-values.js';
@@ -24,6 +25,26 @@ export async function parquetRowSource(
   object: ObjectInfo,
   schema: RowSchema,
 ): Promise<RowSource> {
+  const { file, metadata } = await openParquet(store, object, schema);
+  const converters = convertersFor(metadata, schema);
+  const rawMetadata = withRawDecimals(metadata);
+  const prefetching = withPrefetch(file, metadata);
+  return {
+    rows: (async function* () {
+      for (const [index, group] of rowGroupRanges(metadata).entries()) {
+        yield* rowGroupRows(prefetching, rawMetadata, converters, index, group.start, group.end);
+      }
+    })(),
+    renderRaw: (raw) => raw,
+  };
+}
+
+/** The footer, read and checked against the dataset's schema. */
+async function openParquet(
+  store: ObjectStore,
+  object: ObjectInfo,
+  schema: RowSchema,
+): Promise<{ file: AsyncBuffer; metadata: FileMetaData }> {
   // Magic number, footer length and magic number again: nothing shorter can be Parquet.
   if (object.size < 12) {
     throw new DropgateError('FILE_UNREADABLE', `not a Parquet file: ${object.size} bytes is too small`);
@@ -33,65 +54,194 @@ export async function parquetRowSource(
   const metadata = await unreadable('the footer', () =>
     parquetMetadataAsync(file, { parsers, initialFetchSize: 1 << 16 }),
   );
-  const columns = parquetSchema(metadata).children;
   checkColumns(
-    columns.map((column) => column.element.name),
+    parquetSchema(metadata).children.map((column) => column.element.name),
     schema,
   );
+  return { file, metadata };
+}
+
+interface NamedConverter {
+  name: string;
+  convert: ValueConverter;
+}
+
+function convertersFor(metadata: FileMetaData, schema: RowSchema): NamedConverter[] {
   const properties = schema.properties ?? {};
-  const converters = columns.map((column) => ({
+  return parquetSchema(metadata).children.map((column) => ({
     name: column.element.name,
     convert: converterFor(column, properties[column.element.name]),
   }));
-  return {
-    rows: rowGroups(withPrefetch(file, metadata), withRawDecimals(metadata), converters),
-    renderRaw: (raw) => raw,
-  };
+}
+
+/** Each row group's rows, as [start, end) of the file's rows. */
+function rowGroupRanges(metadata: FileMetaData): Array<{ start: number; end: number }> {
+  let start = 0;
+  return metadata.row_groups.map((group) => {
+    const range = { start, end: start + Number(group.num_rows) };
+    start = range.end;
+    return range;
+  });
 }
 
 const SLICE_ROWS = 2048;
 
-async function* rowGroups(
+/** One row group's rows, decoded column by column, then made row objects a slice at a time. */
+async function* rowGroupRows(
   file: AsyncBuffer,
   metadata: FileMetaData,
-  converters: Array<{ name: string; convert: ValueConverter }>,
+  converters: NamedConverter[],
+  index: number,
+  groupStart: number,
+  groupEnd: number,
 ): AsyncGenerator<ParsedRow[]> {
-  let groupStart = 0;
   const issues: FieldIssue[] = [];
   const report = (issue: FieldIssue) => void issues.push(issue);
-  for (const [index, group] of metadata.row_groups.entries()) {
-    const groupEnd = groupStart + Number(group.num_rows);
-    const columns = await unreadable(`row group ${index + 1} of ${metadata.row_groups.length}`, () =>
-      readColumns(file, metadata, groupStart, groupEnd),
-    );
-    const data = converters.map(({ name }) => {
-      const column = columns.get(name);
-      if (!column)
-        throw new DropgateError('FILE_UNREADABLE', `row group ${index + 1} has no data for column ${name}`);
-      return column;
-    });
-    // Row objects are built a slice at a time, so only the decoded columns of one row group stay alive.
-    for (let sliceStart = 0; sliceStart < groupEnd - groupStart; sliceStart += SLICE_ROWS) {
-      const sliceEnd = Math.min(sliceStart + SLICE_ROWS, groupEnd - groupStart);
-      const rows = new Array<ParsedRow>(sliceEnd - sliceStart);
-      for (let offset = sliceStart; offset < sliceEnd; offset++) {
-        const values: Record<string, unknown> = {};
-        for (let column = 0; column < converters.length; column++) {
-          values[converters[column]!.name] = converters[column]!.convert(data[column]![offset], report);
-        }
-        const row = groupStart + offset + 1;
-        rows[offset - sliceStart] = {
-          row,
-          line: row,
-          values,
-          issues: issues.length ? issues.splice(0) : NO_ISSUES,
-          raw: values,
-        };
+  const columns = await unreadable(`row group ${index + 1} of ${metadata.row_groups.length}`, () =>
+    readColumns(file, metadata, groupStart, groupEnd),
+  );
+  const data = converters.map(({ name }) => {
+    const column = columns.get(name);
+    if (!column)
+      throw new DropgateError('FILE_UNREADABLE', `row group ${index + 1} has no data for column ${name}`);
+    return column;
+  });
+  // Row objects are built a slice at a time, so only the decoded columns of one row group stay alive.
+  for (let sliceStart = 0; sliceStart < groupEnd - groupStart; sliceStart += SLICE_ROWS) {
+    const sliceEnd = Math.min(sliceStart + SLICE_ROWS, groupEnd - groupStart);
+    const rows = new Array<ParsedRow>(sliceEnd - sliceStart);
+    for (let offset = sliceStart; offset < sliceEnd; offset++) {
+      const values: Record<string, unknown> = {};
+      for (let column = 0; column < converters.length; column++) {
+        values[converters[column]!.name] = converters[column]!.convert(data[column]![offset], report);
       }
-      yield rows;
+      const row = groupStart + offset + 1;
+      rows[offset - sliceStart] = {
+        row,
+        line: row,
+        values,
+        issues: issues.length ? issues.splice(0) : NO_ISSUES,
+        raw: values,
+      };
     }
-    groupStart = groupEnd;
+    yield rows;
   }
+}
+
+/** What every row group of one file shares; plain data, so it crosses to a worker thread as it is. */
+export interface RowGroupPlan {
+  schema: RowSchema;
+  schemaName: string;
+  /** The footer as read (DECIMAL annotations included). */
+  metadata: FileMetaData;
+  fileSize: number;
+  head: string;
+  skipThrough: number;
+  /** Most rows in one block. */
+  blockRows: number;
+}
+
+export interface RowGroupTask {
+  index: number;
+  /** The row group's column chunks: file bytes [spanStart, spanStart + bytes.length). */
+  bytes: Uint8Array;
+  spanStart: number;
+}
+
+/** Decodes, validates and serializes one row group from its bytes: the work a pool runs. */
+export async function processRowGroup(
+  plan: RowGroupPlan,
+  task: RowGroupTask,
+  validate: RowValidator,
+): Promise<RowBlock[]> {
+  const { start, end } = rowGroupRanges(plan.metadata)[task.index]!;
+  const { bytes, spanStart } = task;
+  const file: AsyncBuffer = {
+    byteLength: plan.fileSize,
+    slice(from: number, to = plan.fileSize) {
+      if (from < spanStart || to > spanStart + bytes.length) {
+        throw new DropgateError(
+          'FILE_UNREADABLE',
+          `row group ${task.index + 1} points outside its column chunks`,
+        );
+      }
+      const at = bytes.byteOffset + from - spanStart;
+      return bytes.buffer.slice(at, at + to - from) as ArrayBuffer;
+    },
+  };
+  const builder = new RowBlockBuilder({
+    head: plan.head,
+    validate,
+    renderRaw: (raw) => raw,
+    skipThrough: plan.skipThrough,
+    startRow: start,
+  });
+  const blocks: RowBlock[] = [];
+  const converters = convertersFor(plan.metadata, plan.schema);
+  let pending = 0;
+  for await (const rows of rowGroupRows(
+    file,
+    withRawDecimals(plan.metadata),
+    converters,
+    task.index,
+    start,
+    end,
+  )) {
+    builder.add(rows);
+    pending += rows.length;
+    if (pending >= plan.blockRows) {
+      blocks.push(builder.take());
+      pending = 0;
+    }
+  }
+  if (pending > 0) blocks.push(builder.take());
+  return blocks;
+}
+
+/** Runs row groups; `size` of them at once. Errors are DropgateErrors, as if the row group ran inline. */
+export interface RowGroupPool {
+  readonly size: number;
+  processRowGroup(plan: RowGroupPlan, task: RowGroupTask): Promise<RowBlock[]>;
+}
+
+/** A Parquet file's row blocks, in order, with its row groups decoded by `pool`. */
+export async function* parallelParquetBlocks(
+  store: ObjectStore,
+  object: ObjectInfo,
+  pool: RowGroupPool,
+  options: { schema: RowSchema; schemaName: string; head: string; skipThrough: number; blockRows: number },
+): AsyncGenerator<RowBlock> {
+  const { file, metadata } = await openParquet(store, object, options.schema);
+  const plan: RowGroupPlan = { ...options, metadata, fileSize: object.size };
+  const spans = rowGroupSpans(metadata);
+  const ranges = rowGroupRanges(metadata);
+  const running: Array<Promise<RowBlock[]>> = [];
+  const start = async (index: number): Promise<RowBlock[]> => {
+    const { start: first, end: last } = ranges[index]!;
+    // Row groups a resumed attempt has already published are only counted.
+    if (last <= options.skipThrough) {
+      return [
+        {
+          lastRow: last,
+          rowsRead: last - first,
+          bytes: new Uint8Array(0),
+          ends: new Uint32Array(0),
+          rows: new Uint32Array(0),
+          rejections: [],
+        },
+      ];
+    }
+    const { start: spanStart, end: spanEnd } = spans[index]!;
+    const bytes = new Uint8Array(await file.slice(spanStart, spanEnd));
+    return pool.processRowGroup(plan, { index, bytes, spanStart });
+  };
+  for (let index = 0; index < ranges.length; index++) {
+    const started = start(index);
+    started.catch(() => undefined);
+    running.push(started);
+    while (running.length >= pool.size) yield* await running.shift()!;
+  }
+  while (running.length > 0) yield* await running.shift()!;
 }
 
 /** Decodes rows [rowStart, rowEnd) of one row group into whole top-level columns, by column name. */
@@ -161,17 +311,7 @@ function rangeReader(store: ObjectStore, object: ObjectInfo): AsyncBuffer {
  * with decoding and publishing the current one. Other ranges (the footer) pass straight through.
  */
 function withPrefetch(file: AsyncBuffer, metadata: FileMetaData): AsyncBuffer {
-  const spans = metadata.row_groups.map((group) => {
-    let start = Number.POSITIVE_INFINITY;
-    let end = 0;
-    for (const { meta_data: column } of group.columns) {
-      if (!column) continue;
-      const first = Number(column.dictionary_page_offset ?? column.data_page_offset);
-      start = Math.min(start, first);
-      end = Math.max(end, first + Number(column.total_compressed_size));
-    }
-    return { start, end };
-  });
+  const spans = rowGroupSpans(metadata);
   const fetched = new Map<number, Promise<ArrayBuffer>>();
   const fetch = (index: number) => {
     let bytes = fetched.get(index);
@@ -194,6 +334,21 @@ function withPrefetch(file: AsyncBuffer, metadata: FileMetaData): AsyncBuffer {
       return (await fetch(index)).slice(start - span.start, end - span.start);
     },
   };
+}
+
+/** The bytes each row group's column chunks span, [start, end) of the file. */
+function rowGroupSpans(metadata: FileMetaData): Array<{ start: number; end: number }> {
+  return metadata.row_groups.map((group) => {
+    let start = Number.POSITIVE_INFINITY;
+    let end = 0;
+    for (const { meta_data: column } of group.columns) {
+      if (!column) continue;
+      const first = Number(column.dictionary_page_offset ?? column.data_page_offset);
+      start = Math.min(start, first);
+      end = Math.max(end, first + Number(column.total_compressed_size));
+    }
+    return { start, end };
+  });
 }
 
 /**
