@@ -32,6 +32,8 @@ export interface RowBlockOptions {
   skipThrough: number;
   /** Row the block starts after. */
   startRow: number;
+  /** Bytes of events the block is expected to hold, to size its buffer once (default 64 KiB). */
+  expectedBytes?: number;
 }
 
 const encoder = new TextEncoder();
@@ -50,7 +52,7 @@ export class RowBlockBuilder {
   constructor(private readonly options: RowBlockOptions) {
     this.lastRow = options.startRow;
     this.head = encoder.encode(options.head);
-    this.bytes = new Uint8Array(64 << 10);
+    this.bytes = new Uint8Array(Math.max(options.expectedBytes ?? 0, 64 << 10));
     this.ends = new Uint32Array(256);
     this.rows = new Uint32Array(256);
   }

@@ -73,6 +73,8 @@ export async function processCsvSegment(
     renderRaw: source.renderRaw,
     skipThrough: plan.skipThrough,
     startRow: task.startRow,
+    // Events run about 5 times the CSV they come from.
+    expectedBytes: task.bytes.length * 6,
   });
   for await (const rows of source.rows) builder.add(rows);
   const block = builder.take();
