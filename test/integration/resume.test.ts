@@ -11,6 +11,7 @@ import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.j
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import type { EventSink, ObjectStore, SinkLimits } from '../../adapters/ports.js';
 import { wireLocalAdapters } from '../../adapters/wire.node.js';
+import { createCsvThreadPool } from '../../app/node/ingest-threads.js';
 import { DropgateError } from '../../workers/errors.js';
 import { ingestFile, type IngestDependencies } from '../../workers/ingest-file.js';
 import { testDataset } from '../support/datasets.js';
@@ -265,6 +266,55 @@ describe('resuming an interrupted file', () => {
       type: 'FileIngested',
       data: { resumedFromRow: checkpoint.row, rowsPublished: goodRows.length, rowsRejected: badRows.length },
     });
+  });
+
+  it('resumes a CSV cut into segments for worker threads from its checkpoint, none of it lost', async () => {
+    const { csv, goodRows, badRows } = ordersFile(600, 9);
+    const store = createMemoryObjectStore({ chunkSize: 1000 });
+    store.put(KEY, csv);
+    const ledger = createMemoryLedger();
+    const segmentPool = createCsvThreadPool(2);
+    const base = {
+      store,
+      ledger,
+      controlTopic: 'dropgate.files',
+      retry: { attempts: 2, baseDelayMs: 1 },
+      checkpointIntervalMs: 0,
+      segmentPool,
+      segmentBytes: 2048,
+      parallelMinBytes: 0,
+    };
+    const request = { dataset, key: KEY, mode: 'notification' as const };
+    try {
+      const outage = createMemoryEventSink(SMALL_BATCHES);
+      const first = await ingestFile(
+        { ...base, sink: sinkFailingAfter(outage, 'orders', 12), owner: 'worker-a' },
+        request,
+      );
+      expect(first.status).toBe('failed');
+      if (first.status !== 'failed') return;
+      const checkpoint = first.record.checkpoint!;
+      expect(checkpoint.row).toBeGreaterThan(20);
+      expect(checkpoint.row).toBeLessThan(300);
+      // Everything up to the checkpoint is out; a block that failed half-way may have sent more.
+      const before = rowsOf(outage.events('orders'));
+      expect(before.filter((row) => row <= checkpoint.row)).toEqual(
+        goodRows.filter((row) => row <= checkpoint.row),
+      );
+
+      const healthy = createMemoryEventSink(SMALL_BATCHES);
+      const second = await ingestFile({ ...base, sink: healthy, owner: 'worker-b' }, request);
+      expect(second.status).toBe('ingested');
+      const resumed = rowsOf(healthy.events('orders'));
+      expect(resumed).toEqual(goodRows.filter((row) => row > checkpoint.row));
+      expect([...new Set([...before, ...resumed])].sort((a, b) => a - b)).toEqual(goodRows);
+      const dead = [...outage.events('orders.dead-letter'), ...healthy.events('orders.dead-letter')].map(
+        (event) => (JSON.parse(event.body) as { data: { row: number } }).data.row,
+      );
+      expect([...new Set(dead)].sort((a, b) => a - b)).toEqual(badRows);
+    } finally {
+      await segmentPool.close();
+    }
   });
 
   it('lets another worker take over a crashed worker’s file once its lease lapses', async () => {

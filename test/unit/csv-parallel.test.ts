@@ -170,4 +170,29 @@ describe('CSV parsed in segments', () => {
     expect(run.segments).toBe(0);
     expect(run.summary).toMatchObject({ state: 'ingested' });
   });
+
+  it('fails work in flight retryably when its thread stops, and refuses work once closed', async () => {
+    const pool = createCsvThreadPool(1);
+    const rows = 3000;
+    const lines = Array.from({ length: rows }, (_, n) => `O-${n},C-1,S-1,1,1.5,EUR,2024-05-01T10:00:00Z,,,x`);
+    const bytes = encode(`${lines.join('\n')}\n`);
+    const plan = {
+      schema: testDataset().schema,
+      schemaName: 'orders/v1',
+      csv: testDataset().csv,
+      header: HEADER.split(','),
+      newline: '\n',
+      head: '{"id":"x-',
+      skipThrough: 0,
+    };
+    const done = await pool.process(plan, { bytes: bytes.slice(), startRow: 0, rows });
+    expect(done.block.rowsRead).toBe(rows);
+    const inFlight = pool.process(plan, { bytes: bytes.slice(), startRow: 0, rows });
+    await pool.close();
+    await expect(inFlight).rejects.toMatchObject({ code: 'INTERNAL', retryable: true });
+    await expect(pool.process(plan, { bytes, startRow: 0, rows })).rejects.toMatchObject({
+      code: 'SHUTTING_DOWN',
+      retryable: true,
+    });
+  });
 });
