@@ -1,23 +1,12 @@
 /** Bytes to text: gunzip when the data is gzip, then decode with the dataset's encoding, as Web Streams. */
 import iconv from 'iconv-lite';
+import { concatBytes, streamWithHead } from './byte-streams.js';
 import { DropgateError } from './errors.js';
 
 const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
 
 export function isSupportedEncoding(label: string): boolean {
   return UTF8_LABELS.has(label.toLowerCase()) || iconv.encodingExists(label);
-}
-
-/**
- * Gunzips `bytes` when they start with the gzip magic number (whatever the key says, since stores may
- * serve `Content-Encoding: gzip` objects under any name), then decodes them. A leading UTF-8 BOM is
- * dropped. Undecodable input errors the stream with `FILE_UNREADABLE`.
- */
-export async function decodeToText(
-  bytes: ReadableStream<Uint8Array>,
-  options: { encoding: string; expectGzip: boolean },
-): Promise<ReadableStream<string>> {
-  return decodeText(await plainBytes(bytes, options), options.encoding);
 }
 
 /** The file's bytes, gunzipped when they are gzip (by magic number), with read errors made DropgateErrors. */
@@ -143,32 +132,7 @@ async function peek(
     chunks.push(next.value);
     length += next.value.byteLength;
   }
-  const head = chunks.length === 1 ? chunks[0]! : concat(chunks, length);
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        if (length > 0) controller.enqueue(head);
-      },
-      async pull(controller) {
-        const next = await reader.read();
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  const head = concatBytes(chunks, length);
+  const stream = streamWithHead(head, reader);
   return { head, stream };
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

@@ -10,6 +10,8 @@
  * of the file, from the last record end, goes to the sequential parser, which decides it exactly.
  */
 
+import { concatBytes, streamWithHead } from '../byte-streams.js';
+
 export type CsvPiece =
   /** The file's line ending, found before anything else is cut. */
   | { kind: 'start'; newline: string }
@@ -73,11 +75,11 @@ export async function* csvPieces(
         length += next.value.length;
       }
     }
-    buffer = concat(chunks, length);
+    buffer = concatBytes(chunks, length);
   };
   const rest = (from: number, newline?: string): CsvPiece => ({
     kind: 'rest',
-    bytes: remainder(buffer.subarray(from), reader, done),
+    bytes: streamWithHead(buffer.subarray(from), reader),
     ...(newline ? { newline } : {}),
   });
 
@@ -259,41 +261,6 @@ function firstLineBreak(bytes: Uint8Array, quote: number, atEnd: boolean): strin
   return undefined;
 }
 
-function remainder(
-  head: Uint8Array,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  done: boolean,
-): ReadableStream<Uint8Array> {
-  let first: Uint8Array | null = head.length > 0 ? head.slice() : null;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        if (first) {
-          controller.enqueue(first);
-          first = null;
-          return;
-        }
-        const next = done ? { done: true as const } : await reader.read();
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      },
-      cancel: (reason) => reader.cancel(reason),
-    },
-    { highWaterMark: 0 },
-  );
-}
-
 function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
   return prefix.every((byte, index) => bytes[index] === byte);
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
