@@ -255,7 +255,7 @@ async function openBlocks(
         schemaName: dataschemaUri(dataset),
         head: options.head,
         skipThrough: options.skipThrough,
-        blockRows: sink.limits.maxBatchEvents,
+        limits: sink.limits,
       });
     }
     return rowBlocks(await parquetRowSource(store, object, dataset.schema), sink.limits, options);

@@ -57,11 +57,6 @@ export class RowBlockBuilder {
     this.rows = new Uint32Array(256);
   }
 
-  /** Events waiting in the block. */
-  get eventCount(): number {
-    return this.events;
-  }
-
   /** Bytes of event bodies waiting in the block. */
   get size(): number {
     return this.length;

@@ -12,10 +12,10 @@ import {
   type FileMetaData,
 } from 'hyparquet';
 import { compressors } from './compressors.js';
-import type { ObjectInfo, ObjectStore } from '../../adapters/ports.js';
+import type { ObjectInfo, ObjectStore, SinkLimits } from '../../adapters/ports.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
-import { RowBlockBuilder, type RowBlock } from '../row-block.js';
+import { rowBlocks, type RowBlock } from '../row-block.js';
 import { DropgateError, describeError } from '../errors.js';
 import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, type ValueConverter } from './parquet-values.js';
@@ -137,8 +137,8 @@ export interface RowGroupPlan {
   fileSize: number;
   head: string;
   skipThrough: number;
-  /** Most rows in one block. */
-  blockRows: number;
+  /** The sink's limits, which size the blocks as on the calling thread. */
+  limits: SinkLimits;
 }
 
 export interface RowGroupTask {
@@ -169,32 +169,17 @@ export async function processRowGroup(
       return bytes.buffer.slice(at, at + to - from) as ArrayBuffer;
     },
   };
-  const builder = new RowBlockBuilder({
+  const converters = convertersFor(plan.metadata, plan.schema);
+  const rows = rowGroupRows(file, withRawDecimals(plan.metadata), converters, task.index, start, end);
+  const blocks: RowBlock[] = [];
+  for await (const block of rowBlocks({ rows, renderRaw: (raw) => raw }, plan.limits, {
     head: plan.head,
     validate,
-    renderRaw: (raw) => raw,
     skipThrough: plan.skipThrough,
     startRow: start,
-  });
-  const blocks: RowBlock[] = [];
-  const converters = convertersFor(plan.metadata, plan.schema);
-  let pending = 0;
-  for await (const rows of rowGroupRows(
-    file,
-    withRawDecimals(plan.metadata),
-    converters,
-    task.index,
-    start,
-    end,
-  )) {
-    builder.add(rows);
-    pending += rows.length;
-    if (pending >= plan.blockRows) {
-      blocks.push(builder.take());
-      pending = 0;
-    }
+  })) {
+    blocks.push(block);
   }
-  if (pending > 0) blocks.push(builder.take());
   return blocks;
 }
 
@@ -209,7 +194,7 @@ export async function* parallelParquetBlocks(
   store: ObjectStore,
   object: ObjectInfo,
   pool: RowGroupPool,
-  options: { schema: RowSchema; schemaName: string; head: string; skipThrough: number; blockRows: number },
+  options: { schema: RowSchema; schemaName: string; head: string; skipThrough: number; limits: SinkLimits },
 ): AsyncGenerator<RowBlock> {
   const { file, metadata } = await openParquet(store, object, options.schema);
   const plan: RowGroupPlan = { ...options, metadata, fileSize: object.size };
