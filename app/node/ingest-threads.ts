@@ -105,7 +105,8 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
     return thread;
   };
 
-  function run<T>(request: DistributiveOmit<ThreadRequest, 'id'>, bytes: Uint8Array): Promise<T> {
+  /** Sends `request` to a thread, handing over its task's bytes (a buffer of their own) rather than copying. */
+  function run<T>(request: DistributiveOmit<ThreadRequest, 'id'>): Promise<T> {
     if (closed) {
       return Promise.reject(
         new DropgateError('SHUTTING_DOWN', 'the ingestion pool is closed', { retryable: true }),
@@ -121,17 +122,19 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
     return new Promise<T>((resolve, reject) => {
       thread.pending.set(id, { resolve: resolve as (result: never) => void, reject });
       thread.worker.ref();
-      thread.worker.postMessage({ ...request, id } as ThreadRequest, [bytes.buffer as ArrayBuffer]);
+      thread.worker.postMessage({ ...request, id } as ThreadRequest, [
+        request.task.bytes.buffer as ArrayBuffer,
+      ]);
     });
   }
 
   return {
     size,
     process(plan, task) {
-      return run<CsvSegmentResult>({ kind: 'csv', plan, task }, task.bytes);
+      return run<CsvSegmentResult>({ kind: 'csv', plan, task });
     },
     processRowGroup(plan, task) {
-      return run<RowBlock[]>({ kind: 'parquet', plan, task }, task.bytes);
+      return run<RowBlock[]>({ kind: 'parquet', plan, task });
     },
     async close() {
       closed = true;

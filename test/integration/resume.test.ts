@@ -107,6 +107,11 @@ function withSlowReads(store: ObjectStore, pauseMs: number): ObjectStore {
 
 const rowsOf = (events: ReadonlyArray<{ body: string }>) =>
   events.map((event) => (JSON.parse(event.body) as { rownumber: number }).rownumber);
+/** The distinct rows of dead letters, in order. */
+const deadRowsOf = (events: ReadonlyArray<{ body: string }>) =>
+  [...new Set(events.map((event) => (JSON.parse(event.body) as { data: { row: number } }).data.row))].sort(
+    (a, b) => a - b,
+  );
 const idPrefixes = (events: ReadonlyArray<{ id: string }>) =>
   new Set(events.map((event) => event.id.replace(/-\d+(-rejected)?$/, '')));
 
@@ -253,12 +258,9 @@ describe('resuming an interrupted file', () => {
     const allRows = new Set([...rowsOf(outage.events('orders')), ...resumedRows]);
     expect([...allRows].sort((a, b) => a - b)).toEqual(goodRows);
     expect(idPrefixes([...outage.events('orders'), ...healthy.events('orders')]).size).toBe(1);
-    const deadRows = new Set(
-      [...outage.events('orders.dead-letter'), ...healthy.events('orders.dead-letter')].map(
-        (event) => (JSON.parse(event.body) as { data: { row: number } }).data.row,
-      ),
-    );
-    expect([...deadRows].sort((a, b) => a - b)).toEqual(badRows);
+    expect(
+      deadRowsOf([...outage.events('orders.dead-letter'), ...healthy.events('orders.dead-letter')]),
+    ).toEqual(badRows);
 
     const summaries = healthy.events('dropgate.files').map((event) => JSON.parse(event.body));
     expect(summaries).toHaveLength(1);
@@ -308,10 +310,9 @@ describe('resuming an interrupted file', () => {
       const resumed = rowsOf(healthy.events('orders'));
       expect(resumed).toEqual(goodRows.filter((row) => row > checkpoint.row));
       expect([...new Set([...before, ...resumed])].sort((a, b) => a - b)).toEqual(goodRows);
-      const dead = [...outage.events('orders.dead-letter'), ...healthy.events('orders.dead-letter')].map(
-        (event) => (JSON.parse(event.body) as { data: { row: number } }).data.row,
-      );
-      expect([...new Set(dead)].sort((a, b) => a - b)).toEqual(badRows);
+      expect(
+        deadRowsOf([...outage.events('orders.dead-letter'), ...healthy.events('orders.dead-letter')]),
+      ).toEqual(badRows);
     } finally {
       await segmentPool.close();
     }

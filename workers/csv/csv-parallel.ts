@@ -12,7 +12,13 @@ import { DropgateError } from '../errors.js';
 import { RowBlockBuilder, type RowBlock } from '../row-block.js';
 import type { RowSource } from '../rows.js';
 import { csvRecords } from './csv-records.js';
-import { checkedHeader, csvRowSource, DEFAULT_MAX_RECORD_CHARS, type CsvStart } from './csv-row-source.js';
+import {
+  checkedHeader,
+  csvRowSource,
+  DEFAULT_MAX_RECORD_CHARS,
+  noHeaderError,
+  type CsvStart,
+} from './csv-row-source.js';
 import { csvPieces } from './csv-segments.js';
 
 /** What every segment of one file shares; plain data, so it crosses to a worker thread as it is. */
@@ -173,9 +179,7 @@ export async function* parallelCsvBlocks(
     }
   }
   while (running.length > 0) yield await next();
-  if (csv.header && header === null) {
-    throw new DropgateError('FILE_UNREADABLE', 'file is empty: no header row');
-  }
+  if (csv.header && header === null) throw noHeaderError();
 }
 
 /** The header record's fields; tells `onLine` the line after it. */
@@ -194,7 +198,7 @@ async function firstRecord(
   })) {
     if (batch.records.length > 0) return batch.records[0]!;
   }
-  throw new DropgateError('FILE_UNREADABLE', 'file is empty: no header row');
+  throw noHeaderError();
 }
 
 async function* once(text: string): AsyncGenerator<string> {

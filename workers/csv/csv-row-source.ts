@@ -95,7 +95,7 @@ async function* csvRows(
     }
     if (out.length > 0) yield out;
   }
-  if (columns === null) throw new DropgateError('FILE_UNREADABLE', 'file is empty: no header row');
+  if (columns === null) throw noHeaderError();
 }
 
 function coerceRecord(record: string[], columns: Column[]) {
@@ -145,6 +145,11 @@ function columnsFor(names: string[], schema: RowSchema): Column[] {
     }
   }
   return names.map((name) => ({ name, coerce: coercerFor(properties[name], required.has(name)) }));
+}
+
+/** A file that ends before its header row does. */
+export function noHeaderError(): DropgateError {
+  return new DropgateError('FILE_UNREADABLE', 'file is empty: no header row');
 }
 
 function headerError(message: string): DropgateError {
