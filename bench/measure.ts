@@ -12,9 +12,10 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Papa from 'papaparse';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetReadObjects } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { ordersParquetSchema } from './generate-orders-parquet.js';
+import { readEveryRowGroup } from './hyparquet-rows.js';
 import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
 import { createLocalLedger } from '../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../adapters/object-store/local/local-object-store.js';
@@ -46,26 +47,7 @@ async function rawPapaparse(file: string, header: boolean): Promise<number> {
 }
 
 async function parquetBare(file: string): Promise<number> {
-  const buffer = await asyncBufferFromFile(file);
-  const metadata = await parquetMetadataAsync(buffer);
-  let rows = 0;
-  let rowStart = 0;
-  for (const group of metadata.row_groups) {
-    const rowEnd = rowStart + Number(group.num_rows);
-    await parquetRead({
-      file: buffer,
-      metadata,
-      rowStart,
-      rowEnd,
-      rowFormat: 'object',
-      compressors,
-      onComplete: (result) => {
-        rows += result.length;
-      },
-    });
-    rowStart = rowEnd;
-  }
-  return rows;
+  return readEveryRowGroup(await asyncBufferFromFile(file));
 }
 
 /** The retained size (heap and buffers, after GC) of the largest row group decoded as row objects. */

@@ -15,9 +15,9 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, type AsyncBuffer } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import { asyncBufferFromFile, type AsyncBuffer } from 'hyparquet';
 import { packageRoot } from '../app/node/load-config.js';
+import { readEveryRowGroup } from './hyparquet-rows.js';
 
 const ROWS = Number(process.env.BENCH_ENGINE_ROWS ?? 2_000_000);
 const ROW_GROUPS = 20;
@@ -187,26 +187,9 @@ async function readWithHyparquet(
       return bytes;
     },
   };
-  const metadata = await parquetMetadataAsync(buffer);
-  let rows = 0;
-  let rowStart = 0;
-  for (const group of metadata.row_groups) {
-    const rowEnd = rowStart + Number(group.num_rows);
-    await parquetRead({
-      file: buffer,
-      metadata,
-      rowStart,
-      rowEnd,
-      rowFormat: 'object',
-      compressors,
-      onComplete: (result: Array<Record<string, unknown>>) => {
-        for (const row of result) types.check(row);
-        rows += result.length;
-      },
-    });
-    rowStart = rowEnd;
-  }
-  return rows;
+  return readEveryRowGroup(buffer, (rows) => {
+    for (const row of rows) types.check(row);
+  });
 }
 
 const engines: Record<string, typeof readWithHyparquet> = {
