@@ -1,5 +1,6 @@
 /** Serialized events held as one UTF-8 buffer with an end offset per event: the pipeline's EventBatch. */
 import type { EventBatch, OutgoingEvent } from '../adapters/ports.js';
+import { concatBytes } from './byte-streams.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -19,12 +20,18 @@ export class EncodedEvents implements EventBatch {
     private readonly attributesOf: (index: number) => Attributes,
   ) {}
 
+  /** Encodes events built one by one (summaries, dead letters); row events come encoded in blocks. */
   static of(events: readonly OutgoingEvent[]): EncodedEvents {
-    const text = events.map((event) => `${event.body}\n`);
-    const bytes = encoder.encode(text.join(''));
+    const encoded = events.map((event) => encoder.encode(`${event.body}\n`));
+    const ends = new Uint32Array(encoded.length);
+    let offset = 0;
+    for (let index = 0; index < encoded.length; index++) {
+      offset += encoded[index]!.length;
+      ends[index] = offset;
+    }
     return new EncodedEvents(
-      bytes,
-      endOffsets(text, bytes.length),
+      concatBytes(encoded, offset),
+      ends,
       (index) => events[index]!.id,
       (index) => events[index]!.attributes,
     );
@@ -105,41 +112,4 @@ export class EncodedEvents implements EventBatch {
   private startOf(index: number): number {
     return index === 0 ? 0 : this.ends[index - 1]!;
   }
-}
-
-/**
- * End offsets, in bytes, of `parts` (each ending in a newline) once encoded as `byteLength` bytes of
- * UTF-8. Text that is all ASCII encodes one byte per character, so only other text is measured part by
- * part.
- */
-export function endOffsets(parts: readonly string[], byteLength: number): Uint32Array {
-  const ends = new Uint32Array(parts.length);
-  let offset = 0;
-  let chars = 0;
-  for (const part of parts) chars += part.length;
-  const ascii = chars === byteLength;
-  for (let index = 0; index < parts.length; index++) {
-    offset += ascii ? parts[index]!.length : utf8Length(parts[index]!);
-    ends[index] = offset;
-  }
-  return ends;
-}
-
-/** Bytes `text` takes as UTF-8, counting a lone surrogate as the 3 bytes of U+FFFD, as TextEncoder does. */
-export function utf8Length(text: string): number {
-  let length = 0;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) length += 1;
-    else if (code < 0x800) length += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(index + 1))) {
-      length += 4;
-      index++;
-    } else length += 3;
-  }
-  return length;
-}
-
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code <= 0xdfff;
 }
