@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'PAYLOAD_TOO_LARGE'
+  /** A thread of an ingestion pool ran out of its capped heap; the work can run where there is no cap. */
+  | 'OUT_OF_MEMORY'
   | 'INTERNAL';
 
 export class DropgateError extends Error {

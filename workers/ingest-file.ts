@@ -256,6 +256,7 @@ async function openBlocks(
         head: options.head,
         skipThrough: options.skipThrough,
         limits: sink.limits,
+        validate: options.validate,
       });
     }
     return rowBlocks(await parquetRowSource(store, object, dataset.schema), sink.limits, options);

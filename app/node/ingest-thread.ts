@@ -1,7 +1,8 @@
 /**
  * A worker thread of the ingestion pool (ingest-threads.ts): parses, validates and serializes the CSV
  * segments and Parquet row groups it is sent, and sends each row block back with its buffers transferred,
- * not copied.
+ * not copied. A row group's blocks are sent as they are made, at most STREAM_CREDIT blocks ahead of what
+ * the pool has handed on; the pool sends `more` for each block it hands on, `cancel` to stop.
  */
 import { parentPort } from 'node:worker_threads';
 import { createAjvValidatorFactory, type RowValidator } from '../../schemas/row-validator.js';
@@ -14,7 +15,7 @@ import {
 } from '../../workers/csv/csv-parallel.js';
 import { DropgateError, describeError } from '../../workers/errors.js';
 import {
-  processRowGroup,
+  rowGroupBlocks,
   type RowGroupPlan,
   type RowGroupTask,
 } from '../../workers/parquet/parquet-row-source.js';
@@ -24,8 +25,13 @@ export type ThreadRequest =
   | { id: number; kind: 'csv'; plan: CsvSegmentPlan; task: CsvSegmentTask }
   | { id: number; kind: 'parquet'; plan: RowGroupPlan; task: RowGroupTask };
 
+/** Flow control of a row group's stream of blocks. */
+export type StreamControl = { id: number; kind: 'more' } | { id: number; kind: 'cancel' };
+
 export type ThreadReply =
-  | { id: number; result: CsvSegmentResult | RowBlock[] }
+  | { id: number; result: CsvSegmentResult }
+  | { id: number; block: RowBlock }
+  | { id: number; done: true }
   | {
       id: number;
       error: {
@@ -52,15 +58,54 @@ function validatorFor(plan: { schema: RowSchema; schemaName: string }): RowValid
 const buffersOf = (blocks: RowBlock[]) =>
   blocks.flatMap(({ bytes, ends, rows }) => [bytes.buffer, ends.buffer, rows.buffer] as ArrayBuffer[]);
 
-parentPort!.on('message', async (request: ThreadRequest) => {
+/**
+ * Blocks a stream may send before the pool hands one on: one being published and one ready keep the
+ * sink busy; more would only hold event bytes in memory.
+ */
+export const STREAM_CREDIT = 2;
+
+interface Stream {
+  credit: number;
+  cancelled: boolean;
+  wake?: () => void;
+}
+
+const streams = new Map<number, Stream>();
+
+async function streamRowGroup(id: number, plan: RowGroupPlan, task: RowGroupTask): Promise<void> {
+  const stream: Stream = { credit: STREAM_CREDIT, cancelled: false };
+  streams.set(id, stream);
+  try {
+    for await (const block of rowGroupBlocks(plan, task, validatorFor(plan))) {
+      while (stream.credit === 0 && !stream.cancelled) {
+        await new Promise<void>((resolve) => (stream.wake = resolve));
+      }
+      if (stream.cancelled) return;
+      stream.credit -= 1;
+      parentPort!.postMessage({ id, block } satisfies ThreadReply, buffersOf([block]));
+    }
+    parentPort!.postMessage({ id, done: true } satisfies ThreadReply);
+  } finally {
+    streams.delete(id);
+  }
+}
+
+parentPort!.on('message', async (request: ThreadRequest | StreamControl) => {
   const { id } = request;
+  if (request.kind === 'more' || request.kind === 'cancel') {
+    const stream = streams.get(id);
+    if (!stream) return;
+    if (request.kind === 'more') stream.credit += 1;
+    else stream.cancelled = true;
+    stream.wake?.();
+    return;
+  }
   try {
     if (request.kind === 'csv') {
       const result = await processCsvSegment(request.plan, request.task, validatorFor(request.plan));
       parentPort!.postMessage({ id, result } satisfies ThreadReply, buffersOf([result.block]));
     } else {
-      const result = await processRowGroup(request.plan, request.task, validatorFor(request.plan));
-      parentPort!.postMessage({ id, result } satisfies ThreadReply, buffersOf(result));
+      await streamRowGroup(id, request.plan, request.task);
     }
   } catch (error) {
     const failure =

@@ -8,7 +8,7 @@
  *   with parallel GC, ~44 without. V8 flags can only be set safely at start, so the pool cannot set it.
  * - The CSV pool's threads have capped heaps (16 MB young, 64 MB old generation), and the main thread
  *   runs with `--max-semi-space-size=4`: 200 MB of orders peaked at ~230 MB RSS instead of ~370 MB, at
- *   ~10% of the speed. A Parquet row group is decoded whole, so the Parquet pool is not capped.
+ *   ~10% of the speed. The Parquet pool's threads are capped too (see createParquetThreadPool).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -19,7 +19,7 @@ import type { RowGroupPool } from '../../workers/parquet/parquet-row-source.js';
 import type { RowBlock } from '../../workers/row-block.js';
 import { DropgateError } from '../../workers/errors.js';
 import { packageRoot } from './load-config.js';
-import type { ThreadReply, ThreadRequest } from './ingest-thread.js';
+import type { StreamControl, ThreadReply, ThreadRequest } from './ingest-thread.js';
 
 export interface IngestThreadPool extends CsvSegmentPool, RowGroupPool {
   close(): Promise<void>;
@@ -40,9 +40,11 @@ export interface ThreadPoolOptions {
 
 const threadScript = join(packageRoot, 'dist/app/node/ingest-thread.js');
 
+/** What waits for a thread's replies to one request: the whole reply, or a stream of blocks. */
 interface Pending {
-  resolve: (result: never) => void;
-  reject: (error: unknown) => void;
+  /** Takes a reply; true when it was the last one. */
+  reply: (reply: ThreadReply) => boolean;
+  fail: (error: unknown) => void;
 }
 
 interface Thread {
@@ -50,14 +52,81 @@ interface Thread {
   pending: Map<number, Pending>;
 }
 
+/** A row group's blocks as its thread sends them; see STREAM_CREDIT for how far ahead. */
+class BlockStream implements AsyncIterableIterator<RowBlock> {
+  private readonly blocks: RowBlock[] = [];
+  private ended = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly control: (kind: StreamControl['kind']) => void,
+    private readonly forget: () => void,
+  ) {}
+
+  /** Takes the thread's reply; true when the stream has ended. */
+  reply(reply: ThreadReply): boolean {
+    if ('block' in reply) this.blocks.push(reply.block);
+    else if ('error' in reply) this.fail(toError(reply.error));
+    else this.ended = true;
+    this.wake?.();
+    return this.ended;
+  }
+
+  fail(error: unknown): void {
+    this.failure = error;
+    this.ended = true;
+    this.wake?.();
+  }
+
+  async next(): Promise<IteratorResult<RowBlock>> {
+    for (;;) {
+      const block = this.blocks.shift();
+      if (block) {
+        if (!this.ended) this.control('more');
+        return { value: block, done: false };
+      }
+      // Blocks made before a failure are handed on first, as the rows before it.
+      if (this.failure !== undefined) throw this.failure;
+      if (this.ended) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  async return(): Promise<IteratorResult<RowBlock>> {
+    if (!this.ended) {
+      this.ended = true;
+      this.control('cancel');
+      this.forget();
+    }
+    this.blocks.length = 0;
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+function toError({ code, message, retryable, context }: Extract<ThreadReply, { error: unknown }>['error']) {
+  return new DropgateError(code, message, { retryable, context });
+}
+
 /** The pool for CSV segments: small, capped heaps. */
 export function createCsvThreadPool(threads?: number): IngestThreadPool {
   return createIngestThreadPool({ threads, youngGenerationMb: 16, oldGenerationMb: 64 });
 }
 
-/** The pool for Parquet row groups: a row group is decoded whole, so heaps are left to V8. */
-export function createParquetThreadPool(threads?: number): IngestThreadPool {
-  return createIngestThreadPool({ threads });
+/**
+ * The pool for Parquet row groups. hyparquet decodes a row group's column chunks whole, so a thread
+ * holds one row group decoded (51 MB for the bench's 100k rows) plus the garbage of decoding it; its
+ * heap is capped at `oldGenerationMb` (192 by default), and a row group that does not fit runs on the
+ * calling thread instead (parallelParquetBlocks). On the bench, uncapped threads let V8 grow each heap
+ * to ~600 MB: 13.0 s and 1319 MB RSS; capped at 192 MB, 15.0 s and 468 MB.
+ */
+export function createParquetThreadPool(threads?: number, oldGenerationMb = 192): IngestThreadPool {
+  return createIngestThreadPool({ threads, oldGenerationMb });
 }
 
 export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestThreadPool {
@@ -79,23 +148,21 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
     const thread: Thread = { worker, pending: new Map() };
     worker.on('message', (reply: ThreadReply) => {
       const waiting = thread.pending.get(reply.id);
-      if (!waiting) return;
-      thread.pending.delete(reply.id);
-      // An idle pool does not keep the process alive; a busy one does.
-      if (thread.pending.size === 0) worker.unref();
-      if ('result' in reply) waiting.resolve(reply.result as never);
-      else {
-        const { code, message, retryable, context } = reply.error;
-        waiting.reject(new DropgateError(code, message, { retryable, context }));
-      }
+      if (waiting?.reply(reply)) forget(thread, reply.id);
     });
     const fail = (error: unknown) => {
       if (threads[slot] === thread) threads[slot] = null;
-      const failure = new DropgateError('INTERNAL', `an ingestion thread stopped: ${String(error)}`, {
-        retryable: true,
-        cause: error,
-      });
-      for (const waiting of thread.pending.values()) waiting.reject(failure);
+      const failure =
+        (error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new DropgateError('OUT_OF_MEMORY', 'an ingestion thread ran out of its capped heap', {
+              retryable: true,
+              cause: error,
+            })
+          : new DropgateError('INTERNAL', `an ingestion thread stopped: ${String(error)}`, {
+              retryable: true,
+              cause: error,
+            });
+      for (const waiting of thread.pending.values()) waiting.fail(failure);
       thread.pending.clear();
     };
     worker.on('error', fail);
@@ -105,36 +172,60 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
     return thread;
   };
 
-  /** Sends `request` to a thread, handing over its task's bytes (a buffer of their own) rather than copying. */
-  function run<T>(request: DistributiveOmit<ThreadRequest, 'id'>): Promise<T> {
+  const forget = (thread: Thread, id: number) => {
+    thread.pending.delete(id);
+    // An idle pool does not keep the process alive; a busy one does.
+    if (thread.pending.size === 0) thread.worker.unref();
+  };
+
+  /**
+   * Sends `request` to the thread with the least work, handing over its task's bytes (a buffer of their
+   * own) rather than copying them; `waiting` takes the replies.
+   */
+  function send(
+    request: DistributiveOmit<ThreadRequest, 'id'>,
+    waiting: (thread: Thread, id: number) => Pending,
+  ) {
     if (closed) {
-      return Promise.reject(
-        new DropgateError('SHUTTING_DOWN', 'the ingestion pool is closed', { retryable: true }),
-      );
+      throw new DropgateError('SHUTTING_DOWN', 'the ingestion pool is closed', { retryable: true });
     }
-    // The thread with the least work queued takes the task.
     let slot = 0;
     for (let index = 1; index < size; index++) {
       if ((threads[index]?.pending.size ?? 0) < (threads[slot]?.pending.size ?? 0)) slot = index;
     }
     const thread = threads[slot] ?? start(slot);
     const id = nextId++;
-    return new Promise<T>((resolve, reject) => {
-      thread.pending.set(id, { resolve: resolve as (result: never) => void, reject });
-      thread.worker.ref();
-      thread.worker.postMessage({ ...request, id } as ThreadRequest, [
-        request.task.bytes.buffer as ArrayBuffer,
-      ]);
-    });
+    thread.pending.set(id, waiting(thread, id));
+    thread.worker.ref();
+    thread.worker.postMessage({ ...request, id } as ThreadRequest, [
+      request.task.bytes.buffer as ArrayBuffer,
+    ]);
   }
 
   return {
     size,
     process(plan, task) {
-      return run<CsvSegmentResult>({ kind: 'csv', plan, task });
+      return new Promise<CsvSegmentResult>((resolve, reject) =>
+        send({ kind: 'csv', plan, task }, () => ({
+          reply(reply) {
+            if ('result' in reply) resolve(reply.result);
+            else if ('error' in reply) reject(toError(reply.error));
+            return true;
+          },
+          fail: reject,
+        })),
+      );
     },
-    processRowGroup(plan, task) {
-      return run<RowBlock[]>({ kind: 'parquet', plan, task });
+    rowGroupBlocks(plan, task) {
+      let stream: BlockStream | undefined;
+      send({ kind: 'parquet', plan, task }, (thread, id) => {
+        stream = new BlockStream(
+          (kind) => thread.worker.postMessage({ id, kind } satisfies StreamControl),
+          () => forget(thread, id),
+        );
+        return stream;
+      });
+      return stream!;
     },
     async close() {
       closed = true;

@@ -16,7 +16,7 @@ import type { ObjectInfo, ObjectStore, SinkLimits } from '../../adapters/ports.j
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
 import { rowBlocks, type RowBlock } from '../row-block.js';
-import { DropgateError, describeError } from '../errors.js';
+import { DropgateError, describeError, isDropgateError } from '../errors.js';
 import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, temporalFormat, type ValueConverter } from './parquet-values.js';
 
@@ -148,12 +148,16 @@ export interface RowGroupTask {
   spanStart: number;
 }
 
-/** Decodes, validates and serializes one row group from its bytes: the work a pool runs. */
-export async function processRowGroup(
+/**
+ * Decodes, validates and serializes one row group from its bytes, block by block: the work a pool runs.
+ * The row group is decoded whole (hyparquet decodes a column chunk at once); its row objects and event
+ * bytes are made a block at a time, as the consumer takes them.
+ */
+export async function* rowGroupBlocks(
   plan: RowGroupPlan,
   task: RowGroupTask,
   validate: RowValidator,
-): Promise<RowBlock[]> {
+): AsyncGenerator<RowBlock> {
   const { start, end } = rowGroupRanges(plan.metadata)[task.index]!;
   const { bytes, spanStart } = task;
   const file: AsyncBuffer = {
@@ -171,37 +175,50 @@ export async function processRowGroup(
   };
   const converters = convertersFor(plan.metadata, plan.schema);
   const rows = rowGroupRows(file, withRawValues(plan.metadata), converters, task.index, start, end);
-  const blocks: RowBlock[] = [];
-  for await (const block of rowBlocks({ rows, renderRaw: (raw) => raw }, plan.limits, {
+  yield* rowBlocks({ rows, renderRaw: (raw) => raw }, plan.limits, {
     head: plan.head,
     validate,
     skipThrough: plan.skipThrough,
     startRow: start,
-  })) {
-    blocks.push(block);
-  }
-  return blocks;
+  });
 }
 
-/** Runs row groups; `size` of them at once. Errors are DropgateErrors, as if the row group ran inline. */
+/**
+ * Runs row groups; `size` of them at once. Each row group's blocks come in order, and a stream stays at
+ * most a few blocks ahead of its consumer, so a slow sink holds back the decoding instead of buffering
+ * a row group's events. Errors are DropgateErrors, as if the row group ran inline, and come after the
+ * blocks made before them; OUT_OF_MEMORY means the row group needs more memory than the pool allows
+ * (parallelParquetBlocks then runs it on the calling thread). Returning a stream early stops its row group.
+ */
 export interface RowGroupPool {
   readonly size: number;
-  processRowGroup(plan: RowGroupPlan, task: RowGroupTask): Promise<RowBlock[]>;
+  rowGroupBlocks(plan: RowGroupPlan, task: RowGroupTask): AsyncIterableIterator<RowBlock>;
 }
 
-/** A Parquet file's row blocks, in order, with its row groups decoded by `pool`. */
+/**
+ * A Parquet file's row blocks, in order, with its row groups decoded by `pool`, `pool.size` at once. A
+ * row group too large for the pool's capped heaps runs here instead, with `validate`, from where the
+ * pool stopped.
+ */
 export async function* parallelParquetBlocks(
   store: ObjectStore,
   object: ObjectInfo,
   pool: RowGroupPool,
-  options: { schema: RowSchema; schemaName: string; head: string; skipThrough: number; limits: SinkLimits },
+  options: {
+    schema: RowSchema;
+    schemaName: string;
+    head: string;
+    skipThrough: number;
+    limits: SinkLimits;
+    validate: RowValidator;
+  },
 ): AsyncGenerator<RowBlock> {
   const { file, metadata } = await openParquet(store, object, options.schema);
-  const plan: RowGroupPlan = { ...options, metadata, fileSize: object.size };
+  const { validate, ...shared } = options;
+  const plan: RowGroupPlan = { ...shared, metadata, fileSize: object.size };
   const spans = rowGroupSpans(metadata);
   const ranges = rowGroupRanges(metadata);
-  const running: Array<Promise<RowBlock[]>> = [];
-  const start = async (index: number): Promise<RowBlock[]> => {
+  const open = async (index: number): Promise<Iterable<RowBlock> | AsyncIterable<RowBlock>> => {
     const { start: first, end: last } = ranges[index]!;
     // Row groups a resumed attempt has already published are only counted.
     if (last <= options.skipThrough) {
@@ -216,17 +233,52 @@ export async function* parallelParquetBlocks(
         },
       ];
     }
-    const { start: spanStart, end: spanEnd } = spans[index]!;
-    const bytes = new Uint8Array(await file.slice(spanStart, spanEnd));
-    return pool.processRowGroup(plan, { index, bytes, spanStart });
+    return pool.rowGroupBlocks(plan, await rowGroupTask(index));
   };
-  for (let index = 0; index < ranges.length; index++) {
-    const started = start(index);
-    started.catch(() => undefined);
-    running.push(started);
-    while (running.length >= pool.size) yield* await running.shift()!;
+  const rowGroupTask = async (index: number): Promise<RowGroupTask> => {
+    const { start: spanStart, end: spanEnd } = spans[index]!;
+    return { index, bytes: new Uint8Array(await file.slice(spanStart, spanEnd)), spanStart };
+  };
+  /** Row group `index` on this thread, after the `counted` rows the pool handed on up to `lastRow`. */
+  async function* here(index: number, lastRow: number, counted: number): AsyncGenerator<RowBlock> {
+    const resumed = { ...plan, skipThrough: Math.max(plan.skipThrough, lastRow) };
+    for await (const block of rowGroupBlocks(resumed, await rowGroupTask(index), validate)) {
+      // The rows the pool handed on are counted already.
+      const recount = Math.min(counted, block.rowsRead);
+      counted -= recount;
+      yield recount === 0 ? block : { ...block, rowsRead: block.rowsRead - recount };
+    }
   }
-  while (running.length > 0) yield* await running.shift()!;
+  // The row group being published, and the ones after it that the pool decodes meanwhile.
+  const opened: Array<Promise<Iterable<RowBlock> | AsyncIterable<RowBlock>>> = [];
+  try {
+    for (let index = 0; index < ranges.length; index++) {
+      while (opened.length < pool.size && index + opened.length < ranges.length) {
+        const next = open(index + opened.length);
+        next.catch(() => undefined);
+        opened.push(next);
+      }
+      const blocks = await opened.shift()!;
+      let lastRow = 0;
+      let counted = 0;
+      try {
+        for await (const block of blocks) {
+          lastRow = block.lastRow;
+          counted += block.rowsRead;
+          yield block;
+        }
+      } catch (error) {
+        if (!isDropgateError(error, 'OUT_OF_MEMORY')) throw error;
+        yield* here(index, lastRow, counted);
+      }
+    }
+  } finally {
+    // A failure or an early return stops the row groups opened ahead.
+    for (const next of opened.splice(0)) {
+      const stream = (await next.catch(() => undefined)) as AsyncIterator<RowBlock> | undefined;
+      await stream?.return?.();
+    }
+  }
 }
 
 /** Decodes rows [rowStart, rowEnd) of one row group into whole top-level columns, by column name. */
