@@ -123,7 +123,7 @@ export function createCsvThreadPool(threads?: number): IngestThreadPool {
  * holds one row group decoded (51 MB for the bench's 100k rows) plus the garbage of decoding it; its
  * heap is capped at `oldGenerationMb` (192 by default), and a row group that does not fit runs on the
  * calling thread instead (parallelParquetBlocks). On the bench, uncapped threads let V8 grow each heap
- * to ~600 MB: 13.0 s and 1319 MB RSS; capped at 192 MB, 15.0 s and 468 MB.
+ * to ~600 MB: 13.0 s and 1319 MB RSS; capped at 192 MB, 14.9-15.4 s and 500-516 MB.
  */
 export function createParquetThreadPool(threads?: number, oldGenerationMb = 192): IngestThreadPool {
   return createIngestThreadPool({ threads, oldGenerationMb });

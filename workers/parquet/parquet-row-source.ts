@@ -239,8 +239,10 @@ export async function* parallelParquetBlocks(
     const { start: spanStart, end: spanEnd } = spans[index]!;
     return { index, bytes: new Uint8Array(await file.slice(spanStart, spanEnd)), spanStart };
   };
-  /** Row group `index` on this thread, after the `counted` rows the pool handed on up to `lastRow`. */
-  async function* here(index: number, lastRow: number, counted: number): AsyncGenerator<RowBlock> {
+  /** Row group `index` on this thread, after the rows the pool handed on, up to `lastRow`. */
+  async function* here(index: number, lastRow: number): AsyncGenerator<RowBlock> {
+    // The pool's blocks counted every row of the group from its start through lastRow.
+    let counted = lastRow - ranges[index]!.start;
     const resumed = { ...plan, skipThrough: Math.max(plan.skipThrough, lastRow) };
     for await (const block of rowGroupBlocks(resumed, await rowGroupTask(index), validate)) {
       // The rows the pool handed on are counted already.
@@ -259,17 +261,15 @@ export async function* parallelParquetBlocks(
         opened.push(next);
       }
       const blocks = await opened.shift()!;
-      let lastRow = 0;
-      let counted = 0;
+      let lastRow = ranges[index]!.start;
       try {
         for await (const block of blocks) {
           lastRow = block.lastRow;
-          counted += block.rowsRead;
           yield block;
         }
       } catch (error) {
         if (!isDropgateError(error, 'OUT_OF_MEMORY')) throw error;
-        yield* here(index, lastRow, counted);
+        yield* here(index, lastRow);
       }
     }
   } finally {
