@@ -37,6 +37,9 @@ export interface RowBlockOptions {
 }
 
 const encoder = new TextEncoder();
+const INITIAL_EVENTS = 256;
+const EMPTY_BYTES = new Uint8Array(0);
+const EMPTY_OFFSETS = new Uint32Array(0);
 
 export class RowBlockBuilder {
   private readonly head: Uint8Array;
@@ -48,13 +51,17 @@ export class RowBlockBuilder {
   private rejections: Rejection[] = [];
   private rowsRead = 0;
   private lastRow: number;
+  /** Sizes of the buffers the last block grew to, for the next block's. */
+  private capacity = 0;
+  private eventCapacity = INITIAL_EVENTS;
 
   constructor(private readonly options: RowBlockOptions) {
     this.lastRow = options.startRow;
     this.head = encoder.encode(options.head);
     this.bytes = new Uint8Array(Math.max(options.expectedBytes ?? 0, 64 << 10));
-    this.ends = new Uint32Array(256);
-    this.rows = new Uint32Array(256);
+    this.capacity = this.bytes.length;
+    this.ends = new Uint32Array(INITIAL_EVENTS);
+    this.rows = new Uint32Array(INITIAL_EVENTS);
   }
 
   /** Bytes of event bodies waiting in the block. */
@@ -94,16 +101,23 @@ export class RowBlockBuilder {
     }
   }
 
-  /** The block so far; the builder starts a new one after it. */
+  /**
+   * The block so far; the builder starts a new one after it. The block takes the builder's buffers as
+   * they are (views of their filled part, not copies), and the next block gets new ones of the same
+   * capacity; a buffer's unfilled end is never written, so it costs address space, not memory.
+   */
   take(): RowBlock {
     const block: RowBlock = {
       lastRow: this.lastRow,
       rowsRead: this.rowsRead,
-      bytes: this.bytes.slice(0, this.length),
-      ends: this.ends.slice(0, this.events),
-      rows: this.rows.slice(0, this.events),
+      bytes: this.bytes.subarray(0, this.length),
+      ends: this.ends.subarray(0, this.events),
+      rows: this.rows.subarray(0, this.events),
       rejections: this.rejections,
     };
+    this.bytes = EMPTY_BYTES;
+    this.ends = EMPTY_OFFSETS;
+    this.rows = EMPTY_OFFSETS;
     this.length = 0;
     this.events = 0;
     this.rejections = [];
@@ -113,17 +127,20 @@ export class RowBlockBuilder {
 
   private reserve(bytes: number): void {
     if (this.length + bytes > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + bytes));
+      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + bytes, this.capacity));
       grown.set(this.bytes.subarray(0, this.length));
       this.bytes = grown;
+      this.capacity = grown.length;
     }
     if (this.events === this.ends.length) {
-      const ends = new Uint32Array(this.ends.length * 2);
+      const size = Math.max(this.ends.length * 2, this.eventCapacity);
+      const ends = new Uint32Array(size);
       ends.set(this.ends);
       this.ends = ends;
-      const rows = new Uint32Array(this.rows.length * 2);
+      const rows = new Uint32Array(size);
       rows.set(this.rows);
       this.rows = rows;
+      this.eventCapacity = size;
     }
   }
 }

@@ -123,7 +123,8 @@ describe('CSV parsed in segments', () => {
     const dataset = label === 'no header row' ? testDataset({ csv: { header: false } }) : testDataset();
     const bytes = encode(text);
     const sequential = await ingest(bytes, { dataset });
-    for (const segmentBytes of [1, 100, 4096]) {
+    // 40,000 bytes: segments longer than the slices a segment is parsed in.
+    for (const segmentBytes of [1, 100, 4096, 40_000]) {
       const parallel = await ingest(bytes, { pool: inline(), segmentBytes, chunkSize: 333, dataset });
       expect(parallel.segments).toBeGreaterThan(0);
       expect({ segmentBytes, ...parallel, segments: 0 }).toEqual({
