@@ -47,3 +47,30 @@ export function createKeyedMutex() {
     }
   };
 }
+
+/**
+ * Group commit: callers wait for a `sync` that starts after they call, and one sync serves every caller
+ * that arrives while the one before it runs. Writers append, then await the returned function; the disk
+ * flushes once per group instead of once per write, and the next writes go on while it flushes.
+ */
+export function groupCommit(sync: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  const start = (): Promise<void> => {
+    const run: Promise<void> = sync().finally(() => {
+      if (running === run) running = null;
+    });
+    running = run;
+    return run;
+  };
+  return () => {
+    if (running === null) return start();
+    queued ??= running
+      .catch(() => undefined)
+      .then(() => {
+        queued = null;
+        return start();
+      });
+    return queued;
+  };
+}

@@ -1,13 +1,15 @@
 /**
  * An event sink of append-only NDJSON files, `<directory>/<topic>.ndjson`, one event per line. A batch
- * counts as published only once it is written and fdatasync'd. On open, a torn last line left by a crash
- * (a batch that was never acknowledged) is cut off, so every line in the file is a whole event.
+ * counts as published only once it is written and fdatasync'd. Writes to a topic go one at a time, so
+ * batches never interleave; syncs are shared (group commit), so a batch is written while the one before
+ * it is being flushed. A write that fails part way is cut off again, and on open a torn last line left by
+ * a crash (a batch that was never acknowledged) is cut off, so every line in the file is a whole event.
  */
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DropgateError } from '../../../workers/errors.js';
 import type { EventBatch, EventSink } from '../../ports.js';
-import { createKeyedMutex } from '../../node/durable-files.js';
+import { createKeyedMutex, groupCommit } from '../../node/durable-files.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
@@ -17,7 +19,7 @@ export interface LocalEventSink extends EventSink {
 
 export async function createLocalEventSink(options: { directory: string }): Promise<LocalEventSink> {
   await mkdir(options.directory, { recursive: true });
-  const handles = new Map<string, Promise<FileHandle>>();
+  const files = new Map<string, Promise<TopicFile>>();
   const withLock = createKeyedMutex();
   const pathOf = (topic: string) => {
     if (!TOPIC_NAME.test(topic)) {
@@ -28,14 +30,14 @@ export async function createLocalEventSink(options: { directory: string }): Prom
     }
     return join(options.directory, `${topic}.ndjson`);
   };
-  const handleFor = (topic: string) => {
-    let handle = handles.get(topic);
-    if (!handle) {
-      handle = openRepaired(pathOf(topic));
-      handle.catch(() => handles.delete(topic));
-      handles.set(topic, handle);
+  const fileFor = (topic: string) => {
+    let file = files.get(topic);
+    if (!file) {
+      file = openTopicFile(pathOf(topic));
+      file.catch(() => files.delete(topic));
+      files.set(topic, file);
     }
-    return handle;
+    return file;
   };
 
   return {
@@ -43,20 +45,43 @@ export async function createLocalEventSink(options: { directory: string }): Prom
     pathOf,
     async publish(topic: string, events: EventBatch) {
       if (events.length === 0) return { failed: [] };
-      const handle = await handleFor(topic);
+      const file = await fileFor(topic);
       const lines = events.ndjson();
-      await withLock(topic, async () => {
-        await handle.appendFile(lines);
-        await handle.datasync();
-      });
+      await withLock(topic, () => append(file, lines));
+      await file.sync();
       return { failed: [] };
     },
     async close() {
-      const open = [...handles.values()];
-      handles.clear();
-      await Promise.all(open.map(async (handle) => (await handle).close()));
+      const open = [...files.values()];
+      files.clear();
+      await Promise.all(open.map(async (file) => (await file).handle.close()));
     },
   };
+}
+
+interface TopicFile {
+  handle: FileHandle;
+  /** Bytes of whole events in the file. */
+  size: number;
+  /** Resolves once everything written before the call is on disk. */
+  sync: () => Promise<void>;
+}
+
+async function openTopicFile(path: string): Promise<TopicFile> {
+  const handle = await openRepaired(path);
+  const { size } = await handle.stat();
+  return { handle, size, sync: groupCommit(() => handle.datasync()) };
+}
+
+/** Appends `lines` whole or not at all: a failed write is truncated back to the last whole event. */
+async function append(file: TopicFile, lines: Uint8Array): Promise<void> {
+  try {
+    await file.handle.appendFile(lines);
+  } catch (error) {
+    await file.handle.truncate(file.size).catch(() => undefined);
+    throw error;
+  }
+  file.size += lines.length;
 }
 
 async function openRepaired(path: string): Promise<FileHandle> {
