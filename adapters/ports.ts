@@ -121,7 +121,8 @@ export interface EventBatch {
  * rejects only for faults that fail the whole batch (with `retryable` set when trying again can help).
  * A sink splits a batch further if its own request limits need it, and reports an event it can never
  * accept (too large, say) as a failure with `retryable: false`. Delivery is at least once: an event may
- * be accepted twice across retries, always with the same id.
+ * be accepted twice across retries, always with the same id. Once `publish` settles the batch's buffers
+ * are the caller's again, to reuse: a sink that keeps events keeps copies.
  */
 export interface EventSink {
   readonly limits: SinkLimits;

@@ -15,7 +15,7 @@ export interface RetryPolicy {
 
 export const defaultRetry: RetryPolicy = { attempts: 5, baseDelayMs: 200 };
 
-const MAX_IN_FLIGHT = 2;
+const MAX_IN_FLIGHT = 4;
 
 export interface BatchPublisherOptions {
   sink: EventSink;
@@ -101,11 +101,14 @@ export class BatchPublisher {
         );
       }
     }
+    const published = events.length - refused.length;
+    // Nothing reads the block's events any more.
+    block.release?.();
     // The checkpoint only moves past this block once every block before it is durable too.
     await previous;
     this.durable = {
       row: Math.max(this.durable.row, block.lastRow),
-      published: this.durable.published + events.length - refused.length,
+      published: this.durable.published + published,
       rejected: this.durable.rejected + block.rejections.length + refused.length,
     };
     await this.options.onDurable(this.checkpoint);

@@ -21,7 +21,18 @@ export interface RowBlock {
   rows: Uint32Array;
   /** Rejected rows, in row order, with their raw record rendered. */
   rejections: Rejection[];
+  /**
+   * Hands `bytes` back to whoever made the block, to hold its next block's events; called once the
+   * events are published and nothing reads them any more. Set by a thread pool on the blocks it passes
+   * on; absent on blocks made in place, which the garbage collector frees.
+   */
+  release?: () => void;
 }
+
+/** A buffer of at least `bytes` bytes for a block's events (a thread reuses those of published blocks). */
+export type AllocateBytes = (bytes: number) => Uint8Array;
+
+const newBytes: AllocateBytes = (bytes) => new Uint8Array(bytes);
 
 export interface RowBlockOptions {
   /** `rowEventHead` of the file. */
@@ -34,6 +45,8 @@ export interface RowBlockOptions {
   startRow: number;
   /** Bytes of events the block is expected to hold, to size its buffer once (default 64 KiB). */
   expectedBytes?: number;
+  /** Where event buffers come from (default: new ones). */
+  allocate?: AllocateBytes;
 }
 
 const encoder = new TextEncoder();
@@ -55,10 +68,13 @@ export class RowBlockBuilder {
   private capacity = 0;
   private eventCapacity = INITIAL_EVENTS;
 
+  private readonly allocate: AllocateBytes;
+
   constructor(private readonly options: RowBlockOptions) {
     this.lastRow = options.startRow;
     this.head = encoder.encode(options.head);
-    this.bytes = new Uint8Array(Math.max(options.expectedBytes ?? 0, 64 << 10));
+    this.allocate = options.allocate ?? newBytes;
+    this.bytes = this.allocate(Math.max(options.expectedBytes ?? 0, 64 << 10));
     this.capacity = this.bytes.length;
     this.ends = new Uint32Array(INITIAL_EVENTS);
     this.rows = new Uint32Array(INITIAL_EVENTS);
@@ -127,7 +143,7 @@ export class RowBlockBuilder {
 
   private reserve(bytes: number): void {
     if (this.length + bytes > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + bytes, this.capacity));
+      const grown = this.allocate(Math.max(this.bytes.length * 2, this.length + bytes, this.capacity));
       grown.set(this.bytes.subarray(0, this.length));
       this.bytes = grown;
       this.capacity = grown.length;

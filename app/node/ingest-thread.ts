@@ -19,7 +19,7 @@ import {
   type RowGroupPlan,
   type RowGroupTask,
 } from '../../workers/parquet/parquet-row-source.js';
-import type { RowBlock } from '../../workers/row-block.js';
+import type { AllocateBytes, RowBlock } from '../../workers/row-block.js';
 
 export type ThreadRequest =
   | { id: number; kind: 'csv'; plan: CsvSegmentPlan; task: CsvSegmentTask }
@@ -27,6 +27,12 @@ export type ThreadRequest =
 
 /** Flow control of a row group's stream of blocks. */
 export type StreamControl = { id: number; kind: 'more' } | { id: number; kind: 'cancel' };
+
+/** The event buffer of a block that is published, handed back for the thread's next blocks. */
+export interface Recycle {
+  kind: 'recycle';
+  buffer: ArrayBuffer;
+}
 
 export type ThreadReply =
   | { id: number; result: CsvSegmentResult }
@@ -55,6 +61,21 @@ function validatorFor(plan: { schema: RowSchema; schemaName: string }): RowValid
   return validate;
 }
 
+/**
+ * Event buffers of published blocks, which the pool hands back: the main thread lets go of them at once
+ * instead of at its next full collection, and this thread allocates fewer. A buffer is made a quarter
+ * larger than asked and rounded up, so a block a little larger than the last still fits one; the part
+ * never written costs address space, not memory.
+ */
+const spare: ArrayBuffer[] = [];
+const MAX_SPARE = 4;
+
+const allocate: AllocateBytes = (bytes) => {
+  const index = spare.findIndex((buffer) => buffer.byteLength >= bytes);
+  if (index !== -1) return new Uint8Array(spare.splice(index, 1)[0]!);
+  return new Uint8Array(Math.ceil((bytes * 1.25) / 65536) * 65536);
+};
+
 const buffersOf = (blocks: RowBlock[]) =>
   blocks.flatMap(({ bytes, ends, rows }) => [bytes.buffer, ends.buffer, rows.buffer] as ArrayBuffer[]);
 
@@ -76,7 +97,7 @@ async function streamRowGroup(id: number, plan: RowGroupPlan, task: RowGroupTask
   const stream: Stream = { credit: STREAM_CREDIT, cancelled: false };
   streams.set(id, stream);
   try {
-    for await (const block of rowGroupBlocks(plan, task, validatorFor(plan))) {
+    for await (const block of rowGroupBlocks(plan, task, validatorFor(plan), allocate)) {
       while (stream.credit === 0 && !stream.cancelled) {
         await new Promise<void>((resolve) => (stream.wake = resolve));
       }
@@ -90,7 +111,12 @@ async function streamRowGroup(id: number, plan: RowGroupPlan, task: RowGroupTask
   }
 }
 
-parentPort!.on('message', async (request: ThreadRequest | StreamControl) => {
+parentPort!.on('message', async (request: ThreadRequest | StreamControl | Recycle) => {
+  if (request.kind === 'recycle') {
+    spare.push(request.buffer);
+    if (spare.length > MAX_SPARE) spare.shift();
+    return;
+  }
   const { id } = request;
   if (request.kind === 'more' || request.kind === 'cancel') {
     const stream = streams.get(id);
@@ -102,7 +128,12 @@ parentPort!.on('message', async (request: ThreadRequest | StreamControl) => {
   }
   try {
     if (request.kind === 'csv') {
-      const result = await processCsvSegment(request.plan, request.task, validatorFor(request.plan));
+      const result = await processCsvSegment(
+        request.plan,
+        request.task,
+        validatorFor(request.plan),
+        allocate,
+      );
       parentPort!.postMessage({ id, result } satisfies ThreadReply, buffersOf([result.block]));
     } else {
       await streamRowGroup(id, request.plan, request.task);

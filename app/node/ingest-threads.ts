@@ -19,7 +19,7 @@ import type { RowGroupPool } from '../../workers/parquet/parquet-row-source.js';
 import type { RowBlock } from '../../workers/row-block.js';
 import { DropgateError } from '../../workers/errors.js';
 import { packageRoot } from './load-config.js';
-import type { StreamControl, ThreadReply, ThreadRequest } from './ingest-thread.js';
+import type { Recycle, StreamControl, ThreadReply, ThreadRequest } from './ingest-thread.js';
 
 export interface IngestThreadPool extends CsvSegmentPool, RowGroupPool {
   close(): Promise<void>;
@@ -147,6 +147,8 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
     });
     const thread: Thread = { worker, pending: new Map() };
     worker.on('message', (reply: ThreadReply) => {
+      const block = 'block' in reply ? reply.block : 'result' in reply ? reply.result.block : undefined;
+      if (block) block.release = () => recycle(thread, block.bytes.buffer as ArrayBuffer);
       const waiting = thread.pending.get(reply.id);
       if (waiting?.reply(reply)) forget(thread, reply.id);
     });
@@ -170,6 +172,12 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
     worker.unref();
     threads[slot] = thread;
     return thread;
+  };
+
+  /** Hands a published block's event buffer back to the thread that made it, if it still runs. */
+  const recycle = (thread: Thread, buffer: ArrayBuffer) => {
+    if (closed || !threads.includes(thread) || buffer.byteLength === 0) return;
+    thread.worker.postMessage({ kind: 'recycle', buffer } satisfies Recycle, [buffer]);
   };
 
   const forget = (thread: Thread, id: number) => {

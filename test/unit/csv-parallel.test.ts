@@ -50,6 +50,8 @@ interface Outcome {
   deadLetters: unknown[];
   summary: Record<string, unknown>;
   segments: number;
+  /** Blocks whose buffers were handed back to the pool once published. */
+  released: number;
 }
 
 async function ingest(
@@ -67,12 +69,21 @@ async function ingest(
   const key = 'vendors/acme/orders/file.csv';
   store.put(key, bytes, { updated: '2024-05-01T12:00:00.000Z' });
   let segments = 0;
+  let released = 0;
   const pool = options.pool;
   const counted: CsvSegmentPool | undefined = pool && {
     size: pool.size,
-    process: (plan, task) => {
+    process: async (plan, task) => {
       segments++;
-      return pool.process(plan, task);
+      const result = await pool.process(plan, task);
+      const release = result.block.release;
+      if (release) {
+        result.block.release = () => {
+          released++;
+          release();
+        };
+      }
+      return result;
     },
   };
   await ingestFile(
@@ -93,6 +104,7 @@ async function ingest(
     deadLetters: sink.events(dataset.deadLetterTopic).map((event) => JSON.parse(event.body).data),
     summary: data,
     segments,
+    released,
   };
 }
 
@@ -108,6 +120,7 @@ describe('CSV parsed in segments', () => {
     expect(sequential.events.length).toBeGreaterThan(1000);
     expect(sequential.deadLetters.length).toBeGreaterThan(50);
     expect(parallel.segments).toBeGreaterThan(20);
+    expect(parallel.released).toBe(parallel.segments);
     expect(parallel.events).toEqual(sequential.events);
     expect(parallel.deadLetters).toEqual(sequential.deadLetters);
     expect(parallel.summary).toEqual(sequential.summary);
@@ -170,6 +183,41 @@ describe('CSV parsed in segments', () => {
     const run = await ingest(encode(ordersCsv(50)), { pool: inline(), segmentBytes: 100, dataset });
     expect(run.segments).toBe(0);
     expect(run.summary).toMatchObject({ state: 'ingested' });
+  });
+
+  it("takes a published block's buffer back and fills it with the thread's next block", async () => {
+    const pool = createCsvThreadPool(1);
+    try {
+      const rows = 500;
+      const lines = Array.from(
+        { length: rows },
+        (_, n) => `O-${n},C-1,S-1,1,1.5,EUR,2024-05-01T10:00:00Z,,,x`,
+      );
+      const bytes = encode(`${lines.join('\n')}\n`);
+      const plan = {
+        schema: testDataset().schema,
+        schemaName: 'orders/v1',
+        csv: testDataset().csv,
+        header: HEADER.split(','),
+        newline: '\n',
+        head: '{"id":"x-',
+        skipThrough: 0,
+      };
+      const first = (await pool.process(plan, { bytes: bytes.slice(), startRow: 0, rows })).block;
+      const expected = new TextDecoder().decode(first.bytes);
+      // A mark past the events, where a buffer that is reused keeps it and a new one has a zero.
+      const whole = new Uint8Array(first.bytes.buffer);
+      expect(whole.length).toBeGreaterThan(first.bytes.length);
+      whole[whole.length - 1] = 0x7a;
+      first.release!();
+      expect(first.bytes.byteLength).toBe(0);
+
+      const second = (await pool.process(plan, { bytes: bytes.slice(), startRow: 0, rows })).block;
+      expect(new Uint8Array(second.bytes.buffer).at(-1)).toBe(0x7a);
+      expect(new TextDecoder().decode(second.bytes)).toBe(expected);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('fails work in flight retryably when its thread stops, and refuses work once closed', async () => {

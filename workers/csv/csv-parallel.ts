@@ -9,7 +9,7 @@ import { schemaColumns, type CsvOptions, type RowSchema } from '../../schemas/da
 import type { RowValidator } from '../../schemas/row-validator.js';
 import { decodeText, decodeUtf8Piece } from '../decode.js';
 import { DropgateError } from '../errors.js';
-import { RowBlockBuilder, type RowBlock } from '../row-block.js';
+import { RowBlockBuilder, type AllocateBytes, type RowBlock } from '../row-block.js';
 import type { RowSource } from '../rows.js';
 import { csvRecords } from './csv-records.js';
 import {
@@ -61,6 +61,7 @@ export async function processCsvSegment(
   plan: CsvSegmentPlan,
   task: CsvSegmentTask,
   validate: RowValidator,
+  allocate?: AllocateBytes,
 ): Promise<CsvSegmentResult> {
   let lines = 0;
   const source = csvRowSource(slices(decodeUtf8Piece(task.bytes), PARSE_SLICE_CHARS), plan.schema, {
@@ -82,6 +83,7 @@ export async function processCsvSegment(
     // An event is the head, the row number twice and the row as JSON, which takes at most about 3 times
     // its CSV (keys, quotes, escapes); a buffer too large is only address space (see take()).
     expectedBytes: task.rows * (plan.head.length + 48) + task.bytes.length * 3,
+    ...(allocate ? { allocate } : {}),
   });
   for await (const rows of source.rows) builder.add(rows);
   const block = builder.take();

@@ -15,7 +15,7 @@ import { compressors } from './compressors.js';
 import type { ObjectInfo, ObjectStore, SinkLimits } from '../../adapters/ports.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
-import { rowBlocks, type RowBlock } from '../row-block.js';
+import { rowBlocks, type AllocateBytes, type RowBlock } from '../row-block.js';
 import { DropgateError, describeError, isDropgateError } from '../errors.js';
 import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, temporalFormat, type ValueConverter } from './parquet-values.js';
@@ -157,6 +157,7 @@ export async function* rowGroupBlocks(
   plan: RowGroupPlan,
   task: RowGroupTask,
   validate: RowValidator,
+  allocate?: AllocateBytes,
 ): AsyncGenerator<RowBlock> {
   const { start, end } = rowGroupRanges(plan.metadata)[task.index]!;
   const { bytes, spanStart } = task;
@@ -180,6 +181,7 @@ export async function* rowGroupBlocks(
     validate,
     skipThrough: plan.skipThrough,
     startRow: start,
+    ...(allocate ? { allocate } : {}),
   });
 }
 
