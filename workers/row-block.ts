@@ -7,6 +7,9 @@ import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
 import type { Rejection } from './envelope.js';
 import type { SinkLimits } from '../adapters/ports.js';
 import type { ParsedRow, RowSource } from './rows.js';
+import { EventBytesWriter, newBytes, type AllocateBytes } from './event-bytes.js';
+
+export type { AllocateBytes } from './event-bytes.js';
 
 export interface RowBlock {
   /** Every data row up to and including `lastRow` is in this block or an earlier one. */
@@ -29,11 +32,6 @@ export interface RowBlock {
   release?: () => void;
 }
 
-/** A buffer of at least `bytes` bytes for a block's events (a thread reuses those of published blocks). */
-export type AllocateBytes = (bytes: number) => Uint8Array;
-
-const newBytes: AllocateBytes = (bytes) => new Uint8Array(bytes);
-
 export interface RowBlockOptions {
   /** `rowEventHead` of the file. */
   head: string;
@@ -51,38 +49,37 @@ export interface RowBlockOptions {
 
 const encoder = new TextEncoder();
 const INITIAL_EVENTS = 256;
-const EMPTY_BYTES = new Uint8Array(0);
 const EMPTY_OFFSETS = new Uint32Array(0);
+const ROW_NUMBER_KEY = encoder.encode('","rownumber":');
+const DATA_KEY = encoder.encode(',"data":');
+const EVENT_END = encoder.encode('}\n');
 
 export class RowBlockBuilder {
   private readonly head: Uint8Array;
-  private bytes: Uint8Array;
-  private length = 0;
+  private readonly bytes: EventBytesWriter;
   private ends: Uint32Array;
   private rows: Uint32Array;
   private events = 0;
   private rejections: Rejection[] = [];
   private rowsRead = 0;
   private lastRow: number;
-  /** Sizes of the buffers the last block grew to, for the next block's. */
-  private capacity = 0;
+  /** Events the last block grew to hold, for the next block's offsets. */
   private eventCapacity = INITIAL_EVENTS;
-
-  private readonly allocate: AllocateBytes;
 
   constructor(private readonly options: RowBlockOptions) {
     this.lastRow = options.startRow;
     this.head = encoder.encode(options.head);
-    this.allocate = options.allocate ?? newBytes;
-    this.bytes = this.allocate(Math.max(options.expectedBytes ?? 0, 64 << 10));
-    this.capacity = this.bytes.length;
+    this.bytes = new EventBytesWriter(
+      options.allocate ?? newBytes,
+      Math.max(options.expectedBytes ?? 0, 64 << 10),
+    );
     this.ends = new Uint32Array(INITIAL_EVENTS);
     this.rows = new Uint32Array(INITIAL_EVENTS);
   }
 
   /** Bytes of event bodies waiting in the block. */
   get size(): number {
-    return this.length;
+    return this.bytes.length;
   }
 
   /**
@@ -102,16 +99,18 @@ export class RowBlockBuilder {
         this.rejections.push({ row: parsed.row, line: parsed.line, issues, raw: renderRaw(parsed.raw) });
       }
     }
-    // The constant head is copied as bytes; only the rest of each event is encoded.
-    const head = this.head;
+    // `${head}${row}","rownumber":${row},"data":${JSON.stringify(values)}}\n`, written as bytes.
+    const { head, bytes } = this;
     for (const { row, values } of accepted) {
-      const tail = `${row}","rownumber":${row},"data":${JSON.stringify(values)}}\n`;
-      // UTF-8 takes at most 3 bytes per UTF-16 unit.
-      this.reserve(head.length + tail.length * 3);
-      this.bytes.set(head, this.length);
-      this.length += head.length;
-      this.length += encoder.encodeInto(tail, this.bytes.subarray(this.length)).written;
-      this.ends[this.events] = this.length;
+      bytes.writeBytes(head);
+      bytes.writeUint(row);
+      bytes.writeBytes(ROW_NUMBER_KEY);
+      bytes.writeUint(row);
+      bytes.writeBytes(DATA_KEY);
+      bytes.writeJson(values);
+      bytes.writeBytes(EVENT_END);
+      if (this.events === this.ends.length) this.growOffsets();
+      this.ends[this.events] = bytes.length;
       this.rows[this.events] = row;
       this.events++;
     }
@@ -120,44 +119,35 @@ export class RowBlockBuilder {
   /**
    * The block so far; the builder starts a new one after it. The block takes the builder's buffers as
    * they are (views of their filled part, not copies), and the next block gets new ones of the same
-   * capacity; a buffer's unfilled end is never written, so it costs address space, not memory.
+   * capacity.
    */
   take(): RowBlock {
     const block: RowBlock = {
       lastRow: this.lastRow,
       rowsRead: this.rowsRead,
-      bytes: this.bytes.subarray(0, this.length),
-      ends: this.ends.subarray(0, this.events),
-      rows: this.rows.subarray(0, this.events),
+      bytes: this.bytes.take(),
+      // Never views of the shared empty arrays, which transferring the block would detach.
+      ends: this.events === 0 ? new Uint32Array(0) : this.ends.subarray(0, this.events),
+      rows: this.events === 0 ? new Uint32Array(0) : this.rows.subarray(0, this.events),
       rejections: this.rejections,
     };
-    this.bytes = EMPTY_BYTES;
     this.ends = EMPTY_OFFSETS;
     this.rows = EMPTY_OFFSETS;
-    this.length = 0;
     this.events = 0;
     this.rejections = [];
     this.rowsRead = 0;
     return block;
   }
 
-  private reserve(bytes: number): void {
-    if (this.length + bytes > this.bytes.length) {
-      const grown = this.allocate(Math.max(this.bytes.length * 2, this.length + bytes, this.capacity));
-      grown.set(this.bytes.subarray(0, this.length));
-      this.bytes = grown;
-      this.capacity = grown.length;
-    }
-    if (this.events === this.ends.length) {
-      const size = Math.max(this.ends.length * 2, this.eventCapacity);
-      const ends = new Uint32Array(size);
-      ends.set(this.ends);
-      this.ends = ends;
-      const rows = new Uint32Array(size);
-      rows.set(this.rows);
-      this.rows = rows;
-      this.eventCapacity = size;
-    }
+  private growOffsets(): void {
+    const size = Math.max(this.ends.length * 2, this.eventCapacity);
+    const ends = new Uint32Array(size);
+    ends.set(this.ends);
+    this.ends = ends;
+    const rows = new Uint32Array(size);
+    rows.set(this.rows);
+    this.rows = rows;
+    this.eventCapacity = size;
   }
 }
 

@@ -1,0 +1,155 @@
+/** EventBytesWriter.writeJson must give exactly the bytes of TextEncoder over JSON.stringify. */
+import { describe, expect, it } from 'vitest';
+import { EventBytesWriter, newBytes } from '../../workers/event-bytes.js';
+import { RowBlockBuilder, type RowBlock } from '../../workers/row-block.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function written(value: unknown, capacity = 16): Uint8Array {
+  const writer = new EventBytesWriter(newBytes, capacity);
+  writer.writeJson(value);
+  return writer.take();
+}
+
+function expectSameAsStringify(value: unknown) {
+  const expected = encoder.encode(JSON.stringify(value) ?? '');
+  const actual = written(value);
+  // Compared as text first for a readable failure, then byte for byte.
+  expect(decoder.decode(actual)).toBe(decoder.decode(expected));
+  expect(actual).toEqual(expected);
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const TRICKY_UNITS = [0x00, 0x08, 0x0a, 0x0d, 0x1f, 0x20, 0x22, 0x2f, 0x5c, 0x7e, 0x7f, 0x80, 0xe9, 0x2028];
+
+function randomString(next: () => number): string {
+  const length = Math.floor(next() * 12);
+  let text = '';
+  for (let index = 0; index < length; index++) {
+    const pick = next();
+    if (pick < 0.7) text += String.fromCharCode(0x20 + Math.floor(next() * 95));
+    else if (pick < 0.85)
+      text += String.fromCharCode(TRICKY_UNITS[Math.floor(next() * TRICKY_UNITS.length)]!);
+    else if (pick < 0.93) text += '🎉';
+    // Lone surrogates, which JSON.stringify escapes.
+    else text += String.fromCharCode(next() < 0.5 ? 0xd83c : 0xdf89);
+  }
+  return text;
+}
+
+function randomValue(next: () => number, depth: number): unknown {
+  const pick = next();
+  if (pick < 0.3) return randomString(next);
+  if (pick < 0.45) return Math.floor((next() - 0.5) * 1e6);
+  if (pick < 0.55) return (next() - 0.5) * 10 ** Math.floor(next() * 40 - 20);
+  if (pick < 0.6)
+    return [Number.NaN, Infinity, -Infinity, -0, 1e21, 5e-7, Number.MAX_VALUE][Math.floor(next() * 7)];
+  if (pick < 0.68) return next() < 0.5;
+  if (pick < 0.75) return null;
+  if (pick < 0.78) return undefined;
+  if (depth > 2) return 'leaf';
+  if (pick < 0.88) return randomObject(next, depth + 1);
+  return Array.from({ length: Math.floor(next() * 4) }, () => randomValue(next, depth + 1));
+}
+
+function randomObject(next: () => number, depth: number): Record<string, unknown> {
+  const object: Record<string, unknown> = {};
+  const keys = Math.floor(next() * 8);
+  for (let index = 0; index < keys; index++) {
+    const key = next() < 0.2 ? String(Math.floor(next() * 20)) : randomString(next) || 'k';
+    object[key] = randomValue(next, depth);
+  }
+  return object;
+}
+
+describe('EventBytesWriter.writeJson', () => {
+  it.each([
+    ['a plain ASCII row', { id: 'ORD-1', quantity: 8, price: 60.27, gift: false, note: null }],
+    ['strings that need escapes', { q: 'she said "hi"', b: 'back\\slash', c: 'tab\there', n: 'two\nlines' }],
+    ['control characters and DEL', { c: '\u0000\u0001\u001f', del: '\u007f' }],
+    ['non-ASCII text', { city: 'Zoë, 東京', party: '🎉', separator: '\u2028' }],
+    ['lone surrogates', { high: '\ud83c', low: 'x\udf89y' }],
+    ['numbers JSON writes its own way', { z: -0, big: 1e21, small: 5e-7, nan: NaN, inf: -Infinity }],
+    ['keys left out', { a: undefined, b: () => 1, c: Symbol('s'), d: 1 }],
+    ['integer-like keys, which come first in order', { b: 1, 2: 'two', a: 3, 1: 'one' }],
+    ['keys that need escapes', { 'with "quote"': 1, ü: 2, '\n': 3 }],
+    ['nested objects and arrays', { list: [1, 'a', null, { x: [true] }], struct: { inner: { deep: 'v' } } }],
+    [
+      'a Date and an object with toJSON',
+      { at: new Date(Date.UTC(2024, 4, 1)), custom: { toJSON: () => 'X' } },
+    ],
+    ['a null-prototype object', Object.assign(Object.create(null) as object, { a: 1, b: 'two' })],
+    ['an empty object', {}],
+    ['a long ASCII string', { note: 'x'.repeat(5000) }],
+    ['a long non-ASCII string', { note: 'é'.repeat(5000) }],
+  ])('writes %s as JSON.stringify does', (_label, value) => {
+    expectSameAsStringify(value);
+  });
+
+  it('writes 2,000 random values as JSON.stringify does', () => {
+    const next = random(20261124);
+    for (let index = 0; index < 2000; index++) expectSameAsStringify(randomObject(next, 0));
+  });
+
+  it('throws as JSON.stringify does on a BigInt', () => {
+    expect(() => written({ big: 1n })).toThrow(TypeError);
+  });
+
+  it('grows its buffer as needed and hands the filled part over', () => {
+    const writer = new EventBytesWriter(newBytes, 4);
+    writer.writeJson({ note: 'x'.repeat(100) });
+    writer.writeUint(1234567890);
+    const bytes = writer.take();
+    expect(decoder.decode(bytes)).toBe(`${JSON.stringify({ note: 'x'.repeat(100) })}1234567890`);
+    expect(writer.length).toBe(0);
+    writer.writeUint(0);
+    expect(decoder.decode(writer.take())).toBe('0');
+  });
+});
+
+describe('RowBlockBuilder blocks', () => {
+  it('own their buffers: transferring an empty block leaves the builder and other blocks whole', () => {
+    const builder = new RowBlockBuilder({
+      head: '{"id":"x-',
+      validate: () => null,
+      renderRaw: (raw) => raw,
+      skipThrough: 0,
+      startRow: 0,
+    });
+    const row = (n: number) => ({ row: n, line: n + 1, values: { n }, issues: [], raw: null });
+    const transfer = (block: RowBlock) =>
+      structuredClone(block, {
+        transfer: [block.bytes.buffer, block.ends.buffer, block.rows.buffer] as ArrayBuffer[],
+      });
+
+    builder.add([row(1)]);
+    const first = transfer(builder.take());
+    // Empty blocks, one after another, as a row group whose rows are all rejected gives.
+    const empty = [transfer(builder.take()), transfer(builder.take())];
+    builder.add([row(2), row(3)]);
+    const last = transfer(builder.take());
+
+    const text = (block: RowBlock) => new TextDecoder().decode(block.bytes);
+    expect(text(first)).toBe('{"id":"x-1","rownumber":1,"data":{"n":1}}\n');
+    expect(empty.map((block) => [block.bytes.length, block.ends.length])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+    expect(text(last)).toBe(
+      '{"id":"x-2","rownumber":2,"data":{"n":2}}\n{"id":"x-3","rownumber":3,"data":{"n":3}}\n',
+    );
+    expect([...last.ends]).toEqual([42, 84]);
+    expect([...last.rows]).toEqual([2, 3]);
+  });
+});
