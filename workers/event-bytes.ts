@@ -32,7 +32,7 @@ export class EventBytesWriter {
   private filled = 0;
   private readonly keys = new Map<string, Uint8Array>();
 
-  /** @param capacity  size of the first buffer, and of the next one after each `take` until it grows */
+  /** @param capacity  size of the first buffer; after each `take`, the next starts at the largest filled */
   constructor(
     private readonly allocate: AllocateBytes,
     private capacity: number,
@@ -49,6 +49,7 @@ export class EventBytesWriter {
   take(): Uint8Array {
     // Never a view of the shared empty buffer: a block's buffer is transferred, which would detach it.
     const taken = this.filled === 0 ? new Uint8Array(0) : this.buffer.subarray(0, this.filled);
+    this.capacity = Math.max(this.capacity, this.filled);
     this.buffer = EMPTY;
     this.filled = 0;
     return taken;
@@ -58,10 +59,10 @@ export class EventBytesWriter {
   reserve(bytes: number): void {
     const needed = this.filled + bytes;
     if (needed <= this.buffer.length) return;
+    // Sized from what blocks held, not from buffers handed out, which may be larger than asked.
     const grown = this.allocate(Math.max(this.buffer.length * 2, needed, this.capacity));
     grown.set(this.buffer.subarray(0, this.filled));
     this.buffer = grown;
-    this.capacity = grown.length;
   }
 
   writeBytes(bytes: Uint8Array): void {

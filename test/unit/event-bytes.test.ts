@@ -153,3 +153,21 @@ describe('RowBlockBuilder blocks', () => {
     expect([...last.rows]).toEqual([2, 3]);
   });
 });
+
+describe('EventBytesWriter buffers', () => {
+  it('are sized from what blocks held, even when the allocator hands out larger ones', () => {
+    const asked: number[] = [];
+    // Like the pool's threads, which round buffers up by a quarter.
+    const writer = new EventBytesWriter((bytes) => {
+      asked.push(bytes);
+      return new Uint8Array(Math.ceil(bytes * 1.25));
+    }, 1000);
+    const row = { note: 'x'.repeat(90) };
+    const size = 50 * JSON.stringify(row).length;
+    for (let block = 0; block < 100; block++) {
+      for (let index = 0; index < 50; index++) writer.writeJson(row);
+      expect(writer.take().length).toBe(size);
+    }
+    expect(Math.max(...asked)).toBeLessThanOrEqual(2 * size);
+  });
+});
