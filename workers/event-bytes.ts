@@ -13,6 +13,31 @@ export type AllocateBytes = (bytes: number) => Uint8Array;
 
 export const newBytes: AllocateBytes = (bytes) => new Uint8Array(bytes);
 
+/**
+ * Event buffers of published blocks, kept for the blocks after them: memory is let go of at once instead
+ * of at the next full collection, and fewer buffers are allocated. A new buffer is made a quarter larger
+ * than asked and rounded up, so a block a little larger than the last still fits one; the part never
+ * written costs address space, not memory.
+ */
+export class BufferPool {
+  private readonly spare: ArrayBuffer[] = [];
+
+  constructor(private readonly maxSpare = 4) {}
+
+  readonly allocate: AllocateBytes = (bytes) => {
+    const index = this.spare.findIndex((buffer) => buffer.byteLength >= bytes);
+    if (index !== -1) return new Uint8Array(this.spare.splice(index, 1)[0]!);
+    return new Uint8Array(Math.ceil((bytes * 1.25) / 65536) * 65536);
+  };
+
+  /** Takes back a buffer nothing reads any more. */
+  recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === 0) return;
+    this.spare.push(buffer);
+    if (this.spare.length > this.maxSpare) this.spare.shift();
+  }
+}
+
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 /** The most bytes JSON.stringify writes per UTF-16 unit (`\u001f`). */

@@ -7,7 +7,7 @@ import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
 import type { Rejection } from './envelope.js';
 import type { SinkLimits } from '../adapters/ports.js';
 import type { ParsedRow, RowSource } from './rows.js';
-import { EventBytesWriter, newBytes, type AllocateBytes } from './event-bytes.js';
+import { BufferPool, EventBytesWriter, newBytes, type AllocateBytes } from './event-bytes.js';
 
 export type { AllocateBytes } from './event-bytes.js';
 
@@ -160,7 +160,24 @@ export async function* rowBlocks(
   limits: SinkLimits,
   options: Omit<RowBlockOptions, 'renderRaw'>,
 ): AsyncGenerator<RowBlock> {
-  const builder = new RowBlockBuilder({ ...options, renderRaw: source.renderRaw });
+  // Without an allocator of the caller's (a thread's), blocks hand their buffers back to this one.
+  const buffers = options.allocate ? undefined : new BufferPool(2);
+  const builder = new RowBlockBuilder({
+    ...options,
+    renderRaw: source.renderRaw,
+    ...(buffers ? { allocate: buffers.allocate } : {}),
+  });
+  const take = (): RowBlock => {
+    const block = builder.take();
+    if (buffers) {
+      let released = false;
+      block.release = () => {
+        if (!released) buffers.recycle(block.bytes.buffer as ArrayBuffer);
+        released = true;
+      };
+    }
+    return block;
+  };
   let pending = 0;
   try {
     for await (const rows of source.rows) {
@@ -170,17 +187,17 @@ export async function* rowBlocks(
         pending += to - from;
         from = to;
         if (pending >= limits.maxBatchEvents || builder.size >= limits.maxBatchBytes) {
-          yield builder.take();
+          yield take();
           pending = 0;
         }
       }
     }
   } catch (error) {
     // The rows before a problem are published all the same; the summary says where the file stopped.
-    if (pending > 0) yield builder.take();
+    if (pending > 0) yield take();
     throw error;
   }
-  if (pending > 0) yield builder.take();
+  if (pending > 0) yield take();
 }
 
 /** Coercion problems plus schema problems of the other fields, so a dead letter lists every bad field. */

@@ -19,7 +19,8 @@ import {
   type RowGroupPlan,
   type RowGroupTask,
 } from '../../workers/parquet/parquet-row-source.js';
-import type { AllocateBytes, RowBlock } from '../../workers/row-block.js';
+import { BufferPool } from '../../workers/event-bytes.js';
+import type { RowBlock } from '../../workers/row-block.js';
 
 export type ThreadRequest =
   | { id: number; kind: 'csv'; plan: CsvSegmentPlan; task: CsvSegmentTask }
@@ -61,20 +62,9 @@ function validatorFor(plan: { schema: RowSchema; schemaName: string }): RowValid
   return validate;
 }
 
-/**
- * Event buffers of published blocks, which the pool hands back: the main thread lets go of them at once
- * instead of at its next full collection, and this thread allocates fewer. A buffer is made a quarter
- * larger than asked and rounded up, so a block a little larger than the last still fits one; the part
- * never written costs address space, not memory.
- */
-const spare: ArrayBuffer[] = [];
-const MAX_SPARE = 4;
-
-const allocate: AllocateBytes = (bytes) => {
-  const index = spare.findIndex((buffer) => buffer.byteLength >= bytes);
-  if (index !== -1) return new Uint8Array(spare.splice(index, 1)[0]!);
-  return new Uint8Array(Math.ceil((bytes * 1.25) / 65536) * 65536);
-};
+/** Event buffers of published blocks, which the pool hands back (`recycle`). */
+const buffers = new BufferPool();
+const allocate = buffers.allocate;
 
 const buffersOf = (blocks: RowBlock[]) =>
   blocks.flatMap(({ bytes, ends, rows }) => [bytes.buffer, ends.buffer, rows.buffer] as ArrayBuffer[]);
@@ -113,8 +103,7 @@ async function streamRowGroup(id: number, plan: RowGroupPlan, task: RowGroupTask
 
 parentPort!.on('message', async (request: ThreadRequest | StreamControl | Recycle) => {
   if (request.kind === 'recycle') {
-    spare.push(request.buffer);
-    if (spare.length > MAX_SPARE) spare.shift();
+    buffers.recycle(request.buffer);
     return;
   }
   const { id } = request;

@@ -1,7 +1,8 @@
 /** EventBytesWriter.writeJson must give exactly the bytes of TextEncoder over JSON.stringify. */
 import { describe, expect, it } from 'vitest';
 import { EventBytesWriter, newBytes } from '../../workers/event-bytes.js';
-import { RowBlockBuilder, type RowBlock } from '../../workers/row-block.js';
+import { RowBlockBuilder, rowBlocks, type RowBlock } from '../../workers/row-block.js';
+import type { RowSource } from '../../workers/rows.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -169,5 +170,41 @@ describe('EventBytesWriter buffers', () => {
       expect(writer.take().length).toBe(size);
     }
     expect(Math.max(...asked)).toBeLessThanOrEqual(2 * size);
+  });
+});
+
+describe('rowBlocks made in place', () => {
+  const source = (batches: number, rows: number): RowSource => ({
+    rows: (async function* () {
+      for (let batch = 0; batch < batches; batch++) {
+        yield Array.from({ length: rows }, (_, index) => {
+          const row = batch * rows + index + 1;
+          return { row, line: row + 1, values: { row, note: 'x'.repeat(50) }, issues: [], raw: null };
+        });
+      }
+    })(),
+    renderRaw: (raw) => raw,
+  });
+  const options = { head: '{"id":"x-', validate: () => null, skipThrough: 0, startRow: 0 };
+  const limits = { maxBatchEvents: 100, maxBatchBytes: 1 << 20 };
+
+  it('reuse the buffer of a block once it is released, once only', async () => {
+    const blocks = rowBlocks(source(4, 100), limits, options);
+    const first = (await blocks.next()).value as RowBlock;
+    const firstText = new TextDecoder().decode(first.bytes);
+    const whole = new Uint8Array(first.bytes.buffer);
+    whole[whole.length - 1] = 0x7a;
+    first.release!();
+    first.release!();
+
+    const second = (await blocks.next()).value as RowBlock;
+    const third = (await blocks.next()).value as RowBlock;
+    expect(second.bytes.buffer).toBe(first.bytes.buffer);
+    expect(new Uint8Array(second.bytes.buffer).at(-1)).toBe(0x7a);
+    // Released twice, the buffer was still handed out once.
+    expect(third.bytes.buffer).not.toBe(second.bytes.buffer);
+    expect(new TextDecoder().decode(second.bytes)).toBe(
+      firstText.replace(/\d+/g, (n) => String(Number(n) + 100)),
+    );
   });
 });

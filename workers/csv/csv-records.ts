@@ -82,7 +82,7 @@ export async function* csvRecords(
     return { records: result.data, lines, problems };
   };
 
-  for await (const chunk of text) {
+  for await (const chunk of slices(text, PARSE_SLICE_CHARS)) {
     const input = partial.length > 0 ? partial + chunk : chunk;
     if (handle === null) {
       const newline = firstLineBreak(input, options.quote, false);
@@ -122,6 +122,20 @@ export async function* csvRecords(
     );
   }
   if (result.data.length > 0) yield batchOf(result, partial);
+}
+
+/**
+ * Text is parsed this many characters at a time, so only a slice's records are alive at once: parsing a
+ * 128 KiB segment whole kept ~1,300 rows alive through every scavenge, and worker threads spent 32% of
+ * their time collecting garbage instead of 13%.
+ */
+const PARSE_SLICE_CHARS = 16 << 10;
+
+async function* slices(text: AsyncIterable<string>, size: number): AsyncGenerator<string> {
+  for await (const chunk of text) {
+    if (chunk.length <= size) yield chunk;
+    else for (let at = 0; at < chunk.length; at += size) yield chunk.substring(at, at + size);
+  }
 }
 
 /** The first line break outside quotes; undefined until one is certain (a final \r may start a \r\n). */
