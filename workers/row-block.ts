@@ -27,7 +27,7 @@ export interface RowBlock {
   /**
    * Hands `bytes` back to whoever made the block, to hold its next block's events; called once the
    * events are published and nothing reads them any more. Set by a thread pool on the blocks it passes
-   * on; absent on blocks made in place, which the garbage collector frees.
+   * on and by `rowBlocks` on its own; a block without it is left to the garbage collector.
    */
   release?: () => void;
 }

@@ -109,6 +109,23 @@ async function ingest(
 }
 
 const encode = (text: string) => new TextEncoder().encode(text);
+
+/** `rows` valid order records without a header, as a segment's bytes. */
+const plainRecords = (rows: number) =>
+  encode(
+    Array.from({ length: rows }, (_, n) => `O-${n},C-1,S-1,1,1.5,EUR,2024-05-01T10:00:00Z,,,x\n`).join(''),
+  );
+
+/** The plan of a segment of the test dataset, to send a pool directly. */
+const segmentPlan = () => ({
+  schema: testDataset().schema,
+  schemaName: 'orders/v1',
+  csv: testDataset().csv,
+  header: HEADER.split(','),
+  newline: '\n',
+  head: '{"id":"x-',
+  skipThrough: 0,
+});
 const inline = () => inlineSegmentPool(() => testDataset().validate);
 
 describe('CSV parsed in segments', () => {
@@ -189,20 +206,8 @@ describe('CSV parsed in segments', () => {
     const pool = createCsvThreadPool(1);
     try {
       const rows = 500;
-      const lines = Array.from(
-        { length: rows },
-        (_, n) => `O-${n},C-1,S-1,1,1.5,EUR,2024-05-01T10:00:00Z,,,x`,
-      );
-      const bytes = encode(`${lines.join('\n')}\n`);
-      const plan = {
-        schema: testDataset().schema,
-        schemaName: 'orders/v1',
-        csv: testDataset().csv,
-        header: HEADER.split(','),
-        newline: '\n',
-        head: '{"id":"x-',
-        skipThrough: 0,
-      };
+      const bytes = plainRecords(rows);
+      const plan = segmentPlan();
       const first = (await pool.process(plan, { bytes: bytes.slice(), startRow: 0, rows })).block;
       const expected = new TextDecoder().decode(first.bytes);
       // A mark past the events, where a buffer that is reused keeps it and a new one has a zero.
@@ -223,17 +228,8 @@ describe('CSV parsed in segments', () => {
   it('fails work in flight retryably when its thread stops, and refuses work once closed', async () => {
     const pool = createCsvThreadPool(1);
     const rows = 3000;
-    const lines = Array.from({ length: rows }, (_, n) => `O-${n},C-1,S-1,1,1.5,EUR,2024-05-01T10:00:00Z,,,x`);
-    const bytes = encode(`${lines.join('\n')}\n`);
-    const plan = {
-      schema: testDataset().schema,
-      schemaName: 'orders/v1',
-      csv: testDataset().csv,
-      header: HEADER.split(','),
-      newline: '\n',
-      head: '{"id":"x-',
-      skipThrough: 0,
-    };
+    const bytes = plainRecords(rows);
+    const plan = segmentPlan();
     const done = await pool.process(plan, { bytes: bytes.slice(), startRow: 0, rows });
     expect(done.block.rowsRead).toBe(rows);
     const inFlight = pool.process(plan, { bytes: bytes.slice(), startRow: 0, rows });
