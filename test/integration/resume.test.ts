@@ -112,6 +112,9 @@ const deadRowsOf = (events: ReadonlyArray<{ body: string }>) =>
   [...new Set(events.map((event) => (JSON.parse(event.body) as { data: { row: number } }).data.row))].sort(
     (a, b) => a - b,
   );
+/** Every test here ingests the same key of the same dataset, as a landing notification would. */
+const request = { dataset, key: KEY, mode: 'notification' as const };
+
 const idPrefixes = (events: ReadonlyArray<{ id: string }>) =>
   new Set(events.map((event) => event.id.replace(/-\d+(-rejected)?$/, '')));
 
@@ -122,7 +125,6 @@ describe('resuming an interrupted file', () => {
     store.put(KEY, csv);
     const ledger = createMemoryLedger();
     const base = { store, ledger, controlTopic: 'dropgate.files', retry: { attempts: 2, baseDelayMs: 1 } };
-    const request = { dataset, key: KEY, mode: 'notification' as const };
 
     const outage = createMemoryEventSink(SMALL_BATCHES);
     const first = await ingestFile(
@@ -151,7 +153,6 @@ describe('resuming an interrupted file', () => {
     store.put(KEY, csv);
     const ledger = createMemoryLedger();
     const base = { store, ledger, controlTopic: 'dropgate.files', retry: { attempts: 2, baseDelayMs: 1 } };
-    const request = { dataset, key: KEY, mode: 'notification' as const };
 
     // Default checkpoint interval (1 s): the whole attempt fits inside it, so only the failure path records.
     const outage = createMemoryEventSink(SMALL_BATCHES);
@@ -182,7 +183,6 @@ describe('resuming an interrupted file', () => {
     const ledger = createMemoryLedger();
     const shutdown = new AbortController();
     const base = { store, ledger, controlTopic: 'dropgate.files', checkpointIntervalMs: 0 };
-    const request = { dataset, key: KEY, mode: 'notification' as const };
 
     const before = createMemoryEventSink(SMALL_BATCHES);
     const stopping = ingestFile(
@@ -218,7 +218,6 @@ describe('resuming an interrupted file', () => {
       retry: { attempts: 2, baseDelayMs: 1 },
       checkpointIntervalMs: 0,
     };
-    const request = { dataset, key: KEY, mode: 'notification' as const };
 
     const outage = createMemoryEventSink(SMALL_BATCHES);
     const first = await ingestFile(
@@ -286,7 +285,6 @@ describe('resuming an interrupted file', () => {
       segmentBytes: 2048,
       parallelMinBytes: 0,
     };
-    const request = { dataset, key: KEY, mode: 'notification' as const };
     try {
       const outage = createMemoryEventSink(SMALL_BATCHES);
       const first = await ingestFile(
@@ -328,7 +326,6 @@ describe('resuming an interrupted file', () => {
     const ledger = createMemoryLedger({ now });
     const leaseMs = 30_000;
     const base = { store, ledger, controlTopic: 'dropgate.files', leaseMs, now, checkpointIntervalMs: 0 };
-    const request = { dataset, key: KEY, mode: 'notification' as const };
 
     const crashed = createMemoryEventSink(SMALL_BATCHES);
     const stuck = sinkHangingAfter(crashed, 'orders', 2);
@@ -386,7 +383,6 @@ describe('resuming an interrupted file', () => {
       retry: { attempts: 2, baseDelayMs: 1 },
       checkpointIntervalMs: 0,
     };
-    const request = { dataset, key: KEY, mode: 'notification' as const };
 
     // The second batch and its retry fail; the sink is healthy again for the third.
     const glitchy = createMemoryEventSink(SMALL_BATCHES);

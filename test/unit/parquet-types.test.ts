@@ -9,56 +9,55 @@ import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.j
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import { ingestFile } from '../../workers/ingest-file.js';
 import { testDataset } from '../support/datasets.js';
+import { writeParquet } from '../support/parquet-fixtures.js';
+import type { RowSchema } from '../../schemas/dataset.js';
 
-test('TIME keeps its unit digits and ENUM is its label', async () => {
+/**
+ * Writes `query`'s result to a Parquet file with DuckDB (after running `setup`), ingests it with `schema`
+ * and returns the data of the events published.
+ */
+async function ingestWrittenByDuckDb(query: string, schema: RowSchema, setup = ''): Promise<unknown[]> {
   const directory = await mkdtemp(join(tmpdir(), 'dropgate-parquet-types-'));
-  const path = join(directory, 'types.parquet');
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
-  await connection.run(`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`);
-  await connection.run(`
-    COPY (SELECT TIME '13:45:07.123456' AS at, 'happy'::mood AS mood UNION ALL SELECT NULL, NULL)
-    TO '${path}' (FORMAT parquet)`);
-  connection.closeSync();
-  instance.closeSync();
-  const store = createMemoryObjectStore();
-  store.put('vendors/acme/orders/types.parquet', new Uint8Array(await readFile(path)));
-  await rm(directory, { recursive: true, force: true });
-  const sink = createMemoryEventSink();
-  const dataset = testDataset({ format: 'parquet', schema: { type: 'object' } });
-  const result = await ingestFile(
-    { store, sink, ledger: createMemoryLedger(), controlTopic: 'files', owner: 'test' },
-    { dataset, key: 'vendors/acme/orders/types.parquet', mode: 'notification' },
+  try {
+    if (setup) await connection.run(setup);
+    const path = await writeParquet(connection, directory, 'types', query);
+    const key = 'vendors/acme/orders/types.parquet';
+    const store = createMemoryObjectStore();
+    store.put(key, new Uint8Array(await readFile(path)));
+    const sink = createMemoryEventSink();
+    const result = await ingestFile(
+      { store, sink, ledger: createMemoryLedger(), controlTopic: 'files', owner: 'test' },
+      { dataset: testDataset({ format: 'parquet', schema }), key, mode: 'notification' },
+    );
+    expect(result.status).toBe('ingested');
+    return sink.events('orders').map((event) => JSON.parse(event.body).data);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+test('TIME keeps its unit digits and ENUM is its label', async () => {
+  const data = await ingestWrittenByDuckDb(
+    `SELECT TIME '13:45:07.123456' AS at, 'happy'::mood AS mood UNION ALL SELECT NULL, NULL`,
+    { type: 'object' },
+    `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`,
   );
-  expect(result.status).toBe('ingested');
-  expect(sink.events('orders').map((event) => JSON.parse(event.body).data)).toEqual([
+  expect(data).toEqual([
     { at: '13:45:07.123456', mood: 'happy' },
     { at: null, mood: null },
   ]);
 });
 
 test('DECIMAL(p, 0) becomes a number when the schema types it as integer', async () => {
-  const directory = await mkdtemp(join(tmpdir(), 'dropgate-parquet-types-'));
-  const path = join(directory, 'counts.parquet');
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  await connection.run(
-    `COPY (SELECT 1234::DECIMAL(4, 0) AS n, 7::DECIMAL(4, 0) AS kept) TO '${path}' (FORMAT parquet)`,
-  );
-  connection.closeSync();
-  instance.closeSync();
-  const store = createMemoryObjectStore();
-  store.put('vendors/acme/orders/counts.parquet', new Uint8Array(await readFile(path)));
-  await rm(directory, { recursive: true, force: true });
-  const sink = createMemoryEventSink();
-  const schema = { type: 'object', properties: { n: { type: 'integer' }, kept: { type: 'string' } } };
-  const dataset = testDataset({ format: 'parquet', schema });
-  const result = await ingestFile(
-    { store, sink, ledger: createMemoryLedger(), controlTopic: 'files', owner: 'test' },
-    { dataset, key: 'vendors/acme/orders/counts.parquet', mode: 'notification' },
-  );
-  expect(result.status).toBe('ingested');
-  expect(sink.events('orders').map((event) => JSON.parse(event.body).data)).toEqual([{ n: 1234, kept: '7' }]);
+  const data = await ingestWrittenByDuckDb(`SELECT 1234::DECIMAL(4, 0) AS n, 7::DECIMAL(4, 0) AS kept`, {
+    type: 'object',
+    properties: { n: { type: 'integer' }, kept: { type: 'string' } },
+  });
+  expect(data).toEqual([{ n: 1234, kept: '7' }]);
 });
 
 test('a file too small to be Parquet is rejected saying so', async () => {
