@@ -25,7 +25,7 @@ export async function fileFingerprint(object: ObjectInfo, dataset: DatasetDefini
 
 /**
  * The constant start of every row event of one file, up to the row number in its id: a row's event is
- * `${head}${row}","rownumber":${row},"data":${JSON.stringify(values)}}`, built by `rowEventBody`.
+ * `${head}${row}","rownumber":${row},"data":${JSON.stringify(values)}}`, written by RowBlockBuilder (row-block.ts).
  */
 export function rowEventHead(file: FileContext): string {
   const { object, dataset } = file;

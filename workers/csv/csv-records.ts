@@ -85,7 +85,7 @@ export async function* csvRecords(
   for await (const chunk of slices(text, PARSE_SLICE_CHARS)) {
     const input = partial.length > 0 ? partial + chunk : chunk;
     if (handle === null) {
-      const newline = firstLineBreak(input, options.quote, false);
+      const newline = textLineBreak(input, options.quote, false);
       if (newline === undefined && input.length <= options.maxRecordChars) {
         partial = input;
         continue;
@@ -108,7 +108,7 @@ export async function* csvRecords(
   }
 
   if (partial.length === 0) return;
-  handle ??= parserFor(firstLineBreak(partial, options.quote, true) ?? '\n');
+  handle ??= parserFor(textLineBreak(partial, options.quote, true) ?? '\n');
   const result = handle.parse(partial, base, false);
   const unterminated = result.errors.find((error) => error.code === 'MissingQuotes');
   if (unterminated) {
@@ -138,21 +138,34 @@ async function* slices(text: AsyncIterable<string>, size: number): AsyncGenerato
   }
 }
 
-/** The first line break outside quotes; undefined until one is certain (a final \r may start a \r\n). */
-function firstLineBreak(text: string, quote: string, atEnd: boolean): string | undefined {
-  const quoteCode = quote.charCodeAt(0);
+/**
+ * The first line break outside quotes among `length` code units read by `codeAt`, which may be a text's
+ * characters or a file's bytes (quote and line breaks are ASCII, the same code either way); undefined
+ * until one is certain (a final \r may start a \r\n). The segment cut (csv-segments.ts) uses it on bytes,
+ * so both find the same line ending.
+ */
+export function firstLineBreak(
+  length: number,
+  codeAt: (index: number) => number,
+  quote: number,
+  atEnd: boolean,
+): string | undefined {
   let quoted = false;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code === quoteCode) quoted = !quoted;
+  for (let index = 0; index < length; index++) {
+    const code = codeAt(index);
+    if (code === quote) quoted = !quoted;
     else if (!quoted && code === 10) return '\n';
     else if (!quoted && code === 13) {
-      if (index + 1 < text.length) return text.charCodeAt(index + 1) === 10 ? '\r\n' : '\r';
+      if (index + 1 < length) return codeAt(index + 1) === 10 ? '\r\n' : '\r';
       return atEnd ? '\r' : undefined;
     }
   }
   return undefined;
 }
+
+/** firstLineBreak over text. */
+const textLineBreak = (text: string, quote: string, atEnd: boolean) =>
+  firstLineBreak(text.length, (index) => text.charCodeAt(index), quote.charCodeAt(0), atEnd);
 
 /** Line breaks in the first `end` characters of `text`: every \n, and every \r not followed by \n. */
 function newlinesIn(text: string, end: number): number {

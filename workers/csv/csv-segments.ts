@@ -11,6 +11,7 @@
  */
 
 import { concatBytes, streamWithHead } from '../byte-streams.js';
+import { firstLineBreak } from './csv-records.js';
 
 export type CsvPiece =
   /** The file's line ending, found before anything else is cut. */
@@ -86,7 +87,8 @@ export async function* csvPieces(
   // The line ending, as the sequential parser finds it: the first one outside quotes.
   let newline: string | undefined;
   for (;;) {
-    newline = firstLineBreak(buffer, quote, done);
+    const bytes = buffer;
+    newline = firstLineBreak(bytes.length, (index) => bytes[index]!, quote, done);
     if (newline !== undefined || done || buffer.length > options.maxRecordBytes) break;
     await readMore(0, options.segmentBytes);
   }
@@ -244,21 +246,6 @@ function recordCutter(newline: string, delimiter: number, quote: number): Record
     }
   };
   return cutter;
-}
-
-/** The first line ending outside quotes, as `csvRecords` finds it in text; undefined until certain. */
-function firstLineBreak(bytes: Uint8Array, quote: number, atEnd: boolean): string | undefined {
-  let quoted = false;
-  for (let index = 0; index < bytes.length; index++) {
-    const byte = bytes[index];
-    if (byte === quote) quoted = !quoted;
-    else if (!quoted && byte === LF) return '\n';
-    else if (!quoted && byte === CR) {
-      if (index + 1 < bytes.length) return bytes[index + 1] === LF ? '\r\n' : '\r';
-      return atEnd ? '\r' : undefined;
-    }
-  }
-  return undefined;
 }
 
 function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
