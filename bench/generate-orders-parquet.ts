@@ -2,9 +2,10 @@
  * Writes a deterministic Parquet file with DuckDB (an independent writer): `rows` order lines in row
  * groups of `rowGroupSize`, zstd, with DECIMAL, TIMESTAMP, dictionary-encoded strings, a list and a struct.
  */
-import { DuckDBInstance } from '@duckdb/node-api';
-
 export async function generateOrdersParquet(path: string, rows: number, rowGroupSize: number): Promise<void> {
+  // Loaded here, not at the top: measure.js imports the schema below, and DuckDB's native library would
+  // add ~30 MB to the RSS it measures.
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
