@@ -1,9 +1,10 @@
 /**
  * The Parquet thread pool on a file of realistic size (the bench's generator, 2 row groups of 30k rows):
- * a row group streams back as many blocks, and a row group too large for a thread's capped heap runs on
- * the calling thread from where the thread stopped. Both must publish exactly what the calling thread
- * alone publishes.
+ * a row group streams back as many blocks, and a row group too large for a thread's capped heap (here:
+ * rows with ~30 KB notes) runs on the calling thread from where the thread stopped. Both must publish
+ * exactly what the calling thread alone publishes.
  */
+import { DuckDBInstance } from '@duckdb/node-api';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,19 +25,33 @@ const ROWS = 60_000;
 
 let directory: TemporaryDirectory;
 let bytes: Uint8Array;
+/** 3,000 of the orders with a distinct note of ~30 KB each, in one row group. */
+let wide: Uint8Array;
 
 beforeAll(async () => {
   directory = await createTemporaryDirectory('parquet-pool');
   const path = join(directory.path, 'orders.parquet');
   await generateOrdersParquet(path, ROWS, ROWS / 2);
   bytes = new Uint8Array(await readFile(path));
+  const widePath = join(directory.path, 'wide.parquet');
+  const duckdb = await DuckDBInstance.create(':memory:');
+  const connection = await duckdb.connect();
+  try {
+    await connection.run(`
+      COPY (SELECT * REPLACE (repeat(order_id, 3200) AS note) FROM read_parquet('${path}') LIMIT 3000)
+      TO '${widePath}' (FORMAT parquet)`);
+  } finally {
+    connection.closeSync();
+    duckdb.closeSync();
+  }
+  wide = new Uint8Array(await readFile(widePath));
 }, 60_000);
 afterAll(() => directory.remove());
 
 /** Every publish of a run: the topic and the event bodies in it, in order. */
-async function ingest(pool?: RowGroupPool) {
+async function ingest(pool?: RowGroupPool, file = bytes) {
   const store = createMemoryObjectStore();
-  store.put(KEY, bytes, { updated: '2024-05-01T12:00:00.000Z' });
+  store.put(KEY, file, { updated: '2024-05-01T12:00:00.000Z' });
   // 1000 events per publish: a row group of 30k rows is 30 blocks.
   const sink = createMemoryEventSink({ maxBatchEvents: 1000, maxBatchBytes: 4 << 20 });
   const dataset = testDataset({
@@ -64,6 +79,15 @@ async function ingest(pool?: RowGroupPool) {
     bodies: sink.events('orders').map((event) => event.body),
     deadLetters: sink.events('orders.dead-letter').length,
   };
+}
+
+/** Event bodies by row number, for runs whose blocks interleave. */
+function inRowOrder(bodies: string[]): string[] {
+  const row = (body: string) => (JSON.parse(body) as { rownumber: number }).rownumber;
+  return bodies
+    .map((body) => ({ row: row(body), body }))
+    .sort((a, b) => a.row - b.row)
+    .map(({ body }) => body);
 }
 
 /** `pool`, recording the error codes its streams end with. */
@@ -108,15 +132,16 @@ describe('Parquet row groups on threads', () => {
   }, 60_000);
 
   it('run a row group too large for a thread on the calling thread, and lose nothing', async () => {
-    const sequential = await ingest();
-    // A 16 MB heap holds the thread's code but not a decoded row group of 30k orders.
+    const sequential = await ingest(undefined, wide);
+    // A 16 MB heap holds the thread's code and a slice of ordinary orders, but not 1,500 rows of ~30 KB.
     const pool = createParquetThreadPool(1, 16);
     try {
       const threads = watched(pool);
-      const pooled = await ingest(threads);
-      expect(threads.failures).toEqual(['OUT_OF_MEMORY', 'OUT_OF_MEMORY']);
-      expect(pooled.bodies).toEqual(sequential.bodies);
-      expect(pooled.summary.rowsRead).toBe(ROWS);
+      const pooled = await ingest(threads, wide);
+      expect(threads.failures).toEqual(['OUT_OF_MEMORY']);
+      // Rows of ~30 KB make a block several publishes, which other blocks in flight interleave with.
+      expect(inRowOrder(pooled.bodies)).toEqual(inRowOrder(sequential.bodies));
+      expect(pooled.summary.rowsRead).toBe(3000);
       expect({ ...pooled.summary, durationMs: 0 }).toEqual({ ...sequential.summary, durationMs: 0 });
     } finally {
       await pool.close();

@@ -1,17 +1,12 @@
 /**
  * Parquet rows through the object store's range reads: the footer first, then one row group at a time,
- * so memory is bounded by a row group whatever the file size, and the same code reads local files, GCS,
- * S3 and R2. hyparquet decodes (every codec, see compressors.ts; V1 and V2 pages, dictionaries,
- * nested types); parquet-values.ts maps its values to JSON.
+ * so memory is bounded by a row group's compressed and page bytes whatever the file size, and the same
+ * code reads local files, GCS, S3 and R2. Pages are decoded with hyparquet's functions a slice of rows
+ * at a time (row-group-slices.ts: every codec, see compressors.ts; V1 and V2 pages, dictionaries,
+ * nested types); parquet-values.ts maps the values to JSON.
  */
-import {
-  parquetMetadataAsync,
-  parquetRead,
-  parquetSchema,
-  type AsyncBuffer,
-  type FileMetaData,
-} from 'hyparquet';
-import { compressors } from './compressors.js';
+import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { openRowGroupSlices } from './row-group-slices.js';
 import type { ObjectInfo, ObjectStore, SinkLimits } from '../../adapters/ports.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
@@ -84,9 +79,17 @@ function rowGroupRanges(metadata: FileMetaData): Array<{ start: number; end: num
   });
 }
 
-const SLICE_ROWS = 2048;
+/**
+ * Rows made JS values at once. 512 rows of the bench's orders (~0.5 MB of values) die young; slices of
+ * 2048 outlived the 4 MB young generation (npm start's --max-semi-space-size) and were ~10% slower.
+ */
+const SLICE_ROWS = 512;
 
-/** One row group's rows, decoded column by column, then made row objects a slice at a time. */
+/**
+ * One row group's rows, a slice at a time: its column chunks' pages are decoded compactly and become
+ * row objects SLICE_ROWS at a time (row-group-slices.ts), so a slice's values are all that is alive as
+ * JS values, not the row group's.
+ */
 async function* rowGroupRows(
   file: AsyncBuffer,
   metadata: FileMetaData,
@@ -97,26 +100,32 @@ async function* rowGroupRows(
 ): AsyncGenerator<ParsedRow[]> {
   const issues: FieldIssue[] = [];
   const report = (issue: FieldIssue) => void issues.push(issue);
-  const columns = await unreadable(`row group ${index + 1} of ${metadata.row_groups.length}`, () =>
-    readColumns(file, metadata, groupStart, groupEnd),
+  const where = `row group ${index + 1} of ${metadata.row_groups.length}`;
+  const slices = await unreadable(where, () =>
+    openRowGroupSlices(metadata, index, parsers, (start, end) => file.slice(start, end)),
   );
-  const data = converters.map(({ name }) => {
-    const column = columns.get(name);
-    if (!column)
-      throw new DropgateError('FILE_UNREADABLE', `row group ${index + 1} has no data for column ${name}`);
-    return column;
-  });
-  // Row objects are built a slice at a time, so only the decoded columns of one row group stay alive.
   for (let sliceStart = 0; sliceStart < groupEnd - groupStart; sliceStart += SLICE_ROWS) {
-    const sliceEnd = Math.min(sliceStart + SLICE_ROWS, groupEnd - groupStart);
-    const rows = new Array<ParsedRow>(sliceEnd - sliceStart);
-    for (let offset = sliceStart; offset < sliceEnd; offset++) {
+    const count = Math.min(SLICE_ROWS, groupEnd - groupStart - sliceStart);
+    const { rows: decoded, columns } = await unreadable(where, () => slices.read(count));
+    if (decoded !== count) {
+      throw new DropgateError(
+        'FILE_UNREADABLE',
+        `not a readable Parquet file (${where}): its columns end after ${sliceStart + decoded} of the ${groupEnd - groupStart} rows its footer declares`,
+      );
+    }
+    const data = converters.map(({ name }) => {
+      const column = columns.get(name);
+      if (!column) throw new DropgateError('FILE_UNREADABLE', `${where} has no data for column ${name}`);
+      return column;
+    });
+    const rows = new Array<ParsedRow>(count);
+    for (let offset = 0; offset < count; offset++) {
       const values: Record<string, unknown> = {};
       for (let column = 0; column < converters.length; column++) {
         values[converters[column]!.name] = converters[column]!.convert(data[column]![offset], report);
       }
-      const row = groupStart + offset + 1;
-      rows[offset - sliceStart] = {
+      const row = groupStart + sliceStart + offset + 1;
+      rows[offset] = {
         row,
         line: row,
         values,
@@ -149,9 +158,8 @@ export interface RowGroupTask {
 }
 
 /**
- * Decodes, validates and serializes one row group from its bytes, block by block: the work a pool runs.
- * The row group is decoded whole (hyparquet decodes a column chunk at once); its row objects and event
- * bytes are made a block at a time, as the consumer takes them.
+ * Decodes, validates and serializes one row group from its bytes, block by block, as the consumer takes
+ * them: the work a pool runs.
  */
 export async function* rowGroupBlocks(
   plan: RowGroupPlan,
@@ -199,8 +207,8 @@ export interface RowGroupPool {
 
 /**
  * A Parquet file's row blocks, in order, with its row groups decoded by `pool`, `pool.size` at once. A
- * row group too large for the pool's capped heaps runs here instead, with `validate`, from where the
- * pool stopped.
+ * row group that needs more than the pool's capped heaps (rows of several MB each) runs here instead,
+ * with `validate`, from where the pool stopped.
  */
 export async function* parallelParquetBlocks(
   store: ObjectStore,
@@ -281,47 +289,6 @@ export async function* parallelParquetBlocks(
       await stream?.return?.();
     }
   }
-}
-
-/** Decodes rows [rowStart, rowEnd) of one row group into whole top-level columns, by column name. */
-async function readColumns(
-  file: AsyncBuffer,
-  metadata: FileMetaData,
-  rowStart: number,
-  rowEnd: number,
-): Promise<Map<string, ArrayLike<unknown>>> {
-  const chunks = new Map<string, Array<{ rowStart: number; data: ArrayLike<unknown> }>>();
-  await parquetRead({
-    file,
-    metadata,
-    rowStart,
-    rowEnd,
-    compressors,
-    parsers,
-    utf8: false,
-    onChunk: ({ columnName, columnData, rowStart: chunkStart }) => {
-      const list = chunks.get(columnName) ?? [];
-      chunks.set(columnName, list);
-      list.push({ rowStart: chunkStart, data: columnData as ArrayLike<unknown> });
-    },
-  });
-  const columns = new Map<string, ArrayLike<unknown>>();
-  for (const [name, list] of chunks) {
-    list.sort((left, right) => left.rowStart - right.rowStart);
-    if (list.length === 1 && list[0]!.rowStart === rowStart) {
-      columns.set(name, list[0]!.data);
-      continue;
-    }
-    const joined = new Array<unknown>(rowEnd - rowStart);
-    for (const chunk of list) {
-      for (let index = 0; index < chunk.data.length; index++) {
-        const at = chunk.rowStart + index - rowStart;
-        if (at >= 0 && at < joined.length) joined[at] = chunk.data[index];
-      }
-    }
-    columns.set(name, joined);
-  }
-  return columns;
 }
 
 /** An AsyncBuffer over the store's range reads of one pinned version; store faults stay retryable. */
@@ -428,7 +395,7 @@ function checkColumns(names: string[], schema: RowSchema): void {
 }
 
 /** Runs a hyparquet step; its errors mean the file is corrupt, truncated or uses something unsupported. */
-async function unreadable<T>(what: string, step: () => Promise<T>): Promise<T> {
+async function unreadable<T>(what: string, step: () => T | Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
