@@ -9,7 +9,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Papa from 'papaparse';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
@@ -105,10 +105,12 @@ async function pipeline(file: string, format: 'csv' | 'parquet'): Promise<number
       csv: defaultCsvOptions,
       validate: createAjvValidatorFactory()(schema, 'orders/v1'),
     };
-    // BENCH_THREADS=0 measures the single-threaded path (what Workers run).
-    const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
-    const segmentPool = threads > 0 && format === 'csv' ? createCsvThreadPool(threads) : undefined;
-    const rowGroupPool = threads > 0 && format === 'parquet' ? createParquetThreadPool(threads) : undefined;
+    // The pools' own thread counts unless BENCH_THREADS says; 0 measures the single-threaded path (what
+    // Workers run).
+    const threads = process.env.BENCH_THREADS === undefined ? undefined : Number(process.env.BENCH_THREADS);
+    const pooled = threads !== 0;
+    const segmentPool = pooled && format === 'csv' ? createCsvThreadPool(threads) : undefined;
+    const rowGroupPool = pooled && format === 'parquet' ? createParquetThreadPool(threads) : undefined;
     const segmentBytes = process.env.BENCH_SEGMENT_KB
       ? Number(process.env.BENCH_SEGMENT_KB) << 10
       : undefined;

@@ -1,6 +1,7 @@
 /**
- * The Node runtime's ingestion pool: one worker thread per core parses, validates and serializes CSV
- * segments or Parquet row groups while the main thread reads, cuts and publishes.
+ * The Node runtime's ingestion pools: worker threads parse, validate and serialize CSV segments (one
+ * thread per core) or Parquet row groups (one fewer than the cores) while the main thread reads, cuts
+ * and publishes.
  *
  * Two settings go with it, both measured on the 2-core bench (npm run bench):
  * - Node runs with `--single-threaded-gc` (bin/dropgate.js, npm start). With the pool's threads already
@@ -119,13 +120,19 @@ export function createCsvThreadPool(threads?: number): IngestThreadPool {
 }
 
 /**
- * The pool for Parquet row groups. hyparquet decodes a row group's column chunks whole, so a thread
- * holds one row group decoded (51 MB for the bench's 100k rows) plus the garbage of decoding it; its
- * heap is capped at `oldGenerationMb` (192 by default), and a row group that does not fit runs on the
- * calling thread instead (parallelParquetBlocks). On the bench, uncapped threads let V8 grow each heap
- * to ~600 MB: 13.0 s and 1319 MB RSS; capped at 192 MB, 14.9-15.4 s and 500-516 MB.
+ * The pool for Parquet row groups: one thread fewer than the cores (at least one), with capped heaps.
+ * A thread decodes a row group a slice of rows at a time (row-group-slices.ts), so it needs a few MB
+ * live whatever the row group's size; a slice that does not fit (rows of several MB each) runs on the
+ * calling thread instead (parallelParquetBlocks). On the 2-core bench (2M rows, 100k-row groups), one
+ * thread ran at 15.4 s and ~170 MB peak RSS, two at 11-12 s and ~270 MB: the second thread costs its
+ * own heap and event buffers (~80 MB) for a quarter less time, which the issue's memory target
+ * (a decoded row group, 57 MB, plus 150 MB) does not leave room for. The main thread keeps a core for
+ * reading and publishing.
  */
-export function createParquetThreadPool(threads?: number, oldGenerationMb = 192): IngestThreadPool {
+export function createParquetThreadPool(
+  threads = Math.max(1, availableParallelism() - 1),
+  oldGenerationMb = 64,
+): IngestThreadPool {
   return createIngestThreadPool({ threads, oldGenerationMb });
 }
 

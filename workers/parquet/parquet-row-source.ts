@@ -150,6 +150,12 @@ export interface RowGroupPlan {
   limits: SinkLimits;
 }
 
+/**
+ * The most event bytes in a block of rowGroupBlocks: about what a CSV segment's block holds. With the
+ * local sink's 8 MiB, blocks were ~7 MB and a thread held ~60 MB of them (ahead, being built, spare).
+ */
+export const THREAD_BLOCK_BYTES = 1 << 20;
+
 export interface RowGroupTask {
   index: number;
   /** The row group's column chunks: file bytes [spanStart, spanStart + bytes.length). */
@@ -159,7 +165,8 @@ export interface RowGroupTask {
 
 /**
  * Decodes, validates and serializes one row group from its bytes, block by block, as the consumer takes
- * them: the work a pool runs.
+ * them: the work a pool runs. Blocks hold at most THREAD_BLOCK_BYTES of events (less than most sinks'
+ * batch limit), so the few a thread keeps ahead of its consumer stay small.
  */
 export async function* rowGroupBlocks(
   plan: RowGroupPlan,
@@ -184,7 +191,8 @@ export async function* rowGroupBlocks(
   };
   const converters = convertersFor(plan.metadata, plan.schema);
   const rows = rowGroupRows(file, withRawValues(plan.metadata), converters, task.index, start, end);
-  yield* rowBlocks({ rows, renderRaw: (raw) => raw }, plan.limits, {
+  const limits = { ...plan.limits, maxBatchBytes: Math.min(plan.limits.maxBatchBytes, THREAD_BLOCK_BYTES) };
+  yield* rowBlocks({ rows, renderRaw: (raw) => raw }, limits, {
     head: plan.head,
     validate,
     skipThrough: plan.skipThrough,
