@@ -154,7 +154,7 @@ export interface RowGroupPlan {
  * The most event bytes in a block of rowGroupBlocks: about what a CSV segment's block holds. With the
  * local sink's 8 MiB, blocks were ~7 MB and a thread held ~60 MB of them (ahead, being built, spare).
  */
-export const THREAD_BLOCK_BYTES = 1 << 20;
+const THREAD_BLOCK_BYTES = 1 << 20;
 
 export interface RowGroupTask {
   index: number;
