@@ -48,6 +48,26 @@ function sinkFailingAfter(inner: EventSink, topic: string, healthyBatches: numbe
   };
 }
 
+/**
+ * A first attempt whose sink fails publishes to `topic` after `healthyBatches` batches: it must end
+ * failed. Returns its result and the events that got out before the outage.
+ */
+async function failedFirstAttempt(
+  deps: Omit<IngestDependencies, 'sink' | 'owner'>,
+  topic: string,
+  healthyBatches: number,
+  owner: string,
+) {
+  const outage = createMemoryEventSink(SMALL_BATCHES);
+  const first = await ingestFile(
+    { ...deps, sink: sinkFailingAfter(outage, topic, healthyBatches), owner },
+    request,
+  );
+  expect(first.status).toBe('failed');
+  if (first.status !== 'failed') throw new Error(`the first attempt ended ${first.status}`);
+  return { first, outage };
+}
+
 /** Lets `healthyBatches` batches through to `topic`, then never answers again: the worker is stuck for good. */
 function sinkHangingAfter(inner: EventSink, topic: string, healthyBatches: number) {
   let published = 0;
@@ -126,13 +146,7 @@ describe('resuming an interrupted file', () => {
     const ledger = createMemoryLedger();
     const base = { store, ledger, controlTopic: 'dropgate.files', retry: { attempts: 2, baseDelayMs: 1 } };
 
-    const outage = createMemoryEventSink(SMALL_BATCHES);
-    const first = await ingestFile(
-      { ...base, sink: sinkFailingAfter(outage, 'dropgate.files', 0), owner: 'a' },
-      request,
-    );
-    expect(first.status).toBe('failed');
-    if (first.status !== 'failed') return;
+    const { first } = await failedFirstAttempt(base, 'dropgate.files', 0, 'a');
     expect(first.record).toMatchObject({
       state: 'failed',
       owner: null,
@@ -155,13 +169,7 @@ describe('resuming an interrupted file', () => {
     const base = { store, ledger, controlTopic: 'dropgate.files', retry: { attempts: 2, baseDelayMs: 1 } };
 
     // Default checkpoint interval (1 s): the whole attempt fits inside it, so only the failure path records.
-    const outage = createMemoryEventSink(SMALL_BATCHES);
-    const first = await ingestFile(
-      { ...base, sink: sinkFailingAfter(outage, 'orders', 3), owner: 'a' },
-      request,
-    );
-    expect(first.status).toBe('failed');
-    if (first.status !== 'failed') return;
+    const { first } = await failedFirstAttempt(base, 'orders', 3, 'a');
     expect(first.record.checkpoint).toMatchObject({
       row: 30,
       published: goodRows.filter((row) => row <= 30).length,
@@ -219,13 +227,7 @@ describe('resuming an interrupted file', () => {
       checkpointIntervalMs: 0,
     };
 
-    const outage = createMemoryEventSink(SMALL_BATCHES);
-    const first = await ingestFile(
-      { ...base, sink: sinkFailingAfter(outage, 'orders', 3), owner: 'worker-a' },
-      request,
-    );
-    expect(first.status).toBe('failed');
-    if (first.status !== 'failed') return;
+    const { first, outage } = await failedFirstAttempt(base, 'orders', 3, 'worker-a');
     expect(first.error).toMatchObject({ code: 'PUBLISH_FAILED', retryable: true });
     expect(first.record.state).toBe('failed');
     const checkpoint = first.record.checkpoint!;
@@ -286,13 +288,7 @@ describe('resuming an interrupted file', () => {
       parallelMinBytes: 0,
     };
     try {
-      const outage = createMemoryEventSink(SMALL_BATCHES);
-      const first = await ingestFile(
-        { ...base, sink: sinkFailingAfter(outage, 'orders', 12), owner: 'worker-a' },
-        request,
-      );
-      expect(first.status).toBe('failed');
-      if (first.status !== 'failed') return;
+      const { first, outage } = await failedFirstAttempt(base, 'orders', 12, 'worker-a');
       const checkpoint = first.record.checkpoint!;
       expect(checkpoint.row).toBeGreaterThan(20);
       expect(checkpoint.row).toBeLessThan(300);
