@@ -6,7 +6,7 @@
  * nested types); parquet-values.ts maps the values to JSON.
  */
 import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
-import { openRowGroupSlices } from './row-group-slices.js';
+import { columnChunkRange, openRowGroupSlices } from './row-group-slices.js';
 import type { ObjectInfo, ObjectStore, SinkLimits } from '../../adapters/ports.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
@@ -357,9 +357,9 @@ function rowGroupSpans(metadata: FileMetaData): Array<{ start: number; end: numb
     let end = 0;
     for (const { meta_data: column } of group.columns) {
       if (!column) continue;
-      const first = Number(column.dictionary_page_offset ?? column.data_page_offset);
-      start = Math.min(start, first);
-      end = Math.max(end, first + Number(column.total_compressed_size));
+      const chunk = columnChunkRange(column);
+      start = Math.min(start, chunk.start);
+      end = Math.max(end, chunk.end);
     }
     return { start, end };
   });

@@ -54,8 +54,8 @@ export async function openRowGroupSlices(
     const meta = chunk.meta_data;
     if (chunk.file_path) throw new Error('parquet file_path not supported');
     if (!meta) throw new Error('parquet column metadata is undefined');
-    const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
-    const bytes = await chunkBytes(start, start + Number(meta.total_compressed_size));
+    const { start, end } = columnChunkRange(meta);
+    const bytes = await chunkBytes(start, end);
     leaves.set(meta.path_in_schema.join('.'), new LeafCursor(new Uint8Array(bytes), decoderFor(meta)));
   }
   function decoderFor(meta: ColumnMetaData): ColumnDecoder {
@@ -103,6 +103,15 @@ export async function openRowGroupSlices(
       return { rows: Number.isFinite(rows) ? rows : 0, columns };
     },
   };
+}
+
+/**
+ * The file bytes [start, end) of a column chunk: from its dictionary page, or its first data page when
+ * it has none. A dictionary offset of 0 means none, as hyparquet reads it (some writers put 0 there).
+ */
+export function columnChunkRange(meta: ColumnMetaData): { start: number; end: number } {
+  const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+  return { start, end: start + Number(meta.total_compressed_size) };
 }
 
 function leafPaths(node: SchemaTree): string[] {
