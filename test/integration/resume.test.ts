@@ -48,6 +48,17 @@ function sinkFailingAfter(inner: EventSink, topic: string, healthyBatches: numbe
   };
 }
 
+/** Dependencies (the sink and owner aside) that retry briefly and checkpoint after every block. */
+function checkpointingEveryBlock(store: ObjectStore, ledger: IngestDependencies['ledger']) {
+  return {
+    store,
+    ledger,
+    controlTopic: 'dropgate.files',
+    retry: { attempts: 2, baseDelayMs: 1 },
+    checkpointIntervalMs: 0,
+  };
+}
+
 /**
  * A first attempt whose sink fails publishes to `topic` after `healthyBatches` batches: it must end
  * failed. Returns its result and the events that got out before the outage.
@@ -219,13 +230,7 @@ describe('resuming an interrupted file', () => {
     const store = createMemoryObjectStore();
     store.put(KEY, csv);
     const ledger = createMemoryLedger();
-    const base = {
-      store,
-      ledger,
-      controlTopic: 'dropgate.files',
-      retry: { attempts: 2, baseDelayMs: 1 },
-      checkpointIntervalMs: 0,
-    };
+    const base = checkpointingEveryBlock(store, ledger);
 
     const { first, outage } = await failedFirstAttempt(base, 'orders', 3, 'worker-a');
     expect(first.error).toMatchObject({ code: 'PUBLISH_FAILED', retryable: true });
@@ -278,11 +283,7 @@ describe('resuming an interrupted file', () => {
     const ledger = createMemoryLedger();
     const segmentPool = createCsvThreadPool(2);
     const base = {
-      store,
-      ledger,
-      controlTopic: 'dropgate.files',
-      retry: { attempts: 2, baseDelayMs: 1 },
-      checkpointIntervalMs: 0,
+      ...checkpointingEveryBlock(store, ledger),
       segmentPool,
       segmentBytes: 2048,
       parallelMinBytes: 0,
@@ -372,13 +373,7 @@ describe('resuming an interrupted file', () => {
     memory.put(KEY, csv);
     const store = withSlowReads(memory, 2);
     const ledger = createMemoryLedger();
-    const base = {
-      store,
-      ledger,
-      controlTopic: 'dropgate.files',
-      retry: { attempts: 2, baseDelayMs: 1 },
-      checkpointIntervalMs: 0,
-    };
+    const base = checkpointingEveryBlock(store, ledger);
 
     // The second batch and its retry fail; the sink is healthy again for the third.
     const glitchy = createMemoryEventSink(SMALL_BATCHES);
