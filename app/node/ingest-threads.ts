@@ -7,13 +7,13 @@
  * - Node runs with `--single-threaded-gc` (bin/dropgate.js, npm start). With the pool's threads already
  *   on every core, V8's parallel GC helpers only took time from them: 200 MB of orders ran at ~37 MB/s
  *   with parallel GC, ~44 without. V8 flags can only be set safely at start, so the pool cannot set it.
- * - The CSV pool's threads have capped heaps (16 MB young, 64 MB old generation), and the main thread
- *   runs with `--max-semi-space-size=4`: 200 MB of orders peaked at ~230 MB RSS instead of ~370 MB, at
- *   ~10% of the speed. The Parquet pool's threads are capped too (see createParquetThreadPool).
+ * - The main thread runs with `--max-semi-space-size=4` (a small young generation), and each thread with
+ *   the heap caps its pool gives it (see threadsSizeTheirOwnYoungGeneration for how both hold at once).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { CsvSegmentPool, CsvSegmentResult } from '../../workers/csv/csv-parallel.js';
 import type { RowGroupPool } from '../../workers/parquet/parquet-row-source.js';
@@ -124,22 +124,38 @@ export function createCsvThreadPool(threads?: number): IngestThreadPool {
  * A thread decodes a row group a slice of rows at a time (row-group-slices.ts), so it needs a few MB
  * live whatever the row group's size; a slice that does not fit (rows of several MB each) runs on the
  * calling thread instead (parallelParquetBlocks). On the 2-core bench (2M rows, 100k-row groups), one
- * thread ran at 15.4 s and ~170 MB peak RSS, two at 11-12 s and ~270 MB: the second thread costs its
- * own heap and event buffers (~80 MB) for a quarter less time, which the issue's memory target
+ * thread ran at 11.5 s and ~170 MB peak RSS, two at 9.6-10.1 s and 251-256 MB: the second thread costs
+ * its own heap and event buffers (~80 MB) for a seventh less time, which the issue's memory target
  * (a decoded row group, 57 MB, plus 150 MB) does not leave room for. The main thread keeps a core for
- * reading and publishing.
+ * reading and publishing. Young generations of 16 MB: with 8 MB the same run took 14.5-15.5 s.
  */
 export function createParquetThreadPool(
   threads = Math.max(1, availableParallelism() - 1),
   oldGenerationMb = 64,
 ): IngestThreadPool {
-  return createIngestThreadPool({ threads, oldGenerationMb });
+  return createIngestThreadPool({ threads, youngGenerationMb: 16, oldGenerationMb });
+}
+
+/**
+ * Lets the threads started from now on size their young generation by their `resourceLimits`.
+ *
+ * `--max-semi-space-size`, which keeps the main thread's young generation small, is a process-wide V8
+ * flag: V8 applies it to every isolate it creates, worker threads included, over the young-generation
+ * size their `resourceLimits` ask for. So the CSV threads ran with 4 MB semi-spaces, and scavenges
+ * promoted much of what they copied: per 200 MB of orders each thread spent ~2 s in ~380 scavenges and
+ * ~65 full collections. Unsetting the flag (0: none) once the main thread's heap is configured lets each
+ * thread have the young generation its pool sets, while the main thread keeps its 4 MB semi-spaces.
+ * V8 reads the flag only when it sets up a new isolate's heap, so nothing running is affected.
+ */
+export function threadsSizeTheirOwnYoungGeneration(): void {
+  setFlagsFromString('--max-semi-space-size=0');
 }
 
 export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestThreadPool {
   if (!existsSync(threadScript)) {
     throw new DropgateError('CONFIG_INVALID', `${threadScript} is missing: run npm run build first`);
   }
+  threadsSizeTheirOwnYoungGeneration();
   const size = Math.max(1, options.threads ?? availableParallelism());
   const threads: Array<Thread | null> = Array.from({ length: size }, () => null);
   let nextId = 0;
