@@ -4,12 +4,13 @@
  * batches never interleave; syncs are shared (group commit), so a batch is written while the one before
  * it is being flushed. A write that fails part way is cut off again, and on open a torn last line left by
  * a crash (a batch that was never acknowledged) is cut off, so every line in the file is a whole event.
+ * Appends go past the page cache where the file system allows it (append-file.ts).
  */
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DropgateError } from '../../../workers/errors.js';
 import type { EventBatch, EventSink } from '../../ports.js';
-import { createKeyedMutex, groupCommit } from '../../node/durable-files.js';
+import { openAppendFile, type AppendFile } from '../../node/append-file.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
@@ -19,8 +20,7 @@ export interface LocalEventSink extends EventSink {
 
 export async function createLocalEventSink(options: { directory: string }): Promise<LocalEventSink> {
   await mkdir(options.directory, { recursive: true });
-  const files = new Map<string, Promise<TopicFile>>();
-  const withLock = createKeyedMutex();
+  const files = new Map<string, Promise<AppendFile>>();
   const pathOf = (topic: string) => {
     if (!TOPIC_NAME.test(topic)) {
       throw new DropgateError(
@@ -47,41 +47,22 @@ export async function createLocalEventSink(options: { directory: string }): Prom
       if (events.length === 0) return { failed: [] };
       const file = await fileFor(topic);
       const lines = events.ndjson();
-      await withLock(topic, () => append(file, lines));
+      await file.append(lines);
       await file.sync();
       return { failed: [] };
     },
     async close() {
       const open = [...files.values()];
       files.clear();
-      await Promise.all(open.map(async (file) => (await file).handle.close()));
+      await Promise.all(open.map(async (file) => (await file).close()));
     },
   };
 }
 
-interface TopicFile {
-  handle: FileHandle;
-  /** Bytes of whole events in the file. */
-  size: number;
-  /** Resolves once everything written before the call is on disk. */
-  sync: () => Promise<void>;
-}
-
-async function openTopicFile(path: string): Promise<TopicFile> {
-  const handle = await openRepaired(path);
-  const { size } = await handle.stat();
-  return { handle, size, sync: groupCommit(() => handle.datasync()) };
-}
-
-/** Appends `lines` whole or not at all: a failed write is truncated back to the last whole event. */
-async function append(file: TopicFile, lines: Uint8Array): Promise<void> {
-  try {
-    await file.handle.appendFile(lines);
-  } catch (error) {
-    await file.handle.truncate(file.size).catch(() => undefined);
-    throw error;
-  }
-  file.size += lines.length;
+/** Opens a topic's file for appending, first cutting off a torn last line. */
+async function openTopicFile(path: string): Promise<AppendFile> {
+  await (await openRepaired(path)).close();
+  return openAppendFile(path);
 }
 
 async function openRepaired(path: string): Promise<FileHandle> {

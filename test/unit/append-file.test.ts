@@ -1,0 +1,89 @@
+/**
+ * openAppendFile: whatever the sizes of the appends (inside one block, across blocks, larger than the
+ * staging buffer), the file holds exactly the bytes appended, in order, with or without O_DIRECT, and a
+ * file opened again goes on from its last, partial block.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openAppendFile } from '../../adapters/node/append-file.js';
+import { createTemporaryDirectory, type TemporaryDirectory } from '../contract/temporary-directory.js';
+
+let directory: TemporaryDirectory;
+beforeEach(async () => {
+  directory = await createTemporaryDirectory('append-file');
+});
+afterEach(() => directory.remove());
+
+/** `length` bytes that differ from block to block, so a block written at the wrong offset shows. */
+function bytesOf(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let index = 0; index < length; index++) bytes[index] = (index * 31 + seed * 7 + (index >> 12)) % 251;
+  return bytes;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return all;
+}
+
+// 1 byte, a block less one, blocks exactly, across the 1 MiB staging buffer, and several buffers.
+const SIZES = [1, 4095, 4096, 3, 8192, 5000, (1 << 20) - 7, 1 << 20, 3 * (1 << 20) + 11, 17];
+
+describe.each([
+  { name: 'O_DIRECT where the platform has it', direct: undefined },
+  { name: 'ordinary writes', direct: false },
+])('openAppendFile, $name', ({ direct }) => {
+  it('holds exactly what was appended, across reopening', async () => {
+    const path = join(directory.path, 'log.ndjson');
+    const prefix = bytesOf(1234, 99);
+    await writeFile(path, prefix);
+    const parts = SIZES.map((size, index) => bytesOf(size, index));
+
+    let file = await openAppendFile(path, { direct });
+    expect(file.direct).toBe(direct === undefined && process.platform === 'linux');
+    expect(file.size).toBe(prefix.length);
+    for (const part of parts.slice(0, 5)) await file.append(part);
+    await file.sync();
+    await file.close();
+
+    file = await openAppendFile(path, { direct });
+    for (const part of parts.slice(5)) await file.append(part);
+    await file.sync();
+    const expected = concat([prefix, ...parts]);
+    expect(file.size).toBe(expected.length);
+    await file.close();
+    expect(Buffer.compare(await readFile(path), expected)).toBe(0);
+  });
+
+  it('an empty append changes nothing, and an empty file takes appends', async () => {
+    const path = join(directory.path, 'empty.ndjson');
+    await writeFile(path, '');
+    const file = await openAppendFile(path, { direct });
+    await file.append(new Uint8Array(0));
+    const part = bytesOf(10_000, 1);
+    await file.append(part);
+    await file.close();
+    expect(Buffer.compare(await readFile(path), part)).toBe(0);
+  });
+
+  it('syncs shared by concurrent callers all resolve after the appends before them', async () => {
+    const path = join(directory.path, 'shared.ndjson');
+    await writeFile(path, '');
+    const file = await openAppendFile(path, { direct });
+    const parts = [bytesOf(70_000, 1), bytesOf(5, 2), bytesOf(9000, 3)];
+    await Promise.all(
+      parts.map(async (part) => {
+        await file.append(part);
+        await file.sync();
+      }),
+    );
+    await file.close();
+    expect((await readFile(path)).length).toBe(70_000 + 5 + 9000);
+  });
+});
