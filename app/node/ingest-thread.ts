@@ -4,7 +4,9 @@
  * not copied. A row group's blocks are sent as they are made, at most STREAM_CREDIT blocks ahead of what
  * the pool has handed on; the pool sends `more` for each block it hands on, `cancel` to stop.
  */
-import { parentPort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
 import { createAjvValidatorFactory, type RowValidator } from '../../schemas/row-validator.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import {
@@ -48,6 +50,29 @@ export type ThreadReply =
         context: Record<string, unknown>;
       };
     };
+
+/** What the pool tells a thread when it starts it. */
+export interface ThreadSettings {
+  /** The thread's scheduling niceness (Linux; elsewhere the thread keeps the process's). */
+  niceness: number;
+}
+
+/**
+ * Lowers this thread's scheduling priority, so the main thread, which reads, cuts, publishes and serves
+ * HTTP, runs as soon as it has work instead of waiting for a thread's time slice. On Linux a thread is a
+ * task of its own, named by /proc/thread-self, and setpriority() takes its id.
+ */
+function lowerPriority({ niceness }: ThreadSettings): void {
+  try {
+    const task = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    // Only ever lower it: raising a priority needs a privilege, and a process may already run niced.
+    if (Number.isSafeInteger(task) && task > 0 && getPriority(task) < niceness) setPriority(task, niceness);
+  } catch {
+    // No /proc/thread-self (not Linux): the thread keeps the process's priority.
+  }
+}
+
+lowerPriority(workerData as ThreadSettings);
 
 const compile = createAjvValidatorFactory();
 const validators = new Map<string, RowValidator>();

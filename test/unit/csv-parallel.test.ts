@@ -5,6 +5,8 @@
  * quotes, blank lines, CRLFs, multi-byte text and bad rows across many segment boundaries, and to hit
  * each way the cut hands the rest of a file back to the sequential parser.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { getPriority } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
@@ -224,6 +226,33 @@ describe('CSV parsed in segments', () => {
       await pool.close();
     }
   });
+
+  it.runIf(process.platform === 'linux')(
+    'runs its threads at a lower priority than the thread that starts them',
+    async () => {
+      const niced = async () => {
+        const tasks = await readdir('/proc/self/task');
+        const stats = await Promise.all(
+          tasks.map((task) => readFile(`/proc/self/task/${task}/stat`, 'utf8')),
+        );
+        // The fields after the command name (which may hold spaces); niceness is the 19th field of all.
+        return stats.filter((stat) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) >= 10)
+          .length;
+      };
+      const before = await niced();
+      const pool = createCsvThreadPool(2);
+      try {
+        const rows = 200;
+        const plan = segmentPlan();
+        const bytes = plainRecords(rows);
+        await Promise.all([0, 1].map(() => pool.process(plan, { bytes: bytes.slice(), startRow: 0, rows })));
+        expect(await niced()).toBe(before + 2);
+        expect(getPriority()).toBeLessThan(10);
+      } finally {
+        await pool.close();
+      }
+    },
+  );
 
   it('fails work in flight retryably when its thread stops, and refuses work once closed', async () => {
     const pool = createCsvThreadPool(1);
