@@ -43,6 +43,8 @@ const EMPTY = new Uint8Array(0);
 /** The most bytes JSON.stringify writes per UTF-16 unit (`\u001f`). */
 const MAX_ESCAPE = 6;
 const QUOTE = 0x22;
+const MAX_INT32 = 0x7fffffff;
+const POWERS_OF_TEN = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const BACKSLASH = 0x5c;
 const [NULL, TRUE, FALSE] = ['null', 'true', 'false'].map((word) => encoder.encode(word)) as [
   Uint8Array,
@@ -97,6 +99,10 @@ export class EventBytesWriter {
 
   /** A non-negative safe integer in decimal, as `${n}` writes it. */
   writeUint(value: number): void {
+    if (value <= MAX_INT32) {
+      this.writeInt32(value);
+      return;
+    }
     this.reserve(16);
     let digits = 1;
     for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
@@ -109,10 +115,74 @@ export class EventBytesWriter {
     this.filled += digits;
   }
 
+  /**
+   * A finite number as JSON.stringify writes it. Integers of 32 bits and decimals of at most 9 digits
+   * (prices, quantities) are written from their digits; every other number goes through String().
+   * A decimal d digits after the point is the shortest that reads back as the same double when no
+   * fewer digits do, and with at most 15 significant digits it is the only one: what String() writes.
+   */
+  private writeNumber(value: number): void {
+    const negative = value < 0;
+    const magnitude = negative ? -value : value;
+    if (magnitude <= MAX_INT32 && Number.isInteger(magnitude)) {
+      if (negative) this.writeAscii('-');
+      this.writeInt32(magnitude);
+      return;
+    }
+    if (magnitude >= 1e-6 && magnitude < 1e9) {
+      for (let decimals = 1; decimals <= 9; decimals++) {
+        const scale = POWERS_OF_TEN[decimals]!;
+        const scaled = Math.round(magnitude * scale);
+        if (scaled > MAX_INT32) break;
+        if (scaled / scale !== magnitude) continue;
+        if (negative) this.writeAscii('-');
+        this.writeDecimal(scaled, decimals);
+        return;
+      }
+    }
+    this.writeAscii(String(value));
+  }
+
+  /** A non-negative 32-bit integer's digits. */
+  private writeInt32(value: number): void {
+    this.reserve(10);
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = (rest / 10) | 0) digits++;
+    const buffer = this.buffer;
+    let rest = value;
+    for (let at = this.filled + digits - 1; at >= this.filled; at--) {
+      buffer[at] = 48 + (rest % 10);
+      rest = (rest / 10) | 0;
+    }
+    this.filled += digits;
+  }
+
+  /** `scaled / 10^decimals` in decimal, with a leading 0 below 1 and no trailing zeros to drop. */
+  private writeDecimal(scaled: number, decimals: number): void {
+    this.reserve(12);
+    let digits = 1;
+    for (let rest = scaled; rest >= 10; rest = (rest / 10) | 0) digits++;
+    // At least one digit before the point.
+    const width = Math.max(digits, decimals + 1);
+    const buffer = this.buffer;
+    const start = this.filled;
+    const point = start + width - decimals;
+    let rest = scaled;
+    for (let at = start + width; at >= start; at--) {
+      if (at === point) {
+        buffer[at] = 0x2e;
+        continue;
+      }
+      buffer[at] = 48 + (rest % 10);
+      rest = (rest / 10) | 0;
+    }
+    this.filled = start + width + 1;
+  }
+
   /** `value` as JSON.stringify and TextEncoder would write it; nothing when JSON.stringify gives undefined. */
   writeJson(value: unknown): void {
     if (typeof value === 'string') this.writeString(value);
-    else if (typeof value === 'number' && Number.isFinite(value)) this.writeAscii(String(value));
+    else if (typeof value === 'number' && Number.isFinite(value)) this.writeNumber(value);
     else if (value === null) this.writeBytes(NULL);
     else if (value === true) this.writeBytes(TRUE);
     else if (value === false) this.writeBytes(FALSE);
@@ -141,18 +211,20 @@ export class EventBytesWriter {
     const length = text.length;
     this.reserve(length * MAX_ESCAPE + 2);
     const buffer = this.buffer;
-    const start = this.filled;
-    buffer[start] = QUOTE;
+    let at = this.filled;
+    buffer[at++] = QUOTE;
     for (let index = 0; index < length; index++) {
       const code = text.charCodeAt(index);
-      if (code < 0x20 || code > 0x7e || code === QUOTE || code === BACKSLASH) {
+      if (code < 0x20 || code > 0x7e) {
+        // Control characters, non-ASCII and lone surrogates: JSON.stringify knows them all.
         this.writeEncoded(JSON.stringify(text));
         return;
       }
-      buffer[start + 1 + index] = code;
+      if (code === QUOTE || code === BACKSLASH) buffer[at++] = BACKSLASH;
+      buffer[at++] = code;
     }
-    buffer[start + 1 + length] = QUOTE;
-    this.filled = start + length + 2;
+    buffer[at++] = QUOTE;
+    this.filled = at;
   }
 
   /** An ASCII string's bytes (numbers' digits). */

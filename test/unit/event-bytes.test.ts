@@ -103,6 +103,37 @@ describe('EventBytesWriter.writeJson', () => {
     for (let index = 0; index < 2000; index++) expectSameAsStringify(randomObject(next, 0));
   });
 
+  it.each([
+    ['integers around 32 bits', [0, 1, 9, 10, 2147483647, 2147483648, -2147483647, -2147483648, -2147483649]],
+    ['decimals below 1', [0.5, 0.05, 0.000001, 1e-7, -0.000001, 0.1 + 0.2, 1 / 3, 0.999999999]],
+    ['prices', [60.27, 20.8, 100.1, 1.005, 4.35, 8.675309, 999999999.9, 123456789.5, -12.5]],
+    ['numbers that need more than 9 decimals or 31 bits', [1234567.123456789, 21474836.48, 2 ** 53, 1e21]],
+    ['the extremes', [Number.MAX_VALUE, Number.MIN_VALUE, Number.EPSILON, -Number.MAX_SAFE_INTEGER]],
+  ])('writes %s as JSON.stringify does', (_label, values) => {
+    for (const value of values) expectSameAsStringify(value);
+  });
+
+  it('writes 200,000 random numbers as JSON.stringify does', () => {
+    const next = random(20261125);
+    const numbers: number[] = [];
+    for (let index = 0; index < 200_000; index++) {
+      const sign = next() < 0.5 ? -1 : 1;
+      numbers.push(
+        next() < 0.5
+          ? (sign * Math.round(next() * 10 ** Math.floor(next() * 12))) / 10 ** Math.floor(next() * 10)
+          : sign * next() * 10 ** (Math.floor(next() * 30) - 12),
+      );
+    }
+    const writer = new EventBytesWriter(newBytes, 1 << 20);
+    for (const value of numbers) {
+      writer.writeJson(value);
+      writer.writeJson(',');
+    }
+    expect(decoder.decode(writer.take())).toBe(
+      numbers.map((value) => `${JSON.stringify(value)}","`).join(''),
+    );
+  });
+
   it('throws as JSON.stringify does on a BigInt', () => {
     expect(() => written({ big: 1n })).toThrow(TypeError);
   });
