@@ -64,14 +64,19 @@ export interface IngestDependencies {
   segmentPool?: CsvSegmentPool;
   /** Decodes Parquet row groups, several at once (Node: worker threads). */
   rowGroupPool?: RowGroupPool;
-  /** Bytes per CSV segment (default 128 KiB). */
+  /** Bytes per CSV segment (default 256 KiB). */
   segmentBytes?: number;
   /** Smaller objects are parsed on the calling thread (default 1 MiB). */
   parallelMinBytes?: number;
 }
 
-/** Measured on 2 cores: 128-256 KiB segments ran 10-20% faster than 1 MiB ones; 128 KiB peaked ~30 MB lower. */
-const DEFAULT_SEGMENT_BYTES = 128 << 10;
+/**
+ * Measured on 2 cores: 128-256 KiB segments ran 10-20% faster than 1 MiB ones. With 3 segments in flight
+ * per thread (csv-parallel.ts), 256 KiB ran the 1 GB bench in 25.0-25.4 s against 26.1-26.5 s for 128
+ * KiB with 4, at the same peak RSS (232-240 MB): half the segments, half the per-segment work of the
+ * main thread (messages, blocks, publishes).
+ */
+const DEFAULT_SEGMENT_BYTES = 256 << 10;
 
 export interface IngestRequest {
   dataset: CompiledDataset;

@@ -33,7 +33,7 @@ export interface ThreadPoolOptions {
   youngGenerationMb?: number;
   /**
    * Old-generation cap per thread, in MB (none when absent). A CSV thread holds a segment or two
-   * (128 KiB of CSV, at most one 1 MiB record more) and its block at a time, a few MB live; without a
+   * (256 KiB of CSV, at most one 1 MiB record more) and its block at a time, a few MB live; without a
    * cap V8 lets garbage grow to hundreds of MB before collecting it.
    */
   oldGenerationMb?: number;

@@ -119,11 +119,12 @@ export interface ParallelCsvOptions {
 
 /**
  * Segments in flight per thread of the pool. Blocks come back in file order, so while the oldest segment
- * is still being parsed, the threads done with theirs wait for more: with 2 per thread the main thread
- * waited ~11-12 s for threads on the 1 GB bench (2 threads) while they were far from busy; with 4 the
- * run took 28.1 s instead of 29.6 s (8: 27.5 s, but ~254 MB peak RSS against 236).
+ * is still being parsed, the threads done with theirs wait for more: with 2 (of 128 KiB) per thread the
+ * main thread waited ~11-12 s for threads on the 1 GB bench (2 threads) while they were far from busy;
+ * with 4 the run took 28.1 s instead of 29.6 s. Segments are now 256 KiB (ingest-file.ts), so 3 hold
+ * about as much as 4 did.
  */
-const SEGMENTS_PER_THREAD = 4;
+const SEGMENTS_PER_THREAD = 3;
 
 /** A UTF-8 CSV file's row blocks, in order, built by `pool` from segments of `plain`. */
 export async function* parallelCsvBlocks(
