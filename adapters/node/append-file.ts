@@ -64,13 +64,17 @@ export async function openAppendFile(path: string, options: { direct?: boolean }
   return file;
 }
 
+/** How file systems say they do not do O_DIRECT (or not with these sizes and alignments). */
+const refusesDirect = (error: unknown) =>
+  ['EINVAL', 'EOPNOTSUPP', 'ENOTSUP'].includes((error as NodeJS.ErrnoException).code ?? '');
+
 async function openDirect(path: string): Promise<FileHandle | null> {
   // Not every platform has O_DIRECT (macOS has none), and not every file system accepts it.
   if (constants.O_DIRECT === undefined) return null;
   try {
     return await open(path, constants.O_WRONLY | constants.O_DIRECT);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EINVAL') return null;
+    if (refusesDirect(error)) return null;
     throw error;
   }
 }
@@ -123,7 +127,7 @@ class AppendOnlyFile implements AppendFile {
       else await this.appendBuffered(bytes);
     } catch (error) {
       await this.buffered.truncate(size).catch(() => undefined);
-      if (this.directHandle && (error as NodeJS.ErrnoException).code === 'EINVAL') {
+      if (this.directHandle && refusesDirect(error)) {
         // O_DIRECT accepted at open but not for writing: append as everyone else does from now on.
         await this.directHandle.close().catch(() => undefined);
         this.directHandle = null;
