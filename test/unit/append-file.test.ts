@@ -22,14 +22,17 @@ function bytesOf(length: number, seed: number): Uint8Array {
   return bytes;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.length;
-  }
-  return all;
+/** A new, empty file of `name`, opened for appending. */
+async function emptyFile(name: string, direct: boolean | undefined) {
+  const path = join(directory.path, name);
+  await writeFile(path, '');
+  return { path, file: await openAppendFile(path, { direct }) };
+}
+
+async function expectFileHolds(path: string, expected: Uint8Array): Promise<void> {
+  const actual = await readFile(path);
+  expect(actual.length).toBe(expected.length);
+  expect(Buffer.compare(actual, expected)).toBe(0);
 }
 
 // 1 byte, a block less one, blocks exactly, across the 1 MiB staging buffer, and several buffers.
@@ -55,35 +58,26 @@ describe.each([
     file = await openAppendFile(path, { direct });
     for (const part of parts.slice(5)) await file.append(part);
     await file.sync();
-    const expected = concat([prefix, ...parts]);
+    const expected = Buffer.concat([prefix, ...parts]);
     expect(file.size).toBe(expected.length);
     await file.close();
-    expect(Buffer.compare(await readFile(path), expected)).toBe(0);
+    await expectFileHolds(path, expected);
   });
 
   it('an empty append changes nothing, and an empty file takes appends', async () => {
-    const path = join(directory.path, 'empty.ndjson');
-    await writeFile(path, '');
-    const file = await openAppendFile(path, { direct });
+    const { path, file } = await emptyFile('empty.ndjson', direct);
     await file.append(new Uint8Array(0));
     const part = bytesOf(10_000, 1);
     await file.append(part);
     await file.close();
-    expect(Buffer.compare(await readFile(path), part)).toBe(0);
+    await expectFileHolds(path, part);
   });
 
-  it('syncs shared by concurrent callers all resolve after the appends before them', async () => {
-    const path = join(directory.path, 'shared.ndjson');
-    await writeFile(path, '');
-    const file = await openAppendFile(path, { direct });
-    const parts = [bytesOf(70_000, 1), bytesOf(5, 2), bytesOf(9000, 3)];
-    await Promise.all(
-      parts.map(async (part) => {
-        await file.append(part);
-        await file.sync();
-      }),
-    );
+  it('runs appends called together one at a time, in the order they were called', async () => {
+    const { path, file } = await emptyFile('together.ndjson', direct);
+    const parts = [bytesOf(70_000, 1), bytesOf(5, 2), bytesOf(9000, 3), bytesOf(4091, 4)];
+    await Promise.all(parts.map((part) => file.append(part).then(() => file.sync())));
     await file.close();
-    expect((await readFile(path)).length).toBe(70_000 + 5 + 9000);
+    await expectFileHolds(path, Buffer.concat(parts));
   });
 });
