@@ -116,10 +116,11 @@ export class EventBytesWriter {
   }
 
   /**
-   * A finite number as JSON.stringify writes it. Integers of 32 bits and decimals of at most 9 digits
-   * (prices, quantities) are written from their digits; every other number goes through String().
-   * A decimal d digits after the point is the shortest that reads back as the same double when no
-   * fewer digits do, and with at most 15 significant digits it is the only one: what String() writes.
+   * A finite number as JSON.stringify writes it. Integers of 32 bits, and decimals of at most 9 digits
+   * after the point whose digits fit 31 bits (prices, quantities), are written from their digits; every
+   * other number goes through String(). A decimal d digits after the point is the shortest that reads
+   * back as the same double when no fewer digits do, and with at most 15 significant digits it is the
+   * only one: what String() writes.
    */
   private writeNumber(value: number): void {
     const negative = value < 0;

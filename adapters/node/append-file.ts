@@ -131,7 +131,10 @@ class AppendOnlyFile implements AppendFile {
         // O_DIRECT accepted at open but not for writing: append as everyone else does from now on.
         await this.directHandle.close().catch(() => undefined);
         this.directHandle = null;
-        await this.appendBuffered(bytes);
+        await this.appendBuffered(bytes).catch(async (again: unknown) => {
+          await this.buffered.truncate(size).catch(() => undefined);
+          throw again;
+        });
       } else {
         if (this.directHandle) await this.loadTail().catch(() => undefined);
         throw error;

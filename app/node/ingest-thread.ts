@@ -62,7 +62,9 @@ export interface ThreadSettings {
  * HTTP, runs as soon as it has work instead of waiting for a thread's time slice. On Linux a thread is a
  * task of its own, named by /proc/thread-self, and setpriority() takes its id.
  */
-function lowerPriority({ niceness }: ThreadSettings): void {
+function lowerPriority(settings: ThreadSettings | undefined): void {
+  if (!settings) return;
+  const { niceness } = settings;
   try {
     const task = Number(readlinkSync('/proc/thread-self').split('/').pop());
     // Only ever lower it: raising a priority needs a privilege, and a process may already run niced.
@@ -72,7 +74,7 @@ function lowerPriority({ niceness }: ThreadSettings): void {
   }
 }
 
-lowerPriority(workerData as ThreadSettings);
+lowerPriority(workerData as ThreadSettings | undefined);
 
 const compile = createAjvValidatorFactory();
 const validators = new Map<string, RowValidator>();

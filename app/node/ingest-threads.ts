@@ -45,8 +45,8 @@ const threadScript = join(packageRoot, 'dist/app/node/ingest-thread.js');
  * Threads run at this niceness (Linux), below the main thread's: with the threads on every core, the
  * main thread often waited for a time slice while blocks waited to be published and threads for new
  * segments. On the 1 GB bench (2 cores) the main thread's waits for the publisher fell from 8.5 to 0.5 s,
- * and the run from 30.8 to 29.6 s (28.1 s with twice the segments in flight, see parallelCsvBlocks). It
- * also keeps the HTTP front end responsive while a large file is parsed.
+ * and the run from 30.8 to 29.6 s (28.1 s with more segments in flight, see SEGMENTS_PER_THREAD in
+ * csv-parallel.ts). It also keeps the HTTP front end responsive while a large file is parsed.
  */
 const THREAD_NICENESS = 10;
 
