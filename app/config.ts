@@ -54,6 +54,8 @@ export const configFileSchema = z
   .object({
     dataDir: z.string().min(1).default('.dropgate'),
     controlTopic: topicName.default('dropgate.files'),
+    /** Worker threads parsing CSV (Parquet: one fewer, at least one); 0: none. Default: the cores. */
+    ingestThreads: z.number().int().min(0).max(256).optional(),
     uploads: z
       .object({
         maxBytes: z

@@ -12,7 +12,7 @@ import { createLocalObjectStore } from '../../adapters/object-store/local/local-
 import { DropgateError } from '../../workers/errors.js';
 import { ingestFile, type IngestResult, type Progress } from '../../workers/ingest-file.js';
 import { createGateway } from '../gateway.js';
-import { createCsvThreadPool, createParquetThreadPool } from './ingest-threads.js';
+import { createIngestPools } from './ingest-threads.js';
 import { createJobQueue } from '../job-queue.js';
 import { createJsonLogger, silentLogger } from '../logger.js';
 import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
@@ -103,8 +103,7 @@ async function ingestLocalFile(
   });
   const key = relative(root, path);
   if (!(await store.stat(key))) throw new DropgateError('OBJECT_NOT_FOUND', `no file at ${path}`);
-  const segmentPool = createCsvThreadPool();
-  const rowGroupPool = createParquetThreadPool();
+  const pools = createIngestPools(config.file.ingestThreads);
   const result = await ingestFile(
     {
       store,
@@ -113,11 +112,11 @@ async function ingestLocalFile(
       controlTopic: config.file.controlTopic,
       owner: owner(),
       onProgress: progressReporter(basename(path)),
-      segmentPool,
-      rowGroupPool,
+      segmentPool: pools.segmentPool,
+      rowGroupPool: pools.rowGroupPool,
     },
     { dataset, key, mode: force ? 'replay' : 'notification' },
-  ).finally(() => Promise.all([segmentPool.close(), rowGroupPool.close()]));
+  ).finally(() => pools.close());
   await adapters.sink.close();
   return report(result, dataset.name, dataset.schemaVersion);
 }
@@ -129,8 +128,7 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
     publicUrl: 'http://localhost',
     signingSecret,
   });
-  const segmentPool = createCsvThreadPool();
-  const rowGroupPool = createParquetThreadPool();
+  const pools = createIngestPools(config.file.ingestThreads);
   const gateway = createGateway({
     ...adapters,
     datasets: config.datasets,
@@ -139,13 +137,15 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
     uploads: config.file.uploads,
     jobs: createJobQueue({ concurrency: 1, maxAttempts: 1, baseDelayMs: 0 }),
     logger: silentLogger,
-    ingest: { onProgress: progressReporter(key), segmentPool, rowGroupPool },
+    ingest: {
+      onProgress: progressReporter(key),
+      segmentPool: pools.segmentPool,
+      rowGroupPool: pools.rowGroupPool,
+    },
   });
   const dataset = gateway.datasetForKey(key);
   if (!dataset) throw new DropgateError('NO_DATASET_MATCHES', `no dataset's match pattern covers ${key}`);
-  const result = await gateway
-    .ingestNow(key, 'replay')
-    .finally(() => Promise.all([segmentPool.close(), rowGroupPool.close()]));
+  const result = await gateway.ingestNow(key, 'replay').finally(() => pools.close());
   await adapters.sink.close();
   return report(result, dataset.name, dataset.schemaVersion);
 }

@@ -123,6 +123,31 @@ function toError({ code, message, retryable, context }: Extract<ThreadReply, { e
   return new DropgateError(code, message, { retryable, context });
 }
 
+export interface IngestPools {
+  segmentPool?: IngestThreadPool;
+  rowGroupPool?: IngestThreadPool;
+  close(): Promise<void>;
+}
+
+/**
+ * The pools a gateway or CLI run ingests with: `threads` CSV threads and one fewer Parquet threads (at
+ * least one); by default as many as the cores available. 0 means none: files are parsed on the main
+ * thread, as on Workers. Containers whose CPU quota is below the host's cores (Cloud Run) should say
+ * how many (`ingestThreads` in the config): each thread holds its own heap and buffers.
+ */
+export function createIngestPools(threads?: number): IngestPools {
+  if (threads === 0) return { close: async () => undefined };
+  const segmentPool = createCsvThreadPool(threads);
+  const rowGroupPool = createParquetThreadPool(threads === undefined ? undefined : Math.max(1, threads - 1));
+  return {
+    segmentPool,
+    rowGroupPool,
+    close: async () => {
+      await Promise.all([segmentPool.close(), rowGroupPool.close()]);
+    },
+  };
+}
+
 /** The pool for CSV segments: small, capped heaps. */
 export function createCsvThreadPool(threads?: number): IngestThreadPool {
   return createIngestThreadPool({ threads, youngGenerationMb: 16, oldGenerationMb: 64 });

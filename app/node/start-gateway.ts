@@ -7,7 +7,7 @@ import { wireLocalAdapters } from '../../adapters/wire.node.js';
 import { createAuthenticator } from '../auth.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
-import { createCsvThreadPool, createParquetThreadPool } from './ingest-threads.js';
+import { createIngestPools } from './ingest-threads.js';
 import { createJobQueue, type JobQueue } from '../job-queue.js';
 import type { Logger } from '../logger.js';
 import { localCredentials, type LoadedConfig } from './load-config.js';
@@ -48,8 +48,7 @@ export async function startGateway(
     onError: (name, error) => logger.error('job crashed', { job: name, error: (error as Error).stack }),
   });
   const shutdown = new AbortController();
-  const segmentPool = createCsvThreadPool();
-  const rowGroupPool = createParquetThreadPool();
+  const pools = createIngestPools(config.file.ingestThreads);
   const gateway = createGateway({
     ...adapters,
     datasets: config.datasets,
@@ -58,7 +57,7 @@ export async function startGateway(
     uploads: config.file.uploads,
     jobs,
     logger,
-    ingest: { signal: shutdown.signal, segmentPool, rowGroupPool },
+    ingest: { signal: shutdown.signal, segmentPool: pools.segmentPool, rowGroupPool: pools.rowGroupPool },
   });
   handler = createApp({
     gateway,
@@ -87,7 +86,7 @@ export async function startGateway(
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
       await jobs.idle();
-      await Promise.all([segmentPool.close(), rowGroupPool.close()]);
+      await pools.close();
       await adapters.sink.close();
     },
   };

@@ -250,12 +250,25 @@ describe('configuration', () => {
     deadLetterTopic: 'orders.dead-letter',
   };
 
-  const ingestWith = async (config: unknown) => {
+  const ingestWith = async (config: unknown, rows = 1) => {
     const text = typeof config === 'string' ? config : JSON.stringify(config);
     await writeFile(join(directory, 'dropgate.config.json'), text);
-    await writeFile(join(directory, 'orders.csv'), ordersFile(1).csv);
+    await writeFile(join(directory, 'orders.csv'), ordersFile(rows).csv);
     return runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory);
   };
+
+  // 15,000 rows: over the 1 MiB from which a CSV file is parsed on threads.
+  it.each([0, 1, 3])('ingests a file of 15,000 rows with ingestThreads %i', async (threads) => {
+    const result = await ingestWith({ ingestThreads: threads, datasets: [ordersDataset] }, 15_000);
+    expect(result.stderr).toBe('');
+    expect(summaryLine(result)).toMatchObject({ rowsRead: 15_000, rowsPublished: 15_000, state: 'ingested' });
+  });
+
+  it('names ingestThreads when it is not a whole number from 0', async () => {
+    const result = await ingestWith({ ingestThreads: -1, datasets: [ordersDataset] });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('ingestThreads');
+  });
 
   it('names the field of a bad config file and exits 1', async () => {
     const result = await ingestWith({ datasets: [{ ...ordersDataset, topic: 'my orders' }] });

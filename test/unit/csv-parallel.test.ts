@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
-import { createCsvThreadPool } from '../../app/node/ingest-threads.js';
+import { createCsvThreadPool, createIngestPools } from '../../app/node/ingest-threads.js';
 import { inlineSegmentPool, type CsvSegmentPool } from '../../workers/csv/csv-parallel.js';
 import { ingestFile, type CompiledDataset } from '../../workers/ingest-file.js';
 import { testDataset } from '../support/datasets.js';
@@ -253,6 +253,20 @@ describe('CSV parsed in segments', () => {
       }
     },
   );
+
+  it.each([
+    [0, undefined, undefined],
+    [1, 1, 1],
+    [3, 3, 2],
+  ])('createIngestPools(%i): %s CSV threads, %s Parquet threads', async (threads, csv, parquet) => {
+    const pools = createIngestPools(threads);
+    try {
+      expect(pools.segmentPool?.size).toBe(csv);
+      expect(pools.rowGroupPool?.size).toBe(parquet);
+    } finally {
+      await pools.close();
+    }
+  });
 
   it('fails work in flight retryably when its thread stops, and refuses work once closed', async () => {
     const pool = createCsvThreadPool(1);
