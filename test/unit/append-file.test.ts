@@ -3,10 +3,14 @@
  * staging buffer), the file holds exactly the bytes appended, in order, with or without O_DIRECT, and a
  * file opened again goes on from its last, partial block.
  */
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openAppendFile } from '../../adapters/node/append-file.js';
+import { packageRoot } from '../../app/node/load-config.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from '../contract/temporary-directory.js';
 
 let directory: TemporaryDirectory;
@@ -80,4 +84,47 @@ describe.each([
     await file.close();
     await expectFileHolds(path, Buffer.concat(parts));
   });
+
+  it.runIf(process.platform === 'linux')(
+    'cuts the file back to the appends before one that fails part way (the disk fills up)',
+    async () => {
+      // A Node process whose files may not grow past 64 KiB (`ulimit -f`): the write that crosses it
+      // is cut short by the kernel, then fails with EFBIG. Node ignores the SIGXFSZ that comes with it.
+      const path = join(directory.path, 'full.ndjson');
+      const module = pathToFileURL(join(packageRoot, 'dist/adapters/node/append-file.js')).href;
+      const script = `
+        import { writeFile, readFile } from 'node:fs/promises';
+        import { openAppendFile } from ${JSON.stringify(module)};
+        await writeFile(${JSON.stringify(path)}, '');
+        const file = await openAppendFile(${JSON.stringify(path)}, { direct: ${String(direct)} });
+        let appended = 0;
+        let failure = null;
+        for (let part = 0; part < 10 && failure === null; part++) {
+          try {
+            await file.append(new Uint8Array(9000).fill(97 + part));
+            appended++;
+          } catch (error) {
+            failure = error.code;
+          }
+        }
+        const size = file.size;
+        await file.close();
+        const bytes = await readFile(${JSON.stringify(path)});
+        console.log(JSON.stringify({ appended, failure, size, onDisk: bytes.length, last: bytes.at(-1) }));`;
+      const { stdout } = await promisify(execFile)('bash', [
+        '-c',
+        `ulimit -f 64 && exec "${process.execPath}" --input-type=module --eval "$0"`,
+        script,
+      ]);
+      const outcome = JSON.parse(stdout) as Record<string, unknown>;
+      // 7 appends of 9,000 bytes fit 64 KiB; the 8th crosses it.
+      expect(outcome).toEqual({
+        appended: 7,
+        failure: 'EFBIG',
+        size: 63_000,
+        onDisk: 63_000,
+        last: 97 + 6,
+      });
+    },
+  );
 });
