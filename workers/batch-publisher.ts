@@ -88,7 +88,7 @@ export class BatchPublisher {
       const refusedDead = refused.map(({ index, reason }) =>
         deadLetter({
           row: block.rows[index]!,
-          line: 0,
+          line: block.lines[index]!,
           issues: [{ field: '', reason: `sink refused the event: ${reason}` }],
           raw: decoder.decode(events.body(index)),
         }),

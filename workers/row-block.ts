@@ -22,6 +22,8 @@ export interface RowBlock {
   ends: Uint32Array;
   /** The row of each event. */
   rows: Uint32Array;
+  /** The line (or record position) each event's row starts on, for a dead letter if the sink refuses it. */
+  lines: Uint32Array;
   /** Rejected rows, in row order, with their raw record rendered. */
   rejections: Rejection[];
   /**
@@ -59,6 +61,7 @@ export class RowBlockBuilder {
   private readonly bytes: EventBytesWriter;
   private ends: Uint32Array;
   private rows: Uint32Array;
+  private lines: Uint32Array;
   private events = 0;
   private rejections: Rejection[] = [];
   private rowsRead = 0;
@@ -75,6 +78,7 @@ export class RowBlockBuilder {
     );
     this.ends = new Uint32Array(INITIAL_EVENTS);
     this.rows = new Uint32Array(INITIAL_EVENTS);
+    this.lines = new Uint32Array(INITIAL_EVENTS);
   }
 
   /** Bytes of event bodies waiting in the block. */
@@ -101,7 +105,7 @@ export class RowBlockBuilder {
     }
     // `${head}${row}","rownumber":${row},"data":${JSON.stringify(values)}}\n`, written as bytes.
     const { head, bytes } = this;
-    for (const { row, values } of accepted) {
+    for (const { row, line, values } of accepted) {
       bytes.writeBytes(head);
       bytes.writeUint(row);
       bytes.writeBytes(ROW_NUMBER_KEY);
@@ -112,6 +116,7 @@ export class RowBlockBuilder {
       if (this.events === this.ends.length) this.growOffsets();
       this.ends[this.events] = bytes.length;
       this.rows[this.events] = row;
+      this.lines[this.events] = line;
       this.events++;
     }
   }
@@ -129,10 +134,12 @@ export class RowBlockBuilder {
       // Never views of the shared empty arrays, which transferring the block would detach.
       ends: this.events === 0 ? new Uint32Array(0) : this.ends.subarray(0, this.events),
       rows: this.events === 0 ? new Uint32Array(0) : this.rows.subarray(0, this.events),
+      lines: this.events === 0 ? new Uint32Array(0) : this.lines.subarray(0, this.events),
       rejections: this.rejections,
     };
     this.ends = EMPTY_OFFSETS;
     this.rows = EMPTY_OFFSETS;
+    this.lines = EMPTY_OFFSETS;
     this.events = 0;
     this.rejections = [];
     this.rowsRead = 0;
@@ -147,6 +154,9 @@ export class RowBlockBuilder {
     const rows = new Uint32Array(size);
     rows.set(this.rows);
     this.rows = rows;
+    const lines = new Uint32Array(size);
+    lines.set(this.lines);
+    this.lines = lines;
     this.eventCapacity = size;
   }
 }

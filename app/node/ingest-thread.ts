@@ -94,7 +94,9 @@ const buffers = new BufferPool();
 const allocate = buffers.allocate;
 
 const buffersOf = (blocks: RowBlock[]) =>
-  blocks.flatMap(({ bytes, ends, rows }) => [bytes.buffer, ends.buffer, rows.buffer] as ArrayBuffer[]);
+  blocks.flatMap(
+    ({ bytes, ends, rows, lines }) => [bytes.buffer, ends.buffer, rows.buffer, lines.buffer] as ArrayBuffer[],
+  );
 
 /**
  * Blocks a stream may send before the pool hands one on. A row group's blocks hold at most 1 MiB of

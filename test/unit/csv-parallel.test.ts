@@ -8,6 +8,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { getPriority } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { EventSink, PublishFailure } from '../../adapters/ports.js';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
@@ -63,11 +64,30 @@ async function ingest(
     segmentBytes?: number;
     chunkSize?: number;
     dataset?: CompiledDataset;
+    /** Events of the dataset's topic the sink refuses for good. */
+    refuse?: (body: string) => boolean;
   } = {},
 ): Promise<Outcome> {
   const store = createMemoryObjectStore(options.chunkSize ? { chunkSize: options.chunkSize } : {});
   const sink = createMemoryEventSink();
   const dataset = options.dataset ?? testDataset();
+  const { refuse } = options;
+  const refusing: EventSink = {
+    limits: sink.limits,
+    close: () => sink.close(),
+    async publish(topic, events) {
+      if (topic !== dataset.topic || !refuse) return sink.publish(topic, events);
+      const kept: number[] = [];
+      const failed: PublishFailure[] = [];
+      for (let index = 0; index < events.length; index++) {
+        if (refuse(new TextDecoder().decode(events.body(index)))) {
+          failed.push({ index, message: 'event too large', retryable: false });
+        } else kept.push(index);
+      }
+      await sink.publish(topic, events.pick(kept));
+      return { failed };
+    },
+  };
   const key = 'vendors/acme/orders/file.csv';
   store.put(key, bytes, { updated: '2024-05-01T12:00:00.000Z' });
   let segments = 0;
@@ -91,10 +111,10 @@ async function ingest(
   await ingestFile(
     {
       store,
-      sink,
       ledger: createMemoryLedger(),
       controlTopic: CONTROL,
       owner: 'test',
+      sink: refusing,
       ...(counted ? { segmentPool: counted, segmentBytes: options.segmentBytes, parallelMinBytes: 0 } : {}),
     },
     { dataset, key, mode: 'notification' },
@@ -195,6 +215,27 @@ describe('CSV parsed in segments', () => {
     });
     expect(parallel.summary.rowsPublished).toBeGreaterThan(200);
     expect(parallel.events.length).toBe(parallel.summary.rowsPublished);
+  });
+
+  it('dead-letters an event the sink refuses for good with its row and line, on threads too', async () => {
+    const text = ordersCsv(1500);
+    // Order lines 100, 700 and 1234: after notes spanning two lines, blank lines and ragged records.
+    const refused = ['O-100', 'O-700', 'O-1234'];
+    const refuse = (body: string) => refused.some((id) => body.includes(`"order_id":"${id}"`));
+    // A lone CR (in some notes) starts a line too.
+    const lineOf = (id: string) => text.slice(0, text.indexOf(`\n${id},`) + 1).split(/\r\n|\n|\r/).length;
+    for (const pool of [undefined, threads]) {
+      const run = await ingest(encode(text), { refuse, ...(pool ? { pool, segmentBytes: 2048 } : {}) });
+      const letters = (run.deadLetters as Array<Record<string, unknown>>).filter((letter) =>
+        JSON.stringify(letter.errors).includes('sink refused the event'),
+      );
+      expect(letters.map(({ line }) => line)).toEqual(refused.map(lineOf));
+      expect(letters.map(({ errors }) => errors)).toEqual(
+        refused.map(() => [{ field: '', reason: 'sink refused the event: event too large' }]),
+      );
+      expect(run.events.some(refuse)).toBe(false);
+      if (pool) expect(run.segments).toBeGreaterThan(10);
+    }
   });
 
   it('is not used for encodings other than UTF-8, which the sequential parser decodes', async () => {

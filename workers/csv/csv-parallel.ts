@@ -44,7 +44,7 @@ export interface CsvSegmentTask {
 }
 
 export interface CsvSegmentResult {
-  /** Its rejections' lines count from 0 at the segment's first line. */
+  /** Its rejections' and events' lines count from 0 at the segment's first line. */
   block: RowBlock;
   /** Lines the segment spans. */
   lines: number;
@@ -154,6 +154,7 @@ export async function* parallelCsvBlocks(
   const next = async (): Promise<RowBlock> => {
     const { block, lines } = await running.shift()!;
     for (const rejection of block.rejections) rejection.line += line;
+    for (let index = 0; index < block.lines.length; index++) block.lines[index]! += line;
     line += lines;
     return block;
   };

@@ -247,6 +247,7 @@ export async function* parallelParquetBlocks(
           bytes: new Uint8Array(0),
           ends: new Uint32Array(0),
           rows: new Uint32Array(0),
+          lines: new Uint32Array(0),
           rejections: [],
         },
       ];
