@@ -140,10 +140,20 @@ export interface FileVersionRef {
 export type FileState = 'processing' | 'ingested' | 'rejected' | 'failed';
 
 /** How far a file got: every row up to and including `row` is durably published or dead-lettered. */
+/** A problem of a bad row, as a file summary lists the first ones. */
+export interface RowError {
+  row: number;
+  line: number;
+  field: string;
+  reason: string;
+}
+
 export interface Checkpoint {
   row: number;
   published: number;
   rejected: number;
+  /** The file's first errors among the rows up to `row`, for the summary of an attempt that resumes. */
+  firstErrors?: RowError[];
 }
 
 export interface FileOutcome {

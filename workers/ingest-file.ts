@@ -11,6 +11,7 @@ import type {
   ObjectInfo,
   ObjectStore,
   OutgoingEvent,
+  RowError,
 } from '../adapters/ports.js';
 import { dataschemaUri, formatOf, type DatasetDefinition } from '../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
@@ -96,7 +97,7 @@ export interface FileSummary extends Progress {
   replay: number;
   attempt: number;
   resumedFromRow: number;
-  firstErrors: Array<{ row: number; line: number; field: string; reason: string }>;
+  firstErrors: RowError[];
   error?: { code: string; message: string; line?: number };
   durationMs: number;
 }
@@ -134,7 +135,13 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
     fingerprint: await fileFingerprint(object, dataset),
   };
   const start: Checkpoint = claim.record.checkpoint ?? { row: 0, published: 0, rejected: 0 };
-  const firstErrors: FileSummary['firstErrors'] = [];
+  // Rows up to the checkpoint are only counted this time, so their errors come from the checkpoint.
+  const firstErrors: RowError[] = (start.firstErrors ?? []).filter((error) => error.row <= start.row);
+  /** `checkpoint` with the first errors among its rows (blocks read ahead may hold later ones). */
+  const withFirstErrors = (checkpoint: Checkpoint): Checkpoint => ({
+    ...checkpoint,
+    firstErrors: firstErrors.filter((error) => error.row <= checkpoint.row),
+  });
   let rowsRead = 0;
   let lastCheckpoint = now();
   const checkpointIntervalMs = deps.checkpointIntervalMs ?? 1000;
@@ -143,13 +150,13 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
     topic: dataset.topic,
     deadLetterTopic: dataset.deadLetterTopic,
     retry: deps.retry ?? defaultRetry,
-    start,
+    start: { row: start.row, published: start.published, rejected: start.rejected },
     onDurable: async (checkpoint) => {
       deps.onProgress?.({ rowsRead, rowsPublished: checkpoint.published, rowsRejected: checkpoint.rejected });
       // A crash re-publishes at most the rows since the last checkpoint, with the same ids.
       if (now() - lastCheckpoint < checkpointIntervalMs) return;
       lastCheckpoint = now();
-      await ledger.checkpoint(ref, owner, checkpoint, leaseMs);
+      await ledger.checkpoint(ref, owner, withFirstErrors(checkpoint), leaseMs);
     },
     eventId: (row) => rowEventId(file, row),
     eventAttributes: rowEventAttributes(file),
@@ -225,7 +232,7 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
     // Keep every row that did become durable, so the next attempt resumes after it.
     const checkpoint = await publisher.settle();
     const record = await ledger
-      .checkpoint(ref, owner, checkpoint, leaseMs)
+      .checkpoint(ref, owner, withFirstErrors(checkpoint), leaseMs)
       .then(() => ledger.finish(ref, owner, outcome(dataset, 'failed', rowsRead, checkpoint, fault)))
       .catch(async () => (await ledger.get(ref))!);
     return { status: 'failed', record, error: fault };
@@ -326,7 +333,7 @@ async function publishSummary(
   }
 }
 
-function noteFirstErrors(firstErrors: FileSummary['firstErrors'], rejection: Rejection): void {
+function noteFirstErrors(firstErrors: RowError[], rejection: Rejection): void {
   for (const issue of rejection.issues as FieldIssue[]) {
     if (firstErrors.length >= FIRST_ERRORS) return;
     firstErrors.push({ row: rejection.row, line: rejection.line, field: issue.field, reason: issue.reason });

@@ -268,6 +268,19 @@ describe('resuming an interrupted file', () => {
       deadRowsOf([...outage.events('orders.dead-letter'), ...healthy.events('orders.dead-letter')]),
     ).toEqual(badRows);
 
+    // The first errors are the file's, as an uninterrupted run lists them, not only those after the
+    // checkpoint (rows before it are only counted the second time).
+    expect(checkpoint.firstErrors!.length).toBeGreaterThan(0);
+    const store2 = createMemoryObjectStore();
+    store2.put(KEY, csv);
+    const uninterrupted = await ingestFile(
+      { ...checkpointingEveryBlock(store2, createMemoryLedger()), sink: createMemoryEventSink(), owner: 'c' },
+      request,
+    );
+    if (uninterrupted.status !== 'ingested') throw new Error(`ended ${uninterrupted.status}`);
+    expect(second.summary.firstErrors).toEqual(uninterrupted.summary.firstErrors);
+    expect(second.summary.firstErrors.map(({ row }) => row)).toEqual(badRows);
+
     const summaries = healthy.events('dropgate.files').map((event) => JSON.parse(event.body));
     expect(summaries).toHaveLength(1);
     expect(summaries[0]).toMatchObject({
