@@ -1,4 +1,5 @@
 /** Runs the EventSink contract against the memory and local (NDJSON file) sinks, then the file specifics. */
+import { spawnSync } from 'node:child_process';
 import { appendFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +12,8 @@ import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-e
 import { isDropgateError } from '../../workers/errors.js';
 import { eventSinkContract, testEvent } from './event-sink-contract.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from './temporary-directory.js';
+
+const LOCK = '.writer.lock';
 
 /** The lines of an NDJSON file; fails unless every line is whole (ends in a newline) and non-empty. */
 async function linesOf(path: string): Promise<string[]> {
@@ -66,6 +69,8 @@ describe('local event sink on disk', () => {
     sinks.push(sink);
     return sink;
   };
+  /** The directory's files but the lock the open sink holds. */
+  const topicFiles = async () => (await readdir(events)).filter((name) => name !== LOCK);
 
   it('writes one event body per line to <directory>/<topic>.ndjson', async () => {
     const sink = await open();
@@ -79,7 +84,7 @@ describe('local event sink on disk', () => {
   it('creates no file for an empty batch', async () => {
     const sink = await open();
     await sink.publish('orders', EncodedEvents.of([]));
-    expect(await readdir(events)).toEqual([]);
+    expect(await topicFiles()).toEqual([]);
   });
 
   it('never interleaves the lines of concurrent batches', async () => {
@@ -110,10 +115,33 @@ describe('local event sink on disk', () => {
         (error: unknown) => error,
       );
       expect(isDropgateError(result)).toBe(true);
-      expect(await readdir(events)).toEqual([]);
+      expect(await topicFiles()).toEqual([]);
       expect((await readdir(directory.path)).sort()).toEqual(['events']);
     },
   );
+
+  it('refuses a directory another live process writes, naming it', async () => {
+    await mkdir(events, { recursive: true });
+    // The parent of this process: alive, and not this process.
+    await writeFile(join(events, LOCK), String(process.ppid));
+    await expect(open()).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining(`pid ${process.ppid}`),
+    });
+  });
+
+  it('takes over a lock left by a process that is gone, and lets go of it on close', async () => {
+    await mkdir(events, { recursive: true });
+    const gone = spawnSync(process.execPath, ['--version']).pid;
+    await writeFile(join(events, LOCK), String(gone));
+    const sink = await createLocalEventSink({ directory: events });
+    expect(await readFile(join(events, LOCK), 'utf8')).toBe(String(process.pid));
+    await sink.publish('orders', EncodedEvents.of([testEvent('a')]));
+    await sink.close();
+    expect(await readdir(events)).toEqual(['orders.ndjson']);
+    // Free again for the next process.
+    await open();
+  });
 
   it('cuts a torn last line on open, so later publishes produce only whole lines', async () => {
     await mkdir(events, { recursive: true });
