@@ -87,7 +87,8 @@ async function lockForWriting(directory: string): Promise<() => Promise<void>> {
       throw new DropgateError(
         'CONFLICT',
         `${directory} is written by another Dropgate process (pid ${holder}); one process at a time may ` +
-          'use a data directory: ingest through that one (an upload or POST /admin/replay), or give this one its own dataDir',
+          'use a data directory: ingest through that one (an upload or POST /admin/replay), or give this one its ' +
+          `own dataDir (if pid ${holder} is not Dropgate, remove ${path})`,
       );
     }
     await rm(path, { force: true });
