@@ -139,7 +139,6 @@ export interface FileVersionRef {
 
 export type FileState = 'processing' | 'ingested' | 'rejected' | 'failed';
 
-/** How far a file got: every row up to and including `row` is durably published or dead-lettered. */
 /** A problem of a bad row, as a file summary lists the first ones. */
 export interface RowError {
   row: number;
@@ -148,6 +147,7 @@ export interface RowError {
   reason: string;
 }
 
+/** How far a file got: every row up to and including `row` is durably published or dead-lettered. */
 export interface Checkpoint {
   row: number;
   published: number;
