@@ -99,20 +99,8 @@ export class EventBytesWriter {
 
   /** A non-negative safe integer in decimal, as `${n}` writes it. */
   writeUint(value: number): void {
-    if (value <= MAX_INT32) {
-      this.writeInt32(value);
-      return;
-    }
-    this.reserve(16);
-    let digits = 1;
-    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-    const buffer = this.buffer;
-    let rest = value;
-    for (let at = this.filled + digits - 1; at >= this.filled; at--) {
-      buffer[at] = 48 + (rest % 10);
-      rest = Math.floor(rest / 10);
-    }
-    this.filled += digits;
+    if (value <= MAX_INT32) this.writeDigits(value, 0);
+    else this.writeAscii(String(value));
   }
 
   /**
@@ -127,7 +115,7 @@ export class EventBytesWriter {
     const magnitude = negative ? -value : value;
     if (magnitude <= MAX_INT32 && Number.isInteger(magnitude)) {
       if (negative) this.writeAscii('-');
-      this.writeInt32(magnitude);
+      this.writeDigits(magnitude, 0);
       return;
     }
     if (magnitude >= 1e-6 && magnitude < 1e9) {
@@ -137,29 +125,18 @@ export class EventBytesWriter {
         if (scaled > MAX_INT32) break;
         if (scaled / scale !== magnitude) continue;
         if (negative) this.writeAscii('-');
-        this.writeDecimal(scaled, decimals);
+        this.writeDigits(scaled, decimals);
         return;
       }
     }
     this.writeAscii(String(value));
   }
 
-  /** A non-negative 32-bit integer's digits. */
-  private writeInt32(value: number): void {
-    this.reserve(10);
-    let digits = 1;
-    for (let rest = value; rest >= 10; rest = (rest / 10) | 0) digits++;
-    const buffer = this.buffer;
-    let rest = value;
-    for (let at = this.filled + digits - 1; at >= this.filled; at--) {
-      buffer[at] = 48 + (rest % 10);
-      rest = (rest / 10) | 0;
-    }
-    this.filled += digits;
-  }
-
-  /** `scaled / 10^decimals` in decimal, with a leading 0 below 1 and no trailing zeros to drop. */
-  private writeDecimal(scaled: number, decimals: number): void {
+  /**
+   * `scaled / 10^decimals` in decimal, for a non-negative 32-bit `scaled`: with a leading 0 below 1 and
+   * no trailing zeros to drop; with no decimals, the integer alone.
+   */
+  private writeDigits(scaled: number, decimals: number): void {
     this.reserve(12);
     let digits = 1;
     for (let rest = scaled; rest >= 10; rest = (rest / 10) | 0) digits++;
@@ -167,9 +144,10 @@ export class EventBytesWriter {
     const width = Math.max(digits, decimals + 1);
     const buffer = this.buffer;
     const start = this.filled;
-    const point = start + width - decimals;
+    const point = decimals === 0 ? -1 : start + width - decimals;
+    const end = decimals === 0 ? start + width - 1 : start + width;
     let rest = scaled;
-    for (let at = start + width; at >= start; at--) {
+    for (let at = end; at >= start; at--) {
       if (at === point) {
         buffer[at] = 0x2e;
         continue;
@@ -177,7 +155,7 @@ export class EventBytesWriter {
       buffer[at] = 48 + (rest % 10);
       rest = (rest / 10) | 0;
     }
-    this.filled = start + width + 1;
+    this.filled = end + 1;
   }
 
   /** `value` as JSON.stringify and TextEncoder would write it; nothing when JSON.stringify gives undefined. */
