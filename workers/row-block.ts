@@ -76,9 +76,10 @@ export class RowBlockBuilder {
       options.allocate ?? newBytes,
       Math.max(options.expectedBytes ?? 0, 64 << 10),
     );
-    this.ends = new Uint32Array(INITIAL_EVENTS);
-    this.rows = new Uint32Array(INITIAL_EVENTS);
-    this.lines = new Uint32Array(INITIAL_EVENTS);
+    // Per-event arrays are made at the first event (growOffsets), as after every take().
+    this.ends = EMPTY_OFFSETS;
+    this.rows = EMPTY_OFFSETS;
+    this.lines = EMPTY_OFFSETS;
   }
 
   /** Bytes of event bodies waiting in the block. */
@@ -127,14 +128,16 @@ export class RowBlockBuilder {
    * capacity.
    */
   take(): RowBlock {
+    // Never views of the shared empty arrays, which transferring the block would detach.
+    const filled = (array: Uint32Array) =>
+      this.events === 0 ? new Uint32Array(0) : array.subarray(0, this.events);
     const block: RowBlock = {
       lastRow: this.lastRow,
       rowsRead: this.rowsRead,
       bytes: this.bytes.take(),
-      // Never views of the shared empty arrays, which transferring the block would detach.
-      ends: this.events === 0 ? new Uint32Array(0) : this.ends.subarray(0, this.events),
-      rows: this.events === 0 ? new Uint32Array(0) : this.rows.subarray(0, this.events),
-      lines: this.events === 0 ? new Uint32Array(0) : this.lines.subarray(0, this.events),
+      ends: filled(this.ends),
+      rows: filled(this.rows),
+      lines: filled(this.lines),
       rejections: this.rejections,
     };
     this.ends = EMPTY_OFFSETS;
@@ -148,17 +151,32 @@ export class RowBlockBuilder {
 
   private growOffsets(): void {
     const size = Math.max(this.ends.length * 2, this.eventCapacity);
-    const ends = new Uint32Array(size);
-    ends.set(this.ends);
-    this.ends = ends;
-    const rows = new Uint32Array(size);
-    rows.set(this.rows);
-    this.rows = rows;
-    const lines = new Uint32Array(size);
-    lines.set(this.lines);
-    this.lines = lines;
+    this.ends = grown(this.ends, size);
+    this.rows = grown(this.rows, size);
+    this.lines = grown(this.lines, size);
     this.eventCapacity = size;
   }
+}
+
+/** `array`'s values at the start of a new array of `size`. */
+function grown(array: Uint32Array, size: number): Uint32Array {
+  const next = new Uint32Array(size);
+  next.set(array);
+  return next;
+}
+
+/** A block of rows only counted, not published (a resumed attempt already published them). */
+export function countedBlock(lastRow: number, rowsRead: number): RowBlock {
+  const none = () => new Uint32Array(0);
+  return {
+    lastRow,
+    rowsRead,
+    bytes: new Uint8Array(0),
+    ends: none(),
+    rows: none(),
+    lines: none(),
+    rejections: [],
+  };
 }
 
 /**

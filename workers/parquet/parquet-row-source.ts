@@ -10,7 +10,7 @@ import { columnChunkRange, openRowGroupSlices } from './row-group-slices.js';
 import type { ObjectInfo, ObjectStore, SinkLimits } from '../../adapters/ports.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
-import { rowBlocks, type AllocateBytes, type RowBlock } from '../row-block.js';
+import { countedBlock, rowBlocks, type AllocateBytes, type RowBlock } from '../row-block.js';
 import { DropgateError, describeError, isDropgateError } from '../errors.js';
 import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, temporalFormat, type ValueConverter } from './parquet-values.js';
@@ -239,19 +239,7 @@ export async function* parallelParquetBlocks(
   const open = async (index: number): Promise<Iterable<RowBlock> | AsyncIterable<RowBlock>> => {
     const { start: first, end: last } = ranges[index]!;
     // Row groups a resumed attempt has already published are only counted.
-    if (last <= options.skipThrough) {
-      return [
-        {
-          lastRow: last,
-          rowsRead: last - first,
-          bytes: new Uint8Array(0),
-          ends: new Uint32Array(0),
-          rows: new Uint32Array(0),
-          lines: new Uint32Array(0),
-          rejections: [],
-        },
-      ];
-    }
+    if (last <= options.skipThrough) return [countedBlock(last, last - first)];
     return pool.rowGroupBlocks(plan, await rowGroupTask(index));
   };
   const rowGroupTask = async (index: number): Promise<RowGroupTask> => {
