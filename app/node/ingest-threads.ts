@@ -138,7 +138,7 @@ export interface IngestPools {
 export function createIngestPools(threads?: number): IngestPools {
   if (threads === 0) return { close: async () => undefined };
   const segmentPool = createCsvThreadPool(threads);
-  const rowGroupPool = createParquetThreadPool(threads === undefined ? undefined : Math.max(1, threads - 1));
+  const rowGroupPool = createParquetThreadPool(oneFewer(threads ?? availableParallelism()));
   return {
     segmentPool,
     rowGroupPool,
@@ -147,6 +147,9 @@ export function createIngestPools(threads?: number): IngestPools {
     },
   };
 }
+
+/** Parquet's share of `threads`: one fewer, so the main thread keeps a core, and at least one. */
+const oneFewer = (threads: number) => Math.max(1, threads - 1);
 
 /** The pool for CSV segments: small, capped heaps. */
 export function createCsvThreadPool(threads?: number): IngestThreadPool {
@@ -164,7 +167,7 @@ export function createCsvThreadPool(threads?: number): IngestThreadPool {
  * reading and publishing. Young generations of 16 MB: with 8 MB the same run took 14.5-15.5 s.
  */
 export function createParquetThreadPool(
-  threads = Math.max(1, availableParallelism() - 1),
+  threads = oneFewer(availableParallelism()),
   oldGenerationMb = 64,
 ): IngestThreadPool {
   return createIngestThreadPool({ threads, youngGenerationMb: 16, oldGenerationMb });
