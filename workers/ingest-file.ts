@@ -136,11 +136,11 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
   };
   const start: Checkpoint = claim.record.checkpoint ?? { row: 0, published: 0, rejected: 0 };
   // Rows up to the checkpoint are only counted this time, so their errors come from the checkpoint.
-  const firstErrors: RowError[] = (start.firstErrors ?? []).filter((error) => error.row <= start.row);
+  const firstErrors: RowError[] = errorsThrough(start.firstErrors ?? [], start.row);
   /** `checkpoint` with the first errors among its rows (blocks read ahead may hold later ones). */
   const withFirstErrors = (checkpoint: Checkpoint): Checkpoint => ({
     ...checkpoint,
-    firstErrors: firstErrors.filter((error) => error.row <= checkpoint.row),
+    firstErrors: errorsThrough(firstErrors, checkpoint.row),
   });
   let rowsRead = 0;
   let lastCheckpoint = now();
@@ -332,6 +332,9 @@ async function publishSummary(
     await new Promise((resolve) => setTimeout(resolve, retry.baseDelayMs * 2 ** (attempt - 1)));
   }
 }
+
+/** The errors of rows up to and including `row`. */
+const errorsThrough = (errors: RowError[], row: number) => errors.filter((error) => error.row <= row);
 
 function noteFirstErrors(firstErrors: RowError[], rejection: Rejection): void {
   for (const issue of rejection.issues as FieldIssue[]) {
