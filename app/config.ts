@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { defaultCsvOptions, type DatasetDefinition, type RowSchema } from '../schemas/dataset.js';
 import type { ValidatorFactory } from '../schemas/row-validator.js';
 import { isSupportedEncoding } from '../workers/decode.js';
-import { DropgateError } from '../workers/errors.js';
+import { DropgateError } from '../adapters/errors.js';
 import type { CompiledDataset } from '../workers/ingest-file.js';
 
 const topicName = z

@@ -1,24 +1,9 @@
 /** Builds the Hono app from injected dependencies; knows nothing of the runtime it is served on. */
 import { Hono } from 'hono';
-import type { UploadReceiver } from '../adapters/ports.js';
-import type { Authenticator } from './auth.js';
-import type { Gateway } from './gateway.js';
+import type { AppDependencies, AppEnv } from './app-env.js';
 import { errorResponse } from './http-errors.js';
-import type { Logger } from './logger.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { uploadRoutes } from './routes/upload-routes.js';
-
-export interface AppEnv {
-  Variables: { requestId: string };
-}
-
-export interface AppDependencies {
-  gateway: Gateway;
-  auth: Authenticator;
-  logger: Logger;
-  /** Present when the gateway serves signed uploads itself (local and memory stores). */
-  receiver?: UploadReceiver;
-}
 
 export function createApp(deps: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

@@ -5,7 +5,7 @@
 import picomatch from 'picomatch/posix.js';
 import type { EventSink, FileRecord, Ledger, ObjectStore, SignedUpload } from '../adapters/ports.js';
 import { formatByExtension } from '../schemas/dataset.js';
-import { DropgateError } from '../workers/errors.js';
+import { DropgateError } from '../adapters/errors.js';
 import {
   ingestFile,
   type CompiledDataset,

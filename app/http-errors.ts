@@ -1,7 +1,7 @@
 /** One JSON error shape for every endpoint: `{ error: { code, message, requestId } }`. */
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { DropgateError, type ErrorCode } from '../workers/errors.js';
+import { DropgateError, type ErrorCode } from '../adapters/errors.js';
 import type { Logger } from './logger.js';
 
 export function codeToStatus(code: ErrorCode): ContentfulStatusCode {

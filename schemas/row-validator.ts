@@ -1,6 +1,6 @@
 /** Compiles a row schema into a validator that reports every failing field with a readable reason. */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { DropgateError } from '../workers/errors.js';
+import { DropgateError } from '../adapters/errors.js';
 import type { RowSchema } from './dataset.js';
 import { formats } from './rfc3339-formats.js';
 

@@ -4,7 +4,7 @@
  */
 import type { Checkpoint, EventBatch, EventSink, OutgoingEvent } from '../adapters/ports.js';
 import type { Rejection } from './envelope.js';
-import { DropgateError, describeError } from './errors.js';
+import { DropgateError, describeError } from '../adapters/errors.js';
 import { EncodedEvents } from './event-batch.js';
 import type { RowBlock } from './row-block.js';
 

@@ -1,7 +1,7 @@
 /** Bytes to text: gunzip when the data is gzip, then decode with the dataset's encoding, as Web Streams. */
 import iconv from 'iconv-lite';
 import { concatBytes, streamWithHead } from './byte-streams.js';
-import { DropgateError } from './errors.js';
+import { DropgateError } from '../adapters/errors.js';
 
 const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
 

@@ -31,7 +31,7 @@ import {
   type FileContext,
   type Rejection,
 } from './envelope.js';
-import { DropgateError, describeError, isDropgateError } from './errors.js';
+import { DropgateError, describeError, isDropgateError } from '../adapters/errors.js';
 import { EncodedEvents } from './event-batch.js';
 import { rowBlocks, type RowBlock, type RowBlockOptions } from './row-block.js';
 

@@ -2,7 +2,7 @@
  * The ledger's state machine as pure functions, so every ledger (memory, local files, a cloud database
  * inside a transaction) decides claims, checkpoints and outcomes identically.
  */
-import { DropgateError } from '../../workers/errors.js';
+import { DropgateError } from '../errors.js';
 import type {
   Checkpoint,
   ClaimRequest,

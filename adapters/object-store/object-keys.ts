@@ -1,5 +1,5 @@
 /** Rules for object keys Dropgate writes or maps to files: no traversal, no control characters. */
-import { DropgateError } from '../../workers/errors.js';
+import { DropgateError } from '../errors.js';
 
 // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;

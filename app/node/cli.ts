@@ -7,9 +7,8 @@ import { parseArgs } from 'node:util';
 import { basename, relative, resolve, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { wireLocalAdapters } from '../../adapters/wire.node.js';
-import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
-import { DropgateError } from '../../workers/errors.js';
+import { wireLocalAdapters, wireLocalFilesStore } from './wire.js';
+import { DropgateError } from '../../adapters/errors.js';
 import { ingestFile, type IngestResult, type Progress } from '../../workers/ingest-file.js';
 import { createGateway } from '../gateway.js';
 import { createIngestPools } from './ingest-threads.js';
@@ -94,13 +93,7 @@ async function ingestLocalFile(
     signingSecret,
   });
   // The file is read where it lies, as an object of a "local-files" bucket keyed by its absolute path.
-  const store = await createLocalObjectStore({
-    directory: root,
-    temporaryDirectory: resolve(config.dataDir, 'tmp'),
-    bucket: 'local-files',
-    baseUrl: 'http://localhost',
-    signingSecret,
-  });
+  const store = await wireLocalFilesStore({ root, dataDir: config.dataDir, signingSecret });
   const key = relative(root, path);
   if (!(await store.stat(key))) throw new DropgateError('OBJECT_NOT_FOUND', `no file at ${path}`);
   const pools = createIngestPools(config.file.ingestThreads);

@@ -15,7 +15,7 @@ import {
   type CsvSegmentResult,
   type CsvSegmentTask,
 } from '../../workers/csv/csv-parallel.js';
-import { DropgateError, describeError } from '../../workers/errors.js';
+import { DropgateError, describeError } from '../../adapters/errors.js';
 import {
   rowGroupBlocks,
   type RowGroupPlan,

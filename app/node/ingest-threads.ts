@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import type { CsvSegmentPool, CsvSegmentResult } from '../../workers/csv/csv-parallel.js';
 import type { RowGroupPool } from '../../workers/parquet/parquet-row-source.js';
 import type { RowBlock } from '../../workers/row-block.js';
-import { DropgateError } from '../../workers/errors.js';
+import { DropgateError } from '../../adapters/errors.js';
 import { packageRoot } from './load-config.js';
 import type { Recycle, StreamControl, ThreadReply, ThreadRequest, ThreadSettings } from './ingest-thread.js';
 

@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAjvValidatorFactory } from '../../schemas/row-validator.js';
-import { writeFileAtomic } from '../../adapters/node/durable-files.js';
-import { DropgateError } from '../../workers/errors.js';
+import { writeFileAtomic } from '../../adapters/local/durable-files.js';
+import { DropgateError } from '../../adapters/errors.js';
 import type { CompiledDataset } from '../../workers/ingest-file.js';
 import type { Credentials } from '../auth.js';
 import {

@@ -3,7 +3,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { wireLocalAdapters } from '../../adapters/wire.node.js';
+import { wireLocalAdapters } from './wire.js';
 import { createAuthenticator } from '../auth.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';

@@ -1,8 +1,8 @@
 /** Operator endpoints, admin token only: replay a file by key, read a file's ingestion state. */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { DropgateError } from '../../workers/errors.js';
-import type { AppDependencies, AppEnv } from '../create-app.js';
+import { DropgateError } from '../../adapters/errors.js';
+import type { AppDependencies, AppEnv } from '../app-env.js';
 import { jsonBody, keyAfter } from './request-body.js';
 
 const FILES_PATH = '/admin/files/';

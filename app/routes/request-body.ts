@@ -1,7 +1,7 @@
 /** Reads and validates a JSON request body, answering BAD_REQUEST with the fields at fault. */
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { DropgateError } from '../../workers/errors.js';
+import { DropgateError } from '../../adapters/errors.js';
 
 export async function jsonBody<T>(context: Context, schema: z.ZodType<T>): Promise<T> {
   let body: unknown;

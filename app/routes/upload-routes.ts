@@ -2,8 +2,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { UPLOAD_PATH } from '../../adapters/object-store/upload-signature.js';
-import { DropgateError } from '../../workers/errors.js';
-import type { AppDependencies, AppEnv } from '../create-app.js';
+import { DropgateError } from '../../adapters/errors.js';
+import type { AppDependencies, AppEnv } from '../app-env.js';
 import { jsonBody } from './request-body.js';
 
 const uploadRequest = z

@@ -9,7 +9,7 @@ import {
   type LocalEventSink,
 } from '../../adapters/event-sink/local/local-event-sink.js';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
-import { isDropgateError } from '../../workers/errors.js';
+import { isDropgateError } from '../../adapters/errors.js';
 import { eventSinkContract, testEvent } from './event-sink-contract.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from './temporary-directory.js';
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClaimRequest, FileOutcome, FileVersionRef, Ledger } from '../../adapters/ports.js';
-import { isDropgateError } from '../../workers/errors.js';
+import { isDropgateError } from '../../adapters/errors.js';
 
 export interface LedgerSubject {
   ledger: Ledger;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ObjectStore, UploadReceiver } from '../../adapters/ports.js';
 import { createUploadSigner } from '../../adapters/object-store/upload-signature.js';
-import { isDropgateError } from '../../workers/errors.js';
+import { isDropgateError } from '../../adapters/errors.js';
 
 export interface ObjectStoreSubject {
   store: ObjectStore & UploadReceiver;

@@ -10,9 +10,9 @@ import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-e
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import type { EventSink, ObjectStore, SinkLimits } from '../../adapters/ports.js';
-import { wireLocalAdapters } from '../../adapters/wire.node.js';
+import { wireLocalAdapters } from '../../app/node/wire.js';
 import { createCsvThreadPool } from '../../app/node/ingest-threads.js';
-import { DropgateError } from '../../workers/errors.js';
+import { DropgateError } from '../../adapters/errors.js';
 import { ingestFile, type IngestDependencies } from '../../workers/ingest-file.js';
 import { testDataset } from '../support/datasets.js';
 import { readTopic, type FileSummaryData } from './support/events.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openAppendFile } from '../../adapters/node/append-file.js';
+import { openAppendFile } from '../../adapters/event-sink/local/append-file.js';
 import { packageRoot } from '../../app/node/load-config.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from '../contract/temporary-directory.js';
 
@@ -91,7 +91,7 @@ describe.each([
       // A Node process whose files may not grow past 64 KiB (`ulimit -f`): the write that crosses it
       // is cut short by the kernel, then fails with EFBIG. Node ignores the SIGXFSZ that comes with it.
       const path = join(directory.path, 'full.ndjson');
-      const module = pathToFileURL(join(packageRoot, 'dist/adapters/node/append-file.js')).href;
+      const module = pathToFileURL(join(packageRoot, 'dist/adapters/event-sink/local/append-file.js')).href;
       const script = `
         import { writeFile, readFile } from 'node:fs/promises';
         import { openAppendFile } from ${JSON.stringify(module)};

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { csvRecords, type CsvRecordOptions } from '../../workers/csv/csv-records.js';
-import { isDropgateError, type DropgateError } from '../../workers/errors.js';
+import { isDropgateError, type DropgateError } from '../../adapters/errors.js';
 
 const options: CsvRecordOptions = { delimiter: ',', quote: '"', maxRecordChars: 1 << 20 };
 

@@ -1,6 +1,6 @@
 /** groupCommit: every caller waits for a sync that started after it called, and syncs are shared. */
 import { describe, expect, it } from 'vitest';
-import { groupCommit } from '../../adapters/node/durable-files.js';
+import { groupCommit } from '../../adapters/local/durable-files.js';
 
 /** A sync whose runs the test finishes by hand, in order. */
 function manualSync() {

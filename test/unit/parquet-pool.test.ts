@@ -14,7 +14,7 @@ import { createMemoryObjectStore } from '../../adapters/object-store/memory/memo
 import { createParquetThreadPool, type IngestThreadPool } from '../../app/node/ingest-threads.js';
 import { generateOrdersParquet, ordersParquetSchema } from '../../bench/generate-orders-parquet.js';
 import type { RowSchema } from '../../schemas/dataset.js';
-import { DropgateError } from '../../workers/errors.js';
+import { DropgateError } from '../../adapters/errors.js';
 import { ingestFile } from '../../workers/ingest-file.js';
 import type { RowGroupPool } from '../../workers/parquet/parquet-row-source.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from '../contract/temporary-directory.js';

@@ -8,7 +8,7 @@
 import { schemaColumns, type CsvOptions, type RowSchema } from '../../schemas/dataset.js';
 import type { RowValidator } from '../../schemas/row-validator.js';
 import { decodeText, decodeUtf8Piece } from '../decode.js';
-import { DropgateError } from '../errors.js';
+import { DropgateError } from '../../adapters/errors.js';
 import { RowBlockBuilder, type AllocateBytes, type RowBlock } from '../row-block.js';
 import type { RowSource } from '../rows.js';
 import { csvRecords } from './csv-records.js';

@@ -7,7 +7,7 @@
  * fails the file instead of buffering the rest of it.
  */
 import Papa from 'papaparse';
-import { DropgateError } from '../errors.js';
+import { DropgateError } from '../../adapters/errors.js';
 
 export interface RecordBatch {
   records: string[][];

@@ -2,7 +2,7 @@
 import Papa from 'papaparse';
 import { schemaColumns, type CsvOptions, type RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue } from '../../schemas/row-validator.js';
-import { DropgateError } from '../errors.js';
+import { DropgateError } from '../../adapters/errors.js';
 import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { coercerFor, InvalidCell, OMIT, type CellCoercer } from './cell-coercion.js';
 import { csvRecords } from './csv-records.js';

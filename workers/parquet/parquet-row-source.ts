@@ -11,7 +11,7 @@ import type { ObjectInfo, ObjectStore, SinkLimits } from '../../adapters/ports.j
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
 import { countedBlock, rowBlocks, type AllocateBytes, type RowBlock } from '../row-block.js';
-import { DropgateError, describeError, isDropgateError } from '../errors.js';
+import { DropgateError, describeError, isDropgateError } from '../../adapters/errors.js';
 import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, temporalFormat, type ValueConverter } from './parquet-values.js';
 

@@ -11,9 +11,9 @@
  */
 import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DropgateError } from '../../../workers/errors.js';
+import { DropgateError } from '../../errors.js';
 import type { EventBatch, EventSink } from '../../ports.js';
-import { openAppendFile, type AppendFile } from '../../node/append-file.js';
+import { openAppendFile, type AppendFile } from './append-file.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 

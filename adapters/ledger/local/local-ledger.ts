@@ -15,7 +15,7 @@ import type {
   FileVersionRef,
   Ledger,
 } from '../../ports.js';
-import { createKeyedMutex, writeFileAtomic } from '../../node/durable-files.js';
+import { createKeyedMutex, writeFileAtomic } from '../../local/durable-files.js';
 import { applyCheckpoint, applyFinish, decideClaim, isUnfinished } from '../ledger-rules.js';
 
 interface KeyDocument {

@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
-import { DropgateError } from '../../../workers/errors.js';
+import { DropgateError } from '../../errors.js';
 import type { ObjectInfo, ObjectStore, UploadReceiver } from '../../ports.js';
-import { syncDirectory } from '../../node/durable-files.js';
+import { syncDirectory } from '../../local/durable-files.js';
 import { assertSafeKey } from '../object-keys.js';
 import { createUploadSigner } from '../upload-signature.js';
 

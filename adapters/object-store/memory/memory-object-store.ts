@@ -1,5 +1,5 @@
 /** An object store in memory, keeping every version: the test double for every store. */
-import { DropgateError } from '../../../workers/errors.js';
+import { DropgateError } from '../../errors.js';
 import type { ObjectInfo, ObjectStore, UploadReceiver } from '../../ports.js';
 import { assertSafeKey } from '../object-keys.js';
 import { createUploadSigner } from '../upload-signature.js';

@@ -16,7 +16,7 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { groupCommit } from './durable-files.js';
+import { groupCommit } from '../../local/durable-files.js';
 
 export interface AppendFile {
   /** Bytes in the file. */

@@ -3,7 +3,7 @@
  * (parsing, validation, envelopes) so that building it proves the core stays Workers-compatible.
  */
 import { Hono } from 'hono';
-import { ingestFile } from '../workers/ingest-file.js';
+import { ingestFile } from '../../workers/ingest-file.js';
 
 const app = new Hono();
 app.get('/healthz', (context) =>
