@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'LEASE_LOST'
   | 'PUBLISH_FAILED'
   | 'SHUTTING_DOWN'
+  /** Not acknowledged yet (a fault, or a lease held elsewhere): the sender should deliver it again. */
+  | 'RETRY_LATER'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'BAD_REQUEST'

@@ -137,7 +137,12 @@ export interface FileVersionRef {
   version: string;
 }
 
-export type FileState = 'processing' | 'ingested' | 'rejected' | 'failed';
+/**
+ * `pending`: a landing is recorded and nobody has started it yet; `processing`: an owner holds a lease on
+ * it; `failed`: the last attempt hit a fault and the next one resumes from its checkpoint; `ingested` and
+ * `rejected` are final until a replay.
+ */
+export type FileState = 'pending' | 'processing' | 'ingested' | 'rejected' | 'failed';
 
 /** A problem of a bad row, as a file summary lists the first ones. */
 export interface RowError {
@@ -169,17 +174,36 @@ export interface FileOutcome {
 export interface FileRecord extends FileVersionRef {
   state: FileState;
   dataset: string;
-  /** Ingestion attempts of this version, replays included. */
+  /** Ingestion attempts of this version, replays included; 0 while it is first `pending`. */
   attempts: number;
   replays: number;
+  /** A replay was asked for and has not started yet: the next claim starts over from the first row. */
+  replayRequested: boolean;
   checkpoint: Checkpoint | null;
   /** Whoever holds the lease while `processing`, and until when. */
   owner: string | null;
   leaseUntil: string | null;
+  /** The channel that first reported the version (`local-upload`, `gcs-pubsub-push`, `cli`, ...). */
+  via: string | null;
   firstSeenAt: string;
-  startedAt: string;
+  /** When the latest attempt started; null while the version has only been recorded. */
+  startedAt: string | null;
   finishedAt: string | null;
   outcome: FileOutcome | null;
+}
+
+export interface RegisterRequest {
+  dataset: string;
+  /** The channel the landing came through, for the record. */
+  via: string;
+  /** `ingest` records a version once; `replay` asks for a finished (or failed) version to start over. */
+  request: 'ingest' | 'replay';
+}
+
+export interface RegisterResult {
+  record: FileRecord;
+  /** False when the ledger already knew the version and (for `ingest`) left it as it was. */
+  changed: boolean;
 }
 
 export interface ClaimRequest {
@@ -194,14 +218,31 @@ export type ClaimResult =
   | { claimed: true; record: FileRecord }
   | { claimed: false; record: FileRecord; reason: 'duplicate' | 'in-progress' };
 
+export interface UnfinishedQuery {
+  bucket: string;
+  /** From a previous page's `cursor`. */
+  cursor?: string;
+  /** Most records in one page (default 100). */
+  limit?: number;
+}
+
 /**
- * Durable record of which object versions were ingested, and how far an unfinished one got.
- * `claim` is atomic: of any number of concurrent claims for one version, at most one succeeds while
- * its lease is live. A claim of a version left `processing` with an expired lease, or `failed`,
- * succeeds and returns the checkpoint to resume from.
+ * Durable record of which object versions landed, which were ingested, and how far an unfinished one got.
+ *
+ * - `register` records a landing (`pending`) before anyone is told it was received; it is idempotent.
+ * - `claim` is atomic: of any number of concurrent claims for one version, at most one succeeds while its
+ *   lease is live. A claim of a `pending` version, of one left `processing` with an expired lease, or of a
+ *   `failed` one succeeds and returns the checkpoint to resume from (none for a replay).
+ * - Only the lease holder may `renew`, `checkpoint` or `finish`; anyone else gets `LEASE_LOST`.
+ * - A ledger may know that a lease's holder cannot be alive (the local ledger holds its directory's lock,
+ *   so leases granted before it opened belong to dead processes) and then treats that lease as expired.
+ * - Records are one item per version; `latest` reads a per-key index, never every version of a key.
  */
 export interface Ledger {
+  register(ref: FileVersionRef, request: RegisterRequest): Promise<RegisterResult>;
   claim(ref: FileVersionRef, request: ClaimRequest): Promise<ClaimResult>;
+  /** Extends the lease; fails with `LEASE_LOST` when `owner` no longer holds it. */
+  renew(ref: FileVersionRef, owner: string, leaseMs: number): Promise<void>;
   /** Records progress and extends the lease; fails with `LEASE_LOST` when `owner` no longer holds it. */
   checkpoint(ref: FileVersionRef, owner: string, checkpoint: Checkpoint, leaseMs: number): Promise<void>;
   /** Ends the attempt; fails with `LEASE_LOST` when `owner` no longer holds the lease. */
@@ -209,6 +250,72 @@ export interface Ledger {
   get(ref: FileVersionRef): Promise<FileRecord | undefined>;
   /** The record of the most recently first-seen version of `key`. */
   latest(bucket: string, key: string): Promise<FileRecord | undefined>;
-  /** Versions left `processing` or `failed`: what a restarted gateway should resume. */
-  unfinished(): Promise<FileRecord[]>;
+  /**
+   * One page of the bucket's `pending`, `processing` and `failed` versions: what a restarted gateway or
+   * another instance must finish. Pages follow a stable order; `cursor` is absent on the last page. A
+   * version that becomes unfinished while paging may or may not appear.
+   */
+  unfinished(query: UnfinishedQuery): Promise<{ records: FileRecord[]; cursor?: string }>;
+}
+
+/** A bucket's word that an object version landed (or went), whatever cloud and channel it came through. */
+export interface Landing {
+  bucket: string;
+  key: string;
+  /** The version the provider names (GCS generation, S3 version id or ETag, R2 etag); absent: current. */
+  version?: string;
+  kind: 'finalized' | 'deleted';
+  /** The intake it came through: `local-upload`, `gcs-pubsub-push`, `sqs`, ... */
+  via: string;
+  /** When the provider says the event happened, RFC 3339. */
+  eventTime?: string;
+}
+
+/** What an intake made of one inbound message or request. */
+export type IntakeResult =
+  | { landings: Landing[]; reply?: Record<string, unknown> }
+  | { ignored: string; reply?: Record<string, unknown> };
+
+/** What became of one landing. `ack` is true when the landing needs nothing more from its sender. */
+export interface LandingOutcome {
+  landing: Landing;
+  status:
+    | 'pending'
+    | 'ingested'
+    | 'rejected'
+    | 'duplicate'
+    | 'ignored'
+    | 'missing'
+    | 'superseded'
+    | 'in-progress'
+    | 'failed';
+  ack: boolean;
+  /** For `ignored`, `in-progress` and `failed`: why. */
+  reason?: string;
+  /** Seconds after which a redelivery may succeed (a lease held elsewhere, a fault's backoff). */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * How an intake's messages are handled: `background` acknowledges once each landing is recorded in the
+ * ledger and ingests afterwards (a process that keeps running: the local gateway, a queue consumer that
+ * holds its message); `inline` ingests within the request and acknowledges once the events are durable,
+ * the file was rejected or it is a known duplicate (Cloud Run throttles CPU outside a request).
+ */
+export type IntakeMode = 'background' | 'inline';
+
+/**
+ * An inbound HTTP channel for landings: a provider's request in, landings (or a reason to ignore it) out,
+ * and the answer that acknowledges it or asks for a redelivery. `receive` authenticates the request and
+ * throws a DropgateError (`UNAUTHORIZED`, `FORBIDDEN`, `BAD_REQUEST`, ...) for one it refuses.
+ */
+export interface HttpIntake {
+  readonly type: string;
+  readonly method: 'POST' | 'PUT';
+  /** Hono route pattern, e.g. `/v1/local-uploads/*`. */
+  readonly path: string;
+  readonly mode: IntakeMode;
+  receive(request: Request): Promise<IntakeResult>;
+  /** The HTTP answer: a 2xx exactly when every outcome is acknowledged. */
+  respond(result: IntakeResult, outcomes: LandingOutcome[]): Response;
 }

@@ -1,5 +1,5 @@
 /** What the Hono app and its route modules share: the request context and the injected dependencies. */
-import type { UploadReceiver } from '../adapters/ports.js';
+import type { HttpIntake } from '../adapters/ports.js';
 import type { Authenticator } from './auth.js';
 import type { Gateway } from './gateway.js';
 import type { Logger } from './logger.js';
@@ -12,6 +12,6 @@ export interface AppDependencies {
   gateway: Gateway;
   auth: Authenticator;
   logger: Logger;
-  /** Present when the gateway serves signed uploads itself (local and memory stores). */
-  receiver?: UploadReceiver;
+  /** The HTTP intakes that run, each answering its own route (the config's `intake` list). */
+  intakes: HttpIntake[];
 }

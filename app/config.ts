@@ -50,9 +50,51 @@ const datasetConfig = z
   })
   .strict();
 
+/** Adapter types this build knows, per port; cloud types join as their adapters land. */
+export const ADAPTER_TYPES = {
+  store: ['local'],
+  sink: ['local'],
+  ledger: ['local'],
+  intake: ['local-upload'],
+} as const;
+
+/** Stores whose signed uploads the gateway receives itself, as the `local-upload` intake needs. */
+const RECEIVING_STORES: readonly string[] = ['local'];
+
+const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
+  z.enum(types, { error: () => `must be one of: ${types.join(', ')}` });
+
+const intakeConfig = z
+  .object({
+    type: adapterType(ADAPTER_TYPES.intake),
+    /** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
+    mode: z.enum(['background', 'inline']).default('background'),
+  })
+  .strict();
+
 export const configFileSchema = z
   .object({
     dataDir: z.string().min(1).default('.dropgate'),
+    store: z
+      .object({ type: adapterType(ADAPTER_TYPES.store) })
+      .strict()
+      .default({ type: 'local' }),
+    sink: z
+      .object({ type: adapterType(ADAPTER_TYPES.sink) })
+      .strict()
+      .default({ type: 'local' }),
+    ledger: z
+      .object({ type: adapterType(ADAPTER_TYPES.ledger) })
+      .strict()
+      .default({ type: 'local' }),
+    /** Exactly the intakes that run; the local upload intake when absent. */
+    intake: z
+      .array(intakeConfig)
+      .refine(
+        (list) => new Set(list.map((intake) => intake.type)).size === list.length,
+        'each intake type may appear once',
+      )
+      .default([{ type: 'local-upload', mode: 'background' }]),
     controlTopic: topicName.default('dropgate.files'),
     /** Worker threads parsing CSV (Parquet: one fewer, at least one); 0: none. Default: the cores. */
     ingestThreads: z.number().int().min(0).max(256).optional(),
@@ -75,7 +117,18 @@ export const configFileSchema = z
         'dataset names must be unique',
       ),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    config.intake.forEach((intake, index) => {
+      if (intake.type === 'local-upload' && !RECEIVING_STORES.includes(config.store.type)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['intake', index, 'type'],
+          message: `local-upload needs a store that receives uploads itself (store.type ${RECEIVING_STORES.join(' or ')}); store ${config.store.type} takes uploads directly`,
+        });
+      }
+    });
+  });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfig>;

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import type { AppDependencies, AppEnv } from './app-env.js';
 import { errorResponse } from './http-errors.js';
 import { adminRoutes } from './routes/admin-routes.js';
+import { intakeRoutes } from './routes/intake-routes.js';
 import { uploadRoutes } from './routes/upload-routes.js';
 
 export function createApp(deps: AppDependencies): Hono<AppEnv> {
@@ -38,6 +39,7 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
 
   app.get('/healthz', (context) => context.json({ status: 'ok' }));
   app.route('/', uploadRoutes(deps));
+  app.route('/', intakeRoutes(deps));
   app.route('/', adminRoutes(deps));
   return app;
 }

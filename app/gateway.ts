@@ -1,9 +1,20 @@
 /**
- * The gateway's use cases, independent of HTTP and of the runtime: issue upload URLs, react to landed
- * objects, replay, report file state, resume what a crash left unfinished.
+ * The gateway's use cases, independent of HTTP and of the runtime: issue upload URLs, record and ingest
+ * landed objects, replay, report file state, resume what a stop or a crash left unfinished.
  */
 import picomatch from 'picomatch/posix.js';
-import type { EventSink, FileRecord, Ledger, ObjectStore, SignedUpload } from '../adapters/ports.js';
+import type {
+  EventSink,
+  FileRecord,
+  FileVersionRef,
+  IntakeMode,
+  IntakeResult,
+  Landing,
+  LandingOutcome,
+  Ledger,
+  ObjectStore,
+  SignedUpload,
+} from '../adapters/ports.js';
 import { formatByExtension } from '../schemas/dataset.js';
 import { DropgateError } from '../adapters/errors.js';
 import {
@@ -12,19 +23,8 @@ import {
   type IngestDependencies,
   type IngestResult,
 } from '../workers/ingest-file.js';
-import type { JobQueue } from './job-queue.js';
+import { createBackgroundIngestion } from './background-ingestion.js';
 import type { Logger } from './logger.js';
-
-/** A bucket's word that an object version landed (or went), whatever cloud it came from. */
-export interface ObjectNotification {
-  bucket: string;
-  key: string;
-  /** Version the notification names, when the provider gives one. */
-  version?: string;
-  kind: 'finalized' | 'deleted';
-  /** Which channel delivered it, for logs: `local-upload`, `gcs-pubsub`, ... */
-  via: string;
-}
 
 export interface UploadRequest {
   dataset: string;
@@ -41,7 +41,8 @@ export interface GatewayOptions {
   controlTopic: string;
   owner: string;
   uploads: { maxBytes: number; expiresInSeconds: number };
-  jobs: JobQueue;
+  /** Background ingestions at once (default 2), and how often a retryable fault is retried in-process. */
+  background?: { concurrency?: number; maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   logger: Logger;
   ingest?: Partial<
     Pick<
@@ -56,7 +57,7 @@ const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 export type Gateway = ReturnType<typeof createGateway>;
 
 export function createGateway(options: GatewayOptions) {
-  const { store, ledger, datasets, logger, jobs } = options;
+  const { store, ledger, datasets, logger } = options;
   const matchers = datasets.map((dataset) => ({ dataset, matches: picomatch(dataset.match, { dot: true }) }));
   const dependencies: IngestDependencies = {
     store,
@@ -99,19 +100,81 @@ export function createGateway(options: GatewayOptions) {
     return result;
   }
 
-  /** Ingests in the background, retrying retryable faults; resumes from the last checkpoint each time. */
-  function schedule(
-    key: string,
-    mode: 'notification' | 'replay',
-    version?: string,
-    awaitLease = false,
-  ): void {
-    jobs.submit(`${mode} ${key}`, async (attempt) => {
-      const result = await ingest(key, attempt === 1 ? mode : 'notification', version);
-      if (result.status === 'failed') return result.error.retryable ? 'retry' : 'done';
-      // A resumed file may still carry the lease of the process that crashed; try again once it lapses.
-      return awaitLease && result.status === 'in-progress' ? 'retry' : 'done';
+  const background = createBackgroundIngestion({
+    concurrency: options.background?.concurrency ?? 2,
+    maxAttempts: options.background?.maxAttempts ?? 8,
+    baseDelayMs: options.background?.baseDelayMs ?? 1000,
+    maxDelayMs: options.background?.maxDelayMs ?? 5 * 60_000,
+    run: async (ref) => {
+      const result = await ingest(ref.key, 'notification', ref.version);
+      return result.status === 'failed' && result.error.retryable ? 'retry' : 'done';
+    },
+    onError: (ref, error) =>
+      logger.error('background ingestion crashed', {
+        ...ref,
+        error: (error as Error).stack ?? String(error),
+      }),
+  });
+
+  /** Records one landing in the ledger, then ingests it now (`inline`) or in the background. */
+  async function land(landing: Landing, mode: IntakeMode): Promise<LandingOutcome> {
+    const fields = { bucket: landing.bucket, key: landing.key, version: landing.version, via: landing.via };
+    const ignored = (reason: string): LandingOutcome => {
+      logger.info('landing ignored', { ...fields, reason });
+      return { landing, status: 'ignored', ack: true, reason };
+    };
+    if (landing.bucket !== store.bucket) return ignored(`bucket ${landing.bucket} is not ${store.bucket}`);
+    if (landing.kind !== 'finalized') return ignored(`a ${landing.kind} object is not ingested`);
+    const dataset = datasetForKey(landing.key);
+    if (!dataset) {
+      logger.warn('no dataset matches the landed object', fields);
+      return {
+        landing,
+        status: 'ignored',
+        ack: true,
+        reason: `no dataset's match pattern covers ${landing.key}`,
+      };
+    }
+    const version = landing.version ?? (await store.stat(landing.key))?.version;
+    if (version === undefined)
+      return { landing, status: 'missing', ack: true, reason: 'the object no longer exists' };
+    const ref: FileVersionRef = { bucket: landing.bucket, key: landing.key, version };
+    const { record, changed } = await ledger.register(ref, {
+      dataset: dataset.name,
+      via: landing.via,
+      request: 'ingest',
     });
+    if (!changed && (record.state === 'ingested' || record.state === 'rejected')) {
+      return { landing, status: 'duplicate', ack: true };
+    }
+    if (mode === 'background') {
+      background.wake(ref);
+      return { landing, status: 'pending', ack: true };
+    }
+    const result = await ingest(landing.key, 'notification', version);
+    switch (result.status) {
+      case 'failed':
+        return {
+          landing,
+          status: 'failed',
+          ack: false,
+          reason: result.error.message,
+          retryAfterSeconds: result.error.retryable ? 10 : 60,
+        };
+      case 'in-progress':
+        return {
+          landing,
+          status: 'in-progress',
+          ack: false,
+          reason: `another instance holds the lease until ${result.record.leaseUntil}`,
+          retryAfterSeconds: Math.max(
+            1,
+            Math.ceil((Date.parse(result.record.leaseUntil ?? '') - Date.now()) / 1000) || 30,
+          ),
+        };
+      default:
+        return { landing, status: result.status, ack: true };
+    }
   }
 
   return {
@@ -161,59 +224,63 @@ export function createGateway(options: GatewayOptions) {
       return { ...upload, maxBytes };
     },
 
-    /** Reacts to a bucket notification; returns at once, ingestion runs in the background. */
-    notify(notification: ObjectNotification): 'scheduled' | 'ignored' {
-      const fields = {
-        bucket: notification.bucket,
-        key: notification.key,
-        version: notification.version,
-        via: notification.via,
-      };
-      if (notification.bucket !== store.bucket || notification.kind !== 'finalized') {
-        logger.info('notification ignored', { ...fields, kind: notification.kind });
-        return 'ignored';
+    /**
+     * Handles what an intake received: each landing is recorded in the ledger before this resolves, so an
+     * acknowledgement never precedes durability; `inline` also ingests before resolving.
+     */
+    async accept(result: IntakeResult, mode: IntakeMode): Promise<LandingOutcome[]> {
+      if ('ignored' in result) {
+        logger.info('intake message ignored', { reason: result.ignored });
+        return [];
       }
-      if (!datasetForKey(notification.key)) {
-        logger.warn('no dataset matches the landed object', fields);
-        return 'ignored';
-      }
-      schedule(notification.key, 'notification', notification.version);
-      return 'scheduled';
+      const outcomes: LandingOutcome[] = [];
+      for (const landing of result.landings) outcomes.push(await land(landing, mode));
+      return outcomes;
     },
 
     /** Ingests a key's current version now (the CLI's path). */
     ingestNow: (key: string, mode: 'notification' | 'replay') => ingest(key, mode),
 
-    /** Schedules a replay of the key's current version after checking it can start. */
+    /** Records a replay of the key's current version in the ledger, then runs it in the background. */
     async replay(key: string): Promise<{ version: string; dataset: string }> {
       const dataset = datasetForKey(key);
       if (!dataset) throw new DropgateError('NO_DATASET_MATCHES', `no dataset's match pattern covers ${key}`);
       const object = await store.stat(key);
       if (!object) throw new DropgateError('OBJECT_NOT_FOUND', `${store.bucket}/${key} does not exist`);
-      const record = await ledger.get({ bucket: store.bucket, key, version: object.version });
-      if (record?.state === 'processing' && record.leaseUntil && Date.parse(record.leaseUntil) > Date.now()) {
-        throw new DropgateError('CONFLICT', `${key} is being ingested right now; replay it once it finishes`);
-      }
-      schedule(key, 'replay', object.version);
+      const ref = { bucket: store.bucket, key, version: object.version };
+      await ledger.register(ref, { dataset: dataset.name, via: 'admin-replay', request: 'replay' });
+      background.wake(ref);
       logger.info('replay scheduled', { key, version: object.version, dataset: dataset.name });
       return { version: object.version, dataset: dataset.name };
     },
 
     fileStatus: (key: string): Promise<FileRecord | undefined> => ledger.latest(store.bucket, key),
 
-    /** Schedules every version a crash or an outage left unfinished; returns how many. */
+    /** Wakes every version the ledger holds unfinished for this bucket (pending, processing, failed). */
     async resumeUnfinished(): Promise<number> {
-      const unfinished = (await ledger.unfinished()).filter((record) => record.bucket === store.bucket);
-      for (const record of unfinished) {
-        logger.info('resuming unfinished file', {
-          key: record.key,
-          version: record.version,
-          checkpoint: record.checkpoint,
-        });
-        schedule(record.key, 'notification', record.version, true);
-      }
-      return unfinished.length;
+      let count = 0;
+      let cursor: string | undefined;
+      do {
+        const page = await ledger.unfinished({ bucket: store.bucket, ...(cursor ? { cursor } : {}) });
+        for (const record of page.records) {
+          logger.info('resuming unfinished file', {
+            key: record.key,
+            version: record.version,
+            state: record.state,
+            checkpoint: record.checkpoint,
+          });
+          background.wake(record);
+          count++;
+        }
+        cursor = page.cursor;
+      } while (cursor);
+      return count;
     },
+
+    /** Resolves when no background ingestion is running, queued or waiting to retry. */
+    idle: () => background.idle(),
+    /** Stops starting background work; running attempts stop at their next block (`ingest.signal`). */
+    stop: () => background.stop(),
   };
 }
 

@@ -28,6 +28,8 @@ export function codeToStatus(code: ErrorCode): ContentfulStatusCode {
       return 410;
     case 'PUBLISH_FAILED':
     case 'OBJECT_READ_FAILED':
+    case 'RETRY_LATER':
+    case 'SHUTTING_DOWN':
       return 503;
     default:
       return 500;

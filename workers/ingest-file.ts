@@ -105,28 +105,162 @@ export interface FileSummary extends Progress {
 export type IngestResult =
   | { status: 'ingested' | 'rejected'; record: FileRecord; summary: FileSummary }
   | { status: 'duplicate' | 'in-progress'; record: FileRecord }
-  | { status: 'failed'; record: FileRecord; error: DropgateError }
+  /** A fault: the ledger's record (when there is one) keeps the checkpoint the next attempt resumes from. */
+  | { status: 'failed'; record?: FileRecord; error: DropgateError }
   | { status: 'missing'; key: string }
   | { status: 'superseded'; key: string; version: string; current: string };
 
 const FIRST_ERRORS = 10;
 
+/**
+ * Ingests one object version. Never throws: every fault, before or after the claim, comes back as
+ * `failed` with a DropgateError whose `retryable` says whether another attempt can help.
+ */
 export async function ingestFile(deps: IngestDependencies, request: IngestRequest): Promise<IngestResult> {
+  try {
+    return await ingestClaimed(deps, request);
+  } catch (error) {
+    return { status: 'failed', error: asFault(error) };
+  }
+}
+
+async function ingestClaimed(deps: IngestDependencies, request: IngestRequest): Promise<IngestResult> {
   const { store, ledger, owner } = deps;
   const leaseMs = deps.leaseMs ?? 60_000;
-  const now = deps.now ?? Date.now;
   const { dataset, key } = request;
 
   const object = await store.stat(key);
-  if (!object) return { status: 'missing', key };
-  if (request.version !== undefined && request.version !== object.version) {
-    // A newer upload replaced the notified version; its own notification ingests the newer content.
-    return { status: 'superseded', key, version: request.version, current: object.version };
+  if (!object || (request.version !== undefined && request.version !== object.version)) {
+    return closeVanished(deps, request, object);
   }
   const ref = { bucket: object.bucket, key, version: object.version };
   const claim = await ledger.claim(ref, { dataset: dataset.name, owner, leaseMs, mode: request.mode });
   if (!claim.claimed) return { status: claim.reason, record: claim.record };
+  const lease = holdLease(deps, ref, leaseMs);
+  try {
+    return await ingestUnderLease(deps, request, object, claim.record, lease.signal);
+  } finally {
+    lease.release();
+  }
+}
 
+/**
+ * The notified version is gone (deleted, or replaced by a newer upload whose own landing ingests it).
+ * A landing recorded for it is closed as rejected, so it does not stay unfinished forever.
+ */
+async function closeVanished(
+  deps: IngestDependencies,
+  request: IngestRequest,
+  current: ObjectInfo | undefined,
+): Promise<IngestResult> {
+  const { key, version, dataset } = request;
+  if (version === undefined) return { status: 'missing', key };
+  const ref = { bucket: deps.store.bucket, key, version };
+  const known = await deps.ledger.get(ref);
+  if (known && known.state !== 'ingested' && known.state !== 'rejected') {
+    const leaseMs = deps.leaseMs ?? 60_000;
+    const claim = await deps.ledger.claim(ref, {
+      dataset: dataset.name,
+      owner: deps.owner,
+      leaseMs,
+      mode: 'notification',
+    });
+    if (claim.claimed) {
+      const message = current
+        ? `version ${version} was replaced by version ${current.version} before it was ingested; the newer version is ingested on its own`
+        : `the object was deleted before version ${version} was ingested`;
+      await deps.ledger.finish(ref, deps.owner, {
+        state: 'rejected',
+        dataset: dataset.name,
+        schemaVersion: dataset.schemaVersion,
+        rowsRead: 0,
+        rowsPublished: 0,
+        rowsRejected: 0,
+        error: { code: 'OBJECT_VERSION_GONE', message },
+      });
+    }
+  }
+  return current
+    ? { status: 'superseded', key, version, current: current.version }
+    : { status: 'missing', key };
+}
+
+/**
+ * Renews the lease every third of its length while the file is ingested, independent of checkpoints.
+ * The returned signal aborts when the gateway shuts down or the lease is lost (another owner took it, or
+ * no renewal got through for a whole lease length): the attempt then stops at its next block.
+ */
+function holdLease(
+  deps: IngestDependencies,
+  ref: { bucket: string; key: string; version: string },
+  leaseMs: number,
+) {
+  const now = deps.now ?? Date.now;
+  const controller = new AbortController();
+  const abort = (reason: unknown) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
+  const onShutdown = () =>
+    abort(
+      new DropgateError(
+        'SHUTTING_DOWN',
+        'the gateway is shutting down; the file resumes from its checkpoint',
+        { retryable: true },
+      ),
+    );
+  if (deps.signal?.aborted) onShutdown();
+  deps.signal?.addEventListener('abort', onShutdown);
+  let renewed = now();
+  let renewing = false;
+  const timer = setInterval(
+    () => {
+      if (renewing || controller.signal.aborted) return;
+      renewing = true;
+      deps.ledger
+        .renew(ref, deps.owner, leaseMs)
+        .then(() => (renewed = now()))
+        .catch((error: unknown) => {
+          if (isDropgateError(error, 'LEASE_LOST')) abort(error);
+          else if (now() - renewed >= leaseMs) {
+            abort(
+              new DropgateError(
+                'LEASE_LOST',
+                `the lease on ${ref.key} could not be renewed for ${leaseMs} ms: ${describeError(error)}`,
+                {
+                  retryable: true,
+                  cause: error,
+                  context: { ...ref },
+                },
+              ),
+            );
+          }
+        })
+        .finally(() => (renewing = false));
+    },
+    Math.max(1, Math.floor(leaseMs / 3)),
+  );
+  return {
+    signal: controller.signal,
+    release() {
+      clearInterval(timer);
+      deps.signal?.removeEventListener('abort', onShutdown);
+    },
+  };
+}
+
+async function ingestUnderLease(
+  deps: IngestDependencies,
+  request: IngestRequest,
+  object: ObjectInfo,
+  claimed: FileRecord,
+  signal: AbortSignal,
+): Promise<IngestResult> {
+  const { store, ledger, owner } = deps;
+  const leaseMs = deps.leaseMs ?? 60_000;
+  const now = deps.now ?? Date.now;
+  const { dataset, key } = request;
+  const ref = { bucket: object.bucket, key, version: object.version };
+  const claim = { record: claimed };
   const started = now();
   const file: FileContext = {
     object,
@@ -191,13 +325,7 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
       startRow: 0,
     });
     for await (const block of blocks) {
-      if (deps.signal?.aborted) {
-        throw new DropgateError(
-          'SHUTTING_DOWN',
-          'the gateway is shutting down; the file resumes from its checkpoint',
-          { retryable: true },
-        );
-      }
+      if (signal.aborted) throw signal.reason;
       rowsRead += block.rowsRead;
       for (const rejection of block.rejections) noteFirstErrors(firstErrors, rejection);
       // Blocks go out in the background: only a full window makes the parser wait.

@@ -7,12 +7,11 @@ import { parseArgs } from 'node:util';
 import { basename, relative, resolve, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { wireLocalAdapters, wireLocalFilesStore } from './wire.js';
+import { wireAdapters, wireLocalFilesStore } from './wire.js';
 import { DropgateError } from '../../adapters/errors.js';
 import { ingestFile, type IngestResult, type Progress } from '../../workers/ingest-file.js';
 import { createGateway } from '../gateway.js';
 import { createIngestPools } from './ingest-threads.js';
-import { createJobQueue } from '../job-queue.js';
 import { createJsonLogger, silentLogger } from '../logger.js';
 import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
 import { startGateway } from './start-gateway.js';
@@ -87,7 +86,8 @@ async function ingestLocalFile(
   const path = resolve(file);
   const root = path.split(sep)[0] + sep;
   const { signingSecret } = await localCredentials(config);
-  const adapters = await wireLocalAdapters({
+  const adapters = await wireAdapters({
+    file: config.file,
     dataDir: config.dataDir,
     publicUrl: 'http://localhost',
     signingSecret,
@@ -110,13 +110,14 @@ async function ingestLocalFile(
     },
     { dataset, key, mode: force ? 'replay' : 'notification' },
   ).finally(() => pools.close());
-  await adapters.sink.close();
-  return report(result, dataset.name, dataset.schemaVersion);
+  await adapters.close();
+  return report(result, key, dataset.name, dataset.schemaVersion);
 }
 
 async function replay(config: LoadedConfig, key: string): Promise<number> {
   const { signingSecret } = await localCredentials(config);
-  const adapters = await wireLocalAdapters({
+  const adapters = await wireAdapters({
+    file: config.file,
     dataDir: config.dataDir,
     publicUrl: 'http://localhost',
     signingSecret,
@@ -128,7 +129,6 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
     controlTopic: config.file.controlTopic,
     owner: owner(),
     uploads: config.file.uploads,
-    jobs: createJobQueue({ concurrency: 1, maxAttempts: 1, baseDelayMs: 0 }),
     logger: silentLogger,
     ingest: {
       onProgress: progressReporter(key),
@@ -139,11 +139,11 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
   const dataset = gateway.datasetForKey(key);
   if (!dataset) throw new DropgateError('NO_DATASET_MATCHES', `no dataset's match pattern covers ${key}`);
   const result = await gateway.ingestNow(key, 'replay').finally(() => pools.close());
-  await adapters.sink.close();
-  return report(result, dataset.name, dataset.schemaVersion);
+  await adapters.close();
+  return report(result, key, dataset.name, dataset.schemaVersion);
 }
 
-function report(result: IngestResult, dataset: string, schemaVersion: number): number {
+function report(result: IngestResult, key: string, dataset: string, schemaVersion: number): number {
   if (process.stderr.isTTY) process.stderr.write('\n');
   const base = { dataset, schemaVersion };
   let line: Record<string, unknown>;
@@ -178,7 +178,7 @@ function report(result: IngestResult, dataset: string, schemaVersion: number): n
     }
     case 'failed':
       line = {
-        objectKey: result.record.key,
+        objectKey: key,
         ...base,
         state: 'failed',
         error: { code: result.error.code, message: result.error.message },

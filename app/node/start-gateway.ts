@@ -3,19 +3,20 @@ import { createAdaptorServer } from '@hono/node-server';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { wireLocalAdapters } from './wire.js';
+import { wireAdapters } from './wire.js';
 import { createAuthenticator } from '../auth.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
 import { createIngestPools } from './ingest-threads.js';
-import { createJobQueue, type JobQueue } from '../job-queue.js';
 import type { Logger } from '../logger.js';
 import { localCredentials, type LoadedConfig } from './load-config.js';
+
+/** How long requests in flight may take to finish once the gateway is told to stop. */
+const CLOSE_GRACE_MS = 5_000;
 
 export interface RunningGateway {
   url: string;
   gateway: Gateway;
-  jobs: JobQueue;
   /** Credentials that were generated for local use (empty when all came from the environment). */
   printable: { vendor?: string; vendorKey?: string; adminToken?: string };
   close(): Promise<void>;
@@ -39,14 +40,21 @@ export async function startGateway(
   const address = server.address() as AddressInfo;
   const url = config.environment.DROPGATE_PUBLIC_URL ?? `http://localhost:${address.port}`;
 
-  const { credentials, signingSecret, generated } = await localCredentials(config);
-  const adapters = await wireLocalAdapters({ dataDir: config.dataDir, publicUrl: url, signingSecret });
-  const jobs = createJobQueue({
-    concurrency: 2,
-    maxAttempts: 8,
-    baseDelayMs: 1000,
-    onError: (name, error) => logger.error('job crashed', { job: name, error: (error as Error).stack }),
-  });
+  let adapters;
+  let credentials, signingSecret, generated;
+  try {
+    ({ credentials, signingSecret, generated } = await localCredentials(config));
+    adapters = await wireAdapters({
+      file: config.file,
+      dataDir: config.dataDir,
+      publicUrl: url,
+      signingSecret,
+    });
+  } catch (error) {
+    // A gateway that cannot start gives its port back and fails, so a supervisor restarts it.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
+  }
   const shutdown = new AbortController();
   const pools = createIngestPools(config.file.ingestThreads);
   const gateway = createGateway({
@@ -55,7 +63,6 @@ export async function startGateway(
     controlTopic: config.file.controlTopic,
     owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     uploads: config.file.uploads,
-    jobs,
     logger,
     ingest: { signal: shutdown.signal, segmentPool: pools.segmentPool, rowGroupPool: pools.rowGroupPool },
   });
@@ -63,31 +70,38 @@ export async function startGateway(
     gateway,
     auth: createAuthenticator(credentials),
     logger,
-    receiver: adapters.receiver,
+    intakes: adapters.intakes,
   }).fetch;
-  await gateway.resumeUnfinished();
+  const resumed = await gateway.resumeUnfinished();
+  if (resumed > 0) logger.info('resuming unfinished files', { count: resumed });
 
   const [vendorKey, vendor] = [...credentials.vendorKeys][0] ?? [];
   return {
     url,
     gateway,
-    jobs,
     printable: {
       ...(generated.includes('vendorKey') || !config.environment.DROPGATE_VENDOR_KEYS
         ? { vendor, vendorKey }
         : {}),
       ...(!config.environment.DROPGATE_ADMIN_TOKEN ? { adminToken: credentials.adminToken } : {}),
     },
-    /** Stops taking requests; running ingestions stop at their next batch, recording a checkpoint. */
+    /**
+     * Stops taking connections, lets requests in flight finish for a few seconds (an upload answered 201
+     * is recorded), and stops running ingestions at their next block with a checkpoint; what was recorded
+     * and not finished is resumed by the next start.
+     */
     async close() {
-      shutdown.abort();
-      jobs.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      shutdown.abort();
+      gateway.stop();
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([closed, new Promise((resolve) => (grace = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+      clearTimeout(grace);
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
-      await jobs.idle();
+      await gateway.idle();
       await pools.close();
-      await adapters.sink.close();
+      await adapters.close();
     },
   };
 }

@@ -1,26 +1,75 @@
-/** The one place on Node that turns config into concrete adapters: the embedded local defaults. */
+/**
+ * The one place on Node that turns config into concrete adapters (the gateway and the CLI both use it):
+ * `store`, `sink`, `ledger` and `intake` are each chosen by `type`, independently.
+ */
 import { join } from 'node:path';
+import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
+import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
+import type { ConfigFile } from '../config.js';
 
-export async function wireLocalAdapters(options: {
+export interface WiredAdapters {
+  store: ObjectStore;
+  sink: EventSink;
+  ledger: Ledger;
+  intakes: HttpIntake[];
+  /** Closes what holds resources or locks (the sink's files, the ledger's directory lock). */
+  close(): Promise<void>;
+}
+
+export interface WireOptions {
+  file: Pick<ConfigFile, 'store' | 'sink' | 'ledger' | 'intake'>;
   dataDir: string;
   publicUrl: string;
   signingSecret: string;
-}) {
-  const { dataDir } = options;
-  const [store, sink, ledger] = await Promise.all([
-    createLocalObjectStore({
-      directory: join(dataDir, 'bucket'),
-      temporaryDirectory: join(dataDir, 'tmp'),
-      baseUrl: options.publicUrl,
-      signingSecret: options.signingSecret,
-    }),
-    createLocalEventSink({ directory: join(dataDir, 'events') }),
-    createLocalLedger({ directory: join(dataDir, 'ledger') }),
-  ]);
-  return { store, sink, ledger, receiver: store };
+}
+
+export async function wireAdapters(options: WireOptions): Promise<WiredAdapters> {
+  const { dataDir, file } = options;
+  const opened: Array<{ close(): Promise<void> }> = [];
+  try {
+    const store = await wireStore(options);
+    const sink = await createLocalEventSink({ directory: join(dataDir, 'events') });
+    opened.push(sink);
+    const ledger = await createLocalLedger({ directory: join(dataDir, 'ledger') });
+    opened.push(ledger);
+    const intakes = file.intake.map((intake) => {
+      switch (intake.type) {
+        case 'local-upload':
+          return createLocalUploadIntake({
+            receiver: store as ObjectStore & UploadReceiver,
+            mode: intake.mode,
+          });
+      }
+    });
+    return {
+      store,
+      sink,
+      ledger,
+      intakes,
+      async close() {
+        for (const adapter of opened.reverse()) await adapter.close();
+      },
+    };
+  } catch (error) {
+    // A failed start must not keep the locks it took: a supervisor restarts it at once.
+    for (const adapter of opened.reverse()) await adapter.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function wireStore(options: WireOptions) {
+  switch (options.file.store.type) {
+    case 'local':
+      return createLocalObjectStore({
+        directory: join(options.dataDir, 'bucket'),
+        temporaryDirectory: join(options.dataDir, 'tmp'),
+        baseUrl: options.publicUrl,
+        signingSecret: options.signingSecret,
+      });
+  }
 }
 
 /**

@@ -71,7 +71,7 @@ export function ledgerContract(name: string, factory: LedgerFactory) {
     it('knows nothing of a version never claimed', async () => {
       expect(await ledger.get(ref('v1'))).toBeUndefined();
       expect(await ledger.latest('contract', 'vendors/acme/orders/a.csv')).toBeUndefined();
-      expect(await ledger.unfinished()).toEqual([]);
+      expect((await ledger.unfinished({ bucket: 'contract' })).records).toEqual([]);
     });
 
     describe('claim', () => {
@@ -84,6 +84,8 @@ export function ledgerContract(name: string, factory: LedgerFactory) {
           dataset: 'orders',
           attempts: 1,
           replays: 0,
+          replayRequested: false,
+          via: null,
           checkpoint: null,
           owner: 'worker-a',
           leaseUntil: iso(START + LEASE),
@@ -146,7 +148,9 @@ export function ledgerContract(name: string, factory: LedgerFactory) {
         for (const version of versions) {
           expect((await ledger.get(ref(version)))?.owner).toBe(`worker-${version}`);
         }
-        expect((await ledger.unfinished()).map((record) => record.version).sort()).toEqual(versions.sort());
+        expect(
+          (await ledger.unfinished({ bucket: 'contract' })).records.map((record) => record.version).sort(),
+        ).toEqual(versions.sort());
       });
     });
 
@@ -302,6 +306,136 @@ export function ledgerContract(name: string, factory: LedgerFactory) {
       });
     });
 
+    describe('register', () => {
+      const landing = { dataset: 'orders', via: 'local-upload', request: 'ingest' as const };
+
+      it('records a new version as pending, before any attempt, and lists it as unfinished', async () => {
+        const result = await ledger.register(ref('v1'), landing);
+        expect(result.changed).toBe(true);
+        expect(result.record).toMatchObject({
+          ...ref('v1'),
+          state: 'pending',
+          attempts: 0,
+          replays: 0,
+          replayRequested: false,
+          via: 'local-upload',
+          owner: null,
+          leaseUntil: null,
+          firstSeenAt: iso(START),
+          startedAt: null,
+        });
+        expect(await ledger.get(ref('v1'))).toEqual(result.record);
+        expect((await ledger.latest('contract', 'vendors/acme/orders/a.csv'))?.state).toBe('pending');
+        const { records } = await ledger.unfinished({ bucket: 'contract' });
+        expect(records.map((record) => record.version)).toEqual(['v1']);
+      });
+
+      it('is idempotent: a second landing of a known version changes nothing', async () => {
+        const first = await ledger.register(ref('v1'), landing);
+        clock += 1_000;
+        const second = await ledger.register(ref('v1'), { ...landing, via: 'redelivery' });
+        expect(second).toEqual({ record: first.record, changed: false });
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.finish(ref('v1'), 'worker-a', outcomeOf('ingested'));
+        const late = await ledger.register(ref('v1'), landing);
+        expect(late.changed).toBe(false);
+        expect(late.record.state).toBe('ingested');
+      });
+
+      it('hands a pending version to the first claim, as attempt 1 with no replay', async () => {
+        await ledger.register(ref('v1'), landing);
+        clock += 500;
+        const claim = await ledger.claim(ref('v1'), claimBy('worker-a'));
+        expect(claim.record).toMatchObject({
+          state: 'processing',
+          attempts: 1,
+          replays: 0,
+          owner: 'worker-a',
+          via: 'local-upload',
+          firstSeenAt: iso(START),
+          startedAt: iso(START + 500),
+        });
+        expect(await ledger.claim(ref('v1'), claimBy('worker-b'))).toMatchObject({
+          claimed: false,
+          reason: 'in-progress',
+        });
+      });
+
+      it('records a replay of a finished version as pending; its claim starts over and counts the replay', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.checkpoint(ref('v1'), 'worker-a', { row: 5, published: 5, rejected: 0 }, LEASE);
+        await ledger.finish(ref('v1'), 'worker-a', outcomeOf('ingested'));
+        const replay = await ledger.register(ref('v1'), {
+          ...landing,
+          via: 'admin-replay',
+          request: 'replay',
+        });
+        expect(replay.changed).toBe(true);
+        expect(replay.record).toMatchObject({ state: 'pending', replayRequested: true, replays: 0 });
+        expect((await ledger.unfinished({ bucket: 'contract' })).records).toHaveLength(1);
+        // Asked twice before it starts: still one replay.
+        expect((await ledger.register(ref('v1'), { ...landing, request: 'replay' })).changed).toBe(false);
+
+        const claim = await ledger.claim(ref('v1'), claimBy('worker-b'));
+        expect(claim.record).toMatchObject({
+          attempts: 2,
+          replays: 1,
+          replayRequested: false,
+          checkpoint: null,
+        });
+        await ledger.finish(ref('v1'), 'worker-b', outcomeOf('ingested'));
+        expect(await ledger.get(ref('v1'))).toMatchObject({
+          state: 'ingested',
+          replays: 1,
+          replayRequested: false,
+        });
+      });
+
+      it('starts a replayed failed version over instead of resuming its checkpoint', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        await ledger.checkpoint(ref('v1'), 'worker-a', { row: 5, published: 5, rejected: 0 }, LEASE);
+        await ledger.finish(ref('v1'), 'worker-a', outcomeOf('failed'));
+        await ledger.register(ref('v1'), { ...landing, request: 'replay' });
+        const claim = await ledger.claim(ref('v1'), claimBy('worker-b'));
+        expect(claim.record).toMatchObject({ checkpoint: null, replays: 1, attempts: 2 });
+      });
+
+      it('refuses a replay while another owner holds a live lease', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        const error = await ledger
+          .register(ref('v1'), { ...landing, request: 'replay' })
+          .catch((reason: unknown) => reason);
+        expect(isDropgateError(error) ? error.code : error).toBe('CONFLICT');
+        expect(await ledger.get(ref('v1'))).toMatchObject({
+          state: 'processing',
+          owner: 'worker-a',
+          replayRequested: false,
+        });
+      });
+    });
+
+    describe('renew', () => {
+      it('extends the lease of its holder only', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        clock += 40_000;
+        await ledger.renew(ref('v1'), 'worker-a', LEASE);
+        expect((await ledger.get(ref('v1')))?.leaseUntil).toBe(iso(START + 40_000 + LEASE));
+        await expectLeaseLost(ledger.renew(ref('v1'), 'worker-b', LEASE));
+        clock += 40_000;
+        // Renewed, so still live where the first lease would have run out.
+        expect(await ledger.claim(ref('v1'), claimBy('worker-b'))).toMatchObject({ claimed: false });
+      });
+
+      it('fails with LEASE_LOST once the lease was taken over or the attempt finished', async () => {
+        await ledger.claim(ref('v1'), claimBy('worker-a'));
+        clock += LEASE + 1;
+        await ledger.claim(ref('v1'), claimBy('worker-b'));
+        await expectLeaseLost(ledger.renew(ref('v1'), 'worker-a', LEASE));
+        await ledger.finish(ref('v1'), 'worker-b', outcomeOf('ingested'));
+        await expectLeaseLost(ledger.renew(ref('v1'), 'worker-b', LEASE));
+      });
+    });
+
     describe('queries', () => {
       it('returns the most recently first-seen version of a key as latest', async () => {
         await ledger.claim(ref('v1'), claimBy('worker-a'));
@@ -343,7 +477,7 @@ export function ledgerContract(name: string, factory: LedgerFactory) {
         await ledger.claim(ref('elsewhere', 'vendors/acme/orders/b.csv'), claimBy('worker-b'));
         clock += 1_000;
 
-        const unfinished = await ledger.unfinished();
+        const { records: unfinished } = await ledger.unfinished({ bucket: 'contract' });
         expect(unfinished.map((record) => `${record.key}@${record.version}`).sort()).toEqual([
           'vendors/acme/orders/a.csv@expired',
           'vendors/acme/orders/a.csv@failed',
@@ -351,6 +485,42 @@ export function ledgerContract(name: string, factory: LedgerFactory) {
           'vendors/acme/orders/b.csv@elsewhere',
         ]);
         for (const record of unfinished) expect(['processing', 'failed']).toContain(record.state);
+      });
+
+      it('pages unfinished versions of one bucket, each exactly once, never those of another bucket', async () => {
+        const landing = { dataset: 'orders', via: 'test', request: 'ingest' as const };
+        const expected: string[] = [];
+        for (let index = 0; index < 23; index++) {
+          const key = `vendors/acme/orders/${String(index).padStart(2, '0')}.csv`;
+          await ledger.register(ref('v1', key), landing);
+          await ledger.register(ref('v1', key, 'other-bucket'), landing);
+          expected.push(key);
+        }
+        // A finished one is not listed.
+        await ledger.claim(ref('v1', expected[5]!), claimBy('worker-a'));
+        await ledger.finish(ref('v1', expected[5]!), 'worker-a', outcomeOf('ingested'));
+        expected.splice(5, 1);
+
+        const seen: string[] = [];
+        const pageSizes: number[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await ledger.unfinished({
+            bucket: 'contract',
+            limit: 10,
+            ...(cursor ? { cursor } : {}),
+          });
+          pageSizes.push(page.records.length);
+          for (const record of page.records) {
+            expect(record.bucket).toBe('contract');
+            seen.push(record.key);
+          }
+          cursor = page.cursor;
+        } while (cursor);
+        expect(seen.sort()).toEqual(expected);
+        expect(pageSizes.slice(0, 2)).toEqual([10, 10]);
+        expect(pageSizes.reduce((sum, size) => sum + size, 0)).toBe(22);
+        expect((await ledger.unfinished({ bucket: 'nobody' })).records).toEqual([]);
       });
 
       it('hands out copies: changing a returned record changes nothing stored', async () => {

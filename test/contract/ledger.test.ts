@@ -39,10 +39,11 @@ describe('local ledger on disk', () => {
     const second = await open();
     expect(await Promise.all([second.get(ref('v1')), second.get(ref('v2'))])).toEqual(before);
     expect((await second.latest('contract', 'vendors/acme/orders/a.csv'))?.version).toBe('v2');
-    expect((await second.unfinished()).map((record) => `${record.key}@${record.version}`).sort()).toEqual([
-      'vendors/acme/orders/a.csv@v2',
-      'vendors/acme/orders/b.csv@v1',
-    ]);
+    expect(
+      (await second.unfinished({ bucket: 'contract' })).records
+        .map((record) => `${record.key}@${record.version}`)
+        .sort(),
+    ).toEqual(['vendors/acme/orders/a.csv@v2', 'vendors/acme/orders/b.csv@v1']);
     expect(await second.claim(ref('v1'), claimBy('worker-c'))).toMatchObject({
       claimed: false,
       reason: 'duplicate',
@@ -73,8 +74,12 @@ describe('local ledger on disk', () => {
     await Promise.all(
       Array.from({ length: 10 }, (_, index) => ledger.claim(ref(`v${index}`), claimBy(`worker-${index}`))),
     );
-    const names = await readdir(join(directory.path, 'files'));
-    expect(names).toHaveLength(1);
-    expect(names[0]).toMatch(/^[0-9a-f]{64}\.json$/);
+    const versions = await readdir(join(directory.path, 'versions'));
+    expect(versions).toHaveLength(10);
+    for (const name of versions) expect(name).toMatch(/^[0-9a-f]{16}-[0-9a-f]{64}\.json$/);
+    expect(await readdir(join(directory.path, 'keys'))).toEqual([
+      expect.stringMatching(/^[0-9a-f]{64}\.json$/),
+    ]);
+    expect(await readdir(join(directory.path, 'unfinished'))).toHaveLength(10);
   });
 });

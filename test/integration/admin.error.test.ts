@@ -30,7 +30,7 @@ describe('POST /admin/replay', () => {
     const key = 'vendors/acme/orders/2024-05-01/never-uploaded.csv';
     const error = expectError(await replay({ objectKey: key }), 404, 'OBJECT_NOT_FOUND');
     expect(error.message).toContain(key);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     expect(await readTopic(gateway.dataDir, 'dropgate.files')).toEqual([]);
   });
 
@@ -58,7 +58,7 @@ describe('POST /admin/replay', () => {
   );
   it('answers 409 while another worker holds the file, and replays nothing', async () => {
     const stored = await upload(gateway, 'busy.csv', ordersFile(4).csv);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     // Another gateway instance sharing the ledger has just started replaying this version.
     const ledger = await createLocalLedger({ directory: join(gateway.dataDir, 'ledger') });
     const ref = { bucket: 'local', key: stored.objectKey, version: stored.version };
@@ -72,7 +72,7 @@ describe('POST /admin/replay', () => {
 
     const error = expectError(await replay({ objectKey: stored.objectKey }), 409, 'CONFLICT');
     expect(error.message).toContain(stored.objectKey);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     const events = await readTopic(gateway.dataDir, 'orders');
     expect(events.filter((event) => event.subject === stored.objectKey)).toHaveLength(4);
     const status = await call(gateway, 'GET', `/admin/files/${stored.objectKey}`, { token: ADMIN_TOKEN });

@@ -18,7 +18,7 @@ describe('POST /admin/replay', () => {
   it('re-publishes every row of the file with the same ids and records the replay', async () => {
     const { csv, goodRows, badRows } = ordersFile(25, 6);
     const stored = await upload(gateway, 'orders.csv', csv);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     const firstEvents = await readTopic(gateway.dataDir, 'orders');
     expect(firstEvents).toHaveLength(goodRows.length);
 
@@ -34,7 +34,7 @@ describe('POST /admin/replay', () => {
       status: 'scheduled',
       statusUrl: `/admin/files/${stored.objectKey}`,
     });
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
 
     const events = await readTopic(gateway.dataDir, 'orders');
     const counts = idCounts(events);
@@ -73,14 +73,14 @@ describe('POST /admin/replay', () => {
 
   it('gives every replay its own summary id', async () => {
     const stored = await upload(gateway, 'orders.csv', ordersFile(3).csv);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     for (let replay = 0; replay < 2; replay++) {
       const response = await call(gateway, 'POST', '/admin/replay', {
         token: ADMIN_TOKEN,
         json: { objectKey: stored.objectKey },
       });
       expect(response.status).toBe(202);
-      await gateway.running.jobs.idle();
+      await gateway.running.gateway.idle();
     }
 
     const summaries = await readTopic<FileSummaryData>(gateway.dataDir, 'dropgate.files');
@@ -95,7 +95,7 @@ describe('POST /admin/replay', () => {
 describe('GET /admin/files/<objectKey>', () => {
   it('reports a rejected file with the reason and the line it stopped at', async () => {
     const stored = await upload(gateway, 'orders.csv', 'order_id,customer_id\nORD-1,CUST-1\n');
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
 
     const status = await call(gateway, 'GET', `/admin/files/${stored.objectKey}`, { token: ADMIN_TOKEN });
     expect(status.status).toBe(200);
@@ -116,7 +116,7 @@ describe('GET /admin/files/<objectKey>', () => {
 
   it('accepts the key percent-encoded, as the statusUrl and HTTP clients write it', async () => {
     const stored = await upload(gateway, 'orders_v1.2-final.csv', ordersFile(2).csv);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     const encoded = stored.objectKey.split('/').map(encodeURIComponent).join('/');
 
     const status = await call(gateway, 'GET', `/admin/files/${encoded.replace('.', '%2E')}`, {

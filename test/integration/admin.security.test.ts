@@ -21,7 +21,7 @@ const { csv, goodRows } = ordersFile(5);
 beforeAll(async () => {
   gateway = await startTestGateway();
   stored = await upload(gateway, 'orders.csv', csv);
-  await gateway.running.jobs.idle();
+  await gateway.running.gateway.idle();
   expect(await readTopic(gateway.dataDir, 'orders')).toHaveLength(goodRows.length);
 });
 
@@ -31,7 +31,7 @@ afterAll(async () => {
 
 /** Events on the orders topic once background work has settled. */
 async function publishedCount(): Promise<number> {
-  await gateway.running.jobs.idle();
+  await gateway.running.gateway.idle();
   return (await readTopic(gateway.dataDir, 'orders')).length;
 }
 
@@ -140,7 +140,7 @@ describe('POST /admin/replay', () => {
       json: { objectKey: stored.objectKey },
     });
     expect(response.status).toBe(202);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     expect(await publishedCount()).toBe(before + goodRows.length);
   });
 });

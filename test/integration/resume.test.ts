@@ -10,7 +10,7 @@ import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-e
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import type { EventSink, ObjectStore, SinkLimits } from '../../adapters/ports.js';
-import { wireLocalAdapters } from '../../app/node/wire.js';
+import { wireAdapters } from '../../app/node/wire.js';
 import { createCsvThreadPool } from '../../app/node/ingest-threads.js';
 import { DropgateError } from '../../adapters/errors.js';
 import { ingestFile, type IngestDependencies } from '../../workers/ingest-file.js';
@@ -181,7 +181,7 @@ describe('resuming an interrupted file', () => {
 
     // Default checkpoint interval (1 s): the whole attempt fits inside it, so only the failure path records.
     const { first } = await failedFirstAttempt(base, 'orders', 3, 'a');
-    expect(first.record.checkpoint).toMatchObject({
+    expect(first.record!.checkpoint).toMatchObject({
       row: 30,
       published: goodRows.filter((row) => row <= 30).length,
     });
@@ -190,7 +190,7 @@ describe('resuming an interrupted file', () => {
     const second = await ingestFile({ ...base, sink: healthy, owner: 'b' }, request);
     expect(second.status).toBe('ingested');
     expect(rowsOf(healthy.events('orders'))).toEqual(
-      goodRows.filter((row) => row > first.record.checkpoint!.row),
+      goodRows.filter((row) => row > first.record!.checkpoint!.row),
     );
   });
 
@@ -215,7 +215,7 @@ describe('resuming an interrupted file', () => {
     if (stopped.status !== 'failed') return;
     expect(stopped.error).toMatchObject({ code: 'SHUTTING_DOWN', retryable: true });
     expect(stopped.record).toMatchObject({ state: 'failed', owner: null, leaseUntil: null });
-    expect(stopped.record.checkpoint!.published).toBe(before.events('orders').length);
+    expect(stopped.record!.checkpoint!.published).toBe(before.events('orders').length);
     expect(before.events('orders').length).toBeLessThan(goodRows.length);
 
     // No lease to wait out: the next process picks the file up immediately, where it stopped.
@@ -234,8 +234,8 @@ describe('resuming an interrupted file', () => {
 
     const { first, outage } = await failedFirstAttempt(base, 'orders', 3, 'worker-a');
     expect(first.error).toMatchObject({ code: 'PUBLISH_FAILED', retryable: true });
-    expect(first.record.state).toBe('failed');
-    const checkpoint = first.record.checkpoint!;
+    expect(first.record!.state).toBe('failed');
+    const checkpoint = first.record!.checkpoint!;
     expect(checkpoint.published).toBe(goodRows.filter((row) => row <= 30).length);
     expect(checkpoint.row).toBeGreaterThan(0);
     expect(rowsOf(outage.events('orders'))).toEqual(goodRows.filter((row) => row <= checkpoint.row));
@@ -303,7 +303,7 @@ describe('resuming an interrupted file', () => {
     };
     try {
       const { first, outage } = await failedFirstAttempt(base, 'orders', 12, 'worker-a');
-      const checkpoint = first.record.checkpoint!;
+      const checkpoint = first.record!.checkpoint!;
       expect(checkpoint.row).toBeGreaterThan(20);
       expect(checkpoint.row).toBeLessThan(300);
       // Everything up to the checkpoint is out; a block that failed half-way may have sent more. A batch
@@ -352,7 +352,7 @@ describe('resuming an interrupted file', () => {
     const left = (await ledger.get(ref))!;
     expect(left).toMatchObject({ state: 'processing', owner: 'worker-a' });
     expect(left.checkpoint!.row).toBeGreaterThan(0);
-    expect(await ledger.unfinished()).toHaveLength(1);
+    expect((await ledger.unfinished({ bucket: store.bucket })).records).toHaveLength(1);
 
     // While the lease is live, the file belongs to worker-a.
     const taker = createMemoryEventSink(SMALL_BATCHES);
@@ -376,7 +376,7 @@ describe('resuming an interrupted file', () => {
     expect(resumedRows).toEqual(goodRows.filter((row) => row > left.checkpoint!.row));
     const allRows = new Set([...rowsOf(crashed.events('orders')), ...resumedRows]);
     expect([...allRows].sort((a, b) => a - b)).toEqual(goodRows);
-    expect(await ledger.unfinished()).toEqual([]);
+    expect((await ledger.unfinished({ bucket: store.bucket })).records).toEqual([]);
   });
 
   it('fails the attempt, rather than skip rows, when one batch outlasts its retries', async () => {
@@ -416,7 +416,8 @@ describe('resuming an interrupted file', () => {
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, csv);
 
-    const adapters = await wireLocalAdapters({
+    const adapters = await wireAdapters({
+      file: config.file,
       dataDir: config.dataDir,
       publicUrl: 'http://localhost',
       signingSecret: SIGNING_SECRET,
@@ -432,11 +433,11 @@ describe('resuming an interrupted file', () => {
     };
     const first = await ingestFile(deps, { dataset: config.datasets[0]!, key: KEY, mode: 'notification' });
     expect(first.status).toBe('failed');
-    await adapters.sink.close();
+    await adapters.close();
 
     const gateway = await startIn(directory, config);
     try {
-      await gateway.running.jobs.idle();
+      await gateway.running.gateway.idle();
       const status = await call(gateway, 'GET', `/admin/files/${KEY}`, { token: ADMIN_TOKEN });
       expect(status.body).toMatchObject({
         state: 'ingested',

@@ -49,7 +49,7 @@ async function expectNothingStored(objectKey: string): Promise<void> {
   expect(await readdir(join(gateway.dataDir, 'tmp'))).toEqual([]);
   const status = await call(gateway, 'GET', `/admin/files/${objectKey}`, { token: ADMIN_TOKEN });
   expect(status.status).toBe(404);
-  await gateway.running.jobs.idle();
+  await gateway.running.gateway.idle();
   const events = await readTopic(gateway.dataDir, 'orders');
   expect(events.filter((event) => event.subject === objectKey)).toEqual([]);
 }

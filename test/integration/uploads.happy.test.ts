@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
+import type { Landing } from '../../adapters/ports.js';
 import { idCounts, readTopic, type DeadLetterData, type FileSummaryData } from './support/events.js';
 import { ORDERS_HEADER, badOrderLine, orderData, orderLine, ordersFile } from './support/orders-csv.js';
 import {
@@ -84,9 +85,9 @@ describe('PUT to the upload URL', () => {
       objectKey: grant.objectKey,
       version: expect.any(String),
       size: Buffer.byteLength(csv),
-      ingestion: 'scheduled',
+      ingestion: 'pending',
     });
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
 
     const events = await readTopic(gateway.dataDir, 'orders');
     expect(events.map((event) => event.data)).toEqual([
@@ -178,7 +179,7 @@ describe('PUT to the upload URL', () => {
       badOrderLine(5), // line 7
     ].join(end);
     await upload(gateway, 'orders.csv', `${csv}${end}`);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
 
     const events = await readTopic(gateway.dataDir, 'orders');
     expect(events.map((event) => event.data.note)).toEqual([
@@ -196,7 +197,7 @@ describe('PUT to the upload URL', () => {
   it('ingests a gzip-compressed file like its plain twin', async () => {
     const { csv, goodRows, badRows } = ordersFile(40, 9);
     const stored = await upload(gateway, 'orders.csv.gz', gzipSync(csv));
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
 
     const events = await readTopic(gateway.dataDir, 'orders');
     expect(events.map((event) => event.data)).toEqual(goodRows.map(orderData));
@@ -213,9 +214,9 @@ describe('PUT to the upload URL', () => {
 
   it('ingests a corrected re-upload of the same file name as a new version', async () => {
     const first = await upload(gateway, 'orders.csv', ordersFile(3).csv);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     const second = await upload(gateway, 'orders.csv', `${ORDERS_HEADER}\n${orderLine(7)}\n`);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
 
     expect(second.objectKey).toBe(first.objectKey);
     expect(second.version).not.toBe(first.version);
@@ -235,6 +236,10 @@ describe('PUT to the upload URL', () => {
   });
 });
 
+/** Hands the gateway one landing as an intake would, in background mode; resolves to its outcome. */
+const land = async (landing: Landing) =>
+  (await gateway.running.gateway.accept({ landings: [landing] }, 'background'))[0]!.status;
+
 describe('duplicate notifications', () => {
   it('ingests an object version once however often the bucket announces it', async () => {
     const { csv, goodRows, badRows } = ordersFile(30, 7);
@@ -247,9 +252,10 @@ describe('duplicate notifications', () => {
       kind: 'finalized' as const,
       via: 'test-redelivery',
     };
-    expect(gateway.running.gateway.notify(notification)).toBe('scheduled');
-    expect(gateway.running.gateway.notify(notification)).toBe('scheduled');
-    await gateway.running.jobs.idle();
+    // The upload recorded the version already: a redelivery finds it pending, or finished.
+    expect(['pending', 'duplicate']).toContain(await land(notification));
+    expect(['pending', 'duplicate']).toContain(await land(notification));
+    await gateway.running.gateway.idle();
 
     const events = await readTopic(gateway.dataDir, 'orders');
     expect(events).toHaveLength(goodRows.length);
@@ -262,8 +268,8 @@ describe('duplicate notifications', () => {
     expect(status.body).toMatchObject({ state: 'ingested', attempts: 1, replays: 0 });
 
     // And once more after it finished: still nothing new.
-    gateway.running.gateway.notify(notification);
-    await gateway.running.jobs.idle();
+    expect(await land(notification)).toBe('duplicate');
+    await gateway.running.gateway.idle();
     expect(await readTopic(gateway.dataDir, 'orders')).toHaveLength(goodRows.length);
   });
 
@@ -284,14 +290,21 @@ describe('duplicate notifications', () => {
     const current = (await store.stat(key))!;
     expect(current.version).not.toBe(replaced.version);
     const notify = (version: string) =>
-      gateway.running.gateway.notify({ bucket: 'local', key, version, kind: 'finalized', via: 'test' });
+      land({ bucket: 'local', key, version, kind: 'finalized', via: 'test' });
 
-    expect(notify(replaced.version)).toBe('scheduled');
-    await gateway.running.jobs.idle();
+    expect(await notify(replaced.version)).toBe('pending');
+    await gateway.running.gateway.idle();
     expect(await readTopic(gateway.dataDir, 'orders')).toEqual([]);
+    // The replaced version's landing is closed, not left unfinished to be retried forever.
+    const closed = (await gateway.running.gateway.fileStatus(key))!;
+    expect(closed).toMatchObject({
+      version: replaced.version,
+      state: 'rejected',
+      outcome: { error: { code: 'OBJECT_VERSION_GONE' } },
+    });
 
-    notify(current.version);
-    await gateway.running.jobs.idle();
+    expect(await notify(current.version)).toBe('pending');
+    await gateway.running.gateway.idle();
     const events = await readTopic(gateway.dataDir, 'orders');
     expect(events.map((event) => event.data)).toEqual([orderData(9)]);
     const status = await call(gateway, 'GET', `/admin/files/${key}`, { token: ADMIN_TOKEN });
@@ -304,7 +317,7 @@ describe('duplicate notifications', () => {
     ['a key no dataset covers', { key: 'vendors/acme/invoices/x.csv' }],
   ])('ignores a notification of %s', async (_label, change) => {
     const stored = await upload(gateway, 'orders.csv', ordersFile(2).csv);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     const notification = {
       bucket: 'local',
       key: stored.objectKey,
@@ -314,8 +327,8 @@ describe('duplicate notifications', () => {
       ...change,
     };
 
-    expect(gateway.running.gateway.notify(notification)).toBe('ignored');
-    await gateway.running.jobs.idle();
+    expect(await land(notification)).toBe('ignored');
+    await gateway.running.gateway.idle();
     expect(await readTopic(gateway.dataDir, 'orders')).toHaveLength(2);
   });
 });

@@ -33,7 +33,7 @@ afterEach(async () => {
 const csv = ordersFile(3).csv;
 
 async function expectNothingStored(...objectKeys: string[]): Promise<void> {
-  await gateway.running.jobs.idle();
+  await gateway.running.gateway.idle();
   for (const objectKey of objectKeys) {
     expect(existsSync(join(gateway.dataDir, 'bucket', ...objectKey.split('/'))), objectKey).toBe(false);
   }
@@ -165,7 +165,7 @@ describe('log output', () => {
     const grant = await requestUpload(gateway, { dataset: 'orders', filename: 'orders.csv' });
     const signature = new URL(grant.uploadUrl).searchParams.get('signature')!;
     expect((await putUpload(grant, csv)).status).toBe(201);
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
     const forged = grant.uploadUrl.replace('/orders.csv?', '/forged.csv?');
     expect((await putUpload(grant, csv, { url: forged })).status).toBe(403);
     expect((await putUpload(grant, csv, { headers: { 'content-type': 'text/plain' } })).status).toBe(403);
@@ -181,7 +181,7 @@ describe('log output', () => {
       token: ADMIN_TOKEN,
       json: { objectKey: grant.objectKey },
     });
-    await gateway.running.jobs.idle();
+    await gateway.running.gateway.idle();
 
     const logs = gateway.logs.join('\n');
     // The logs do record the traffic: uploads, refusals and ingestion.

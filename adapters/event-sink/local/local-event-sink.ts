@@ -9,7 +9,8 @@
  * `<directory>/.writer.lock` (its process id) while open, and refuses a directory another live process
  * holds.
  */
-import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { lockDirectory } from '../../local/directory-lock.js';
 import { join } from 'node:path';
 import { DropgateError } from '../../errors.js';
 import type { EventBatch, EventSink } from '../../ports.js';
@@ -23,7 +24,7 @@ export interface LocalEventSink extends EventSink {
 
 export async function createLocalEventSink(options: { directory: string }): Promise<LocalEventSink> {
   await mkdir(options.directory, { recursive: true });
-  const unlock = await lockForWriting(options.directory);
+  const unlock = await lockDirectory(options.directory, '.writer.lock');
   const files = new Map<string, Promise<AppendFile>>();
   const pathOf = (topic: string) => {
     if (!TOPIC_NAME.test(topic)) {
@@ -62,48 +63,6 @@ export async function createLocalEventSink(options: { directory: string }): Prom
       await unlock();
     },
   };
-}
-
-/**
- * Takes `<directory>/.writer.lock` for this process, or throws CONFLICT naming the live process that
- * holds it. A lock left by a process that is gone (or by this one) is taken over.
- */
-async function lockForWriting(directory: string): Promise<() => Promise<void>> {
-  const path = join(directory, '.writer.lock');
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return async () => {
-        if (Number(await readFile(path, 'utf8').catch(() => '')) === process.pid)
-          await rm(path, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
-    }
-    const holder = Number(await readFile(path, 'utf8').catch(() => ''));
-    if (holder !== process.pid && isAlive(holder)) {
-      throw new DropgateError(
-        'CONFLICT',
-        `${directory} is written by another Dropgate process (pid ${holder}); one process at a time may ` +
-          'use a data directory: ingest through that one (an upload or POST /admin/replay), or give this one its ' +
-          `own dataDir (if pid ${holder} is not Dropgate, remove ${path})`,
-      );
-    }
-    await rm(path, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, run by someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Opens a topic's file for appending, first cutting off a torn last line. */

@@ -71,7 +71,7 @@ export async function startIn(directory: string, config: LoadedConfig): Promise<
     logs,
     async close() {
       // Let background ingestion finish first: the gateway's close does not wait for it.
-      await running.jobs.idle();
+      await running.gateway.idle();
       await running.close();
       await rm(directory, { recursive: true, force: true });
     },

@@ -1,0 +1,227 @@
+/**
+ * An upload answered 201 is never lost: its landing is in the ledger before the answer, so a gateway
+ * stopped (cleanly, or with `kill -9`) right after the 201s ingests every file once restarted, each
+ * exactly once; and a file cut off mid-way resumes from its checkpoint within seconds of the restart,
+ * not after the dead process's lease runs out.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { idCounts, readTopic, type FileSummaryData } from './support/events.js';
+import { ordersFile } from './support/orders-csv.js';
+import {
+  ADMIN_TOKEN,
+  OTHER_VENDOR_KEY,
+  SIGNING_SECRET,
+  VENDOR_KEY,
+  loadTestConfig,
+  makeTemporaryDirectory,
+  putUpload,
+  startIn,
+  type UploadGrant,
+} from './support/test-gateway.js';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(PACKAGE_ROOT, 'bin/dropgate.js');
+const FILES = 8;
+const ROWS = 3_000;
+
+beforeAll(() => {
+  // The child gateways run the compiled code: build it from the current sources.
+  const build = spawnSync(
+    process.execPath,
+    [join(PACKAGE_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: PACKAGE_ROOT, encoding: 'utf8' },
+  );
+  if (build.status !== 0) throw new Error(`the build failed:\n${build.stdout}${build.stderr}`);
+});
+
+const directories: string[] = [];
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
+});
+
+async function temporaryDirectory(): Promise<string> {
+  const directory = await makeTemporaryDirectory('dropgate-durable-');
+  directories.push(directory);
+  return directory;
+}
+
+/** A gateway's base URL and how to reach it, in-process or as a child process. */
+interface Endpoint {
+  url: string;
+}
+
+async function grantAndPut(endpoint: Endpoint, filename: string, csv: string) {
+  const response = await fetch(`${endpoint.url}/v1/uploads`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${VENDOR_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ dataset: 'orders', filename }),
+  });
+  expect(response.status).toBe(201);
+  const grant = (await response.json()) as UploadGrant;
+  const stored = await putUpload(grant, csv);
+  expect(stored.status, JSON.stringify(stored.body)).toBe(201);
+  expect(stored.body).toMatchObject({ ingestion: 'pending' });
+  return grant.objectKey;
+}
+
+/** Uploads FILES files at once and resolves with their keys once every upload was answered 201. */
+async function uploadMany(endpoint: Endpoint): Promise<string[]> {
+  const { csv } = ordersFile(ROWS, 50);
+  return Promise.all(
+    Array.from({ length: FILES }, (_, index) => grantAndPut(endpoint, `batch-${index}.csv`, csv)),
+  );
+}
+
+async function fileState(endpoint: Endpoint, key: string) {
+  const response = await fetch(`${endpoint.url}/admin/files/${key}`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  return response.status === 200 ? ((await response.json()) as Record<string, unknown>) : undefined;
+}
+
+async function waitUntilIngested(endpoint: Endpoint, keys: string[], timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (const key of keys) {
+    for (;;) {
+      const record = await fileState(endpoint, key);
+      if (record?.state === 'ingested') break;
+      if (Date.now() > deadline) throw new Error(`${key} is ${JSON.stringify(record)} after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/** Every file's rows are out once by id, and each file was summarized exactly once. */
+async function expectEachIngestedOnce(dataDir: string, keys: string[]) {
+  const { goodRows, badRows } = ordersFile(ROWS, 50);
+  const events = await readTopic(dataDir, 'orders');
+  const ids = idCounts(events);
+  for (const key of keys) {
+    expect(new Set(events.filter((event) => event.subject === key).map((event) => event.id)).size).toBe(
+      goodRows.length,
+    );
+  }
+  expect(ids.size).toBe(keys.length * goodRows.length);
+  const summaries = await readTopic<FileSummaryData>(dataDir, 'dropgate.files');
+  expect(summaries.map((summary) => summary.subject).sort()).toEqual([...keys].sort());
+  for (const summary of summaries) {
+    expect(summary.data).toMatchObject({
+      state: 'ingested',
+      rowsPublished: goodRows.length,
+      rowsRejected: badRows.length,
+    });
+  }
+}
+
+/** `dropgate serve` as a child process on an ephemeral port; resolves once it listens. */
+async function serve(directory: string): Promise<Endpoint & { child: ChildProcess; output: () => string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('DROPGATE_') && name !== 'PORT' && !name.startsWith('VITEST')) env[name] = value;
+  }
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    cwd: directory,
+    env: {
+      ...env,
+      PORT: '0',
+      DROPGATE_VENDOR_KEYS: `acme=${VENDOR_KEY},globex=${OTHER_VENDOR_KEY}`,
+      DROPGATE_ADMIN_TOKEN: ADMIN_TOKEN,
+      DROPGATE_SIGNING_SECRET: SIGNING_SECRET,
+    },
+  });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 20_000);
+    const check = () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.on('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output}`)));
+  });
+  return { url, child, output: () => output };
+}
+
+async function kill(child: ChildProcess) {
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+describe('uploads answered 201 survive the gateway stopping', () => {
+  it('are all ingested, exactly once each, after a clean stop right after the 201s', async () => {
+    const directory = await temporaryDirectory();
+    const config = await loadTestConfig(directory);
+    const first = await startIn(directory, config);
+    const keys = await uploadMany(first);
+    await first.running.close();
+    // Most files were still waiting: the stop left them recorded, not queued in memory only.
+    const logsBefore = first.logs.filter((line) => line.includes('"file finished"')).length;
+    expect(logsBefore).toBeLessThan(FILES);
+
+    const second = await startIn(directory, config);
+    try {
+      await second.running.gateway.idle();
+      await waitUntilIngested(second, keys);
+      expect(second.logs.join('\n')).toContain('resuming unfinished file');
+      await expectEachIngestedOnce(config.dataDir, keys);
+    } finally {
+      await second.running.close();
+    }
+  });
+
+  it('are all ingested, exactly once each, after kill -9 right after the 201s', async () => {
+    const directory = await temporaryDirectory();
+    const first = await serve(directory);
+    const keys = await uploadMany(first);
+    await kill(first.child);
+
+    const second = await serve(directory);
+    await waitUntilIngested(second, keys);
+    await expectEachIngestedOnce(join(directory, '.dropgate'), keys);
+  });
+
+  it('resumes a file cut off by kill -9 from its checkpoint within seconds of the restart', async () => {
+    const directory = await temporaryDirectory();
+    const first = await serve(directory);
+    const { csv, goodRows } = ordersFile(200_000);
+    const key = await grantAndPut(first, 'big.csv', csv);
+    // Wait until part of the file is durable (a checkpoint), then kill the gateway mid-file.
+    let checkpointRow = 0;
+    for (const deadline = Date.now() + 30_000; checkpointRow === 0;) {
+      const record = await fileState(first, key);
+      expect(record?.state, 'the file finished before it could be interrupted').not.toBe('ingested');
+      checkpointRow = (record?.checkpoint as { row: number } | null)?.row ?? 0;
+      if (Date.now() > deadline) throw new Error(`no checkpoint: ${JSON.stringify(record)}`);
+      if (checkpointRow === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await kill(first.child);
+
+    const restarted = Date.now();
+    const second = await serve(directory);
+    // The dead process's lease is 60 s long; taking it over must not wait for it.
+    await waitUntilIngested(second, [key], 30_000);
+    expect(Date.now() - restarted).toBeLessThan(30_000);
+
+    const dataDir = join(directory, '.dropgate');
+    const summaries = await readTopic<FileSummaryData>(dataDir, 'dropgate.files');
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]!.data.resumedFromRow).toBeGreaterThanOrEqual(checkpointRow);
+    expect(summaries[0]!.data).toMatchObject({ rowsPublished: goodRows.length, attempt: 2 });
+    const ids = idCounts(await readTopic(dataDir, 'orders'));
+    expect(ids.size).toBe(goodRows.length);
+    expect(second.output()).toContain('resuming unfinished file');
+  });
+});
