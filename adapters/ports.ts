@@ -26,13 +26,43 @@ export interface UploadUrlRequest {
   expiresInSeconds: number;
 }
 
-/** A URL a vendor can `PUT` one object to, without credentials of its own. */
-export interface SignedUpload {
-  url: string;
+/**
+ * How a vendor uploads one object without credentials of its own: a `PUT` of the bare file, or, where the
+ * store can bound an upload's size only through a signed form policy (S3's `content-length-range`), a
+ * `multipart/form-data` `POST`. Either way the store refuses the upload after `expiresAt`, for any other
+ * key, and above the request's `maxBytes`.
+ */
+export type SignedUpload = SignedPutUpload | SignedPostUpload;
+
+/**
+ * The uploader sends `PUT url` with the file's bytes as the whole request body and every entry of
+ * `headers` as a request header, name and value exactly as given (header names are lower-case).
+ */
+export interface SignedPutUpload {
   method: 'PUT';
-  /** Headers the uploader must send exactly as given. */
+  url: string;
   headers: Record<string, string>;
+  /** The object key the upload lands at. */
   key: string;
+  /** RFC 3339; the URL is refused from this instant on. */
+  expiresAt: string;
+}
+
+/**
+ * The uploader sends `POST url` with a `multipart/form-data` body: every entry of `fields` as a form
+ * field, name and value exactly as given and in the order given, then the file's bytes as one more field
+ * named `fileField`. The file comes last because a store may ignore fields after it (S3 does). The
+ * object's content type, when the upload is signed for one, is among the `fields`.
+ */
+export interface SignedPostUpload {
+  method: 'POST';
+  url: string;
+  fields: Record<string, string>;
+  /** Name of the form field that carries the file: `file` for S3. */
+  fileField: string;
+  /** The object key the upload lands at. */
+  key: string;
+  /** RFC 3339; the URL is refused from this instant on. */
   expiresAt: string;
 }
 

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ObjectStore, UploadReceiver } from '../../adapters/ports.js';
+import type { ObjectStore, SignedPutUpload, SignedUpload, UploadReceiver } from '../../adapters/ports.js';
 import { createUploadSigner } from '../../adapters/object-store/upload-signature.js';
 import { isDropgateError } from '../../adapters/errors.js';
 
@@ -79,6 +79,12 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 function expectSameBytes(actual: Uint8Array, expected: Uint8Array) {
   expect(actual.byteLength).toBe(expected.byteLength);
   expect(Buffer.compare(Buffer.from(actual), Buffer.from(expected))).toBe(0);
+}
+
+/** The upload as a PUT, which every store that receives its own uploads issues. */
+function asPut(signed: SignedUpload): SignedPutUpload {
+  if (signed.method !== 'PUT') throw new Error(`expected a PUT upload, got ${signed.method}`);
+  return signed;
 }
 
 async function outcome<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
@@ -349,7 +355,7 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
 
       it('issues a PUT URL that verifies to its key and maxBytes', async () => {
         const before = Date.now();
-        const signed = await store.createUploadUrl(request);
+        const signed = asPut(await store.createUploadUrl(request));
         expect(signed.method).toBe('PUT');
         expect(signed.key).toBe(key);
         expect(signed.headers['content-type']).toBe('text/csv');
@@ -380,7 +386,7 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
       });
 
       it('signs application/octet-stream when no content type is asked for', async () => {
-        const signed = await store.createUploadUrl({ key, maxBytes: 10, expiresInSeconds: 60 });
+        const signed = asPut(await store.createUploadUrl({ key, maxBytes: 10, expiresInSeconds: 60 }));
         const contentType = signed.headers['content-type'] ?? '';
         expect(contentType).toBe('application/octet-stream');
         expect(await store.verifyUpload(new URL(signed.url), contentType)).toEqual({ key, maxBytes: 10 });
