@@ -1,4 +1,7 @@
-/** Runs the ObjectStore contract against every store that receives its own uploads: memory and local. */
+/**
+ * Runs the ObjectStore contract against every store, and the UploadReceiver contract against the stores
+ * that receive their own uploads: memory and local (which are all the stores there are, so far).
+ */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,10 +10,17 @@ import {
   type LocalObjectStore,
 } from '../../adapters/object-store/local/local-object-store.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
-import { objectStoreContract, streamOf } from './object-store-contract.js';
+import { objectStoreContract } from './object-store-contract.js';
+import { streamOf } from './object-store-support.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from './temporary-directory.js';
+import { uploadReceiverContract } from './upload-receiver-contract.js';
 
-objectStoreContract('memory', async () => ({ store: createMemoryObjectStore({ bucket: 'contract' }) }));
+objectStoreContract('memory', async () => {
+  const store = createMemoryObjectStore({ bucket: 'contract' });
+  return { store, put: async (key, bytes) => store.put(key, bytes), keepsOpenReads: true };
+});
+
+uploadReceiverContract('memory', async () => ({ store: createMemoryObjectStore({ bucket: 'contract' }) }));
 
 async function localStore(directory: TemporaryDirectory): Promise<LocalObjectStore> {
   return createLocalObjectStore({
@@ -23,6 +33,21 @@ async function localStore(directory: TemporaryDirectory): Promise<LocalObjectSto
 }
 
 objectStoreContract('local', async () => {
+  const directory = await createTemporaryDirectory('object-store');
+  const store = await localStore(directory);
+  return {
+    store,
+    put: (key, bytes) =>
+      store.receive(key, streamOf(bytes), {
+        maxBytes: Number.MAX_SAFE_INTEGER,
+        contentType: 'application/octet-stream',
+      }),
+    keepsOpenReads: true,
+    dispose: directory.remove,
+  };
+});
+
+uploadReceiverContract('local', async () => {
   const directory = await createTemporaryDirectory('object-store');
   return {
     store: await localStore(directory),
