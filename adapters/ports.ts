@@ -80,7 +80,32 @@ export interface ObjectStore {
   read(key: string, version: string): Promise<ReadableStream<Uint8Array>>;
   /** Bytes `[start, end)` of `version`; `end` is exclusive and clamped to the object's size. */
   readRange(key: string, version: string, start: number, end: number): Promise<Uint8Array>;
+  /**
+   * One page of the current version of every object whose key starts with `prefix` (`''` for the whole
+   * bucket; a plain string prefix, so `vendors/ac` matches `vendors/acme/a.csv`), in ascending order of
+   * the keys' UTF-8 bytes: the order of S3 and GCS listings, which is code point order and differs from
+   * JavaScript's `<` only where a key holds a character above U+FFFF. A page holds at most `limit`
+   * objects; it may hold fewer, even none, and still carry a `cursor`: only a page without one ends the
+   * listing. Keys strictly increase across the pages of one listing, so none appears twice; an object
+   * written or deleted while the listing runs may or may not appear. Each object carries `key`, `size`,
+   * `version` and `updated` as `stat` gives them; `contentType` and `contentEncoding` may be left out
+   * (S3 listings do not carry them). Fails BAD_REQUEST for a `limit` that is not an integer in 1-1000.
+   */
+  list(prefix: string, options?: ListOptions): Promise<ObjectPage>;
   createUploadUrl(request: UploadUrlRequest): Promise<SignedUpload>;
+}
+
+export interface ListOptions {
+  /** The `cursor` of the previous page of the same listing (same prefix); opaque. */
+  cursor?: string;
+  /** Most objects in the page, 1-1000; 1000 when absent. */
+  limit?: number;
+}
+
+export interface ObjectPage {
+  objects: ObjectInfo[];
+  /** Present when more objects may follow: pass it as `cursor` for the next page. */
+  cursor?: string;
 }
 
 /**

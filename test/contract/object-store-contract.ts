@@ -5,11 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ObjectInfo, ObjectStore } from '../../adapters/ports.js';
+import type { ObjectInfo, ObjectPage, ObjectStore } from '../../adapters/ports.js';
 import { isDropgateError } from '../../adapters/errors.js';
 import {
   LARGE,
   UNSAFE_KEYS,
+  compareUtf8,
   drain,
   expectCode,
   expectSameBytes,
@@ -208,6 +209,129 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
           expect(isDropgateError(rest.error, 'OBJECT_VERSION_GONE')).toBe(true);
         }
         expectSameBytes(await readAll(await store.read('pinned.bin', second.version)), replacement);
+      });
+    });
+
+    describe('list', () => {
+      const keysOf = (page: ObjectPage) => page.objects.map((object) => object.key);
+
+      /** Every page of one listing, following cursors until a page comes without one. */
+      async function listAll(prefix: string, limit?: number): Promise<ObjectPage[]> {
+        const pages: ObjectPage[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.list(prefix, { ...(cursor === undefined ? {} : { cursor }), limit });
+          pages.push(page);
+          cursor = page.cursor;
+        } while (cursor !== undefined && pages.length < 100);
+        expect(cursor).toBeUndefined();
+        return pages;
+      }
+      const allKeys = async (prefix: string, limit?: number) =>
+        (await listAll(prefix, limit)).flatMap(keysOf);
+
+      it('lists nothing in an empty bucket, or under a prefix no key starts with', async () => {
+        expect(await store.list('')).toEqual({ objects: [] });
+        await put('vendors/acme/orders/a.csv', 'a\n');
+        expect(await store.list('vendors/globex/')).toEqual({ objects: [] });
+        expect(await store.list('vendors/acme/orders/a.csv/')).toEqual({ objects: [] });
+        expect(await store.list('vendors/acme/orders/b', { limit: 1 })).toEqual({ objects: [] });
+      });
+
+      it('lists the current version of every object under a prefix, as stat describes it', async () => {
+        await put('vendors/acme/orders/1.csv', 'first version\n');
+        await put('vendors/acme/orders/2.csv', 'two\n');
+        await put('vendors/acme/orders/1.csv', 'second version, longer\n');
+        await put('vendors/globex/orders/3.csv', 'three\n');
+
+        const page = await store.list('vendors/acme/');
+        expect(page.cursor).toBeUndefined();
+        expect(keysOf(page)).toEqual(['vendors/acme/orders/1.csv', 'vendors/acme/orders/2.csv']);
+        for (const object of page.objects) {
+          const info = await store.stat(object.key);
+          const { bucket, key, size, version, updated } = info!;
+          expect(object).toMatchObject({ bucket, key, size, version, updated });
+        }
+        expect(page.objects[0]?.size).toBe(23);
+      });
+
+      it('matches the prefix as a string, so it may end mid-segment or name a whole key', async () => {
+        for (const key of [
+          'vendors/acme/a.csv',
+          'vendors/acme/a.csv.gz',
+          'vendors/acme-eu/b.csv',
+          'vendors/ac.csv',
+          'vendors/b/c.csv',
+          'vendorsx.csv',
+          'ac.csv',
+        ]) {
+          await put(key, `${key}\n`);
+        }
+        expect(await allKeys('vendors/ac')).toEqual([
+          'vendors/ac.csv',
+          'vendors/acme-eu/b.csv',
+          'vendors/acme/a.csv',
+          'vendors/acme/a.csv.gz',
+        ]);
+        expect(await allKeys('vendors/acme/a.csv')).toEqual(['vendors/acme/a.csv', 'vendors/acme/a.csv.gz']);
+        expect(await allKeys('vendors')).toHaveLength(6);
+      });
+
+      it('lists the whole bucket for an empty prefix, ordered by the UTF-8 bytes of the keys', async () => {
+        // '-' < '.' < '/' < '0' as bytes, so a folder's keys sort between its neighbours by name. By UTF-8
+        // bytes U+FF21 sorts before U+1F600; JavaScript's string < would put the emoji first.
+        const inOrder = [
+          'a-b.csv',
+          'a.csv',
+          'a/b.csv',
+          'a/c/d.csv',
+          'a0.csv',
+          'b/z.csv',
+          'b/\u00e9.csv',
+          'b/\uff21.csv',
+          'b/\u{1f600}.csv',
+        ];
+        for (const key of [...inOrder].reverse()) await put(key, 'x\n');
+        expect(await allKeys('')).toEqual(inOrder);
+        expect(await allKeys('', 2)).toEqual(inOrder);
+      });
+
+      it('pages: at most limit objects a page and a cursor until the last, every key once and in order', async () => {
+        const keys = ['k/1', 'k/2', 'k/3', 'k/4/a', 'k/4/b', 'k/5', 'k/6'].map((key) => `${key}.csv`);
+        for (const key of keys) await put(key, `${key}\n`);
+        await put('other.csv', 'not under the prefix\n');
+
+        const pages = await listAll('k/', 3);
+        for (const page of pages) expect(page.objects.length).toBeLessThanOrEqual(3);
+        expect(pages.flatMap(keysOf)).toEqual(keys);
+        expect(await allKeys('k/', 1)).toEqual(keys);
+        expect(await allKeys('k/', 1000)).toEqual(keys);
+      });
+
+      it('never lists a key twice when objects land while a listing runs', async () => {
+        const keys = ['b.csv', 'd.csv', 'f.csv', 'h.csv'];
+        for (const key of keys) await put(key, 'x\n');
+        const listed: string[] = [];
+        let page = await store.list('', { limit: 2 });
+        listed.push(...keysOf(page));
+        await put('a.csv', 'lands before the cursor\n');
+        await put('e.csv', 'lands after it\n');
+        await put('b.csv', 'a new version of a listed key\n');
+        while (page.cursor !== undefined) {
+          page = await store.list('', { cursor: page.cursor, limit: 2 });
+          listed.push(...keysOf(page));
+        }
+        // Strictly increasing: no key twice, and nothing from before the cursor (a.csv) after it.
+        for (let index = 1; index < listed.length; index++) {
+          expect(compareUtf8(listed[index - 1]!, listed[index]!)).toBeLessThan(0);
+        }
+        for (const key of keys) expect(listed).toContain(key);
+        expect(listed.filter((key) => !keys.includes(key) && key !== 'e.csv')).toEqual([]);
+      });
+
+      it.each([0, -1, 1001, 2.5, Number.NaN])('refuses a limit of %s with BAD_REQUEST', async (limit) => {
+        await put('a.csv', 'a\n');
+        await expectCode(store.list('', { limit }), 'BAD_REQUEST');
       });
     });
 

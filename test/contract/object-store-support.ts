@@ -71,6 +71,11 @@ export function expectSameBytes(actual: Uint8Array, expected: Uint8Array) {
   expect(Buffer.compare(Buffer.from(actual), Buffer.from(expected))).toBe(0);
 }
 
+/** Orders two strings by their UTF-8 bytes, the order a listing must follow. */
+export function compareUtf8(left: string, right: string): number {
+  return Buffer.compare(Buffer.from(left, 'utf8'), Buffer.from(right, 'utf8'));
+}
+
 export async function outcome<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
   try {
     return { value: await promise };
