@@ -26,13 +26,43 @@ export interface UploadUrlRequest {
   expiresInSeconds: number;
 }
 
-/** A URL a vendor can `PUT` one object to, without credentials of its own. */
-export interface SignedUpload {
-  url: string;
+/**
+ * How a vendor uploads one object without credentials of its own: a `PUT` of the bare file, or, where the
+ * store can bound an upload's size only through a signed form policy (S3's `content-length-range`), a
+ * `multipart/form-data` `POST`. Either way the store refuses the upload after `expiresAt`, for any other
+ * key, and above the request's `maxBytes`.
+ */
+export type SignedUpload = SignedPutUpload | SignedPostUpload;
+
+/**
+ * The uploader sends `PUT url` with the file's bytes as the whole request body and every entry of
+ * `headers` as a request header, name and value exactly as given (header names are lower-case).
+ */
+export interface SignedPutUpload {
   method: 'PUT';
-  /** Headers the uploader must send exactly as given. */
+  url: string;
   headers: Record<string, string>;
+  /** The object key the upload lands at. */
   key: string;
+  /** RFC 3339; the URL is refused from this instant on. */
+  expiresAt: string;
+}
+
+/**
+ * The uploader sends `POST url` with a `multipart/form-data` body: every entry of `fields` as a form
+ * field, name and value exactly as given and in the order given, then the file's bytes as one more field
+ * named `fileField`. The file comes last because a store may ignore fields after it (S3 does). The
+ * object's content type, when the upload is signed for one, is among the `fields`.
+ */
+export interface SignedPostUpload {
+  method: 'POST';
+  url: string;
+  fields: Record<string, string>;
+  /** Name of the form field that carries the file: `file` for S3. */
+  fileField: string;
+  /** The object key the upload lands at. */
+  key: string;
+  /** RFC 3339; the URL is refused from this instant on. */
   expiresAt: string;
 }
 
@@ -50,7 +80,32 @@ export interface ObjectStore {
   read(key: string, version: string): Promise<ReadableStream<Uint8Array>>;
   /** Bytes `[start, end)` of `version`; `end` is exclusive and clamped to the object's size. */
   readRange(key: string, version: string, start: number, end: number): Promise<Uint8Array>;
+  /**
+   * One page of the current version of every object whose key starts with `prefix` (`''` for the whole
+   * bucket; a plain string prefix, so `vendors/ac` matches `vendors/acme/a.csv`), in ascending order of
+   * the keys' UTF-8 bytes: the order of S3 and GCS listings, which is code point order and differs from
+   * JavaScript's `<` only where a key holds a character above U+FFFF. A page holds at most `limit`
+   * objects; it may hold fewer, even none, and still carry a `cursor`: only a page without one ends the
+   * listing. Keys strictly increase across the pages of one listing, so none appears twice; an object
+   * written or deleted while the listing runs may or may not appear. Each object carries `key`, `size`,
+   * `version` and `updated` as `stat` gives them; `contentType` and `contentEncoding` may be left out
+   * (S3 listings do not carry them). Fails BAD_REQUEST for a `limit` that is not an integer in 1-1000.
+   */
+  list(prefix: string, options?: ListOptions): Promise<ObjectPage>;
   createUploadUrl(request: UploadUrlRequest): Promise<SignedUpload>;
+}
+
+export interface ListOptions {
+  /** The `cursor` of the previous page of the same listing (same prefix); opaque. */
+  cursor?: string;
+  /** Most objects in the page, 1-1000; 1000 when absent. */
+  limit?: number;
+}
+
+export interface ObjectPage {
+  objects: ObjectInfo[];
+  /** Present when more objects may follow: pass it as `cursor` for the next page. */
+  cursor?: string;
 }
 
 /**

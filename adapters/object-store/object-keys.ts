@@ -6,19 +6,27 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Throws BAD_REQUEST unless `key` is a relative, normalized path of at most 1024 bytes. */
 export function assertSafeKey(key: string): string {
-  const segments = key.split('/');
-  const problem =
-    key.length === 0
-      ? 'is empty'
-      : new TextEncoder().encode(key).byteLength > 1024
-        ? 'is longer than 1024 bytes'
-        : CONTROL.test(key)
-          ? 'contains control characters'
-          : key.startsWith('/')
-            ? 'starts with /'
-            : segments.some((segment) => segment === '' || segment === '.' || segment === '..')
-              ? 'has an empty, "." or ".." segment'
-              : undefined;
+  const problem = problemOf(key);
   if (problem) throw new DropgateError('BAD_REQUEST', `object key ${JSON.stringify(key)} ${problem}`);
   return key;
+}
+
+/** Whether `key` passes `assertSafeKey`: for names found on disk, which are skipped rather than refused. */
+export function isSafeKey(key: string): boolean {
+  return problemOf(key) === undefined;
+}
+
+function problemOf(key: string): string | undefined {
+  const segments = key.split('/');
+  return key.length === 0
+    ? 'is empty'
+    : new TextEncoder().encode(key).byteLength > 1024
+      ? 'is longer than 1024 bytes'
+      : CONTROL.test(key)
+        ? 'contains control characters'
+        : key.startsWith('/')
+          ? 'starts with /'
+          : segments.some((segment) => segment === '' || segment === '.' || segment === '..')
+            ? 'has an empty, "." or ".." segment'
+            : undefined;
 }

@@ -3,7 +3,7 @@
  * method, key, expiry, size limit and content type, so a URL is good for one key, one size bound, one
  * content type and a limited time. Verification is constant-time (`crypto.subtle.verify`).
  */
-import type { SignedUpload, UploadUrlRequest } from '../ports.js';
+import type { SignedPutUpload, UploadUrlRequest } from '../ports.js';
 
 export const UPLOAD_PATH = '/v1/local-uploads/';
 
@@ -15,7 +15,7 @@ export interface UploadGrant {
 }
 
 export interface UploadSigner {
-  sign(request: UploadUrlRequest, now?: number): Promise<SignedUpload>;
+  sign(request: UploadUrlRequest, now?: number): Promise<SignedPutUpload>;
   /** The grant a URL carries, or a reason it does not authorize the upload. */
   verify(url: URL, contentType: string, now?: number): Promise<{ grant: UploadGrant } | { reason: string }>;
 }

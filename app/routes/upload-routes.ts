@@ -23,12 +23,15 @@ export function uploadRoutes({ gateway, auth }: AppDependencies): Hono<AppEnv> {
       throw new DropgateError('UNAUTHORIZED', 'a vendor API key is required: Authorization: Bearer <key>');
     const request = await jsonBody(context, uploadRequest);
     const upload = await gateway.createUpload(vendor, request);
+    const how =
+      upload.method === 'PUT'
+        ? { method: upload.method, headers: upload.headers }
+        : { method: upload.method, fields: upload.fields, fileField: upload.fileField };
     return context.json(
       {
         objectKey: upload.key,
         uploadUrl: upload.url,
-        method: upload.method,
-        headers: upload.headers,
+        ...how,
         maxBytes: upload.maxBytes,
         expiresAt: upload.expiresAt,
       },

@@ -1,105 +1,42 @@
 /**
- * The contract every ObjectStore that also serves its own uploads (UploadReceiver) must pass: version-pinned
- * reads, exclusive and clamped ranges, all-or-nothing uploads, safe keys, and signed upload URLs.
+ * The contract every ObjectStore must pass, whichever cloud it fronts: stat, version-pinned reads,
+ * exclusive and clamped ranges, safe keys, and well-formed signed uploads. The suite writes objects only
+ * through the subject's `put`, so a store that cannot receive uploads itself (GCS, S3) passes it too.
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ObjectStore, UploadReceiver } from '../../adapters/ports.js';
-import { createUploadSigner } from '../../adapters/object-store/upload-signature.js';
+import type { ObjectInfo, ObjectPage, ObjectStore } from '../../adapters/ports.js';
 import { isDropgateError } from '../../adapters/errors.js';
+import {
+  LARGE,
+  UNSAFE_KEYS,
+  compareUtf8,
+  drain,
+  expectCode,
+  expectSameBytes,
+  outcome,
+  readAll,
+} from './object-store-support.js';
 
 export interface ObjectStoreSubject {
-  store: ObjectStore & UploadReceiver;
-  /** Files an upload left behind outside the bucket (temporary files); none once an upload has ended. */
-  leftovers?: () => Promise<string[]>;
+  store: ObjectStore;
+  /**
+   * Writes `bytes` as a new current version of `key` the way the store's own writers do (an SDK upload,
+   * a received body) and returns that version as the store describes it.
+   */
+  put(key: string, bytes: Uint8Array | string): Promise<ObjectInfo>;
+  /**
+   * Set when a read opened before its key is replaced always finishes on the replaced bytes (local,
+   * memory); otherwise such a read may fail with OBJECT_VERSION_GONE instead, never yield the new bytes.
+   */
+  keepsOpenReads?: boolean;
   dispose?: () => Promise<void>;
-}
-
-const LARGE = 3 * 1024 * 1024 + 12_345;
-const UNSAFE_KEYS = [
-  { label: 'a parent segment', key: '../x' },
-  { label: 'a parent segment further in', key: 'a/../../x' },
-  { label: 'a leading slash', key: '/abs' },
-  { label: 'an empty segment', key: 'a//b' },
-  { label: 'a "." segment', key: 'a/./b' },
-  { label: 'no characters at all', key: '' },
-  { label: 'a NUL character', key: 'a\u0000b' },
-  { label: 'a newline', key: 'line\nbreak' },
-  { label: 'a DEL character', key: 'del\u007f' },
-];
-
-/** A stream of `bytes` in chunks of `chunkSize`, the way an HTTP body arrives. */
-export function streamOf(bytes: Uint8Array | string, chunkSize = 64 * 1024): ReadableStream<Uint8Array> {
-  const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
-  let offset = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (offset >= data.byteLength) return controller.close();
-      controller.enqueue(data.slice(offset, offset + chunkSize));
-      offset += chunkSize;
-    },
-  });
-}
-
-/** A body that delivers `bytes` and then fails, like a client that disconnects mid-upload. */
-function failingStreamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  let sent = false;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent) return controller.error(new Error('client went away'));
-      controller.enqueue(bytes.slice());
-      sent = true;
-    },
-  });
-}
-
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, chunks: Uint8Array[] = []) {
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return concat(chunks);
-    chunks.push(value);
-  }
-}
-
-export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return drain(stream.getReader());
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const bytes = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.byteLength, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
-}
-
-/** Compares bytes without handing vitest a multi-megabyte diff. */
-function expectSameBytes(actual: Uint8Array, expected: Uint8Array) {
-  expect(actual.byteLength).toBe(expected.byteLength);
-  expect(Buffer.compare(Buffer.from(actual), Buffer.from(expected))).toBe(0);
-}
-
-async function outcome<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
-  try {
-    return { value: await promise };
-  } catch (error) {
-    return { error };
-  }
-}
-
-async function expectCode(promise: Promise<unknown>, code: string) {
-  const result = await outcome(promise);
-  expect(result).toHaveProperty('error');
-  const error = 'error' in result ? result.error : undefined;
-  expect(isDropgateError(error) ? error.code : error).toBe(code);
 }
 
 export function objectStoreContract(name: string, factory: () => Promise<ObjectStoreSubject>) {
   describe(`ObjectStore contract: ${name}`, () => {
     let subject: ObjectStoreSubject;
-    let store: ObjectStore & UploadReceiver;
+    let store: ObjectStore;
 
     beforeEach(async () => {
       subject = await factory();
@@ -110,29 +47,27 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
       await subject.dispose?.();
     });
 
-    const upload = (key: string, bytes: Uint8Array | string, maxBytes = 64 * 1024 * 1024) =>
-      store.receive(key, streamOf(bytes), { maxBytes, contentType: 'text/csv' });
+    const put = (key: string, bytes: Uint8Array | string) => subject.put(key, bytes);
 
     describe('stat', () => {
       it('returns undefined for a key that does not exist', async () => {
         expect(await store.stat('vendors/acme/orders/missing.csv')).toBeUndefined();
       });
 
-      it('describes a received object: bucket, key, size, a version and when it was written', async () => {
-        const received = await upload('vendors/acme/orders/a.csv', 'id,amount\n1,2\n');
+      it('describes an object: bucket, key, size, a version and when it was written', async () => {
+        const written = await put('vendors/acme/orders/a.csv', 'id,amount\n1,2\n');
         const info = await store.stat('vendors/acme/orders/a.csv');
         expect(info).toBeDefined();
         expect(info).toMatchObject({ bucket: store.bucket, key: 'vendors/acme/orders/a.csv', size: 14 });
         expect(info?.version).toEqual(expect.any(String));
         expect(info?.version).not.toBe('');
-        expect(info?.version).toBe(received.version);
-        expect(received.size).toBe(14);
+        expect(info?.version).toBe(written.version);
         expect(Number.isNaN(Date.parse(info?.updated ?? ''))).toBe(false);
         expect(info?.updated).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
       });
 
       it('reports the same version and updated time for as long as the version lives', async () => {
-        await upload('stable.csv', 'a\n');
+        await put('stable.csv', 'a\n');
         const first = await store.stat('stable.csv');
         await new Promise((resolve) => setTimeout(resolve, 15));
         const second = await store.stat('stable.csv');
@@ -140,30 +75,26 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
         expect(second?.updated).toBe(first?.updated);
       });
 
-      it('receives an empty body as an empty object', async () => {
-        const info = await upload('empty.csv', new Uint8Array(0));
-        expect(info.size).toBe(0);
+      it('holds an empty object: size 0, read as no bytes', async () => {
+        const written = await put('empty.csv', new Uint8Array(0));
         expect((await store.stat('empty.csv'))?.size).toBe(0);
-        expect((await readAll(await store.read('empty.csv', info.version))).byteLength).toBe(0);
+        expect((await readAll(await store.read('empty.csv', written.version))).byteLength).toBe(0);
       });
     });
 
     describe('read', () => {
       it('streams the exact bytes of a multi-megabyte object', async () => {
         const payload = new Uint8Array(randomBytes(LARGE));
-        const info = await store.receive('vendors/acme/orders/big.bin', streamOf(payload, 100_000), {
-          maxBytes: LARGE,
-          contentType: 'application/octet-stream',
-        });
-        expect(info.size).toBe(LARGE);
+        const written = await put('vendors/acme/orders/big.bin', payload);
+        expect((await store.stat('vendors/acme/orders/big.bin'))?.size).toBe(LARGE);
         expectSameBytes(
-          await readAll(await store.read('vendors/acme/orders/big.bin', info.version)),
+          await readAll(await store.read('vendors/acme/orders/big.bin', written.version)),
           payload,
         );
       });
 
       it('can read the same version more than once', async () => {
-        const info = await upload('twice.csv', 'x,y\n');
+        const info = await put('twice.csv', 'x,y\n');
         const first = await readAll(await store.read('twice.csv', info.version));
         const second = await readAll(await store.read('twice.csv', info.version));
         expect(new TextDecoder().decode(first)).toBe('x,y\n');
@@ -171,7 +102,7 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
       });
 
       it('fails with OBJECT_VERSION_GONE for a version the key never had', async () => {
-        const info = await upload('known.csv', 'a\n');
+        const info = await put('known.csv', 'a\n');
         await expectCode(store.read('known.csv', `${info.version}-nope`), 'OBJECT_VERSION_GONE');
         await expectCode(store.readRange('known.csv', `${info.version}-nope`, 0, 1), 'OBJECT_VERSION_GONE');
       });
@@ -188,7 +119,7 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
       const text = '0123456789abcdefghij';
       let version: string;
       beforeEach(async () => {
-        version = (await upload('range.txt', text)).version;
+        version = (await put('range.txt', text)).version;
       });
       const range = async (start: number, end: number) =>
         new TextDecoder().decode(await store.readRange('range.txt', version, start, end));
@@ -212,10 +143,7 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
 
       it('reads ranges of a multi-megabyte object exactly', async () => {
         const payload = new Uint8Array(randomBytes(LARGE));
-        const info = await store.receive('big-range.bin', streamOf(payload), {
-          maxBytes: LARGE,
-          contentType: 'application/octet-stream',
-        });
+        const info = await put('big-range.bin', payload);
         const start = 1024 * 1024 - 7;
         const end = 2 * 1024 * 1024 + 13;
         expectSameBytes(
@@ -231,8 +159,8 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
 
     describe('versions', () => {
       it('gives a second upload to the same key a different version and the new bytes', async () => {
-        const first = await upload('orders.csv', 'first upload\n');
-        const second = await upload('orders.csv', 'second upload, longer\n');
+        const first = await put('orders.csv', 'first upload\n');
+        const second = await put('orders.csv', 'second upload, longer\n');
         expect(second.version).not.toBe(first.version);
         const info = await store.stat('orders.csv');
         expect(info?.version).toBe(second.version);
@@ -242,8 +170,8 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
       });
 
       it('never serves the new bytes for the old version: old bytes or OBJECT_VERSION_GONE', async () => {
-        const first = await upload('orders.csv', 'old old old\n');
-        await upload('orders.csv', 'NEW NEW NEW\n');
+        const first = await put('orders.csv', 'old old old\n');
+        await put('orders.csv', 'NEW NEW NEW\n');
 
         const read = await outcome(store.read('orders.csv', first.version).then(readAll));
         if ('value' in read) expect(new TextDecoder().decode(read.value)).toBe('old old old\n');
@@ -257,80 +185,157 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
       it('gives every one of many quick successive uploads its own version', async () => {
         const versions = new Set<string>();
         for (let index = 0; index < 40; index++) {
-          versions.add((await upload('churn.csv', `upload number ${index}\n`)).version);
+          versions.add((await put('churn.csv', `upload number ${index}\n`)).version);
         }
         expect(versions.size).toBe(40);
       });
 
-      it('keeps a read opened before a replacement on the old bytes', async () => {
+      it('finishes a read opened before a replacement on the old bytes, or fails it OBJECT_VERSION_GONE', async () => {
         const old = new Uint8Array(randomBytes(LARGE));
         const replacement = new Uint8Array(randomBytes(LARGE));
-        const first = await store.receive('pinned.bin', streamOf(old), {
-          maxBytes: LARGE,
-          contentType: 'application/octet-stream',
-        });
+        const first = await put('pinned.bin', old);
         const reader = (await store.read('pinned.bin', first.version)).getReader();
         const head = await reader.read();
         expect(head.done).toBe(false);
 
-        const second = await store.receive('pinned.bin', streamOf(replacement), {
-          maxBytes: LARGE,
-          contentType: 'application/octet-stream',
-        });
+        const second = await put('pinned.bin', replacement);
         expect(second.version).not.toBe(first.version);
 
-        expectSameBytes(await drain(reader, head.value ? [head.value] : []), old);
+        const rest = await outcome(drain(reader, head.value ? [head.value] : []));
+        if ('value' in rest || subject.keepsOpenReads) {
+          expect(rest).toHaveProperty('value');
+          if ('value' in rest) expectSameBytes(rest.value, old);
+        } else {
+          expect(isDropgateError(rest.error, 'OBJECT_VERSION_GONE')).toBe(true);
+        }
         expectSameBytes(await readAll(await store.read('pinned.bin', second.version)), replacement);
       });
     });
 
-    describe('receive', () => {
-      it('accepts a body of exactly maxBytes', async () => {
-        const info = await upload('exact.csv', '12345', 5);
-        expect(info.size).toBe(5);
+    describe('list', () => {
+      const keysOf = (page: ObjectPage) => page.objects.map((object) => object.key);
+
+      /** Every page of one listing, following cursors until a page comes without one. */
+      async function listAll(prefix: string, limit?: number): Promise<ObjectPage[]> {
+        const pages: ObjectPage[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.list(prefix, { ...(cursor === undefined ? {} : { cursor }), limit });
+          pages.push(page);
+          cursor = page.cursor;
+        } while (cursor !== undefined && pages.length < 100);
+        expect(cursor).toBeUndefined();
+        return pages;
+      }
+      const allKeys = async (prefix: string, limit?: number) =>
+        (await listAll(prefix, limit)).flatMap(keysOf);
+
+      it('lists nothing in an empty bucket, or under a prefix no key starts with', async () => {
+        expect(await store.list('')).toEqual({ objects: [] });
+        await put('vendors/acme/orders/a.csv', 'a\n');
+        expect(await store.list('vendors/globex/')).toEqual({ objects: [] });
+        expect(await store.list('vendors/acme/orders/a.csv/')).toEqual({ objects: [] });
+        expect(await store.list('vendors/acme/orders/b', { limit: 1 })).toEqual({ objects: [] });
       });
 
-      it('fails PAYLOAD_TOO_LARGE past maxBytes and keeps no object', async () => {
-        const payload = new Uint8Array(randomBytes(1024 * 1024));
-        await expectCode(
-          store.receive('too-big.bin', streamOf(payload), {
-            maxBytes: payload.byteLength - 1,
-            contentType: 'application/octet-stream',
-          }),
-          'PAYLOAD_TOO_LARGE',
-        );
-        expect(await store.stat('too-big.bin')).toBeUndefined();
-        expect((await subject.leftovers?.()) ?? []).toEqual([]);
+      it('lists the current version of every object under a prefix, as stat describes it', async () => {
+        await put('vendors/acme/orders/1.csv', 'first version\n');
+        await put('vendors/acme/orders/2.csv', 'two\n');
+        await put('vendors/acme/orders/1.csv', 'second version, longer\n');
+        await put('vendors/globex/orders/3.csv', 'three\n');
+
+        const page = await store.list('vendors/acme/');
+        expect(page.cursor).toBeUndefined();
+        expect(keysOf(page)).toEqual(['vendors/acme/orders/1.csv', 'vendors/acme/orders/2.csv']);
+        for (const object of page.objects) {
+          const info = await store.stat(object.key);
+          const { bucket, key, size, version, updated } = info!;
+          expect(object).toMatchObject({ bucket, key, size, version, updated });
+        }
+        expect(page.objects[0]?.size).toBe(23);
       });
 
-      it('leaves the current version in place when a replacement is too large', async () => {
-        const kept = await upload('kept.csv', 'small\n');
-        await expectCode(upload('kept.csv', 'far too large for the limit\n', 10), 'PAYLOAD_TOO_LARGE');
-        expect((await store.stat('kept.csv'))?.version).toBe(kept.version);
-        expect(new TextDecoder().decode(await readAll(await store.read('kept.csv', kept.version)))).toBe(
-          'small\n',
-        );
-        expect((await subject.leftovers?.()) ?? []).toEqual([]);
+      it('matches the prefix as a string, so it may end mid-segment or name a whole key', async () => {
+        for (const key of [
+          'vendors/acme/a.csv',
+          'vendors/acme/a.csv.gz',
+          'vendors/acme-eu/b.csv',
+          'vendors/ac.csv',
+          'vendors/b/c.csv',
+          'vendorsx.csv',
+          'ac.csv',
+        ]) {
+          await put(key, `${key}\n`);
+        }
+        expect(await allKeys('vendors/ac')).toEqual([
+          'vendors/ac.csv',
+          'vendors/acme-eu/b.csv',
+          'vendors/acme/a.csv',
+          'vendors/acme/a.csv.gz',
+        ]);
+        expect(await allKeys('vendors/acme/a.csv')).toEqual(['vendors/acme/a.csv', 'vendors/acme/a.csv.gz']);
+        expect(await allKeys('vendors')).toHaveLength(6);
       });
 
-      it('keeps nothing of a body that fails midway', async () => {
-        await expect(
-          store.receive('broken.bin', failingStreamOf(new Uint8Array(randomBytes(100_000))), {
-            maxBytes: 1024 * 1024,
-            contentType: 'application/octet-stream',
-          }),
-        ).rejects.toThrow();
-        expect(await store.stat('broken.bin')).toBeUndefined();
-        expect((await subject.leftovers?.()) ?? []).toEqual([]);
+      it('lists the whole bucket for an empty prefix, ordered by the UTF-8 bytes of the keys', async () => {
+        // '-' < '.' < '/' < '0' as bytes, so a folder's keys sort between its neighbours by name. By UTF-8
+        // bytes U+FF21 sorts before U+1F600; JavaScript's string < would put the emoji first.
+        const inOrder = [
+          'a-b.csv',
+          'a.csv',
+          'a/b.csv',
+          'a/c/d.csv',
+          'a0.csv',
+          'b/z.csv',
+          'b/\u00e9.csv',
+          'b/\uff21.csv',
+          'b/\u{1f600}.csv',
+        ];
+        for (const key of [...inOrder].reverse()) await put(key, 'x\n');
+        expect(await allKeys('')).toEqual(inOrder);
+        expect(await allKeys('', 2)).toEqual(inOrder);
       });
 
-      it.each(UNSAFE_KEYS)('rejects a key with $label with BAD_REQUEST', async ({ key }) => {
-        await expectCode(upload(key, 'a\n'), 'BAD_REQUEST');
-        expect((await subject.leftovers?.()) ?? []).toEqual([]);
+      it('pages: at most limit objects a page and a cursor until the last, every key once and in order', async () => {
+        const keys = ['k/1', 'k/2', 'k/3', 'k/4/a', 'k/4/b', 'k/5', 'k/6'].map((key) => `${key}.csv`);
+        for (const key of keys) await put(key, `${key}\n`);
+        await put('other.csv', 'not under the prefix\n');
+
+        const pages = await listAll('k/', 3);
+        for (const page of pages) expect(page.objects.length).toBeLessThanOrEqual(3);
+        expect(pages.flatMap(keysOf)).toEqual(keys);
+        expect(await allKeys('k/', 1)).toEqual(keys);
+        expect(await allKeys('k/', 1000)).toEqual(keys);
+      });
+
+      it('never lists a key twice when objects land while a listing runs', async () => {
+        const keys = ['b.csv', 'd.csv', 'f.csv', 'h.csv'];
+        for (const key of keys) await put(key, 'x\n');
+        const listed: string[] = [];
+        let page = await store.list('', { limit: 2 });
+        listed.push(...keysOf(page));
+        await put('a.csv', 'lands before the cursor\n');
+        await put('e.csv', 'lands after it\n');
+        await put('b.csv', 'a new version of a listed key\n');
+        while (page.cursor !== undefined) {
+          page = await store.list('', { cursor: page.cursor, limit: 2 });
+          listed.push(...keysOf(page));
+        }
+        // Strictly increasing: no key twice, and nothing from before the cursor (a.csv) after it.
+        for (let index = 1; index < listed.length; index++) {
+          expect(compareUtf8(listed[index - 1]!, listed[index]!)).toBeLessThan(0);
+        }
+        for (const key of keys) expect(listed).toContain(key);
+        expect(listed.filter((key) => !keys.includes(key) && key !== 'e.csv')).toEqual([]);
+      });
+
+      it.each([0, -1, 1001, 2.5, Number.NaN])('refuses a limit of %s with BAD_REQUEST', async (limit) => {
+        await put('a.csv', 'a\n');
+        await expectCode(store.list('', { limit }), 'BAD_REQUEST');
       });
     });
 
-    describe('signed uploads', () => {
+    describe('upload URLs', () => {
       const key = 'vendors/acme/orders/2024-05-01.csv';
       const request = { key, maxBytes: 5_000, contentType: 'text/csv', expiresInSeconds: 600 };
 
@@ -347,103 +352,36 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
         await pending?.catch(() => undefined);
       });
 
-      it('issues a PUT URL that verifies to its key and maxBytes', async () => {
+      it('signs a well-formed PUT or form POST for the key and content type, expiring when asked', async () => {
         const before = Date.now();
         const signed = await store.createUploadUrl(request);
-        expect(signed.method).toBe('PUT');
         expect(signed.key).toBe(key);
-        expect(signed.headers['content-type']).toBe('text/csv');
+        expect(['http:', 'https:']).toContain(new URL(signed.url).protocol);
         const expiresAt = Date.parse(signed.expiresAt);
         expect(expiresAt).toBeGreaterThan(before + 590_000);
         expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
 
-        const verdict = await store.verifyUpload(new URL(signed.url), signed.headers['content-type'] ?? '');
-        expect(verdict).toEqual({ key, maxBytes: 5_000 });
+        if (signed.method === 'PUT') {
+          expect(Object.values(signed.headers).every((value) => typeof value === 'string')).toBe(true);
+          for (const name of Object.keys(signed.headers)) expect(name).toBe(name.toLowerCase());
+          expect(signed.headers['content-type']).toBe('text/csv');
+        } else {
+          expect(signed.method).toBe('POST');
+          expect(Object.values(signed.fields).every((value) => typeof value === 'string')).toBe(true);
+          expect(signed.fileField).toMatch(/\S/);
+          expect(Object.keys(signed.fields)).not.toContain(signed.fileField);
+          const contentType = Object.entries(signed.fields).find(
+            ([name]) => name.toLowerCase() === 'content-type',
+          );
+          expect(contentType?.[1]).toBe('text/csv');
+        }
       });
 
-      it('lets the holder of a verified URL upload to its key', async () => {
-        const signed = await store.createUploadUrl(request);
-        const verdict = await store.verifyUpload(new URL(signed.url), 'text/csv');
-        if ('reason' in verdict) throw new Error(verdict.reason);
-        const info = await store.receive(verdict.key, streamOf('id\n1\n'), {
-          maxBytes: verdict.maxBytes,
-          contentType: 'text/csv',
-        });
-        expect((await store.stat(key))?.version).toBe(info.version);
-      });
-
-      it('round-trips keys with spaces, percent signs, reserved and non-ASCII characters', async () => {
+      it('signs keys with spaces, percent signs, reserved and non-ASCII characters', async () => {
         const odd = 'vendors/acme corp/orders/100% ünïcødé #1?&x=y.csv';
         const signed = await store.createUploadUrl({ ...request, key: odd });
-        const verdict = await store.verifyUpload(new URL(signed.url), 'text/csv');
-        expect(verdict).toEqual({ key: odd, maxBytes: 5_000 });
-      });
-
-      it('signs application/octet-stream when no content type is asked for', async () => {
-        const signed = await store.createUploadUrl({ key, maxBytes: 10, expiresInSeconds: 60 });
-        const contentType = signed.headers['content-type'] ?? '';
-        expect(contentType).toBe('application/octet-stream');
-        expect(await store.verifyUpload(new URL(signed.url), contentType)).toEqual({ key, maxBytes: 10 });
-      });
-
-      async function expectRefused(url: URL, contentType = 'text/csv') {
-        const verdict = await store.verifyUpload(url, contentType);
-        expect(verdict).not.toHaveProperty('key');
-        expect(verdict).toEqual({ reason: expect.stringMatching(/\S/) });
-      }
-
-      it('refuses a URL whose key was changed', async () => {
-        const url = new URL((await store.createUploadUrl(request)).url);
-        url.pathname = url.pathname.replace('2024-05-01.csv', '2024-05-02.csv');
-        await expectRefused(url);
-      });
-
-      it('refuses a URL whose maxBytes was raised', async () => {
-        const url = new URL((await store.createUploadUrl(request)).url);
-        url.searchParams.set('maxBytes', String(5_000_000));
-        await expectRefused(url);
-      });
-
-      it('refuses a URL whose expiry was pushed back', async () => {
-        const url = new URL((await store.createUploadUrl(request)).url);
-        url.searchParams.set('expires', String(Number(url.searchParams.get('expires')) + 86_400));
-        await expectRefused(url);
-      });
-
-      it('refuses a URL used with another content type', async () => {
-        const url = new URL((await store.createUploadUrl(request)).url);
-        await expectRefused(url, 'application/gzip');
-      });
-
-      it('refuses a URL without its signature', async () => {
-        const url = new URL((await store.createUploadUrl(request)).url);
-        url.searchParams.delete('signature');
-        await expectRefused(url);
-      });
-
-      it('refuses a URL signed with another secret', async () => {
-        const signed = await store.createUploadUrl(request);
-        const forger = createUploadSigner({ baseUrl: new URL(signed.url).origin, secret: 'not-the-secret' });
-        const forged = await forger.sign(request);
-        expect(new URL(forged.url).pathname).toBe(new URL(signed.url).pathname);
-        await expectRefused(new URL(forged.url));
-      });
-
-      it('accepts a URL until it expires and refuses it afterwards', async () => {
-        const signed = await store.createUploadUrl({ ...request, expiresInSeconds: 60 });
-        const expiresAt = Date.parse(signed.expiresAt);
-        vi.useFakeTimers({ toFake: ['Date'] });
-
-        vi.setSystemTime(expiresAt - 1_000);
-        expect(await store.verifyUpload(new URL(signed.url), 'text/csv')).toEqual({ key, maxBytes: 5_000 });
-
-        vi.setSystemTime(expiresAt + 1_000);
-        await expectRefused(new URL(signed.url));
-      });
-
-      it('refuses a URL issued already expired', async () => {
-        const signed = await store.createUploadUrl({ ...request, expiresInSeconds: 0 });
-        await expectRefused(new URL(signed.url));
+        expect(signed.key).toBe(odd);
+        expect(() => new URL(signed.url)).not.toThrow();
       });
     });
   });

@@ -123,6 +123,7 @@ function withSlowReads(store: ObjectStore, pauseMs: number): ObjectStore {
     stat: (key) => store.stat(key),
     readRange: (key, version, start, end) => store.readRange(key, version, start, end),
     createUploadUrl: (request) => store.createUploadUrl(request),
+    list: (prefix, options) => store.list(prefix, options),
     async read(key, version) {
       return (await store.read(key, version)).pipeThrough(
         new TransformStream<Uint8Array, Uint8Array>({

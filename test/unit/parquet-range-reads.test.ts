@@ -46,6 +46,7 @@ function countingStore(inner: ObjectStore): { store: ObjectStore; reads: Reads }
     source: inner.source,
     stat: (key) => inner.stat(key),
     createUploadUrl: (request) => inner.createUploadUrl(request),
+    list: (prefix, options) => inner.list(prefix, options),
     async read() {
       reads.wholeReads++;
       throw new Error('the Parquet path must read by byte ranges only');

@@ -2,16 +2,18 @@
  * A bucket in a local directory. Uploads land in a temporary file and are renamed into place, so a key
  * always holds a whole object; the version token is the file's inode and nanosecond mtime. A read opens
  * the file once and checks the version on the open descriptor, so it keeps reading the version it
- * pinned even if a new upload replaces the key meanwhile.
+ * pinned even if a new upload replaces the key meanwhile. A listing walks the directory tree in key order,
+ * entering only the directories that can hold keys under the prefix and after the cursor.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { BigIntStats } from 'node:fs';
+import type { BigIntStats, Dirent } from 'node:fs';
 import { DropgateError } from '../../errors.js';
 import type { ObjectInfo, ObjectStore, UploadReceiver } from '../../ports.js';
 import { syncDirectory } from '../../local/durable-files.js';
-import { assertSafeKey } from '../object-keys.js';
+import { compareKeys, pageLimit } from '../listing.js';
+import { assertSafeKey, isSafeKey } from '../object-keys.js';
 import { createUploadSigner } from '../upload-signature.js';
 
 const CHUNK = 256 * 1024;
@@ -69,6 +71,60 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
     return handle;
   }
 
+  // Real paths, so the temporary directory is recognized inside the bucket however either was spelled.
+  const [root, temporaryRoot] = await Promise.all([
+    realpath(options.directory),
+    realpath(options.temporaryDirectory),
+  ]);
+
+  /**
+   * The objects below `directory`, whose keys all start with `base`, that start with `prefix` and come
+   * after `after`, in key order. A directory sorts as its name and a slash, the prefix of every key in it,
+   * so `a-b` comes before the keys of directory `a`, as `-` sorts before `/`. Symbolic links are not
+   * followed, whatever they point to, and the temporary directory of uploads is passed over.
+   */
+  async function* objectsBelow(
+    directory: string,
+    base: string,
+    prefix: string,
+    after: string | undefined,
+  ): AsyncGenerator<ObjectInfo> {
+    let names: Dirent[];
+    try {
+      names = await readdir(directory, { withFileTypes: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw error;
+    }
+    const entries = names
+      .flatMap((entry) => {
+        const path = join(directory, entry.name);
+        if (entry.isDirectory() && path !== temporaryRoot) {
+          return [{ path, key: `${base}${entry.name}/`, isDirectory: true }];
+        }
+        if (entry.isFile()) {
+          return [{ path, key: base + entry.name, isDirectory: false }];
+        }
+        return [];
+      })
+      .sort((left, right) => compareKeys(left.key, right.key));
+    for (const entry of entries) {
+      const afterCursor = after === undefined || compareKeys(entry.key, after) > 0;
+      if (entry.isDirectory) {
+        const underPrefix = entry.key.startsWith(prefix) || prefix.startsWith(entry.key);
+        const holdsLaterKeys = afterCursor || after?.startsWith(entry.key) === true;
+        if (underPrefix && holdsLaterKeys) yield* objectsBelow(entry.path, entry.key, prefix, after);
+      } else if (afterCursor && entry.key.startsWith(prefix) && isSafeKey(entry.key)) {
+        const stats = await lstat(entry.path, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return undefined;
+          throw error;
+        });
+        if (stats?.isFile()) yield infoOf(entry.key, stats);
+      }
+    }
+  }
+
   const store: LocalObjectStore = {
     bucket,
     source: `//dropgate.local/buckets/${bucket}`,
@@ -122,6 +178,16 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
       } finally {
         await handle.close();
       }
+    },
+    async list(prefix, { cursor, limit } = {}) {
+      const size = pageLimit(limit);
+      const objects: ObjectInfo[] = [];
+      // One object past the page tells whether another page follows; returning from the loop ends the walk.
+      for await (const object of objectsBelow(root, '', prefix, cursor)) {
+        if (objects.length === size) return { objects, cursor: objects[size - 1]!.key };
+        objects.push(object);
+      }
+      return { objects };
     },
     createUploadUrl: async (request) => signer.sign({ ...request, key: assertSafeKey(request.key) }),
     async verifyUpload(url, contentType) {

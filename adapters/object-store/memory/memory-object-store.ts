@@ -1,6 +1,7 @@
 /** An object store in memory, keeping every version: the test double for every store. */
 import { DropgateError } from '../../errors.js';
 import type { ObjectInfo, ObjectStore, UploadReceiver } from '../../ports.js';
+import { compareKeys, pageLimit } from '../listing.js';
 import { assertSafeKey } from '../object-keys.js';
 import { createUploadSigner } from '../upload-signature.js';
 
@@ -59,6 +60,15 @@ export function createMemoryObjectStore(
     },
     async readRange(key, version, start, end) {
       return versionOf(key, version).bytes.slice(start, end);
+    },
+    async list(prefix, { cursor, limit } = {}) {
+      const size = pageLimit(limit);
+      const keys = [...current.keys()]
+        .filter((key) => key.startsWith(prefix) && (cursor === undefined || compareKeys(key, cursor) > 0))
+        .sort(compareKeys);
+      const page = keys.slice(0, size);
+      const objects = page.map((key) => ({ ...versionOf(key, current.get(key)!).info }));
+      return keys.length > size ? { objects, cursor: page[page.length - 1] } : { objects };
     },
     createUploadUrl: async (request) => signer.sign({ ...request, key: assertSafeKey(request.key) }),
     async verifyUpload(url, contentType) {
