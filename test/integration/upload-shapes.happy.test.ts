@@ -10,7 +10,6 @@ import type { ObjectStore } from '../../adapters/ports.js';
 import { createAuthenticator } from '../../app/auth.js';
 import { createApp } from '../../app/create-app.js';
 import { createGateway } from '../../app/gateway.js';
-import { createJobQueue } from '../../app/job-queue.js';
 import { silentLogger } from '../../app/logger.js';
 import { testDataset } from '../support/datasets.js';
 
@@ -26,14 +25,13 @@ function appOver(store: ObjectStore) {
     controlTopic: 'dropgate.control',
     owner: 'upload-shapes-test',
     uploads: { maxBytes: MAX_BYTES, expiresInSeconds: 600 },
-    jobs: createJobQueue({ concurrency: 1, maxAttempts: 1, baseDelayMs: 1 }),
     logger: silentLogger,
   });
   const auth = createAuthenticator({
     adminToken: 'admin-token-9e8d7c6b5a4f3e21',
     vendorKeys: new Map([[VENDOR_KEY, 'acme']]),
   });
-  return createApp({ gateway, auth, logger: silentLogger });
+  return createApp({ gateway, auth, logger: silentLogger, intakes: [] });
 }
 
 async function requestUpload(store: ObjectStore, body: Record<string, unknown>) {
