@@ -58,9 +58,6 @@ export const ADAPTER_TYPES = {
   intake: ['local-upload'],
 } as const;
 
-/** Stores whose signed uploads the gateway receives itself, as the `local-upload` intake needs. */
-const RECEIVING_STORES: readonly string[] = ['local'];
-
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
   z.enum(types, { error: () => `must be one of: ${types.join(', ')}` });
 
@@ -117,18 +114,7 @@ export const configFileSchema = z
         'dataset names must be unique',
       ),
   })
-  .strict()
-  .superRefine((config, context) => {
-    config.intake.forEach((intake, index) => {
-      if (intake.type === 'local-upload' && !RECEIVING_STORES.includes(config.store.type)) {
-        context.addIssue({
-          code: 'custom',
-          path: ['intake', index, 'type'],
-          message: `local-upload needs a store that receives uploads itself (store.type ${RECEIVING_STORES.join(' or ')}); store ${config.store.type} takes uploads directly`,
-        });
-      }
-    });
-  });
+  .strict();
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfig>;

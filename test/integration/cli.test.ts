@@ -285,6 +285,35 @@ describe('configuration', () => {
     expect(result.stderr).toContain('schemas/none/v1.json');
   });
 
+  it.each([
+    [{ store: { type: 'gcs' } }, 'store.type: must be one of: local'],
+    [{ sink: { type: 'kafka' } }, 'sink.type: must be one of: local'],
+    [{ ledger: { type: 'redis' } }, 'ledger.type: must be one of: local'],
+    [{ intake: [{ type: 'ftp' }] }, 'intake.0.type: must be one of: local-upload'],
+    [{ intake: [{ type: 'local-upload', mode: 'sometimes' }] }, 'intake.0.mode'],
+    [
+      { intake: [{ type: 'local-upload' }, { type: 'local-upload' }] },
+      'intake: each intake type may appear once',
+    ],
+    [{ store: { type: 'local', bucket: 'x' } }, 'store: Unrecognized key: "bucket"'],
+  ])('names the adapter field at fault in %j', async (adapters, message) => {
+    const result = await ingestWith({ ...adapters, datasets: [ordersDataset] });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('accepts adapters chosen explicitly as the embedded defaults', async () => {
+    const result = await ingestWith({
+      store: { type: 'local' },
+      sink: { type: 'local' },
+      ledger: { type: 'local' },
+      intake: [{ type: 'local-upload', mode: 'inline' }],
+      datasets: [ordersDataset],
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(summaryLine(result)).toMatchObject({ state: 'ingested', rowsPublished: 1 });
+  });
+
   it('says when the config file is not JSON', async () => {
     const result = await ingestWith('{ "datasets": [');
     expect(result.code).toBe(1);

@@ -456,4 +456,74 @@ describe('resuming an interrupted file', () => {
       await gateway.close();
     }
   });
+
+  it('keeps its lease live by renewing it while a slow file outlasts the lease, without checkpoints', async () => {
+    const { csv, goodRows } = ordersFile(60);
+    const memory = createMemoryObjectStore({ chunkSize: 200 });
+    memory.put(KEY, csv);
+    const store = withSlowReads(memory, 40);
+    const ledger = createMemoryLedger();
+    const sink = createMemoryEventSink(SMALL_BATCHES);
+    // A 300 ms lease, checkpoints at most once a minute: only the heartbeat can keep the lease.
+    const deps = {
+      store,
+      ledger,
+      sink,
+      controlTopic: 'dropgate.files',
+      leaseMs: 300,
+      checkpointIntervalMs: 60_000,
+    };
+    const running = ingestFile({ ...deps, owner: 'slow-worker' }, request);
+    const started = Date.now();
+    const contenders: string[] = [];
+    while (Date.now() - started < 1_200) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const attempt = await ingestFile(
+        { ...deps, sink: createMemoryEventSink(), owner: 'contender' },
+        request,
+      );
+      contenders.push(attempt.status);
+    }
+    const result = await running;
+    expect(Date.now() - started).toBeGreaterThan(1_000);
+    expect(result.status).toBe('ingested');
+    expect(contenders.filter((status) => status !== 'in-progress' && status !== 'duplicate')).toEqual([]);
+    expect(contenders).toContain('in-progress');
+    expect(rowsOf(sink.events('orders'))).toEqual(goodRows);
+  });
+
+  it('stops an attempt whose lease another owner took over, publishing no summary for it', async () => {
+    const { csv } = ordersFile(200);
+    const memory = createMemoryObjectStore({ chunkSize: 300 });
+    memory.put(KEY, csv);
+    const store = withSlowReads(memory, 10);
+    // The ledger deems the first owner dead, as a restarted local gateway would.
+    const ledger = createMemoryLedger({ holderAlive: (owner) => owner !== 'presumed-dead' });
+    const sink = createMemoryEventSink(SMALL_BATCHES);
+    const deps = {
+      store,
+      ledger,
+      sink,
+      controlTopic: 'dropgate.files',
+      leaseMs: 150,
+      checkpointIntervalMs: 0,
+    };
+    const first = ingestFile({ ...deps, owner: 'presumed-dead' }, request);
+    await vi.waitFor(() => expect(sink.events('orders').length).toBeGreaterThan(20));
+    const ref = { bucket: store.bucket, key: KEY, version: (await store.stat(KEY))!.version };
+    const takeover = await ledger.claim(ref, {
+      dataset: 'orders',
+      owner: 'successor',
+      leaseMs: 60_000,
+      mode: 'notification',
+    });
+    expect(takeover.claimed).toBe(true);
+
+    const stopped = await first;
+    expect(stopped.status).toBe('failed');
+    if (stopped.status !== 'failed') return;
+    expect(stopped.error.code).toBe('LEASE_LOST');
+    expect(sink.events('dropgate.files')).toEqual([]);
+    expect(await ledger.get(ref)).toMatchObject({ state: 'processing', owner: 'successor' });
+  });
 });
