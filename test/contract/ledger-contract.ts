@@ -342,6 +342,22 @@ export function ledgerContract(name: string, factory: LedgerFactory) {
         expect(late.record.state).toBe('ingested');
       });
 
+      it('records one of ten concurrent landings of a version, and grants one of ten claims of it', async () => {
+        const registered = await Promise.all(
+          Array.from({ length: 10 }, (_, index) =>
+            ledger.register(ref('v1'), { ...landing, via: `channel-${index}` }),
+          ),
+        );
+        expect(registered.filter((result) => result.changed)).toHaveLength(1);
+        const via = (await ledger.get(ref('v1')))!.via;
+        expect(registered.find((result) => result.changed)!.record.via).toBe(via);
+        const claims = await Promise.all(
+          Array.from({ length: 10 }, (_, index) => ledger.claim(ref('v1'), claimBy(`worker-${index}`))),
+        );
+        expect(claims.filter((claim) => claim.claimed)).toHaveLength(1);
+        expect((await ledger.get(ref('v1')))!.attempts).toBe(1);
+      });
+
       it('hands a pending version to the first claim, as attempt 1 with no replay', async () => {
         await ledger.register(ref('v1'), landing);
         clock += 500;
