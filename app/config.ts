@@ -148,6 +148,15 @@ export const environmentSchema = z.object({
           });
           return z.NEVER;
         }
+        const holder = keys.get(key);
+        if (holder !== undefined) {
+          // One key for two vendors would upload under whichever came last: refuse to guess.
+          context.addIssue({
+            code: 'custom',
+            message: `the same key is given to vendors ${holder} and ${vendor}; each vendor needs its own key`,
+          });
+          return z.NEVER;
+        }
         keys.set(key, vendor);
       }
       return keys;

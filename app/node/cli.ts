@@ -22,16 +22,24 @@ const USAGE = `usage:
   dropgate replay <objectKey> [--config <file>]`;
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      dataset: { type: 'string' },
-      force: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        dataset: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    // An unknown option or a missing value: say which, then how to call it.
+    process.stderr.write(`dropgate: ${(error as Error).message}\n`);
+    return usage(64);
+  }
+  const { values, positionals } = parsed;
   const [command, target, ...extra] = positionals;
   if (values.help || !command) return usage(values.help ? 0 : 64);
   const config = await loadConfig({ configPath: values.config });

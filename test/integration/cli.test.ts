@@ -180,6 +180,14 @@ describe('dropgate ingest', () => {
     expect(unknown.stderr).toContain('orders');
   });
 
+  it('names an unknown option and prints usage, exit 64, without a stack trace', async () => {
+    const result = await runCli(['ingest', 'orders.csv', '--dataset', 'orders', '--frobnicate'], directory);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain("'--frobnicate'");
+    expect(result.stderr).toContain('usage:');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('prints usage and exits 64 without a dataset', async () => {
     const result = await runCli(['ingest', 'orders.csv'], directory);
     expect(result.code).toBe(64);
@@ -318,6 +326,18 @@ describe('configuration', () => {
     const result = await ingestWith('{ "datasets": [');
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('not valid JSON');
+  });
+
+  it('refuses one API key given to two vendors, naming both and not the key', async () => {
+    await writeFile(join(directory, 'orders.csv'), ordersFile(1).csv);
+    const key = 'shared-key-0123456789abcdef';
+    const result = await runCli(['ingest', 'orders.csv', '--dataset', 'orders'], directory, {
+      DROPGATE_VENDOR_KEYS: `acme=${key},globex=${key}`,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('DROPGATE_VENDOR_KEYS');
+    expect(result.stderr).toContain('vendors acme and globex');
+    expect(result.stderr).not.toContain(key);
   });
 
   it('names a bad environment variable', async () => {
