@@ -1,10 +1,15 @@
 /** Builds the Hono app from injected dependencies; knows nothing of the runtime it is served on. */
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { DropgateError } from '../adapters/errors.js';
 import type { AppDependencies, AppEnv } from './app-env.js';
 import { errorResponse } from './http-errors.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { intakeRoutes } from './routes/intake-routes.js';
 import { uploadRoutes } from './routes/upload-routes.js';
+
+/** Largest JSON request body, in bytes. */
+const JSON_BODY_LIMIT = 64 * 1024;
 
 export function createApp(deps: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -36,6 +41,19 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
       404,
     ),
   );
+
+  // JSON requests are small; a larger body is refused before it is buffered. Uploads go to intakes.
+  const jsonLimit = bodyLimit({
+    maxSize: JSON_BODY_LIMIT,
+    onError: () => {
+      throw new DropgateError(
+        'PAYLOAD_TOO_LARGE',
+        `request bodies here are limited to ${JSON_BODY_LIMIT} bytes`,
+      );
+    },
+  });
+  app.use('/v1/uploads', jsonLimit);
+  app.use('/admin/*', jsonLimit);
 
   app.get('/healthz', (context) => context.json({ status: 'ok' }));
   app.route('/', uploadRoutes(deps));

@@ -5,11 +5,21 @@ import { DropgateError } from '../../adapters/errors.js';
 import type { AppDependencies, AppEnv } from '../app-env.js';
 import { jsonBody } from './request-body.js';
 
+// RFC 9110 media type: type "/" subtype, then `; name=value` parameters (token or quoted string), no CR/LF.
+const TOKEN = "[A-Za-z0-9!#$%&'*+.^_`|~-]+";
+const MEDIA_TYPE = new RegExp(
+  `^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|"[^"\\\\\\r\\n]*"))*$`,
+);
+
 const uploadRequest = z
   .object({
     dataset: z.string().min(1),
     filename: z.string().min(1),
-    contentType: z.string().min(1).max(200).optional(),
+    contentType: z
+      .string()
+      .max(200)
+      .regex(MEDIA_TYPE, 'must be a media type such as text/csv or text/csv; charset=utf-8')
+      .optional(),
     size: z.number().int().positive().optional(),
   })
   .strict();

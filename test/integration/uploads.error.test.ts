@@ -97,9 +97,46 @@ describe('POST /v1/uploads with a bad request', () => {
     [{ dataset: 'orders', filename: 'a.csv', size: 1.5 }, 'size'],
     [{ dataset: 'orders', filename: 'a.csv', bucket: 'elsewhere' }, 'bucket'],
     [['orders', 'a.csv'], 'body'],
+    [{ dataset: 'orders', filename: 'a.csv', contentType: 'text/csv\r\nx-injected: 1' }, 'contentType'],
+    [{ dataset: 'orders', filename: 'a.csv', contentType: 'csv' }, 'contentType'],
+    [{ dataset: 'orders', filename: 'a.csv', contentType: 'text/csv; charset' }, 'contentType'],
   ])('answers 400 for the body %j, naming %s', async (json, field) => {
     const error = expectError(await postUpload(json), 400, 'BAD_REQUEST');
     expect(error.message).toContain(field);
+  });
+
+  it('accepts a media type with parameters and echoes it in the headers to send', async () => {
+    const grant = await requestUpload(gateway, {
+      dataset: 'orders',
+      filename: 'a.csv',
+      contentType: 'text/csv; charset="utf-8"',
+    });
+    expect(grant.headers).toEqual({ 'content-type': 'text/csv; charset="utf-8"' });
+  });
+
+  it.each([
+    ['with a Content-Length', (body: string) => ({ body })],
+    [
+      'streamed',
+      (body: string) => ({
+        body: new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode(body));
+            controller.close();
+          },
+        }),
+        duplex: 'half',
+      }),
+    ],
+  ])('answers 413 to a JSON body over 64 KiB %s, before buffering it', async (_label, bodyOf) => {
+    const huge = JSON.stringify({ dataset: 'orders', filename: 'a.csv', padding: 'x'.repeat(70_000) });
+    const response = await fetch(`${gateway.url}/v1/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${VENDOR_KEY}`, 'content-type': 'application/json' },
+      ...bodyOf(huge),
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('answers 413 when the declared size is over the upload limit', async () => {
