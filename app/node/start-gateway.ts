@@ -32,6 +32,9 @@ export async function startGateway(
       status: 503,
     });
   const server = createAdaptorServer({ fetch: (request) => handler(request) });
+  // A client that half-closes (shuts its sending side) after its whole body still gets its answer: by
+  // default Node aborts such requests, and the upload would be lost.
+  (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   const port = options.port ?? config.environment.PORT;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -2,6 +2,7 @@
  * The one place on Node that turns config into concrete adapters (the gateway and the CLI both use it):
  * `store`, `sink`, `ledger` and `intake` are each chosen by `type`, independently.
  */
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
@@ -35,6 +36,8 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     opened.push(sink);
     const ledger = await createLocalLedger({ directory: join(dataDir, 'ledger') });
     opened.push(ledger);
+    // With the data directory's locks held, no upload is in flight: what a killed process left is waste.
+    await removeTemporaryUploads(join(dataDir, 'tmp'));
     const intakes = file.intake.map((intake) => {
       switch (intake.type) {
         case 'local-upload':
@@ -84,4 +87,13 @@ export function wireLocalFilesStore(options: { root: string; dataDir: string; si
     baseUrl: 'http://localhost',
     signingSecret: options.signingSecret,
   });
+}
+
+async function removeTemporaryUploads(directory: string) {
+  const names = await readdir(directory).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => name.endsWith('.upload'))
+      .map((name) => rm(join(directory, name), { force: true })),
+  );
 }

@@ -28,8 +28,7 @@ export function createLocalUploadIntake(options: {
           `upload of ${declared} bytes exceeds its limit of ${verdict.maxBytes}`,
         );
       }
-      const body =
-        request.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+      const body = exactBody(request.body, Number.isSafeInteger(declared) ? declared : undefined);
       const object = await receiver.receive(verdict.key, body, { maxBytes: verdict.maxBytes, contentType });
       return {
         landings: [
@@ -49,4 +48,44 @@ export function createLocalUploadIntake(options: {
       return Response.json({ ...result.reply, ingestion: outcomes[0]?.status ?? 'ignored' }, { status: 201 });
     },
   };
+}
+
+/**
+ * The request body, failing with BAD_REQUEST (the client's fault, not a server error) when the connection
+ * breaks mid-body or when fewer or more bytes arrive than `Content-Length` declared: an upload is stored
+ * only when exactly the declared body arrived.
+ */
+function exactBody(
+  body: ReadableStream<Uint8Array> | null,
+  declared: number | undefined,
+): ReadableStream<Uint8Array> {
+  const reader = body?.getReader();
+  let received = 0;
+  const incomplete = (detail: string) =>
+    new DropgateError('BAD_REQUEST', `the upload body is incomplete: ${detail}; nothing was stored`, {
+      context: { declared, received },
+    });
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>;
+      try {
+        chunk = reader ? await reader.read() : { done: true, value: undefined };
+      } catch (error) {
+        throw incomplete(`the connection broke after ${received} bytes (${(error as Error).message})`);
+      }
+      if (chunk.done) {
+        if (declared !== undefined && received !== declared) {
+          throw incomplete(`${received} of the ${declared} bytes declared in Content-Length arrived`);
+        }
+        controller.close();
+        return;
+      }
+      received += chunk.value.byteLength;
+      if (declared !== undefined && received > declared) {
+        throw incomplete(`more than the ${declared} bytes declared in Content-Length arrived`);
+      }
+      controller.enqueue(chunk.value);
+    },
+    cancel: (reason) => reader?.cancel(reason),
+  });
 }
