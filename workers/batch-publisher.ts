@@ -96,7 +96,7 @@ export class BatchPublisher {
       const refusedAgain = await this.publishAll(deadLetterTopic, EncodedEvents.of(refusedDead));
       if (refusedAgain.length > 0) {
         throw new DropgateError(
-          'PUBLISH_FAILED',
+          'PUBLISH_REFUSED',
           `dead-letter topic ${deadLetterTopic} refused an event: ${refusedAgain[0]!.reason}`,
         );
       }
@@ -166,7 +166,7 @@ export class BatchPublisher {
         throw new DropgateError(
           'PUBLISH_FAILED',
           `publishing to ${topic} failed after ${attempts} attempts: ${describeError(lastError)}`,
-          { retryable: true, cause: lastError },
+          { cause: lastError },
         );
       }
       await sleep(baseDelayMs * 2 ** (attempt - 1));

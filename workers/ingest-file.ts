@@ -195,7 +195,6 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
         throw new DropgateError(
           'SHUTTING_DOWN',
           'the gateway is shutting down; the file resumes from its checkpoint',
-          { retryable: true },
         );
       }
       rowsRead += block.rowsRead;
@@ -322,10 +321,7 @@ async function publishSummary(
         throw new DropgateError(
           'PUBLISH_FAILED',
           `publishing the file summary to ${topic} failed: ${describeError(error)}`,
-          {
-            retryable: true,
-            cause: error,
-          },
+          { cause: error },
         );
       }
     }
@@ -350,7 +346,7 @@ function isFileProblem(error: unknown): error is DropgateError {
 
 function asFault(error: unknown): DropgateError {
   if (error instanceof DropgateError) return error;
-  return new DropgateError('INTERNAL', describeError(error), { retryable: true, cause: error });
+  return new DropgateError('INTERNAL', describeError(error), { cause: error });
 }
 
 function outcome(

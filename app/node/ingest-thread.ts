@@ -15,7 +15,7 @@ import {
   type CsvSegmentResult,
   type CsvSegmentTask,
 } from '../../workers/csv/csv-parallel.js';
-import { DropgateError, describeError } from '../../adapters/errors.js';
+import { asDropgateError, type DropgateError } from '../../adapters/errors.js';
 import {
   rowGroupBlocks,
   type RowGroupPlan,
@@ -158,10 +158,7 @@ parentPort!.on('message', async (request: ThreadRequest | StreamControl | Recycl
       await streamRowGroup(id, request.plan, request.task);
     }
   } catch (error) {
-    const failure =
-      error instanceof DropgateError
-        ? error
-        : new DropgateError('INTERNAL', describeError(error), { retryable: true });
+    const failure = asDropgateError(error);
     parentPort!.postMessage({
       id,
       error: {

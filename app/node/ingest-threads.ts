@@ -119,8 +119,8 @@ class BlockStream implements AsyncIterableIterator<RowBlock> {
   }
 }
 
-function toError({ code, message, retryable, context }: Extract<ThreadReply, { error: unknown }>['error']) {
-  return new DropgateError(code, message, { retryable, context });
+function toError({ code, message, context }: Extract<ThreadReply, { error: unknown }>['error']) {
+  return new DropgateError(code, message, { context });
 }
 
 export interface IngestPools {
@@ -218,13 +218,9 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
       const failure =
         (error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY'
           ? new DropgateError('OUT_OF_MEMORY', 'an ingestion thread ran out of its capped heap', {
-              retryable: true,
               cause: error,
             })
-          : new DropgateError('INTERNAL', `an ingestion thread stopped: ${String(error)}`, {
-              retryable: true,
-              cause: error,
-            });
+          : new DropgateError('INTERNAL', `an ingestion thread stopped: ${String(error)}`, { cause: error });
       for (const waiting of thread.pending.values()) waiting.fail(failure);
       thread.pending.clear();
     };
@@ -255,9 +251,7 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
     request: DistributiveOmit<ThreadRequest, 'id'>,
     waiting: (thread: Thread, id: number) => Pending,
   ) {
-    if (closed) {
-      throw new DropgateError('SHUTTING_DOWN', 'the ingestion pool is closed', { retryable: true });
-    }
+    if (closed) throw new DropgateError('SHUTTING_DOWN', 'the ingestion pool is closed');
     let slot = 0;
     for (let index = 1; index < size; index++) {
       if ((threads[index]?.pending.size ?? 0) < (threads[slot]?.pending.size ?? 0)) slot = index;

@@ -38,7 +38,7 @@ function sinkFailingAfter(inner: EventSink, topic: string, healthyBatches: numbe
     async publish(to, events) {
       if (to === topic) {
         if (published >= healthyBatches) {
-          throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`, { retryable: true });
+          throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`);
         }
         published++;
       }
@@ -107,7 +107,7 @@ function sinkFailingCalls(inner: EventSink, topic: string, failing: Set<number>)
     limits: SMALL_BATCHES,
     async publish(to, events) {
       if (to === topic && failing.has(++calls)) {
-        throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`, { retryable: true });
+        throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`);
       }
       return inner.publish(to, events);
     },

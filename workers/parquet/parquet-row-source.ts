@@ -300,7 +300,6 @@ function rangeReader(store: ObjectStore, object: ObjectInfo): AsyncBuffer {
       } catch (error) {
         if (error instanceof DropgateError) throw error;
         throw new DropgateError('OBJECT_READ_FAILED', `reading the object failed: ${describeError(error)}`, {
-          retryable: true,
           cause: error,
         });
       }
