@@ -15,7 +15,8 @@ import type {
 } from '../adapters/ports.js';
 import { dataschemaUri, formatOf, type DatasetDefinition } from '../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
-import { BatchPublisher, defaultRetry, type RetryPolicy } from './batch-publisher.js';
+import { BatchPublisher, publishWithRetries } from './batch-publisher.js';
+import { defaultRetry, type RetryPolicy } from './retry.js';
 import { parallelCsvBlocks, type CsvSegmentPool } from './csv/csv-parallel.js';
 import { csvRowSource } from './csv/csv-row-source.js';
 import { canCutRecords } from './csv/csv-segments.js';
@@ -311,21 +312,9 @@ async function publishSummary(
 ): Promise<void> {
   const type = summary.state === 'ingested' ? 'FileIngested' : 'FileRejected';
   const event: OutgoingEvent = fileSummaryEvent(file, type, summary.replay, { ...summary });
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { failed } = await sink.publish(topic, EncodedEvents.of([event]));
-      if (failed.length === 0) return;
-      if (!failed[0]!.retryable || attempt >= retry.attempts) throw new Error(failed[0]!.message);
-    } catch (error) {
-      if (attempt >= retry.attempts) {
-        throw new DropgateError(
-          'PUBLISH_FAILED',
-          `publishing the file summary to ${topic} failed: ${describeError(error)}`,
-          { cause: error },
-        );
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, retry.baseDelayMs * 2 ** (attempt - 1)));
+  const [refused] = await publishWithRetries(sink, topic, EncodedEvents.of([event]), retry);
+  if (refused) {
+    throw new DropgateError('PUBLISH_REFUSED', `${topic} refused the file summary: ${refused.reason}`);
   }
 }
 
