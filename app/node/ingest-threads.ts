@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import type { CsvSegmentPool, CsvSegmentResult } from '../../workers/csv/csv-parallel.js';
 import type { RowGroupPool } from '../../workers/parquet/parquet-row-source.js';
 import type { RowBlock } from '../../workers/row-block.js';
-import { DropgateError } from '../../adapters/errors.js';
+import { DropgateError, deserializeError } from '../../adapters/errors.js';
 import { packageRoot } from './load-config.js';
 import type { Recycle, StreamControl, ThreadReply, ThreadRequest, ThreadSettings } from './ingest-thread.js';
 
@@ -77,7 +77,7 @@ class BlockStream implements AsyncIterableIterator<RowBlock> {
   /** Takes the thread's reply; true when the stream has ended. */
   reply(reply: ThreadReply): boolean {
     if ('block' in reply) this.blocks.push(reply.block);
-    else if ('error' in reply) this.fail(toError(reply.error));
+    else if ('error' in reply) this.fail(deserializeError(reply.error));
     else this.ended = true;
     this.wake?.();
     return this.ended;
@@ -117,10 +117,6 @@ class BlockStream implements AsyncIterableIterator<RowBlock> {
   [Symbol.asyncIterator](): this {
     return this;
   }
-}
-
-function toError({ code, message, context }: Extract<ThreadReply, { error: unknown }>['error']) {
-  return new DropgateError(code, message, { context });
 }
 
 export interface IngestPools {
@@ -272,7 +268,7 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
         send({ kind: 'csv', plan, task }, () => ({
           reply(reply) {
             if ('result' in reply) resolve(reply.result);
-            else if ('error' in reply) reject(toError(reply.error));
+            else if ('error' in reply) reject(deserializeError(reply.error));
             return true;
           },
           fail: reject,

@@ -4,8 +4,10 @@ import {
   DropgateError,
   ERROR_CODES,
   asDropgateError,
+  deserializeError,
   isRetryable,
   isRetryableCode,
+  serializeError,
   type ErrorCode,
 } from '../../adapters/errors.js';
 import { codeToStatus } from '../../app/http-errors.js';
@@ -52,5 +54,54 @@ describe('error codes', () => {
     expect(status).toBeGreaterThanOrEqual(400);
     expect(status).toBeLessThan(600);
     if (isRetryableCode(code)) expect(status).toBeGreaterThanOrEqual(500);
+  });
+});
+
+describe('errors between threads', () => {
+  /** What postMessage does to a message: a structured clone. */
+  const acrossThreads = (error: unknown) => deserializeError(structuredClone(serializeError(error)));
+
+  it.each(ERROR_CODES)('%s keeps its code, message, context and retryability', (code) => {
+    const original = new DropgateError(code, `a ${code} fault`, {
+      context: { line: 4182, field: 'unit_price', columns: ['a', 'b'] },
+    });
+    const copy = acrossThreads(original);
+    expect(copy).toBeInstanceOf(DropgateError);
+    expect(copy).toMatchObject({
+      code,
+      message: `a ${code} fault`,
+      retryable: original.retryable,
+      context: { line: 4182, field: 'unit_price', columns: ['a', 'b'] },
+    });
+  });
+
+  it('survives JSON as well', () => {
+    const original = new DropgateError('FILE_UNREADABLE', 'unterminated quote', { context: { line: 7 } });
+    const copy = deserializeError(JSON.parse(JSON.stringify(serializeError(original))));
+    expect(copy).toMatchObject({ code: 'FILE_UNREADABLE', retryable: false, context: { line: 7 } });
+  });
+
+  it('carries an error of no known kind as a retryable INTERNAL fault with its message', () => {
+    expect(acrossThreads(new RangeError('offset out of bounds'))).toMatchObject({
+      code: 'INTERNAL',
+      message: 'offset out of bounds',
+      retryable: true,
+    });
+  });
+
+  it('carries a context a structured clone could not copy, with the uncopyable values as text', () => {
+    const original = new DropgateError('INTERNAL', 'm', { context: { line: 3, render: () => 'x' } });
+    const serialized = serializeError(original);
+    expect(() => structuredClone(serialized)).not.toThrow();
+    expect(acrossThreads(original).context).toEqual({ line: 3, render: expect.stringContaining('=>') });
+  });
+
+  it('reads a code it does not know as INTERNAL, keeping that code in the context', () => {
+    const copy = deserializeError({
+      code: 'FROM_THE_FUTURE' as ErrorCode,
+      message: 'm',
+      context: { line: 2 },
+    });
+    expect(copy).toMatchObject({ code: 'INTERNAL', context: { line: 2, code: 'FROM_THE_FUTURE' } });
   });
 });
