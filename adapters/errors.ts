@@ -68,7 +68,7 @@ export function isDropgateError(error: unknown, code?: ErrorCode): error is Drop
   return error instanceof DropgateError && (code === undefined || error.code === code);
 }
 
-/** Whether retrying can help after `error`; anything but a DropgateError is an unexpected fault (INTERNAL). */
+/** Whether retrying can help after `error`; what is not a DropgateError is an unexpected fault (INTERNAL). */
 export function isRetryable(error: unknown): boolean {
   return error instanceof DropgateError ? error.retryable : RETRYABLE.INTERNAL;
 }

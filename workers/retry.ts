@@ -64,7 +64,7 @@ export async function retryWithBackoff<T>(
   }
 }
 
-/** Resolves after `ms`, or rejects as soon as `signal` is aborted; leaves neither timer nor listener behind. */
+/** Resolves after `ms`, or rejects once `signal` is aborted; leaves neither timer nor listener behind. */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (!signal) {
