@@ -111,6 +111,8 @@ export interface EventBatch {
   ndjson(): Uint8Array;
   /** The events at `indices`, in that order (a retry of part of a batch). */
   pick(indices: readonly number[]): EventBatch;
+  /** Events `[from, to)`, a view of the same bytes (one request of a sink that splits a batch). */
+  slice(from: number, to: number): EventBatch;
   /** The events as objects with string bodies; for sinks and tests that keep events, not a hot path. */
   toEvents(): OutgoingEvent[];
 }
