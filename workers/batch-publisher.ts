@@ -1,6 +1,7 @@
 /**
  * Publishes a file's row blocks (events and dead letters) with retries while the parser runs ahead (a few
- * blocks in flight), splitting each by the sink's limits, and reports blocks durable strictly in row order.
+ * blocks in flight), one publish per block (the sink splits it into its own requests), and reports blocks
+ * durable strictly in row order.
  */
 import type { Checkpoint, EventBatch, EventSink, OutgoingEvent } from '../adapters/ports.js';
 import type { Rejection } from './envelope.js';
@@ -76,8 +77,8 @@ export class BatchPublisher {
     );
     const dead = block.rejections.map(deadLetter);
     const [refused] = await Promise.all([
-      this.publishAll(topic, events),
-      dead.length > 0 ? this.publishAll(deadLetterTopic, EncodedEvents.of(dead)) : [],
+      this.publish(topic, events),
+      dead.length > 0 ? this.publish(deadLetterTopic, EncodedEvents.of(dead)) : [],
     ]);
     if (refused.length > 0) {
       const decoder = new TextDecoder();
@@ -89,7 +90,7 @@ export class BatchPublisher {
           raw: decoder.decode(events.body(index)),
         }),
       );
-      const refusedAgain = await this.publishAll(deadLetterTopic, EncodedEvents.of(refusedDead));
+      const refusedAgain = await this.publish(deadLetterTopic, EncodedEvents.of(refusedDead));
       if (refusedAgain.length > 0) {
         throw new DropgateError(
           'PUBLISH_REFUSED',
@@ -108,25 +109,6 @@ export class BatchPublisher {
       rejected: this.durable.rejected + block.rejections.length + refused.length,
     };
     await this.options.onDurable(this.checkpoint);
-  }
-
-  /** Publishes `events` in batches the sink's limits allow; returns the ones refused for good, by index. */
-  private async publishAll(topic: string, events: EncodedEvents): Promise<Refusal[]> {
-    const { maxBatchEvents, maxBatchBytes } = this.options.sink.limits;
-    const refused: Refusal[] = [];
-    let from = 0;
-    while (from < events.length) {
-      let to = from + 1;
-      const start = from === 0 ? 0 : events.end(from - 1);
-      while (to < events.length && to - from < maxBatchEvents && events.end(to) - start <= maxBatchBytes) {
-        to++;
-      }
-      for (const failure of await this.publish(topic, events.slice(from, to))) {
-        refused.push({ index: from + failure.index, reason: failure.reason });
-      }
-      from = to;
-    }
-    return refused;
   }
 
   private publish(topic: string, events: EventBatch): Promise<Refusal[]> {

@@ -34,7 +34,13 @@ import {
 } from './envelope.js';
 import { DropgateError, describeError, isDropgateError } from '../adapters/errors.js';
 import { EncodedEvents } from './event-batch.js';
-import { rowBlocks, type RowBlock, type RowBlockOptions } from './row-block.js';
+import {
+  DEFAULT_BLOCK_SIZE,
+  rowBlocks,
+  type BlockSize,
+  type RowBlock,
+  type RowBlockOptions,
+} from './row-block.js';
 
 export interface CompiledDataset extends DatasetDefinition {
   validate: RowValidator;
@@ -70,6 +76,8 @@ export interface IngestDependencies {
   segmentBytes?: number;
   /** Smaller objects are parsed on the calling thread (default 1 MiB). */
   parallelMinBytes?: number;
+  /** Rows and bytes of events per block, the unit of publishing and checkpointing (DEFAULT_BLOCK_SIZE). */
+  blockSize?: BlockSize;
 }
 
 /**
@@ -258,7 +266,8 @@ async function openBlocks(
   dataset: CompiledDataset,
   options: Omit<RowBlockOptions, 'renderRaw'>,
 ): Promise<AsyncIterable<RowBlock>> {
-  const { store, sink } = deps;
+  const { store } = deps;
+  const blockSize = deps.blockSize ?? DEFAULT_BLOCK_SIZE;
   const format = formatOf(dataset, object.key);
   if (format === 'parquet') {
     if (deps.rowGroupPool) {
@@ -267,11 +276,11 @@ async function openBlocks(
         schemaName: dataschemaUri(dataset),
         head: options.head,
         skipThrough: options.skipThrough,
-        limits: sink.limits,
+        blockSize,
         validate: options.validate,
       });
     }
-    return rowBlocks(await parquetRowSource(store, object, dataset.schema), sink.limits, options);
+    return rowBlocks(await parquetRowSource(store, object, dataset.schema), blockSize, options);
   }
   if (format !== 'csv') {
     throw new DropgateError(
@@ -297,10 +306,10 @@ async function openBlocks(
       head: options.head,
       skipThrough: options.skipThrough,
       segmentBytes: deps.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
-      blocksOf: (source) => rowBlocks(source, sink.limits, options),
+      blocksOf: (source) => rowBlocks(source, blockSize, options),
     });
   }
-  return rowBlocks(csvRowSource(decodeText(plain, csv.encoding), dataset.schema, csv), sink.limits, options);
+  return rowBlocks(csvRowSource(decodeText(plain, csv.encoding), dataset.schema, csv), blockSize, options);
 }
 
 async function publishSummary(

@@ -74,7 +74,7 @@ async function ingest(
   const dataset = options.dataset ?? testDataset();
   const { refuse } = options;
   const refusing: EventSink = {
-    limits: sink.limits,
+    capabilities: sink.capabilities,
     close: () => sink.close(),
     async publish(topic, events) {
       if (topic !== dataset.topic || !refuse) return sink.publish(topic, events);
