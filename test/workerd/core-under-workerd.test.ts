@@ -58,7 +58,7 @@ describe('core under workerd', () => {
     ]);
     const options = { modules: true, compatibilityDate: '2025-09-01', compatibilityFlags: ['nodejs_compat'] };
     harness = new Miniflare({ ...options, scriptPath: join(harnessDir, 'harness.js') });
-    product = new Miniflare({ ...options, scriptPath: join(productDir, 'worker.js') });
+    product = new Miniflare({ ...options, scriptPath: join(productDir, 'index.js') });
   }, 120_000);
 
   afterAll(async () => {
@@ -90,7 +90,7 @@ describe('core under workerd', () => {
   }
 
   test('the product worker bundle compiles no WebAssembly at run time (Workers forbid it)', async () => {
-    const bundled = await readFile(join(outdir, 'product/worker.js'), 'utf8');
+    const bundled = await readFile(join(outdir, 'product/index.js'), 'utf8');
     expect(bundled).toContain('parquetMetadataAsync');
     expect(bundled).not.toMatch(/new WebAssembly\.Module|WebAssembly\.(compile|instantiate)\(/);
   });
