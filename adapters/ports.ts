@@ -136,19 +136,26 @@ export interface OutgoingEvent {
 }
 
 export interface PublishFailure {
-  /** Index into the batch given to `publish`. */
+  /** Index into the whole batch given to `publish`, however the sink split it. */
   index: number;
   message: string;
   /** Whether publishing the same event again can succeed. */
   retryable: boolean;
 }
 
-/** How the pipeline sizes the batches it hands a sink. */
-export interface SinkLimits {
-  /** Most events in one `publish` call. */
-  maxBatchEvents: number;
-  /** Rough budget, in bytes of event bodies, for one `publish` call. */
-  maxBatchBytes: number;
+/** What a caller may rely on from a sink, whatever its destination does inside. */
+export interface SinkCapabilities {
+  /**
+   * Whether the events a `publish` accepts reach the destination in the batch's order, after those of
+   * every `publish` that resolved before it was called. An event published again (a retry) comes later
+   * all the same. Without it, events may arrive in any order.
+   */
+  ordered: boolean;
+  /**
+   * The largest event the sink accepts, in UTF-8 bytes of its body. `publish` reports a larger one as a
+   * failure with `retryable: false` and accepts the others.
+   */
+  maxMessageBytes: number;
 }
 
 /**
@@ -166,21 +173,25 @@ export interface EventBatch {
   ndjson(): Uint8Array;
   /** The events at `indices`, in that order (a retry of part of a batch). */
   pick(indices: readonly number[]): EventBatch;
+  /** Events `[from, to)`, a view of the same bytes (one request of a sink that splits a batch). */
+  slice(from: number, to: number): EventBatch;
   /** The events as objects with string bodies; for sinks and tests that keep events, not a hot path. */
   toEvents(): OutgoingEvent[];
 }
 
 /**
  * A destination for events, addressed by topic (a Pub/Sub topic, an SQS queue, an NDJSON file).
- * `publish` resolves once every event not listed in `failed` is durably accepted by the destination; it
- * rejects only for faults that fail the whole batch (with `retryable` set when trying again can help).
- * A sink splits a batch further if its own request limits need it, and reports an event it can never
- * accept (too large, say) as a failure with `retryable: false`. Delivery is at least once: an event may
- * be accepted twice across retries, always with the same id. Once `publish` settles the batch's buffers
+ * `publish` takes a batch of any size: the sink splits it into requests of its destination's limits
+ * (events and bytes per request) and runs up to its own number of them at once. It resolves once every
+ * event not listed in `failed` is durably accepted; `failed` names events by their index in the whole
+ * batch. It rejects only for faults that fail the whole batch (a missing topic, no permission), and an
+ * event it can never accept (larger than `capabilities.maxMessageBytes`, say) is a failure with
+ * `retryable: false`. Delivery is at least once: an event may be accepted twice across retries, always
+ * with the same id. Once `publish` settles no request of it is still running, and the batch's buffers
  * are the caller's again, to reuse: a sink that keeps events keeps copies.
  */
 export interface EventSink {
-  readonly limits: SinkLimits;
+  readonly capabilities: SinkCapabilities;
   publish(topic: string, events: EventBatch): Promise<{ failed: PublishFailure[] }>;
   close(): Promise<void>;
 }

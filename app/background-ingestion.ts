@@ -6,6 +6,7 @@
  * restart or a replay.
  */
 import type { FileVersionRef } from '../adapters/ports.js';
+import { backoffDelay } from '../workers/retry.js';
 
 export interface BackgroundIngestionOptions {
   concurrency: number;
@@ -61,7 +62,6 @@ export function createBackgroundIngestion(options: BackgroundIngestionOptions): 
       known.set(id(ref), 0);
       waiting.push(ref);
     } else if (outcome === 'retry' && attempt < options.maxAttempts && !stopped) {
-      const ceiling = Math.min(options.baseDelayMs * 2 ** (attempt - 1), options.maxDelayMs);
       const timer = setTimeout(
         () => {
           timers.delete(timer);
@@ -69,7 +69,7 @@ export function createBackgroundIngestion(options: BackgroundIngestionOptions): 
           pump();
           settle();
         },
-        ceiling / 2 + Math.random() * (ceiling / 2),
+        backoffDelay(attempt, options),
       );
       timers.add(timer);
     } else {

@@ -1,19 +1,14 @@
 /**
  * Publishes a file's row blocks (events and dead letters) with retries while the parser runs ahead (a few
- * blocks in flight), splitting each by the sink's limits, and reports blocks durable strictly in row order.
+ * blocks in flight), one publish per block (the sink splits it into its own requests), and reports blocks
+ * durable strictly in row order.
  */
 import type { Checkpoint, EventBatch, EventSink, OutgoingEvent } from '../adapters/ports.js';
 import type { Rejection } from './envelope.js';
-import { DropgateError, describeError } from '../adapters/errors.js';
+import { DropgateError, describeError, isDropgateError, isRetryable } from '../adapters/errors.js';
+import { retryWithBackoff, type RetryOptions, type RetryPolicy } from './retry.js';
 import { EncodedEvents } from './event-batch.js';
 import type { RowBlock } from './row-block.js';
-
-export interface RetryPolicy {
-  attempts: number;
-  baseDelayMs: number;
-}
-
-export const defaultRetry: RetryPolicy = { attempts: 5, baseDelayMs: 200 };
 
 const MAX_IN_FLIGHT = 4;
 
@@ -22,6 +17,8 @@ export interface BatchPublisherOptions {
   topic: string;
   deadLetterTopic: string;
   retry: RetryPolicy;
+  /** Aborted when the process is shutting down: a publish stops waiting to retry and fails SHUTTING_DOWN. */
+  signal?: AbortSignal;
   start: Checkpoint;
   /** Called after each block is durable, in row order. */
   onDurable: (checkpoint: Checkpoint) => Promise<void>;
@@ -80,8 +77,8 @@ export class BatchPublisher {
     );
     const dead = block.rejections.map(deadLetter);
     const [refused] = await Promise.all([
-      this.publishAll(topic, events),
-      dead.length > 0 ? this.publishAll(deadLetterTopic, EncodedEvents.of(dead)) : [],
+      this.publish(topic, events),
+      dead.length > 0 ? this.publish(deadLetterTopic, EncodedEvents.of(dead)) : [],
     ]);
     if (refused.length > 0) {
       const decoder = new TextDecoder();
@@ -93,10 +90,10 @@ export class BatchPublisher {
           raw: decoder.decode(events.body(index)),
         }),
       );
-      const refusedAgain = await this.publishAll(deadLetterTopic, EncodedEvents.of(refusedDead));
+      const refusedAgain = await this.publish(deadLetterTopic, EncodedEvents.of(refusedDead));
       if (refusedAgain.length > 0) {
         throw new DropgateError(
-          'PUBLISH_FAILED',
+          'PUBLISH_REFUSED',
           `dead-letter topic ${deadLetterTopic} refused an event: ${refusedAgain[0]!.reason}`,
         );
       }
@@ -114,67 +111,63 @@ export class BatchPublisher {
     await this.options.onDurable(this.checkpoint);
   }
 
-  /** Publishes `events` in batches the sink's limits allow; returns the ones refused for good, by index. */
-  private async publishAll(
-    topic: string,
-    events: EncodedEvents,
-  ): Promise<Array<{ index: number; reason: string }>> {
-    const { maxBatchEvents, maxBatchBytes } = this.options.sink.limits;
-    const refused: Array<{ index: number; reason: string }> = [];
-    let from = 0;
-    while (from < events.length) {
-      let to = from + 1;
-      const start = from === 0 ? 0 : events.end(from - 1);
-      while (to < events.length && to - from < maxBatchEvents && events.end(to) - start <= maxBatchBytes) {
-        to++;
-      }
-      for (const failure of await this.publish(topic, events.slice(from, to))) {
-        refused.push({ index: from + failure.index, reason: failure.reason });
-      }
-      from = to;
-    }
-    return refused;
-  }
-
-  /** Publishes with retries; returns the events the sink refused for good, by index. */
-  private async publish(
-    topic: string,
-    events: EventBatch,
-  ): Promise<Array<{ index: number; reason: string }>> {
-    const refused: Array<{ index: number; reason: string }> = [];
-    let pending = Array.from({ length: events.length }, (_, index) => index);
-    const { attempts, baseDelayMs } = this.options.retry;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      let lastError: unknown;
-      try {
-        const batch = pending.length === events.length ? events : events.pick(pending);
-        const { failed } = await this.options.sink.publish(topic, batch);
-        const retry: number[] = [];
-        for (const failure of failed) {
-          const index = pending[failure.index]!;
-          if (failure.retryable) retry.push(index);
-          else refused.push({ index, reason: failure.message });
-          lastError = failure.message;
-        }
-        pending = retry;
-      } catch (error) {
-        if (error instanceof DropgateError && !error.retryable) throw error;
-        lastError = error;
-      }
-      if (pending.length === 0) break;
-      if (attempt >= attempts) {
-        throw new DropgateError(
-          'PUBLISH_FAILED',
-          `publishing to ${topic} failed after ${attempts} attempts: ${describeError(lastError)}`,
-          { retryable: true, cause: lastError },
-        );
-      }
-      await sleep(baseDelayMs * 2 ** (attempt - 1));
-    }
-    return refused;
+  private publish(topic: string, events: EventBatch): Promise<Refusal[]> {
+    return publishWithRetries(this.options.sink, topic, events, {
+      ...this.options.retry,
+      signal: this.options.signal,
+    });
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** An event the sink refused for good: its index in the batch, and why. */
+export interface Refusal {
+  index: number;
+  reason: string;
+}
+
+/**
+ * Publishes `events` to `topic`, publishing again what the sink did not take while trying again can help
+ * (retryWithBackoff); returns the events the sink refused for good, by index. Fails with PUBLISH_FAILED
+ * once the attempts are spent, with the sink's own error when it is not retryable, and with SHUTTING_DOWN
+ * when `retry.signal` is aborted.
+ */
+export async function publishWithRetries(
+  sink: EventSink,
+  topic: string,
+  events: EventBatch,
+  retry: RetryOptions,
+): Promise<Refusal[]> {
+  const refused: Refusal[] = [];
+  // Indices into `events` still to publish; null while that is all of them.
+  let pending: number[] | null = null;
+  try {
+    await retryWithBackoff(async () => {
+      const batch = pending ? events.pick(pending) : events;
+      const { failed } = await sink.publish(topic, batch);
+      if (failed.length === 0) return;
+      const again: number[] = [];
+      let reason = '';
+      for (const failure of failed) {
+        const index = pending ? pending[failure.index]! : failure.index;
+        if (failure.retryable) {
+          again.push(index);
+          reason = failure.message;
+        } else refused.push({ index, reason: failure.message });
+      }
+      if (again.length === 0) return;
+      pending = again.sort((left, right) => left - right);
+      throw new DropgateError(
+        'PUBLISH_FAILED',
+        `${topic} did not take ${again.length} of ${batch.length} events: ${reason}`,
+      );
+    }, retry);
+  } catch (error) {
+    if (!isRetryable(error) || isDropgateError(error, 'SHUTTING_DOWN')) throw error;
+    throw new DropgateError(
+      'PUBLISH_FAILED',
+      `publishing to ${topic} failed after ${retry.attempts} attempts: ${describeError(error)}`,
+      { cause: error },
+    );
+  }
+  return refused;
 }

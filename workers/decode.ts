@@ -17,7 +17,6 @@ export async function plainBytes(
   const source = mapErrors(bytes, (error) => ({
     code: 'OBJECT_READ_FAILED',
     message: `reading the object failed: ${(error as Error).message}`,
-    retryable: true,
   }));
   const { head, stream } = await peek(source, 2);
   const isGzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
@@ -91,7 +90,6 @@ function decodeOrReject(decode: () => string): string {
 interface ErrorMapping {
   code: 'OBJECT_READ_FAILED' | 'FILE_UNREADABLE';
   message: string;
-  retryable?: boolean;
 }
 
 /** Passes chunks through; turns errors that are not already DropgateErrors into one. */
@@ -106,8 +104,8 @@ function mapErrors<T>(source: ReadableStream<T>, map: (error: unknown) => ErrorM
           else controller.enqueue(next.value);
         } catch (error) {
           if (error instanceof DropgateError) throw error;
-          const { code, message, retryable } = map(error);
-          throw new DropgateError(code, message, { retryable, cause: error });
+          const { code, message } = map(error);
+          throw new DropgateError(code, message, { cause: error });
         }
       },
       cancel(reason) {

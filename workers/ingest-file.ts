@@ -15,7 +15,8 @@ import type {
 } from '../adapters/ports.js';
 import { dataschemaUri, formatOf, type DatasetDefinition } from '../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
-import { BatchPublisher, defaultRetry, type RetryPolicy } from './batch-publisher.js';
+import { BatchPublisher, publishWithRetries } from './batch-publisher.js';
+import { defaultRetry, type RetryPolicy } from './retry.js';
 import { parallelCsvBlocks, type CsvSegmentPool } from './csv/csv-parallel.js';
 import { csvRowSource } from './csv/csv-row-source.js';
 import { canCutRecords } from './csv/csv-segments.js';
@@ -33,7 +34,13 @@ import {
 } from './envelope.js';
 import { DropgateError, describeError, isDropgateError } from '../adapters/errors.js';
 import { EncodedEvents } from './event-batch.js';
-import { rowBlocks, type RowBlock, type RowBlockOptions } from './row-block.js';
+import {
+  DEFAULT_BLOCK_SIZE,
+  rowBlocks,
+  type BlockSize,
+  type RowBlock,
+  type RowBlockOptions,
+} from './row-block.js';
 
 export interface CompiledDataset extends DatasetDefinition {
   validate: RowValidator;
@@ -69,6 +76,8 @@ export interface IngestDependencies {
   segmentBytes?: number;
   /** Smaller objects are parsed on the calling thread (default 1 MiB). */
   parallelMinBytes?: number;
+  /** Rows and bytes of events per block, the unit of publishing and checkpointing (DEFAULT_BLOCK_SIZE). */
+  blockSize?: BlockSize;
 }
 
 /**
@@ -205,7 +214,6 @@ function holdLease(
       new DropgateError(
         'SHUTTING_DOWN',
         'the gateway is shutting down; the file resumes from its checkpoint',
-        { retryable: true },
       ),
     );
   if (deps.signal?.aborted) onShutdown();
@@ -224,10 +232,9 @@ function holdLease(
           else if (now() - renewed >= leaseMs) {
             abort(
               new DropgateError(
-                'LEASE_LOST',
+                'LEDGER_UNAVAILABLE',
                 `the lease on ${ref.key} could not be renewed for ${leaseMs} ms: ${describeError(error)}`,
                 {
-                  retryable: true,
                   cause: error,
                   context: { ...ref },
                 },
@@ -284,6 +291,8 @@ async function ingestUnderLease(
     topic: dataset.topic,
     deadLetterTopic: dataset.deadLetterTopic,
     retry: deps.retry ?? defaultRetry,
+    // A shutdown or a lost lease stops waiting out a retry's backoff at once.
+    signal,
     start: { row: start.row, published: start.published, rejected: start.rejected },
     onDurable: async (checkpoint) => {
       deps.onProgress?.({ rowsRead, rowsPublished: checkpoint.published, rowsRejected: checkpoint.rejected });
@@ -386,7 +395,8 @@ async function openBlocks(
   dataset: CompiledDataset,
   options: Omit<RowBlockOptions, 'renderRaw'>,
 ): Promise<AsyncIterable<RowBlock>> {
-  const { store, sink } = deps;
+  const { store } = deps;
+  const blockSize = deps.blockSize ?? DEFAULT_BLOCK_SIZE;
   const format = formatOf(dataset, object.key);
   if (format === 'parquet') {
     if (deps.rowGroupPool) {
@@ -395,11 +405,11 @@ async function openBlocks(
         schemaName: dataschemaUri(dataset),
         head: options.head,
         skipThrough: options.skipThrough,
-        limits: sink.limits,
+        blockSize,
         validate: options.validate,
       });
     }
-    return rowBlocks(await parquetRowSource(store, object, dataset.schema), sink.limits, options);
+    return rowBlocks(await parquetRowSource(store, object, dataset.schema), blockSize, options);
   }
   if (format !== 'csv') {
     throw new DropgateError(
@@ -425,10 +435,10 @@ async function openBlocks(
       head: options.head,
       skipThrough: options.skipThrough,
       segmentBytes: deps.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
-      blocksOf: (source) => rowBlocks(source, sink.limits, options),
+      blocksOf: (source) => rowBlocks(source, blockSize, options),
     });
   }
-  return rowBlocks(csvRowSource(decodeText(plain, csv.encoding), dataset.schema, csv), sink.limits, options);
+  return rowBlocks(csvRowSource(decodeText(plain, csv.encoding), dataset.schema, csv), blockSize, options);
 }
 
 async function publishSummary(
@@ -440,24 +450,9 @@ async function publishSummary(
 ): Promise<void> {
   const type = summary.state === 'ingested' ? 'FileIngested' : 'FileRejected';
   const event: OutgoingEvent = fileSummaryEvent(file, type, summary.replay, { ...summary });
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { failed } = await sink.publish(topic, EncodedEvents.of([event]));
-      if (failed.length === 0) return;
-      if (!failed[0]!.retryable || attempt >= retry.attempts) throw new Error(failed[0]!.message);
-    } catch (error) {
-      if (attempt >= retry.attempts) {
-        throw new DropgateError(
-          'PUBLISH_FAILED',
-          `publishing the file summary to ${topic} failed: ${describeError(error)}`,
-          {
-            retryable: true,
-            cause: error,
-          },
-        );
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, retry.baseDelayMs * 2 ** (attempt - 1)));
+  const [refused] = await publishWithRetries(sink, topic, EncodedEvents.of([event]), retry);
+  if (refused) {
+    throw new DropgateError('PUBLISH_REFUSED', `${topic} refused the file summary: ${refused.reason}`);
   }
 }
 
@@ -478,7 +473,7 @@ function isFileProblem(error: unknown): error is DropgateError {
 
 function asFault(error: unknown): DropgateError {
   if (error instanceof DropgateError) return error;
-  return new DropgateError('INTERNAL', describeError(error), { retryable: true, cause: error });
+  return new DropgateError('INTERNAL', describeError(error), { cause: error });
 }
 
 function outcome(

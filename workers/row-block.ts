@@ -5,7 +5,6 @@
  */
 import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
 import type { Rejection } from './envelope.js';
-import type { SinkLimits } from '../adapters/ports.js';
 import type { ParsedRow, RowSource } from './rows.js';
 import { BufferPool, EventBytesWriter, newBytes, type AllocateBytes } from './event-bytes.js';
 
@@ -33,6 +32,19 @@ export interface RowBlock {
    */
   release?: () => void;
 }
+
+/** The most a block holds: rows, and bytes of events. */
+export interface BlockSize {
+  rows: number;
+  bytes: number;
+}
+
+/**
+ * A block is the pipeline's unit of publishing and checkpointing, so its size sets the publishes and
+ * ledger checkpoints per file; a sink splits a block into requests of its own. 10,000 rows or 8 MiB of
+ * events: the sizes the local sink asked for when sinks sized blocks, which the benchmarks were run with.
+ */
+export const DEFAULT_BLOCK_SIZE: BlockSize = { rows: 10_000, bytes: 8 << 20 };
 
 export interface RowBlockOptions {
   /** `rowEventHead` of the file. */
@@ -180,12 +192,12 @@ export function countedBlock(lastRow: number, rowsRead: number): RowBlock {
 }
 
 /**
- * A row source's rows as blocks of at most `maxBatchEvents` rows, so a block's events fit one publish
- * call of the sink. When the source fails, the rows before the failure still come out as a block.
+ * A row source's rows as blocks of at most `size.rows` rows, a block ending once it holds `size.bytes`
+ * of events. When the source fails, the rows before the failure still come out as a block.
  */
 export async function* rowBlocks(
   source: RowSource,
-  limits: SinkLimits,
+  size: BlockSize,
   options: Omit<RowBlockOptions, 'renderRaw'>,
 ): AsyncGenerator<RowBlock> {
   // Without an allocator of the caller's (a thread's), blocks hand their buffers back to this one.
@@ -210,11 +222,11 @@ export async function* rowBlocks(
   try {
     for await (const rows of source.rows) {
       for (let from = 0; from < rows.length;) {
-        const to = Math.min(rows.length, from + limits.maxBatchEvents - pending);
+        const to = Math.min(rows.length, from + size.rows - pending);
         builder.add(from === 0 && to === rows.length ? rows : rows.slice(from, to));
         pending += to - from;
         from = to;
-        if (pending >= limits.maxBatchEvents || builder.size >= limits.maxBatchBytes) {
+        if (pending >= size.rows || builder.size >= size.bytes) {
           yield take();
           pending = 0;
         }

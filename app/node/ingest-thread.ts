@@ -15,7 +15,7 @@ import {
   type CsvSegmentResult,
   type CsvSegmentTask,
 } from '../../workers/csv/csv-parallel.js';
-import { DropgateError, describeError } from '../../adapters/errors.js';
+import { serializeError, type SerializedError } from '../../adapters/errors.js';
 import {
   rowGroupBlocks,
   type RowGroupPlan,
@@ -41,15 +41,7 @@ export type ThreadReply =
   | { id: number; result: CsvSegmentResult }
   | { id: number; block: RowBlock }
   | { id: number; done: true }
-  | {
-      id: number;
-      error: {
-        code: DropgateError['code'];
-        message: string;
-        retryable: boolean;
-        context: Record<string, unknown>;
-      };
-    };
+  | { id: number; error: SerializedError };
 
 /** What the pool tells a thread when it starts it. */
 export interface ThreadSettings {
@@ -158,18 +150,6 @@ parentPort!.on('message', async (request: ThreadRequest | StreamControl | Recycl
       await streamRowGroup(id, request.plan, request.task);
     }
   } catch (error) {
-    const failure =
-      error instanceof DropgateError
-        ? error
-        : new DropgateError('INTERNAL', describeError(error), { retryable: true });
-    parentPort!.postMessage({
-      id,
-      error: {
-        code: failure.code,
-        message: failure.message,
-        retryable: failure.retryable,
-        context: failure.context,
-      },
-    } satisfies ThreadReply);
+    parentPort!.postMessage({ id, error: serializeError(error) } satisfies ThreadReply);
   }
 });

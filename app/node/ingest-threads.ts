@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import type { CsvSegmentPool, CsvSegmentResult } from '../../workers/csv/csv-parallel.js';
 import type { RowGroupPool } from '../../workers/parquet/parquet-row-source.js';
 import type { RowBlock } from '../../workers/row-block.js';
-import { DropgateError } from '../../adapters/errors.js';
+import { DropgateError, deserializeError } from '../../adapters/errors.js';
 import { packageRoot } from './load-config.js';
 import type { Recycle, StreamControl, ThreadReply, ThreadRequest, ThreadSettings } from './ingest-thread.js';
 
@@ -77,7 +77,7 @@ class BlockStream implements AsyncIterableIterator<RowBlock> {
   /** Takes the thread's reply; true when the stream has ended. */
   reply(reply: ThreadReply): boolean {
     if ('block' in reply) this.blocks.push(reply.block);
-    else if ('error' in reply) this.fail(toError(reply.error));
+    else if ('error' in reply) this.fail(deserializeError(reply.error));
     else this.ended = true;
     this.wake?.();
     return this.ended;
@@ -117,10 +117,6 @@ class BlockStream implements AsyncIterableIterator<RowBlock> {
   [Symbol.asyncIterator](): this {
     return this;
   }
-}
-
-function toError({ code, message, retryable, context }: Extract<ThreadReply, { error: unknown }>['error']) {
-  return new DropgateError(code, message, { retryable, context });
 }
 
 export interface IngestPools {
@@ -218,13 +214,9 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
       const failure =
         (error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY'
           ? new DropgateError('OUT_OF_MEMORY', 'an ingestion thread ran out of its capped heap', {
-              retryable: true,
               cause: error,
             })
-          : new DropgateError('INTERNAL', `an ingestion thread stopped: ${String(error)}`, {
-              retryable: true,
-              cause: error,
-            });
+          : new DropgateError('INTERNAL', `an ingestion thread stopped: ${String(error)}`, { cause: error });
       for (const waiting of thread.pending.values()) waiting.fail(failure);
       thread.pending.clear();
     };
@@ -255,9 +247,7 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
     request: DistributiveOmit<ThreadRequest, 'id'>,
     waiting: (thread: Thread, id: number) => Pending,
   ) {
-    if (closed) {
-      throw new DropgateError('SHUTTING_DOWN', 'the ingestion pool is closed', { retryable: true });
-    }
+    if (closed) throw new DropgateError('SHUTTING_DOWN', 'the ingestion pool is closed');
     let slot = 0;
     for (let index = 1; index < size; index++) {
       if ((threads[index]?.pending.size ?? 0) < (threads[slot]?.pending.size ?? 0)) slot = index;
@@ -278,7 +268,7 @@ export function createIngestThreadPool(options: ThreadPoolOptions = {}): IngestT
         send({ kind: 'csv', plan, task }, () => ({
           reply(reply) {
             if ('result' in reply) resolve(reply.result);
-            else if ('error' in reply) reject(toError(reply.error));
+            else if ('error' in reply) reject(deserializeError(reply.error));
             return true;
           },
           fail: reject,

@@ -8,9 +8,12 @@ import {
   createLocalEventSink,
   type LocalEventSink,
 } from '../../adapters/event-sink/local/local-event-sink.js';
-import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
-import { isDropgateError } from '../../adapters/errors.js';
-import { eventSinkContract, testEvent } from './event-sink-contract.js';
+import {
+  createMemoryEventSink,
+  type MemoryEventSink,
+} from '../../adapters/event-sink/memory/memory-event-sink.js';
+import { DropgateError, isDropgateError } from '../../adapters/errors.js';
+import { eventOfSize, eventSinkContract, testEvent } from './event-sink-contract.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from './temporary-directory.js';
 
 const LOCK = '.writer.lock';
@@ -31,23 +34,137 @@ async function linesOf(path: string): Promise<string[]> {
   return lines;
 }
 
+const idsAndBodies = (sink: MemoryEventSink) => async (topic: string) =>
+  sink.events(topic).map(({ id, body }) => ({ id, body }));
+
 eventSinkContract('memory', async () => {
   const sink = createMemoryEventSink();
-  return { sink, published: async (topic) => sink.events(topic).map((event) => event.body) };
+  return { sink, published: idsAndBodies(sink) };
+});
+
+eventSinkContract('memory, small requests finishing out of order', async () => {
+  const sink = createMemoryEventSink({
+    maxRequestEvents: 7,
+    maxRequestBytes: 16 << 10,
+    maxMessageBytes: 4 << 10,
+    maxInFlight: 3,
+    // Requests take their time, so later ones often finish first.
+    inject: () => new Promise<void>((resolve) => setTimeout(resolve, Math.random() * 2)),
+  });
+  return { sink, published: idsAndBodies(sink) };
 });
 
 eventSinkContract('local', async () => {
   const directory = await createTemporaryDirectory('event-sink');
-  const sink = await createLocalEventSink({ directory: join(directory.path, 'events') });
-  return { sink, published: (topic) => linesOf(sink.pathOf(topic)), dispose: directory.remove };
+  const sink = await createLocalEventSink({
+    directory: join(directory.path, 'events'),
+    maxMessageBytes: 64 << 10,
+  });
+  // The file keeps bodies only; a CloudEvent's id is in its body.
+  const published = async (topic: string) =>
+    (await linesOf(sink.pathOf(topic))).map((body) => ({
+      id: (JSON.parse(body) as { id: string }).id,
+      body,
+    }));
+  return { sink, published, dispose: directory.remove };
 });
 
 describe('memory event sink as a fake', () => {
+  const events = (count: number, bytes = 200) =>
+    Array.from({ length: count }, (_, index) => eventOfSize(`e${index}`, bytes));
+
   it('keeps ids and attributes of accepted events', async () => {
     const sink = createMemoryEventSink();
     await sink.publish('orders', EncodedEvents.of([testEvent('with-attributes')]));
     expect(sink.events('orders')).toEqual([testEvent('with-attributes')]);
     expect(sink.topics()).toEqual(['orders']);
+  });
+
+  it('splits a batch into requests of its limits, by events and by bytes', async () => {
+    const sink = createMemoryEventSink({ maxRequestEvents: 10, maxRequestBytes: 2_000 });
+    await sink.publish('orders', EncodedEvents.of([...events(25), ...events(3, 900), ...events(1)]));
+    expect(sink.requests().map(({ events, bytes }) => [events, bytes])).toEqual([
+      [10, 2_000],
+      [10, 2_000],
+      [6, 1_900],
+      [3, 2_000],
+    ]);
+    expect(sink.events('orders')).toHaveLength(29);
+  });
+
+  it('reports the failures a request is given by their index in the whole batch, keeping the rest', async () => {
+    const sink = createMemoryEventSink({
+      maxRequestEvents: 10,
+      // The third request loses its 2nd and 5th events; the fourth is throttled as a whole.
+      inject: ({ number }) => {
+        if (number === 3) {
+          return [
+            { index: 1, message: 'too large', retryable: false },
+            { index: 4, message: 'throttled', retryable: true },
+          ];
+        }
+        if (number === 4) throw new DropgateError('PUBLISH_FAILED', 'throttled');
+      },
+    });
+    const batch = events(45);
+    const { failed } = await sink.publish('orders', EncodedEvents.of(batch));
+    const fourth = Array.from({ length: 10 }, (_, index) => ({
+      index: 30 + index,
+      message: 'throttled',
+      retryable: true,
+    }));
+    expect(failed).toEqual([
+      { index: 21, message: 'too large', retryable: false },
+      { index: 24, message: 'throttled', retryable: true },
+      ...fourth,
+    ]);
+    const lost = new Set(failed.map(({ index }) => index));
+    expect(sink.events('orders')).toEqual(batch.filter((_, index) => !lost.has(index)));
+  });
+
+  it('fails the whole publish on a fault retrying cannot help, once its requests in flight are done', async () => {
+    let running = 0;
+    let finishedAfterFault = 0;
+    let faulted = false;
+    const sink = createMemoryEventSink({
+      maxRequestEvents: 1,
+      maxInFlight: 3,
+      inject: async ({ number }) => {
+        running++;
+        await new Promise((resolve) => setTimeout(resolve, number === 2 ? 1 : 10));
+        running--;
+        if (number === 2) {
+          faulted = true;
+          throw new DropgateError('CONFIG_INVALID', 'no such topic');
+        }
+        if (faulted) finishedAfterFault++;
+      },
+    });
+    await expect(sink.publish('orders', EncodedEvents.of(events(20)))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
+    expect(running).toBe(0);
+    // The two requests in flight beside the faulty one finished; no other started.
+    expect(finishedAfterFault).toBe(2);
+    expect(sink.requests()).toHaveLength(3);
+  });
+
+  it('runs at most maxInFlight requests at once', async () => {
+    let running = 0;
+    let most = 0;
+    const sink = createMemoryEventSink({
+      maxRequestEvents: 2,
+      maxInFlight: 4,
+      inject: async () => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        running--;
+      },
+    });
+    expect(sink.capabilities.ordered).toBe(false);
+    expect(await sink.publish('orders', EncodedEvents.of(events(40)))).toEqual({ failed: [] });
+    expect(most).toBe(4);
+    expect(sink.events('orders')).toHaveLength(40);
   });
 });
 
@@ -135,7 +252,7 @@ describe('local event sink on disk', () => {
     const gone = spawnSync(process.execPath, ['--version']).pid;
     await writeFile(join(events, LOCK), String(gone));
     const sink = await createLocalEventSink({ directory: events });
-    expect(await readFile(join(events, LOCK), 'utf8')).toBe(String(process.pid));
+    expect((await readFile(join(events, LOCK), 'utf8')).split(' ')[0]).toBe(String(process.pid));
     await sink.publish('orders', EncodedEvents.of([testEvent('a')]));
     await sink.close();
     expect(await readdir(events)).toEqual(['orders.ndjson']);

@@ -79,9 +79,9 @@ describe('an inline intake', () => {
 
   it('answers 503 with Retry-After when the sink fails, and leaves the version recorded to resume', async () => {
     const failing: EventSink = {
-      limits: { maxBatchEvents: 1000, maxBatchBytes: 1 << 22 },
+      capabilities: { ordered: true, maxMessageBytes: 1 << 20 },
       publish: async () => {
-        throw new DropgateError('PUBLISH_FAILED', 'the topic is unavailable', { retryable: true });
+        throw new DropgateError('PUBLISH_FAILED', 'the topic is unavailable');
       },
       close: async () => undefined,
     };

@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
-import type { EventSink, ObjectStore, SinkLimits } from '../../adapters/ports.js';
+import type { EventSink, ObjectStore } from '../../adapters/ports.js';
 import { wireAdapters } from '../../app/node/wire.js';
 import { createCsvThreadPool } from '../../app/node/ingest-threads.js';
 import { DropgateError } from '../../adapters/errors.js';
@@ -26,7 +26,8 @@ import {
   startIn,
 } from './support/test-gateway.js';
 
-const SMALL_BATCHES: SinkLimits = { maxBatchEvents: 10, maxBatchBytes: 1e9 };
+/** Blocks of 10 rows: a file of a few dozen rows is published and checkpointed in several. */
+const SMALL_BLOCKS = { rows: 10, bytes: 1e9 };
 const KEY = 'vendors/acme/orders/2024-05-01/orders.csv';
 const dataset = testDataset();
 
@@ -34,11 +35,11 @@ const dataset = testDataset();
 function sinkFailingAfter(inner: EventSink, topic: string, healthyBatches: number): EventSink {
   let published = 0;
   return {
-    limits: SMALL_BATCHES,
+    capabilities: inner.capabilities,
     async publish(to, events) {
       if (to === topic) {
         if (published >= healthyBatches) {
-          throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`, { retryable: true });
+          throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`);
         }
         published++;
       }
@@ -56,6 +57,7 @@ function checkpointingEveryBlock(store: ObjectStore, ledger: IngestDependencies[
     controlTopic: 'dropgate.files',
     retry: { attempts: 2, baseDelayMs: 1 },
     checkpointIntervalMs: 0,
+    blockSize: SMALL_BLOCKS,
   };
 }
 
@@ -69,7 +71,7 @@ async function failedFirstAttempt(
   healthyBatches: number,
   owner: string,
 ) {
-  const outage = createMemoryEventSink(SMALL_BATCHES);
+  const outage = createMemoryEventSink();
   const first = await ingestFile(
     { ...deps, sink: sinkFailingAfter(outage, topic, healthyBatches), owner },
     request,
@@ -84,7 +86,7 @@ function sinkHangingAfter(inner: EventSink, topic: string, healthyBatches: numbe
   let published = 0;
   let stalled!: () => void;
   const sink: EventSink = {
-    limits: SMALL_BATCHES,
+    capabilities: inner.capabilities,
     async publish(to, events) {
       if (to === topic) {
         if (published >= healthyBatches) {
@@ -104,10 +106,10 @@ function sinkHangingAfter(inner: EventSink, topic: string, healthyBatches: numbe
 function sinkFailingCalls(inner: EventSink, topic: string, failing: Set<number>): EventSink {
   let calls = 0;
   return {
-    limits: SMALL_BATCHES,
+    capabilities: inner.capabilities,
     async publish(to, events) {
       if (to === topic && failing.has(++calls)) {
-        throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`, { retryable: true });
+        throw new DropgateError('PUBLISH_FAILED', `${topic} is unavailable`);
       }
       return inner.publish(to, events);
     },
@@ -156,7 +158,13 @@ describe('resuming an interrupted file', () => {
     const store = createMemoryObjectStore();
     store.put(KEY, csv);
     const ledger = createMemoryLedger();
-    const base = { store, ledger, controlTopic: 'dropgate.files', retry: { attempts: 2, baseDelayMs: 1 } };
+    const base = {
+      store,
+      ledger,
+      controlTopic: 'dropgate.files',
+      retry: { attempts: 2, baseDelayMs: 1 },
+      blockSize: SMALL_BLOCKS,
+    };
 
     const { first } = await failedFirstAttempt(base, 'dropgate.files', 0, 'a');
     expect(first.record).toMatchObject({
@@ -165,7 +173,7 @@ describe('resuming an interrupted file', () => {
       checkpoint: { row: 40, published: 40 },
     });
 
-    const healthy = createMemoryEventSink(SMALL_BATCHES);
+    const healthy = createMemoryEventSink();
     const second = await ingestFile({ ...base, sink: healthy, owner: 'b' }, request);
     expect(second.status).toBe('ingested');
     expect(healthy.events('orders')).toEqual([]);
@@ -178,7 +186,13 @@ describe('resuming an interrupted file', () => {
     const store = createMemoryObjectStore();
     store.put(KEY, csv);
     const ledger = createMemoryLedger();
-    const base = { store, ledger, controlTopic: 'dropgate.files', retry: { attempts: 2, baseDelayMs: 1 } };
+    const base = {
+      store,
+      ledger,
+      controlTopic: 'dropgate.files',
+      retry: { attempts: 2, baseDelayMs: 1 },
+      blockSize: SMALL_BLOCKS,
+    };
 
     // Default checkpoint interval (1 s): the whole attempt fits inside it, so only the failure path records.
     const { first } = await failedFirstAttempt(base, 'orders', 3, 'a');
@@ -187,7 +201,7 @@ describe('resuming an interrupted file', () => {
       published: goodRows.filter((row) => row <= 30).length,
     });
 
-    const healthy = createMemoryEventSink(SMALL_BATCHES);
+    const healthy = createMemoryEventSink();
     const second = await ingestFile({ ...base, sink: healthy, owner: 'b' }, request);
     expect(second.status).toBe('ingested');
     expect(rowsOf(healthy.events('orders'))).toEqual(
@@ -202,9 +216,15 @@ describe('resuming an interrupted file', () => {
     const store = withSlowReads(memory, 5);
     const ledger = createMemoryLedger();
     const shutdown = new AbortController();
-    const base = { store, ledger, controlTopic: 'dropgate.files', checkpointIntervalMs: 0 };
+    const base = {
+      store,
+      ledger,
+      controlTopic: 'dropgate.files',
+      checkpointIntervalMs: 0,
+      blockSize: SMALL_BLOCKS,
+    };
 
-    const before = createMemoryEventSink(SMALL_BATCHES);
+    const before = createMemoryEventSink();
     const stopping = ingestFile(
       { ...base, sink: before, owner: 'old-process', signal: shutdown.signal },
       request,
@@ -220,7 +240,7 @@ describe('resuming an interrupted file', () => {
     expect(before.events('orders').length).toBeLessThan(goodRows.length);
 
     // No lease to wait out: the next process picks the file up immediately, where it stopped.
-    const after = createMemoryEventSink(SMALL_BATCHES);
+    const after = createMemoryEventSink();
     const resumed = await ingestFile({ ...base, sink: after, owner: 'new-process' }, request);
     expect(resumed.status).toBe('ingested');
     const all = [...rowsOf(before.events('orders')), ...rowsOf(after.events('orders'))];
@@ -242,7 +262,7 @@ describe('resuming an interrupted file', () => {
     expect(rowsOf(outage.events('orders'))).toEqual(goodRows.filter((row) => row <= checkpoint.row));
     expect(outage.events('dropgate.files')).toEqual([]);
 
-    const healthy = createMemoryEventSink(SMALL_BATCHES);
+    const healthy = createMemoryEventSink();
     const second = await ingestFile({ ...base, sink: healthy, owner: 'worker-b' }, request);
     expect(second.status).toBe('ingested');
     if (second.status !== 'ingested') return;
@@ -303,7 +323,7 @@ describe('resuming an interrupted file', () => {
       parallelMinBytes: 0,
     };
     try {
-      const { first, outage } = await failedFirstAttempt(base, 'orders', 12, 'worker-a');
+      const { first, outage } = await failedFirstAttempt(base, 'orders', 6, 'worker-a');
       const checkpoint = first.record!.checkpoint!;
       expect(checkpoint.row).toBeGreaterThan(20);
       expect(checkpoint.row).toBeLessThan(300);
@@ -314,10 +334,11 @@ describe('resuming an interrupted file', () => {
         goodRows.filter((row) => row <= checkpoint.row),
       );
 
-      const healthy = createMemoryEventSink(SMALL_BATCHES);
+      const healthy = createMemoryEventSink();
       const second = await ingestFile({ ...base, sink: healthy, owner: 'worker-b' }, request);
       expect(second.status).toBe('ingested');
-      const resumed = rowsOf(healthy.events('orders'));
+      // Blocks in flight are published concurrently, each in several requests, which may interleave.
+      const resumed = rowsOf(healthy.events('orders')).sort((a, b) => a - b);
       expect(resumed).toEqual(goodRows.filter((row) => row > checkpoint.row));
       expect([...new Set([...before, ...resumed])].sort((a, b) => a - b)).toEqual(goodRows);
       expect(
@@ -336,9 +357,17 @@ describe('resuming an interrupted file', () => {
     const now = () => clock;
     const ledger = createMemoryLedger({ now });
     const leaseMs = 30_000;
-    const base = { store, ledger, controlTopic: 'dropgate.files', leaseMs, now, checkpointIntervalMs: 0 };
+    const base = {
+      store,
+      ledger,
+      controlTopic: 'dropgate.files',
+      leaseMs,
+      now,
+      checkpointIntervalMs: 0,
+      blockSize: SMALL_BLOCKS,
+    };
 
-    const crashed = createMemoryEventSink(SMALL_BATCHES);
+    const crashed = createMemoryEventSink();
     const stuck = sinkHangingAfter(crashed, 'orders', 2);
     void ingestFile({ ...base, sink: stuck.sink, owner: 'worker-a' }, request);
     await stuck.stalled;
@@ -356,7 +385,7 @@ describe('resuming an interrupted file', () => {
     expect((await ledger.unfinished({ bucket: store.bucket })).records).toHaveLength(1);
 
     // While the lease is live, the file belongs to worker-a.
-    const taker = createMemoryEventSink(SMALL_BATCHES);
+    const taker = createMemoryEventSink();
     const early = await ingestFile({ ...base, sink: taker, owner: 'worker-b' }, request);
     expect(early.status).toBe('in-progress');
     expect(taker.topics()).toEqual([]);
@@ -390,7 +419,7 @@ describe('resuming an interrupted file', () => {
     const base = checkpointingEveryBlock(store, ledger);
 
     // The second batch and its retry fail; the sink is healthy again for the third.
-    const glitchy = createMemoryEventSink(SMALL_BATCHES);
+    const glitchy = createMemoryEventSink();
     const first = await ingestFile(
       { ...base, sink: sinkFailingCalls(glitchy, 'orders', new Set([2, 3])), owner: 'worker-a' },
       request,
@@ -402,7 +431,7 @@ describe('resuming an interrupted file', () => {
       'failed',
     );
 
-    const healthy = createMemoryEventSink(SMALL_BATCHES);
+    const healthy = createMemoryEventSink();
     const second = await ingestFile({ ...base, sink: healthy, owner: 'worker-b' }, request);
     expect(second.status).toBe('ingested');
     const allRows = new Set([...published, ...rowsOf(healthy.events('orders'))]);
@@ -431,6 +460,7 @@ describe('resuming an interrupted file', () => {
       owner: 'previous-run',
       retry: { attempts: 1, baseDelayMs: 0 },
       checkpointIntervalMs: 0,
+      blockSize: SMALL_BLOCKS,
     };
     const first = await ingestFile(deps, { dataset: config.datasets[0]!, key: KEY, mode: 'notification' });
     expect(first.status).toBe('failed');
@@ -463,7 +493,7 @@ describe('resuming an interrupted file', () => {
     memory.put(KEY, csv);
     const store = withSlowReads(memory, 40);
     const ledger = createMemoryLedger();
-    const sink = createMemoryEventSink(SMALL_BATCHES);
+    const sink = createMemoryEventSink();
     // A 300 ms lease, checkpoints at most once a minute: only the heartbeat can keep the lease.
     const deps = {
       store,
@@ -499,7 +529,7 @@ describe('resuming an interrupted file', () => {
     const store = withSlowReads(memory, 10);
     // The ledger deems the first owner dead, as a restarted local gateway would.
     const ledger = createMemoryLedger({ holderAlive: (owner) => owner !== 'presumed-dead' });
-    const sink = createMemoryEventSink(SMALL_BATCHES);
+    const sink = createMemoryEventSink();
     const deps = {
       store,
       ledger,
@@ -507,6 +537,7 @@ describe('resuming an interrupted file', () => {
       controlTopic: 'dropgate.files',
       leaseMs: 150,
       checkpointIntervalMs: 0,
+      blockSize: SMALL_BLOCKS,
     };
     const first = ingestFile({ ...deps, owner: 'presumed-dead' }, request);
     await vi.waitFor(() => expect(sink.events('orders').length).toBeGreaterThan(20));

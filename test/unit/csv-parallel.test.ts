@@ -9,6 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { getPriority } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EventSink, PublishFailure } from '../../adapters/ports.js';
+import { DropgateError } from '../../adapters/errors.js';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
@@ -73,7 +74,7 @@ async function ingest(
   const dataset = options.dataset ?? testDataset();
   const { refuse } = options;
   const refusing: EventSink = {
-    limits: sink.limits,
+    capabilities: sink.capabilities,
     close: () => sink.close(),
     async publish(topic, events) {
       if (topic !== dataset.topic || !refuse) return sink.publish(topic, events);
@@ -306,6 +307,25 @@ describe('CSV parsed in segments', () => {
       expect(pools.rowGroupPool?.size).toBe(parquet);
     } finally {
       await pools.close();
+    }
+  });
+
+  it("passes a thread's error back as a DropgateError with its code, retryability and line", async () => {
+    const pool = createCsvThreadPool(1);
+    try {
+      const bytes = encode(`${new TextDecoder().decode(plainRecords(3))}O-x,C-1,S-1,1,1.5,EUR,,,,"open\n`);
+      const failure = await pool
+        .process(segmentPlan(), { bytes, startRow: 0, rows: 4 })
+        .catch((error) => error);
+      expect(failure).toBeInstanceOf(DropgateError);
+      expect(failure).toMatchObject({
+        code: 'FILE_UNREADABLE',
+        retryable: false,
+        message: expect.stringContaining('unterminated quoted field'),
+        context: { line: 3 },
+      });
+    } finally {
+      await pool.close();
     }
   });
 

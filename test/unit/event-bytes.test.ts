@@ -217,10 +217,10 @@ describe('rowBlocks made in place', () => {
     renderRaw: (raw) => raw,
   });
   const options = { head: '{"id":"x-', validate: () => null, skipThrough: 0, startRow: 0 };
-  const limits = { maxBatchEvents: 100, maxBatchBytes: 1 << 20 };
+  const size = { rows: 100, bytes: 1 << 20 };
 
   it('reuse the buffer of a block once it is released, once only', async () => {
-    const blocks = rowBlocks(source(4, 100), limits, options);
+    const blocks = rowBlocks(source(4, 100), size, options);
     const first = (await blocks.next()).value as RowBlock;
     const firstText = new TextDecoder().decode(first.bytes);
     const whole = new Uint8Array(first.bytes.buffer);

@@ -52,8 +52,7 @@ afterAll(() => directory.remove());
 async function ingest(pool?: RowGroupPool, file = bytes) {
   const store = createMemoryObjectStore();
   store.put(KEY, file, { updated: '2024-05-01T12:00:00.000Z' });
-  // 1000 events per publish: a row group of 30k rows is 30 blocks.
-  const sink = createMemoryEventSink({ maxBatchEvents: 1000, maxBatchBytes: 4 << 20 });
+  const sink = createMemoryEventSink();
   const dataset = testDataset({
     name: 'orders',
     format: 'parquet',
@@ -68,6 +67,8 @@ async function ingest(pool?: RowGroupPool, file = bytes) {
       ledger: createMemoryLedger(),
       controlTopic: 'files',
       owner: 'parquet-pool',
+      // Blocks of 1000 rows: a row group of 30k rows is 30 blocks.
+      blockSize: { rows: 1000, bytes: 4 << 20 },
       ...(pool ? { rowGroupPool: pool } : {}),
     },
     { dataset, key: KEY, mode: 'notification' },

@@ -133,7 +133,7 @@ beforeAll(async () => {
   const sample = new Map<number, Record<string, unknown>>();
   let atFirstPublish: (typeof run)['atFirstPublish'];
   const sink: EventSink = {
-    limits: inner.limits,
+    capabilities: inner.capabilities,
     close: () => inner.close(),
     async publish(topic, events) {
       if (topic === 'tabular') {

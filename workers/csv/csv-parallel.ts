@@ -89,7 +89,7 @@ export async function processCsvSegment(
   const block = builder.take();
   if (block.rowsRead !== task.rows) {
     throw new DropgateError(
-      'INTERNAL',
+      'INVARIANT_BROKEN',
       `a CSV segment starting after row ${task.startRow} was cut as ${task.rows} rows but parsed as ${block.rowsRead}`,
     );
   }

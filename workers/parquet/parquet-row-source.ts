@@ -7,10 +7,10 @@
  */
 import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { columnChunkRange, openRowGroupSlices } from './row-group-slices.js';
-import type { ObjectInfo, ObjectStore, SinkLimits } from '../../adapters/ports.js';
+import type { ObjectInfo, ObjectStore } from '../../adapters/ports.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
-import { countedBlock, rowBlocks, type AllocateBytes, type RowBlock } from '../row-block.js';
+import { countedBlock, rowBlocks, type AllocateBytes, type BlockSize, type RowBlock } from '../row-block.js';
 import { DropgateError, describeError, isDropgateError } from '../../adapters/errors.js';
 import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, temporalFormat, type ValueConverter } from './parquet-values.js';
@@ -146,13 +146,13 @@ export interface RowGroupPlan {
   fileSize: number;
   head: string;
   skipThrough: number;
-  /** The sink's limits, which size the blocks as on the calling thread. */
-  limits: SinkLimits;
+  /** The pipeline's block size, as on the calling thread. */
+  blockSize: BlockSize;
 }
 
 /**
  * The most event bytes in a block of rowGroupBlocks: about what a CSV segment's block holds. With the
- * local sink's 8 MiB, blocks were ~7 MB and a thread held ~60 MB of them (ahead, being built, spare).
+ * pipeline's 8 MiB, blocks were ~7 MB and a thread held ~60 MB of them (ahead, being built, spare).
  */
 const THREAD_BLOCK_BYTES = 1 << 20;
 
@@ -165,8 +165,8 @@ export interface RowGroupTask {
 
 /**
  * Decodes, validates and serializes one row group from its bytes, block by block, as the consumer takes
- * them: the work a pool runs. Blocks hold at most THREAD_BLOCK_BYTES of events (less than most sinks'
- * batch limit), so the few a thread keeps ahead of its consumer stay small.
+ * them: the work a pool runs. Blocks hold at most THREAD_BLOCK_BYTES of events (less than the pipeline's
+ * block size), so the few a thread keeps ahead of its consumer stay small.
  */
 export async function* rowGroupBlocks(
   plan: RowGroupPlan,
@@ -191,8 +191,8 @@ export async function* rowGroupBlocks(
   };
   const converters = convertersFor(plan.metadata, plan.schema);
   const rows = rowGroupRows(file, withRawValues(plan.metadata), converters, task.index, start, end);
-  const limits = { ...plan.limits, maxBatchBytes: Math.min(plan.limits.maxBatchBytes, THREAD_BLOCK_BYTES) };
-  yield* rowBlocks({ rows, renderRaw: (raw) => raw }, limits, {
+  const size = { rows: plan.blockSize.rows, bytes: Math.min(plan.blockSize.bytes, THREAD_BLOCK_BYTES) };
+  yield* rowBlocks({ rows, renderRaw: (raw) => raw }, size, {
     head: plan.head,
     validate,
     skipThrough: plan.skipThrough,
@@ -227,7 +227,7 @@ export async function* parallelParquetBlocks(
     schemaName: string;
     head: string;
     skipThrough: number;
-    limits: SinkLimits;
+    blockSize: BlockSize;
     validate: RowValidator;
   },
 ): AsyncGenerator<RowBlock> {
@@ -300,7 +300,6 @@ function rangeReader(store: ObjectStore, object: ObjectInfo): AsyncBuffer {
       } catch (error) {
         if (error instanceof DropgateError) throw error;
         throw new DropgateError('OBJECT_READ_FAILED', `reading the object failed: ${describeError(error)}`, {
-          retryable: true,
           cause: error,
         });
       }

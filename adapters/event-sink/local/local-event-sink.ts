@@ -13,7 +13,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { lockDirectory } from '../../local/directory-lock.js';
 import { join } from 'node:path';
 import { DropgateError } from '../../errors.js';
-import type { EventBatch, EventSink } from '../../ports.js';
+import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
 import { openAppendFile, type AppendFile } from './append-file.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
@@ -22,7 +22,18 @@ export interface LocalEventSink extends EventSink {
   pathOf(topic: string): string;
 }
 
-export async function createLocalEventSink(options: { directory: string }): Promise<LocalEventSink> {
+/**
+ * Far above any event the parsers make: a file has no limit of its own, but a line this long is a
+ * mistake, not data.
+ */
+const DEFAULT_MAX_MESSAGE_BYTES = 64 << 20;
+
+export async function createLocalEventSink(options: {
+  directory: string;
+  /** Largest event accepted, in bytes (default 64 MiB). */
+  maxMessageBytes?: number;
+}): Promise<LocalEventSink> {
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   await mkdir(options.directory, { recursive: true });
   const unlock = await lockDirectory(options.directory, '.writer.lock');
   const files = new Map<string, Promise<AppendFile>>();
@@ -46,15 +57,18 @@ export async function createLocalEventSink(options: { directory: string }): Prom
   };
 
   return {
-    limits: { maxBatchEvents: 10_000, maxBatchBytes: 8 << 20 },
+    // One append per publish, in the order of the calls: a file has no request limit to split by.
+    capabilities: { ordered: true, maxMessageBytes },
     pathOf,
     async publish(topic: string, events: EventBatch) {
       if (events.length === 0) return { failed: [] };
       const file = await fileFor(topic);
-      const lines = events.ndjson();
-      await file.append(lines);
-      await file.sync();
-      return { failed: [] };
+      const { lines, failed } = withoutOversize(events, maxMessageBytes);
+      if (lines.byteLength > 0) {
+        await file.append(lines);
+        await file.sync();
+      }
+      return { failed };
     },
     async close() {
       const open = [...files.values()];
@@ -63,6 +77,37 @@ export async function createLocalEventSink(options: { directory: string }): Prom
       await unlock();
     },
   };
+}
+
+/**
+ * The batch's NDJSON without the events larger than `maxMessageBytes`, which are reported failed. Only
+ * a batch larger than that can hold one, so a batch of the pipeline's blocks is never looked into.
+ */
+function withoutOversize(
+  events: EventBatch,
+  maxMessageBytes: number,
+): { lines: Uint8Array; failed: PublishFailure[] } {
+  const whole = events.ndjson();
+  if (whole.byteLength <= maxMessageBytes) return { lines: whole, failed: [] };
+  const kept: Uint8Array[] = [];
+  const failed: PublishFailure[] = [];
+  let from = 0;
+  const keep = (to: number) => {
+    if (to > from) kept.push(events.slice(from, to).ndjson());
+  };
+  for (let index = 0; index < events.length; index++) {
+    const size = events.body(index).byteLength;
+    if (size <= maxMessageBytes) continue;
+    keep(index);
+    failed.push({
+      index,
+      message: `event of ${size} bytes is larger than the ${maxMessageBytes} bytes the sink accepts`,
+      retryable: false,
+    });
+    from = index + 1;
+  }
+  keep(events.length);
+  return { lines: Buffer.concat(kept), failed };
 }
 
 /** Opens a topic's file for appending, first cutting off a torn last line. */
