@@ -46,7 +46,14 @@ export interface GatewayOptions {
   ingest?: Partial<
     Pick<
       IngestDependencies,
-      'leaseMs' | 'retry' | 'onProgress' | 'checkpointIntervalMs' | 'signal' | 'segmentPool' | 'rowGroupPool'
+      | 'leaseMs'
+      | 'retry'
+      | 'onProgress'
+      | 'checkpointIntervalMs'
+      | 'signal'
+      | 'textDecoding'
+      | 'segmentPool'
+      | 'rowGroupPool'
     >
   >;
 }

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../../adapters/local/durable-files.js';
 import { DropgateError } from '../../adapters/errors.js';
 import type { CompiledDataset } from '../../workers/ingest-file.js';
 import type { Credentials } from '../auth.js';
+import { iconvTextDecoding } from './iconv-text-decoding.js';
 import {
   compileDatasets,
   configFileSchema,
@@ -78,7 +79,11 @@ export async function loadConfig(
     }
   }
   const base = path ? dirname(path) : cwd;
-  const file = parseOrExplain(configFileSchema, raw, path ? `config file ${path}` : 'the embedded config');
+  const file = parseOrExplain(
+    configFileSchema(iconvTextDecoding),
+    raw,
+    path ? `config file ${path}` : 'the embedded config',
+  );
   const datasets = await compileDatasets(
     file.datasets,
     async (schemaPath) =>

@@ -7,6 +7,7 @@ import { wireLocalAdapters } from './wire.js';
 import { createAuthenticator } from '../auth.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
+import { iconvTextDecoding } from './iconv-text-decoding.js';
 import { createIngestPools } from './ingest-threads.js';
 import { createJobQueue, type JobQueue } from '../job-queue.js';
 import type { Logger } from '../logger.js';
@@ -57,7 +58,12 @@ export async function startGateway(
     uploads: config.file.uploads,
     jobs,
     logger,
-    ingest: { signal: shutdown.signal, segmentPool: pools.segmentPool, rowGroupPool: pools.rowGroupPool },
+    ingest: {
+      signal: shutdown.signal,
+      textDecoding: iconvTextDecoding,
+      segmentPool: pools.segmentPool,
+      rowGroupPool: pools.rowGroupPool,
+    },
   });
   handler = createApp({
     gateway,

@@ -12,6 +12,7 @@ import {
 } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
+import { iconvTextDecoding } from '../../app/node/iconv-text-decoding.js';
 import type { CsvOptions, RowSchema } from '../../schemas/dataset.js';
 import { inlineSegmentPool, type CsvSegmentPool } from '../../workers/csv/csv-parallel.js';
 import { ingestFile, type CompiledDataset, type IngestResult } from '../../workers/ingest-file.js';
@@ -92,6 +93,7 @@ async function ingestFixture(
       ledger,
       controlTopic: CONTROL_TOPIC,
       owner: 'csv-fixtures',
+      textDecoding: iconvTextDecoding,
       ...(segmentBytes === undefined
         ? {}
         : {
