@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=4
 // Entry of the `dropgate` command: runs the compiled CLI (`npm run build` produces dist/).
 import { main } from '../dist/app/node/cli.js';
-import { DropgateError } from '../dist/workers/errors.js';
+import { DropgateError } from '../dist/adapters/errors.js';
 
 main(process.argv.slice(2)).then(
   (status) => {
