@@ -14,78 +14,67 @@ const topicName = z
     'must be letters, digits, ".", "_" or "-", starting with a letter or digit',
   );
 
-/**
- * The config file's schema. `decoding` is the runtime's (text-decoding.ts): `csv.encoding` accepts the
- * encodings this runtime can decode, so a dataset that could not be read is refused at startup.
- */
-export function configFileSchema(decoding: TextDecoding) {
-  const csvOptions = z
-    .object({
-      delimiter: z
-        .string()
-        .refine(
-          (value) => [...value].length === 1 && !/[\r\n"]/.test(value),
-          'must be one character, not a quote or newline',
-        )
-        .default(defaultCsvOptions.delimiter),
-      encoding: z
-        .string()
-        .refine(
-          (label) => canDecode(label, decoding),
-          'is not an encoding Dropgate can decode on this runtime (e.g. utf-8, windows-1252, iso-8859-1)',
-        )
-        .default(defaultCsvOptions.encoding),
-      header: z.boolean().default(defaultCsvOptions.header),
-      quote: z
-        .string()
-        .refine((value) => value.length === 1, 'must be one character')
-        .default(defaultCsvOptions.quote),
-    })
-    .strict();
+const csvOptions = z
+  .object({
+    delimiter: z
+      .string()
+      .refine(
+        (value) => [...value].length === 1 && !/[\r\n"]/.test(value),
+        'must be one character, not a quote or newline',
+      )
+      .default(defaultCsvOptions.delimiter),
+    /** Checked by compileDatasets, against what the runtime decodes. */
+    encoding: z.string().default(defaultCsvOptions.encoding),
+    header: z.boolean().default(defaultCsvOptions.header),
+    quote: z
+      .string()
+      .refine((value) => value.length === 1, 'must be one character')
+      .default(defaultCsvOptions.quote),
+  })
+  .strict();
 
-  const datasetConfig = z
-    .object({
-      name: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-"'),
-      match: z.string().min(1),
-      format: z.enum(['csv', 'parquet', 'auto']).default('auto'),
-      schema: z.string().regex(/(^|\/)v[1-9][0-9]*\.json$/, 'must name a schema file v<N>.json'),
-      eventType: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be PascalCase, e.g. OrderReceived'),
-      topic: topicName,
-      deadLetterTopic: topicName,
-      csv: csvOptions.default(csvOptions.parse({})),
-    })
-    .strict();
+const datasetConfig = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-"'),
+    match: z.string().min(1),
+    format: z.enum(['csv', 'parquet', 'auto']).default('auto'),
+    schema: z.string().regex(/(^|\/)v[1-9][0-9]*\.json$/, 'must name a schema file v<N>.json'),
+    eventType: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be PascalCase, e.g. OrderReceived'),
+    topic: topicName,
+    deadLetterTopic: topicName,
+    csv: csvOptions.default(csvOptions.parse({})),
+  })
+  .strict();
 
-  return z
-    .object({
-      dataDir: z.string().min(1).default('.dropgate'),
-      controlTopic: topicName.default('dropgate.files'),
-      /** Worker threads parsing CSV (Parquet: one fewer, at least one); 0: none. Default: the cores. */
-      ingestThreads: z.number().int().min(0).max(256).optional(),
-      uploads: z
-        .object({
-          maxBytes: z
-            .number()
-            .int()
-            .positive()
-            .default(5 * 1024 ** 3),
-          expiresInSeconds: z.number().int().min(60).max(604_800).default(900),
-        })
-        .strict()
-        .default({ maxBytes: 5 * 1024 ** 3, expiresInSeconds: 900 }),
-      datasets: z
-        .array(datasetConfig)
-        .min(1)
-        .refine(
-          (list) => new Set(list.map((dataset) => dataset.name)).size === list.length,
-          'dataset names must be unique',
-        ),
-    })
-    .strict();
-}
+export const configFileSchema = z
+  .object({
+    dataDir: z.string().min(1).default('.dropgate'),
+    controlTopic: topicName.default('dropgate.files'),
+    /** Worker threads parsing CSV (Parquet: one fewer, at least one); 0: none. Default: the cores. */
+    ingestThreads: z.number().int().min(0).max(256).optional(),
+    uploads: z
+      .object({
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(5 * 1024 ** 3),
+        expiresInSeconds: z.number().int().min(60).max(604_800).default(900),
+      })
+      .strict()
+      .default({ maxBytes: 5 * 1024 ** 3, expiresInSeconds: 900 }),
+    datasets: z
+      .array(datasetConfig)
+      .min(1)
+      .refine(
+        (list) => new Set(list.map((dataset) => dataset.name)).size === list.length,
+        'dataset names must be unique',
+      ),
+  })
+  .strict();
 
-export type ConfigFile = z.infer<ReturnType<typeof configFileSchema>>;
-export type DatasetConfig = ConfigFile['datasets'][number];
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type DatasetConfig = z.infer<typeof datasetConfig>;
 
 /** Secrets and deployment settings come from the environment, never from the config file. */
 export const environmentSchema = z.object({
@@ -134,14 +123,26 @@ export function parseOrExplain<T>(schema: z.ZodType<T>, input: unknown, what: st
   throw new DropgateError('CONFIG_INVALID', `${what} is invalid:\n  ${problems.join('\n  ')}`);
 }
 
-/** Loads and compiles each dataset's schema; `readSchema` resolves the config's schema paths. */
+/**
+ * Loads and compiles each dataset's schema; `readSchema` resolves the config's schema paths. `decoding`
+ * is the runtime's (text-decoding.ts): a `csv.encoding` it cannot decode is refused here, at startup.
+ */
 export async function compileDatasets(
   datasets: DatasetConfig[],
   readSchema: (path: string) => Promise<unknown>,
   compile: ValidatorFactory,
+  decoding: TextDecoding,
 ): Promise<CompiledDataset[]> {
   return Promise.all(
     datasets.map(async (dataset, index) => {
+      const { encoding } = dataset.csv;
+      if (!canDecode(encoding, decoding)) {
+        throw new DropgateError(
+          'CONFIG_INVALID',
+          `datasets.${index}.csv.encoding: ${encoding} is not an encoding Dropgate can decode on this ` +
+            'runtime (e.g. utf-8, windows-1252, iso-8859-1)',
+        );
+      }
       const field = `datasets.${index}.schema`;
       let schema: unknown;
       try {

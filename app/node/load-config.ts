@@ -79,16 +79,13 @@ export async function loadConfig(
     }
   }
   const base = path ? dirname(path) : cwd;
-  const file = parseOrExplain(
-    configFileSchema(iconvTextDecoding),
-    raw,
-    path ? `config file ${path}` : 'the embedded config',
-  );
+  const file = parseOrExplain(configFileSchema, raw, path ? `config file ${path}` : 'the embedded config');
   const datasets = await compileDatasets(
     file.datasets,
     async (schemaPath) =>
       JSON.parse(await readFile(isAbsolute(schemaPath) ? schemaPath : resolve(base, schemaPath), 'utf8')),
     createAjvValidatorFactory(),
+    iconvTextDecoding,
   );
   return { path, file, dataDir: resolve(base, file.dataDir), datasets, environment } satisfies LoadedConfig;
 }

@@ -10,8 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
-import { configFileSchema, parseOrExplain } from '../../app/config.js';
+import { compileDatasets, configFileSchema, parseOrExplain } from '../../app/config.js';
 import { iconvTextDecoding } from '../../app/node/iconv-text-decoding.js';
+import { createAjvValidatorFactory } from '../../schemas/row-validator.js';
+import ordersV1 from '../../schemas/orders/v1.json' with { type: 'json' };
 import { ingestFile } from '../../workers/ingest-file.js';
 import { webTextDecoding, type TextDecoding } from '../../workers/text-decoding.js';
 import { testDataset } from '../support/datasets.js';
@@ -66,7 +68,7 @@ describe('csv.encoding in config', () => {
       {
         name: 'orders',
         match: 'vendors/*/orders/**',
-        schema: 'schemas/orders/v1.json',
+        schema: 'v1.json',
         eventType: 'OrderReceived',
         topic: 'orders',
         deadLetterTopic: 'orders.dead-letter',
@@ -74,35 +76,44 @@ describe('csv.encoding in config', () => {
       },
     ],
   });
-  const parse = (decoding: TextDecoding, encoding: string) =>
-    parseOrExplain(configFileSchema(decoding), config(encoding), 'the config');
+  /** The config's datasets as a runtime with `decoding` compiles them at startup. */
+  const load = async (decoding: TextDecoding, encoding: string) => {
+    const file = parseOrExplain(configFileSchema, config(encoding), 'the config');
+    const datasets = await compileDatasets(
+      file.datasets,
+      async () => ordersV1,
+      createAjvValidatorFactory(),
+      decoding,
+    );
+    return datasets[0]!.csv.encoding;
+  };
 
-  it('accepts what the runtime decodes: cp437 on Node (iconv-lite), not with the Workers TextDecoder', () => {
-    expect(parse(iconvTextDecoding, 'cp437').datasets[0]!.csv.encoding).toBe('cp437');
-    expect(() => parse(webTextDecoding, 'cp437')).toThrow(
-      'datasets.0.csv.encoding: is not an encoding Dropgate can decode on this runtime',
+  it('accepts what the runtime decodes: cp437 on Node (iconv-lite), not with the Workers TextDecoder', async () => {
+    expect(await load(iconvTextDecoding, 'cp437')).toBe('cp437');
+    await expect(load(webTextDecoding, 'cp437')).rejects.toThrow(
+      'datasets.0.csv.encoding: cp437 is not an encoding Dropgate can decode on this runtime',
     );
   });
 
-  it('refuses an unknown encoding on every runtime, naming the field', () => {
+  it('refuses an unknown encoding on every runtime, naming the field', async () => {
     for (const [, decoding] of decodings) {
-      expect(() => parse(decoding, 'klingon')).toThrow(
+      await expect(load(decoding, 'klingon')).rejects.toThrow(
         expect.objectContaining({
           code: 'CONFIG_INVALID',
-          message: expect.stringContaining('datasets.0.csv.encoding: is not an encoding'),
+          message: expect.stringContaining('datasets.0.csv.encoding: klingon is not an encoding'),
         }),
       );
     }
   });
 
-  it('accepts UTF-8 whatever the runtime decodes: it is built into the core', () => {
+  it('accepts UTF-8 whatever the runtime decodes: it is built into the core', async () => {
     const nothing: TextDecoding = {
       supports: () => false,
       decoder: () => {
         throw new Error('not called');
       },
     };
-    expect(parse(nothing, 'UTF-8').datasets[0]!.csv.encoding).toBe('UTF-8');
+    expect(await load(nothing, 'UTF-8')).toBe('UTF-8');
   });
 });
 
