@@ -1,15 +1,38 @@
-// One lint config for the repo. The core (workers/, schemas/, adapters/ports.ts) must stay runtime-agnostic:
-// it runs unchanged on Workers, so Node built-ins and cloud SDKs are banned there.
+// One lint config for the repo. The core (workers/, schemas/, adapters/ports.ts and adapters/errors.ts) must
+// stay runtime-agnostic: it runs unchanged on Workers without Node compatibility, so Node's globals, its
+// built-in modules (bare or `node:`) and cloud SDKs are banned there. tsconfig.core.json checks the same
+// files without Node's types; test/unit/boundary.test.ts proves both catch a Node-only module.
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+export const coreFiles = ['workers/**/*.ts', 'schemas/**/*.ts', 'adapters/ports.ts', 'adapters/errors.ts'];
+
+const webOnly = 'The core runs on Workers too: use Web-standard APIs; Node-only code lives in app/node/.';
+const nodeGlobals = [
+  'Buffer',
+  'process',
+  'global',
+  '__dirname',
+  '__filename',
+  'require',
+  'module',
+  'exports',
+  'setImmediate',
+  'clearImmediate',
+];
+const nodeModules = builtinModules.filter((name) => !name.startsWith('_'));
+
 const nodeOnly = {
+  paths: nodeModules.map((name) => ({ name, message: webOnly })),
   patterns: [
-    { group: ['node:*'], message: 'The core runs on Workers too: use Web-standard APIs.' },
+    { group: ['node:*'], message: webOnly },
     { group: ['@google-cloud/*', '@aws-sdk/*', '@hono/node-server'], message: 'SDKs stay in adapters.' },
   ],
 };
+
+const builtinSpecifier = new RegExp(`^(node:.*|(${nodeModules.join('|')})(/.*)?)$`);
 
 export default tseslint.config(
   {
@@ -24,8 +47,22 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workers/**/*.ts', 'schemas/**/*.ts', 'adapters/ports.ts'],
+    files: coreFiles,
     ignores: ['**/*.test.ts'],
-    rules: { 'no-restricted-imports': ['error', nodeOnly] },
+    rules: {
+      'no-restricted-imports': ['error', nodeOnly],
+      'no-restricted-globals': ['error', ...nodeGlobals.map((name) => ({ name, message: webOnly }))],
+      'no-restricted-properties': [
+        'error',
+        ...nodeGlobals.map((property) => ({ object: 'globalThis', property, message: webOnly })),
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: `ImportExpression > Literal[value=${builtinSpecifier}]`,
+          message: webOnly,
+        },
+      ],
+    },
   },
 );

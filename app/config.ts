@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { defaultCsvOptions, type DatasetDefinition, type RowSchema } from '../schemas/dataset.js';
 import type { ValidatorFactory } from '../schemas/row-validator.js';
-import { isSupportedEncoding } from '../workers/decode.js';
+import { canDecode } from '../workers/decode.js';
+import type { TextDecoding } from '../workers/text-decoding.js';
 import { DropgateError } from '../adapters/errors.js';
 import type { CompiledDataset } from '../workers/ingest-file.js';
 
@@ -22,13 +23,8 @@ const csvOptions = z
         'must be one character, not a quote or newline',
       )
       .default(defaultCsvOptions.delimiter),
-    encoding: z
-      .string()
-      .refine(
-        isSupportedEncoding,
-        'is not an encoding Dropgate can decode (e.g. utf-8, windows-1252, iso-8859-1)',
-      )
-      .default(defaultCsvOptions.encoding),
+    /** Checked by compileDatasets, against what the runtime decodes. */
+    encoding: z.string().default(defaultCsvOptions.encoding),
     header: z.boolean().default(defaultCsvOptions.header),
     quote: z
       .string()
@@ -175,14 +171,26 @@ export function parseOrExplain<T>(schema: z.ZodType<T>, input: unknown, what: st
   throw new DropgateError('CONFIG_INVALID', `${what} is invalid:\n  ${problems.join('\n  ')}`);
 }
 
-/** Loads and compiles each dataset's schema; `readSchema` resolves the config's schema paths. */
+/**
+ * Loads and compiles each dataset's schema; `readSchema` resolves the config's schema paths. `decoding`
+ * is the runtime's (text-decoding.ts): a `csv.encoding` it cannot decode is refused here, at startup.
+ */
 export async function compileDatasets(
   datasets: DatasetConfig[],
   readSchema: (path: string) => Promise<unknown>,
   compile: ValidatorFactory,
+  decoding: TextDecoding,
 ): Promise<CompiledDataset[]> {
   return Promise.all(
     datasets.map(async (dataset, index) => {
+      const { encoding } = dataset.csv;
+      if (!canDecode(encoding, decoding)) {
+        throw new DropgateError(
+          'CONFIG_INVALID',
+          `datasets.${index}.csv.encoding: ${encoding} is not an encoding Dropgate can decode on this ` +
+            'runtime (e.g. utf-8, windows-1252, iso-8859-1)',
+        );
+      }
       const field = `datasets.${index}.schema`;
       let schema: unknown;
       try {

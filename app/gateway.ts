@@ -47,7 +47,14 @@ export interface GatewayOptions {
   ingest?: Partial<
     Pick<
       IngestDependencies,
-      'leaseMs' | 'retry' | 'onProgress' | 'checkpointIntervalMs' | 'signal' | 'segmentPool' | 'rowGroupPool'
+      | 'leaseMs'
+      | 'retry'
+      | 'onProgress'
+      | 'checkpointIntervalMs'
+      | 'signal'
+      | 'textDecoding'
+      | 'segmentPool'
+      | 'rowGroupPool'
     >
   >;
 }

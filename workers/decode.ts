@@ -1,12 +1,16 @@
-/** Bytes to text: gunzip when the data is gzip, then decode with the dataset's encoding, as Web Streams. */
-import iconv from 'iconv-lite';
+/**
+ * Bytes to text: gunzip when the data is gzip, then decode with the dataset's encoding, as Web Streams.
+ * UTF-8 is decoded here; other encodings by the runtime's injected TextDecoding (text-decoding.ts).
+ */
 import { concatBytes, streamWithHead } from './byte-streams.js';
 import { DropgateError } from '../adapters/errors.js';
+import type { ChunkDecoder, TextDecoding } from './text-decoding.js';
 
 const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
 
-export function isSupportedEncoding(label: string): boolean {
-  return UTF8_LABELS.has(label.toLowerCase()) || iconv.encodingExists(label);
+/** Whether a dataset may name `label` as its encoding on a runtime that decodes with `decoding`. */
+export function canDecode(label: string, decoding: TextDecoding): boolean {
+  return isUtf8(label) || decoding.supports(label);
 }
 
 /** The file's bytes, gunzipped when they are gzip (by magic number), with read errors made DropgateErrors. */
@@ -23,17 +27,49 @@ export async function plainBytes(
   if (options.expectGzip && !isGzip) {
     throw new DropgateError('FILE_UNREADABLE', 'file is named or marked gzip but does not hold gzip data');
   }
-  return isGzip
-    ? mapErrors(stream.pipeThrough(new DecompressionStream('gzip')), (error) => ({
-        code: 'FILE_UNREADABLE',
-        message: `gzip data is corrupt or truncated (${(error as Error).message})`,
-      }))
-    : stream;
+  if (!isGzip) return stream;
+  // The Web types want chunks backed by an ArrayBuffer (never shared memory), which every store's are.
+  const gunzip = new DecompressionStream('gzip') as TransformStream<Uint8Array, Uint8Array>;
+  return mapErrors(stream.pipeThrough(gunzip), (error) => ({
+    code: 'FILE_UNREADABLE',
+    message: `gzip data is corrupt or truncated (${(error as Error).message})`,
+  }));
 }
 
-/** Decodes plain bytes as text in `encoding`; a leading UTF-8 BOM is dropped. */
-export function decodeText(plain: ReadableStream<Uint8Array>, encoding: string): ReadableStream<string> {
-  return plain.pipeThrough(textDecoder(encoding));
+/**
+ * Decodes plain bytes as text in `encoding`; a leading byte-order mark is dropped. Encodings other than
+ * UTF-8 need `decoding`; without one, or when it does not know the encoding, this throws CONFIG_INVALID.
+ */
+export function decodeText(
+  plain: ReadableStream<Uint8Array>,
+  encoding: string,
+  decoding?: TextDecoding,
+): ReadableStream<string> {
+  if (isUtf8(encoding)) return decodeUtf8Text(plain);
+  if (!decoding?.supports(encoding)) {
+    throw new DropgateError(
+      'CONFIG_INVALID',
+      `csv.encoding ${encoding} cannot be decoded: this runtime was given no decoder for it`,
+    );
+  }
+  return plain.pipeThrough(chunkDecoderStream(decoding.decoder(encoding)));
+}
+
+/** Decodes plain UTF-8 bytes as text; a leading BOM is dropped, and bytes that are not UTF-8 reject the file. */
+export function decodeUtf8Text(plain: ReadableStream<Uint8Array>): ReadableStream<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  return plain.pipeThrough(
+    new TransformStream<Uint8Array, string>({
+      transform(chunk, controller) {
+        const text = decodeOrReject(() => decoder.decode(chunk, { stream: true }));
+        if (text) controller.enqueue(text);
+      },
+      flush(controller) {
+        const rest = decodeOrReject(() => decoder.decode());
+        if (rest) controller.enqueue(rest);
+      },
+    }),
+  );
 }
 
 export function isUtf8(encoding: string): boolean {
@@ -47,25 +83,10 @@ export function decodeUtf8Piece(bytes: Uint8Array): string {
 
 const pieceDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function textDecoder(encoding: string): TransformStream<Uint8Array, string> {
-  if (UTF8_LABELS.has(encoding.toLowerCase())) {
-    const decoder = new TextDecoder('utf-8', { fatal: true });
-    return new TransformStream<Uint8Array, string>({
-      transform(chunk, controller) {
-        const text = decodeOrReject(() => decoder.decode(chunk, { stream: true }));
-        if (text) controller.enqueue(text);
-      },
-      flush(controller) {
-        const rest = decodeOrReject(() => decoder.decode());
-        if (rest) controller.enqueue(rest);
-      },
-    });
-  }
-  // iconv-lite maps the single-byte Windows code pages fully (0x80 is the euro sign), unlike TextDecoder.
-  const decoder = iconv.getDecoder(encoding, { stripBOM: true });
+function chunkDecoderStream(decoder: ChunkDecoder): TransformStream<Uint8Array, string> {
   return new TransformStream<Uint8Array, string>({
     transform(chunk, controller) {
-      const text = decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      const text = decoder.write(chunk);
       if (text) controller.enqueue(text);
     },
     flush(controller) {

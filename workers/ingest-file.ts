@@ -21,6 +21,7 @@ import { parallelCsvBlocks, type CsvSegmentPool } from './csv/csv-parallel.js';
 import { csvRowSource } from './csv/csv-row-source.js';
 import { canCutRecords } from './csv/csv-segments.js';
 import { decodeText, isUtf8, plainBytes } from './decode.js';
+import type { TextDecoding } from './text-decoding.js';
 import { parallelParquetBlocks, parquetRowSource, type RowGroupPool } from './parquet/parquet-row-source.js';
 import {
   fileFingerprint,
@@ -68,6 +69,8 @@ export interface IngestDependencies {
   onProgress?: (progress: Progress) => void;
   /** Aborted when the process is shutting down: the attempt stops at a batch boundary, resumable. */
   signal?: AbortSignal;
+  /** Decodes CSV files in encodings other than UTF-8 (Node: iconv-lite; Workers: the runtime's TextDecoder). */
+  textDecoding?: TextDecoding;
   /** Parses UTF-8 CSV files in segments, several at once (Node: worker threads). */
   segmentPool?: CsvSegmentPool;
   /** Decodes Parquet row groups, several at once (Node: worker threads). */
@@ -438,7 +441,8 @@ async function openBlocks(
       blocksOf: (source) => rowBlocks(source, blockSize, options),
     });
   }
-  return rowBlocks(csvRowSource(decodeText(plain, csv.encoding), dataset.schema, csv), blockSize, options);
+  const text = decodeText(plain, csv.encoding, deps.textDecoding);
+  return rowBlocks(csvRowSource(text, dataset.schema, csv), blockSize, options);
 }
 
 async function publishSummary(

@@ -11,6 +11,7 @@ import { wireAdapters, wireLocalFilesStore } from './wire.js';
 import { DropgateError } from '../../adapters/errors.js';
 import { ingestFile, type IngestResult, type Progress } from '../../workers/ingest-file.js';
 import { createGateway } from '../gateway.js';
+import { iconvTextDecoding } from './iconv-text-decoding.js';
 import { createIngestPools } from './ingest-threads.js';
 import { createJsonLogger, silentLogger } from '../logger.js';
 import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
@@ -113,6 +114,7 @@ async function ingestLocalFile(
       controlTopic: config.file.controlTopic,
       owner: owner(),
       onProgress: progressReporter(basename(path)),
+      textDecoding: iconvTextDecoding,
       segmentPool: pools.segmentPool,
       rowGroupPool: pools.rowGroupPool,
     },
@@ -140,6 +142,7 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
     logger: silentLogger,
     ingest: {
       onProgress: progressReporter(key),
+      textDecoding: iconvTextDecoding,
       segmentPool: pools.segmentPool,
       rowGroupPool: pools.rowGroupPool,
     },

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../../adapters/local/durable-files.js';
 import { DropgateError } from '../../adapters/errors.js';
 import type { CompiledDataset } from '../../workers/ingest-file.js';
 import type { Credentials } from '../auth.js';
+import { iconvTextDecoding } from './iconv-text-decoding.js';
 import {
   compileDatasets,
   configFileSchema,
@@ -84,6 +85,7 @@ export async function loadConfig(
     async (schemaPath) =>
       JSON.parse(await readFile(isAbsolute(schemaPath) ? schemaPath : resolve(base, schemaPath), 'utf8')),
     createAjvValidatorFactory(),
+    iconvTextDecoding,
   );
   return { path, file, dataDir: resolve(base, file.dataDir), datasets, environment } satisfies LoadedConfig;
 }

@@ -7,6 +7,7 @@ import { wireAdapters } from './wire.js';
 import { createAuthenticator } from '../auth.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
+import { iconvTextDecoding } from './iconv-text-decoding.js';
 import { createIngestPools } from './ingest-threads.js';
 import type { Logger } from '../logger.js';
 import { localCredentials, type LoadedConfig } from './load-config.js';
@@ -67,7 +68,12 @@ export async function startGateway(
     owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     uploads: config.file.uploads,
     logger,
-    ingest: { signal: shutdown.signal, segmentPool: pools.segmentPool, rowGroupPool: pools.rowGroupPool },
+    ingest: {
+      signal: shutdown.signal,
+      textDecoding: iconvTextDecoding,
+      segmentPool: pools.segmentPool,
+      rowGroupPool: pools.rowGroupPool,
+    },
   });
   handler = createApp({
     gateway,

@@ -4,7 +4,6 @@
  * file is read byte by byte, in 5-byte chunks and in one chunk, so chunk boundaries fall inside quotes,
  * CRLFs and multi-byte characters; the outcome must not depend on where they fall.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   createMemoryEventSink,
@@ -12,51 +11,18 @@ import {
 } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
-import type { CsvOptions, RowSchema } from '../../schemas/dataset.js';
+import { iconvTextDecoding } from '../../app/node/iconv-text-decoding.js';
 import { inlineSegmentPool, type CsvSegmentPool } from '../../workers/csv/csv-parallel.js';
 import { ingestFile, type CompiledDataset, type IngestResult } from '../../workers/ingest-file.js';
+import {
+  loadCsvFixtures,
+  type CsvFixture as Fixture,
+  type ExpectedOutcome,
+} from '../support/csv-fixtures.js';
 import { testDataset } from '../support/datasets.js';
 import type { CloudEvent, DeadLetterData } from '../support/cloud-events.js';
 
-interface ExpectedOutcome {
-  /** What the fixture is about, for whoever reads it next. */
-  about: string;
-  dataset?: { csv?: Partial<CsvOptions>; schema?: RowSchema };
-  state: 'ingested' | 'rejected';
-  events: Array<{ row: number; data: Record<string, unknown> }>;
-  /** `raw`, when given, is the CSV text the dead letter carries for the row. */
-  rejections: Array<{ row: number; line: number; fields: string[]; reasonIncludes?: string[]; raw?: string }>;
-  error?: { code: string; messageIncludes: string; line?: number };
-}
-
-interface Fixture {
-  name: string;
-  file: string;
-  bytes: Uint8Array;
-  expected: ExpectedOutcome;
-}
-
 const CONTROL_TOPIC = 'dropgate.files';
-const fixturesDir = new URL('../fixtures/csv/', import.meta.url);
-
-function loadFixtures(): Fixture[] {
-  const files = readdirSync(fixturesDir).sort();
-  return files
-    .filter((file) => file.endsWith('.expected.json'))
-    .map((expectedFile) => {
-      const name = expectedFile.slice(0, -'.expected.json'.length);
-      const data = files.filter((file) => file !== expectedFile && file.startsWith(`${name}.`));
-      if (data.length !== 1)
-        throw new Error(`${expectedFile} needs exactly one data file, found ${data.length}`);
-      const file = data[0]!;
-      return {
-        name,
-        file,
-        bytes: new Uint8Array(readFileSync(new URL(file, fixturesDir))),
-        expected: JSON.parse(readFileSync(new URL(expectedFile, fixturesDir), 'utf8')) as ExpectedOutcome,
-      };
-    });
-}
 
 function datasetFor(expected: ExpectedOutcome): CompiledDataset {
   return testDataset({
@@ -92,6 +58,7 @@ async function ingestFixture(
       ledger,
       controlTopic: CONTROL_TOPIC,
       owner: 'csv-fixtures',
+      textDecoding: iconvTextDecoding,
       ...(segmentBytes === undefined
         ? {}
         : {
@@ -122,7 +89,7 @@ function countingPool(pool: CsvSegmentPool, counter: { segments: number }): CsvS
 const parse = (topicEvents: Array<{ body: string }>) =>
   topicEvents.map((event) => JSON.parse(event.body) as CloudEvent);
 
-const fixtures = loadFixtures();
+const fixtures = loadCsvFixtures();
 /** Sequential reads in several chunkings, then cut into segments (csv-parallel.ts) of several sizes. */
 const chunkings: Array<[string, number | undefined, number | undefined]> = [
   ['byte by byte', 1, undefined],

@@ -13,6 +13,7 @@ import { DropgateError } from '../../adapters/errors.js';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
+import { iconvTextDecoding } from '../../app/node/iconv-text-decoding.js';
 import { createCsvThreadPool, createIngestPools } from '../../app/node/ingest-threads.js';
 import { inlineSegmentPool, type CsvSegmentPool } from '../../workers/csv/csv-parallel.js';
 import { ingestFile, type CompiledDataset } from '../../workers/ingest-file.js';
@@ -116,6 +117,7 @@ async function ingest(
       controlTopic: CONTROL,
       owner: 'test',
       sink: refusing,
+      textDecoding: iconvTextDecoding,
       ...(counted ? { segmentPool: counted, segmentBytes: options.segmentBytes, parallelMinBytes: 0 } : {}),
     },
     { dataset, key, mode: 'notification' },

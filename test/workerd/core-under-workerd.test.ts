@@ -1,6 +1,8 @@
 /**
- * The ingestion core runs unchanged under workerd: the product's worker bundle builds and serves
- * /healthz, and a test Worker ingesting a CSV inside workerd publishes exactly the events Node publishes.
+ * The ingestion core runs unchanged under workerd, without Node compatibility: the product's worker
+ * bundle builds and serves /healthz, and a test Worker (harness.ts) runs the core inside workerd: every
+ * CSV fixture (windows-1252 decoded by workerd's own TextDecoder), every Parquet variant, EventBytesWriter.
+ * Each run must give exactly what the same run gives on Node, with iconv-lite and ajv compiled at run time.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,20 +10,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import iconv from 'iconv-lite';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
-import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
-import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
+import { iconvTextDecoding } from '../../app/node/iconv-text-decoding.js';
+import type { RowSchema } from '../../schemas/dataset.js';
 import { createAjvValidatorFactory } from '../../schemas/row-validator.js';
 import { standaloneValidatorModule } from '../../schemas/standalone-validator.js';
 import { ingestFile } from '../../workers/ingest-file.js';
-import { harnessDataset, runHarness } from './run-harness.js';
+import { loadCsvFixtures, type CsvFixture } from '../support/csv-fixtures.js';
+import {
+  PARQUET_VARIANTS,
+  TABULAR_SCHEMA,
+  expectedRows,
+  writeParquetVariants,
+} from '../support/parquet-fixtures.js';
+import { checkEventBytes, harnessDataset, runHarness, type HarnessFile } from './run-harness.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '../..');
 const wrangler = join(root, 'node_modules/.bin/wrangler');
 const outdir = join(root, '.wrangler/test');
+/** wrangler names the bundle after the entry module (app/worker/index.ts). */
+const productScript = 'index.js';
+const configs = { harness: join(root, 'test/workerd/wrangler.toml'), product: join(root, 'wrangler.toml') };
 
 async function bundle(config: string, out: string): Promise<string> {
   await run(wrangler, ['deploy', '--dry-run', '--config', config, '--outdir', out], {
@@ -29,6 +41,16 @@ async function bundle(config: string, out: string): Promise<string> {
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
   });
   return out;
+}
+
+/** What a wrangler.toml asks of workerd, so Miniflare runs each bundle as it would be deployed. */
+async function compatibilityOf(config: string) {
+  const text = await readFile(config, 'utf8');
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(text)?.[1] ?? '';
+  return {
+    compatibilityDate: /^compatibility_date\s*=\s*"([^"]+)"/m.exec(text)![1]!,
+    compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((match) => match[1]!),
+  };
 }
 
 const csv = [
@@ -41,58 +63,138 @@ const csv = [
   '',
 ].join('\r\n');
 
+type HarnessRun = Awaited<ReturnType<typeof runHarness>>;
+
+/** A run with the runtime's own words for a corrupt gzip stream, in parentheses, left out: they differ. */
+function comparable(run: HarnessRun): HarnessRun {
+  const summaries = run.topics['dropgate.files'] as
+    Array<{ data: { error?: { message: string } } }> | undefined;
+  for (const summary of summaries ?? []) {
+    const error = summary.data.error;
+    if (error?.message.startsWith('gzip data is corrupt'))
+      error.message = error.message.replace(/ \(.*\)$/s, '');
+  }
+  return run;
+}
+
+const csvFixtures = loadCsvFixtures();
+const ownSchema = (fixture: CsvFixture) => (fixture.expected.dataset?.schema ? fixture.name : undefined);
+type Event = { rownumber: number; data: Record<string, unknown> };
+
 describe('core under workerd', () => {
   let harness: Miniflare;
   let product: Miniflare;
+  let ordersV1: RowSchema;
+  /** The schemas the harness has precompiled validators for, by validator name. */
+  const schemas = new Map<string, RowSchema>();
+  const compile = createAjvValidatorFactory();
+  const parquetFiles = new Map<string, Uint8Array>();
 
   beforeAll(async () => {
-    const schema = JSON.parse(await readFile(join(root, 'schemas/orders/v1.json'), 'utf8'));
-    await mkdir(join(root, 'test/workerd/generated'), { recursive: true });
+    ordersV1 = JSON.parse(await readFile(join(root, 'schemas/orders/v1.json'), 'utf8'));
+    schemas.set('orders/v1', ordersV1).set('tabular', TABULAR_SCHEMA);
+    for (const fixture of csvFixtures) {
+      const name = ownSchema(fixture);
+      if (name) schemas.set(name, fixture.expected.dataset!.schema!);
+    }
+    const generated = join(root, 'test/workerd/generated');
+    await mkdir(generated, { recursive: true });
+    const modules = [...schemas].map(([name, schema], index) => ({
+      name,
+      file: `validator-${index}.js`,
+      schema,
+    }));
+    for (const { file, schema } of modules) {
+      await writeFile(
+        join(generated, file),
+        standaloneValidatorModule(schema, '../../../schemas/rfc3339-formats.ts'),
+      );
+    }
     await writeFile(
-      join(root, 'test/workerd/generated/orders-v1.validator.js'),
-      standaloneValidatorModule(schema, '../../../schemas/rfc3339-formats.ts'),
+      join(generated, 'validators.js'),
+      [
+        ...modules.map(({ file }, index) => `import v${index} from './${file}';`),
+        `export default { ${modules.map(({ name }, index) => `${JSON.stringify(name)}: v${index}`).join(', ')} };`,
+        '',
+      ].join('\n'),
     );
     const [harnessDir, productDir] = await Promise.all([
-      bundle(join(root, 'test/workerd/wrangler.toml'), join(outdir, 'harness')),
-      bundle(join(root, 'wrangler.toml'), join(outdir, 'product')),
+      bundle(configs.harness, join(outdir, 'harness')),
+      bundle(configs.product, join(outdir, 'product')),
     ]);
-    const options = { modules: true, compatibilityDate: '2025-09-01', compatibilityFlags: ['nodejs_compat'] };
-    harness = new Miniflare({ ...options, scriptPath: join(harnessDir, 'harness.js') });
-    product = new Miniflare({ ...options, scriptPath: join(productDir, 'index.js') });
+    harness = new Miniflare({
+      modules: true,
+      ...(await compatibilityOf(configs.harness)),
+      scriptPath: join(harnessDir, 'harness.js'),
+    });
+    product = new Miniflare({
+      modules: true,
+      ...(await compatibilityOf(configs.product)),
+      scriptPath: join(productDir, productScript),
+    });
+
+    const directory = await mkdtemp(join(tmpdir(), 'dropgate-workerd-'));
+    try {
+      for (const { variant, bytes } of await writeParquetVariants(directory))
+        parquetFiles.set(variant.name, bytes);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   }, 120_000);
 
   afterAll(async () => {
     await Promise.all([harness?.dispose(), product?.dispose()]);
   });
 
-  /** Ingests one file inside workerd and on Node with the same inputs; returns both runs' events. */
-  async function ingestInBoth(key: string, bytes: Uint8Array, workerdSegmentBytes?: number) {
-    const updated = '2026-11-24T12:00:00.000Z';
-    const segments = workerdSegmentBytes === undefined ? '' : `&segmentBytes=${workerdSegmentBytes}`;
-    const response = await harness.dispatchFetch(
-      `http://localhost/ingest?key=${encodeURIComponent(key)}&updated=${encodeURIComponent(updated)}${segments}`,
-      { method: 'POST', body: bytes },
-    );
+  /**
+   * Runs one file inside workerd (cut into segments when `segmentBytes` is given) and with the sequential
+   * parser on Node, with the same inputs; returns both runs' events.
+   */
+  async function ingestInBoth(file: Omit<HarnessFile, 'updated'>) {
+    const request: HarnessFile = { ...file, updated: '2026-11-24T12:00:00.000Z' };
+    const parameters = new URLSearchParams({
+      key: request.key,
+      updated: request.updated,
+      dataset: JSON.stringify(request.dataset),
+      ...(request.chunkSize === undefined ? {} : { chunkSize: String(request.chunkSize) }),
+      ...(request.segmentBytes === undefined ? {} : { segmentBytes: String(request.segmentBytes) }),
+    });
+    const response = await harness.dispatchFetch(`http://localhost/ingest?${parameters}`, {
+      method: 'POST',
+      body: request.bytes,
+    });
     expect(response.status).toBe(200);
-    const inWorkerd = (await response.json()) as Awaited<ReturnType<typeof runHarness>>;
-    const schema = JSON.parse(await readFile(join(root, 'schemas/orders/v1.json'), 'utf8'));
+    const inWorkerd = (await response.json()) as HarnessRun;
+    const { segmentBytes: _, ...sequential } = request;
     const onNode = await runHarness(
       {
-        store: createMemoryObjectStore({ chunkSize: 1024 }),
-        sink: createMemoryEventSink(),
-        ledger: createMemoryLedger(),
         ingestFile,
+        textDecoding: iconvTextDecoding,
+        validate: compile(schemas.get(request.dataset.validator)!, request.dataset.validator),
       },
-      harnessDataset(schema, createAjvValidatorFactory()(schema, 'orders/v1')),
-      { key, updated, bytes },
+      sequential,
     );
-    return { inWorkerd, onNode };
+    return { inWorkerd: comparable(inWorkerd), onNode: comparable(onNode) };
   }
 
+  test('neither Worker asks for Node compatibility, at a date where workerd refuses node: imports cleanly', async () => {
+    for (const config of Object.values(configs)) {
+      const { compatibilityDate, compatibilityFlags } = await compatibilityOf(config);
+      expect(compatibilityFlags).toEqual([]);
+      expect(compatibilityDate >= '2026-04-01').toBe(true);
+    }
+  });
+
   test('the product worker bundle compiles no WebAssembly at run time (Workers forbid it)', async () => {
-    const bundled = await readFile(join(outdir, 'product/index.js'), 'utf8');
+    const bundled = await readFile(join(outdir, 'product', productScript), 'utf8');
     expect(bundled).toContain('parquetMetadataAsync');
     expect(bundled).not.toMatch(/new WebAssembly\.Module|WebAssembly\.(compile|instantiate)\(/);
+  });
+
+  test('the product worker bundle holds no iconv-lite: Workers decode legacy encodings with TextDecoder', async () => {
+    const bundled = await readFile(join(outdir, 'product', productScript), 'utf8');
+    expect(bundled).not.toContain('iconv-lite');
+    expect(bundled).not.toMatch(/\bBuffer\.from\(/);
   });
 
   test('the product worker bundle serves /healthz with the core bundled in', async () => {
@@ -102,14 +204,15 @@ describe('core under workerd', () => {
   });
 
   test('a CSV ingested inside workerd yields exactly the events Node yields', async () => {
-    const { inWorkerd, onNode } = await ingestInBoth(
-      'vendors/acme/orders/2026-11-24/batch.csv',
-      new TextEncoder().encode(csv),
-    );
+    const { inWorkerd, onNode } = await ingestInBoth({
+      key: 'vendors/acme/orders/2026-11-24/batch.csv',
+      bytes: new TextEncoder().encode(csv),
+      dataset: harnessDataset(ordersV1),
+    });
 
     expect(inWorkerd.status).toBe('ingested');
     expect(inWorkerd).toEqual(onNode);
-    const rows = inWorkerd.topics.orders as Array<{ rownumber: number; data: Record<string, unknown> }>;
+    const rows = inWorkerd.topics.orders as Event[];
     expect(rows.map((event) => event.rownumber)).toEqual([1, 3]);
     expect(rows[0]!.data.note).toBe('multi\r\nline, "quoted" note — café €');
     expect(rows[1]!.data.note).toBe('日本語');
@@ -118,15 +221,118 @@ describe('core under workerd', () => {
     }>;
     expect(dead.map((event) => event.data.line)).toEqual([4, 6]);
   });
+
   test('a CSV cut into segments inside workerd yields exactly the events the sequential parser on Node yields', async () => {
-    const { inWorkerd, onNode } = await ingestInBoth(
-      'vendors/acme/orders/2026-11-24/batch.csv',
-      new TextEncoder().encode(csv),
-      16,
-    );
+    const { inWorkerd, onNode } = await ingestInBoth({
+      key: 'vendors/acme/orders/2026-11-24/batch.csv',
+      bytes: new TextEncoder().encode(csv),
+      dataset: harnessDataset(ordersV1),
+      segmentBytes: 16,
+    });
     expect(inWorkerd.status).toBe('ingested');
     expect(inWorkerd.segments).toBeGreaterThan(3);
     expect({ ...inWorkerd, segments: 0 }).toEqual(onNode);
+  });
+
+  describe.each(csvFixtures.map((fixture) => [fixture.file, fixture] as const))(
+    'CSV fixture %s inside workerd',
+    (_file, fixture) => {
+      const dataset = () =>
+        harnessDataset(fixture.expected.dataset?.schema ?? ordersV1, {
+          ...(fixture.expected.dataset?.csv ? { csv: fixture.expected.dataset.csv } : {}),
+          validator: ownSchema(fixture) ?? 'orders/v1',
+        });
+      const key = `vendors/acme/orders/${fixture.file}`;
+
+      test('read in 5-byte chunks, yields the events Node yields, and the expected ones', async () => {
+        const { inWorkerd, onNode } = await ingestInBoth({
+          key,
+          bytes: fixture.bytes,
+          dataset: dataset(),
+          chunkSize: 5,
+        });
+        expect(inWorkerd).toEqual(onNode);
+        expect(inWorkerd.status).toBe(fixture.expected.state);
+        const events = (inWorkerd.topics.orders ?? []) as Event[];
+        expect(events.map((event) => ({ row: event.rownumber, data: event.data }))).toEqual(
+          fixture.expected.events,
+        );
+      });
+
+      test('cut in 40-byte segments, yields the events the sequential parser on Node yields', async () => {
+        const { inWorkerd, onNode } = await ingestInBoth({
+          key,
+          bytes: fixture.bytes,
+          dataset: dataset(),
+          chunkSize: 7,
+          segmentBytes: 40,
+        });
+        expect({ ...inWorkerd, segments: 0 }).toEqual(onNode);
+      });
+    },
+  );
+
+  test("a windows-1252 file is decoded by workerd's TextDecoder: 0x80 is €, 0x93/0x94 are curly quotes", async () => {
+    const fixture = csvFixtures.find((candidate) => candidate.name === 'windows-1252')!;
+    expect(fixture.bytes).toContain(0x80);
+    const { inWorkerd } = await ingestInBoth({
+      key: `vendors/acme/orders/${fixture.file}`,
+      bytes: fixture.bytes,
+      dataset: harnessDataset(ordersV1, { csv: { encoding: 'windows-1252' } }),
+    });
+    const rows = inWorkerd.topics.orders as Event[];
+    expect(rows.map((event) => event.data.sku)).toEqual(['CAFÉ-€', 'SKU-£', 'SKU-3']);
+    expect(rows[1]!.data.note).toBe('“curly quotes” – and a dash');
+  });
+
+  /** `bytes` in `encoding`, decoded byte by byte inside workerd by the Workers TextDecoding. */
+  async function decodeInWorkerd(encoding: string, bytes: Uint8Array) {
+    const response = await harness.dispatchFetch(`http://localhost/decode?encoding=${encoding}`, {
+      method: 'POST',
+      body: bytes,
+    });
+    return (await response.json()) as { supported: boolean; text?: string };
+  }
+
+  test.each(['windows-1252', 'windows-1250', 'windows-1251', 'koi8-r', 'iso-8859-2', 'ibm866'])(
+    "workerd's TextDecoder decodes every byte of %s as iconv-lite does, but those the code page leaves undefined",
+    async (encoding) => {
+      const bytes = Uint8Array.from({ length: 256 }, (_, index) => index);
+      const { supported, text } = await decodeInWorkerd(encoding, bytes);
+      expect(supported).toBe(true);
+      const inWorkerd = [...text!];
+      const onNode = [...iconv.decode(Buffer.from(bytes), encoding)];
+      expect(inWorkerd).toHaveLength(256);
+      const differing = onNode.flatMap((character, byte) => (character === inWorkerd[byte] ? [] : [byte]));
+      // iconv-lite gives U+FFFD for a byte the code page leaves undefined; WHATWG gives the C1 control.
+      expect(differing.filter((byte) => onNode[byte] !== '\ufffd')).toEqual([]);
+      for (const byte of differing) expect(inWorkerd[byte]!.codePointAt(0)).toBe(byte);
+    },
+  );
+
+  test.each([
+    ['shift_jis', '注文,東京都,ｶﾀｶﾅ,①'],
+    ['gbk', '订单,北京市,中文'],
+    ['big5', '訂單,臺北市,繁體'],
+    ['euc-kr', '주문,서울,한국어'],
+  ])("workerd's TextDecoder decodes %s cut byte by byte as iconv-lite encodes it", async (encoding, text) => {
+    const { supported, text: decoded } = await decodeInWorkerd(
+      encoding,
+      new Uint8Array(iconv.encode(text, encoding)),
+    );
+    expect(supported).toBe(true);
+    expect(decoded).toBe(text);
+  });
+
+  test('the Workers TextDecoding does not claim encodings workerd cannot decode', async () => {
+    expect(await decodeInWorkerd('cp437', new Uint8Array([0x80]))).toEqual({ supported: false });
+  });
+
+  test('EventBytesWriter writes 2,000 random values and 2,000 numbers inside workerd as JSON.stringify does', async () => {
+    const response = await harness.dispatchFetch('http://localhost/event-bytes?seed=20261126&count=2000');
+    const inWorkerd = (await response.json()) as ReturnType<typeof checkEventBytes>;
+    expect(inWorkerd).toEqual({ checked: 4000, mismatches: [] });
+    expect(checkEventBytes(20261126, 2000)).toEqual(inWorkerd);
   });
 
   test('a Parquet file read by range reads inside workerd yields exactly the events Node yields', async () => {
@@ -146,11 +352,15 @@ describe('core under workerd', () => {
     const bytes = new Uint8Array(await readFile(path));
     await rm(directory, { recursive: true, force: true });
 
-    const { inWorkerd, onNode } = await ingestInBoth('vendors/acme/orders/2026-11-24/orders.parquet', bytes);
+    const { inWorkerd, onNode } = await ingestInBoth({
+      key: 'vendors/acme/orders/2026-11-24/orders.parquet',
+      bytes,
+      dataset: harnessDataset(ordersV1),
+    });
 
     expect(inWorkerd.status).toBe('ingested');
     expect(inWorkerd).toEqual(onNode);
-    const rows = inWorkerd.topics.orders as Array<{ rownumber: number; data: Record<string, unknown> }>;
+    const rows = inWorkerd.topics.orders as Event[];
     // Quantity 0 (every third row) breaks the schema's minimum: those rows are dead letters.
     expect(rows).toHaveLength(500 - 167);
     expect(rows[0]!.data).toEqual({
@@ -167,4 +377,25 @@ describe('core under workerd', () => {
     });
     expect((inWorkerd.topics['orders.dead-letter'] as unknown[]).length).toBe(167);
   });
+
+  test.each(PARQUET_VARIANTS.map((variant) => [variant.name, variant] as const))(
+    'the Parquet variant %s inside workerd yields exactly the events Node yields',
+    async (name, variant) => {
+      const { inWorkerd, onNode } = await ingestInBoth({
+        key: `vendors/acme/tabular/${name}.parquet`,
+        bytes: parquetFiles.get(name)!,
+        dataset: harnessDataset(TABULAR_SCHEMA, {
+          name: 'tabular',
+          match: 'vendors/*/tabular/**',
+          topic: 'tabular',
+          deadLetterTopic: 'tabular.dead-letter',
+          validator: 'tabular',
+        }),
+      });
+      expect(inWorkerd.status).toBe('ingested');
+      expect(inWorkerd).toEqual(onNode);
+      const rows = inWorkerd.topics.tabular as Event[];
+      expect(rows.map((event) => event.data)).toEqual(expectedRows(variant));
+    },
+  );
 });

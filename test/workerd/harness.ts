@@ -1,34 +1,56 @@
 /**
- * A test-only Worker: ingests the POSTed CSV with the real core and memory adapters inside workerd, and
- * answers with every event published, so the test can compare them with the same run on Node.
+ * A test-only Worker running the core inside workerd, for core-under-workerd.test.ts to compare with the
+ * same runs on Node. POST /ingest ingests the body with memory adapters, a precompiled validator and the
+ * Workers TextDecoding, answering every event published; POST /decode decodes the body with that
+ * TextDecoding; GET /event-bytes checks EventBytesWriter against JSON.stringify.
  */
-import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
-import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
-import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import { fromAjv } from '../../schemas/row-validator.js';
-import ordersV1 from '../../schemas/orders/v1.json' with { type: 'json' };
 import { ingestFile } from '../../workers/ingest-file.js';
-import validate from './generated/orders-v1.validator.js';
-import { harnessDataset, runHarness } from './run-harness.js';
+import { webTextDecoding } from '../../workers/text-decoding.js';
+import validators from './generated/validators.js';
+import { checkEventBytes, runHarness, type HarnessDataset } from './run-harness.js';
+
+async function ingest(url: URL, request: Request): Promise<unknown> {
+  const dataset = JSON.parse(url.searchParams.get('dataset')!) as HarnessDataset;
+  const validate = validators[dataset.validator];
+  if (!validate) throw new Error(`no precompiled validator ${dataset.validator}`);
+  const number = (name: string) =>
+    url.searchParams.has(name) ? Number(url.searchParams.get(name)) : undefined;
+  const segmentBytes = number('segmentBytes');
+  return runHarness(
+    { ingestFile, textDecoding: webTextDecoding, validate: fromAjv(validate) },
+    {
+      key: url.searchParams.get('key')!,
+      updated: url.searchParams.get('updated')!,
+      bytes: new Uint8Array(await request.arrayBuffer()),
+      dataset,
+      chunkSize: number('chunkSize') ?? 1024,
+      ...(segmentBytes === undefined ? {} : { segmentBytes }),
+    },
+  );
+}
+
+async function decode(url: URL, request: Request): Promise<unknown> {
+  const encoding = url.searchParams.get('encoding')!;
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (!webTextDecoding.supports(encoding)) return { supported: false };
+  const decoder = webTextDecoding.decoder(encoding);
+  // Byte by byte, so characters are cut between chunks.
+  let text = '';
+  for (let index = 0; index < bytes.length; index++) text += decoder.write(bytes.subarray(index, index + 1));
+  return { supported: true, text: text + decoder.end() };
+}
 
 export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const result = await runHarness(
-      {
-        store: createMemoryObjectStore({ chunkSize: 1024 }),
-        sink: createMemoryEventSink(),
-        ledger: createMemoryLedger(),
-        ingestFile,
-      },
-      harnessDataset(ordersV1, fromAjv(validate)),
-      {
-        key: url.searchParams.get('key') ?? 'vendors/acme/orders/file.csv',
-        updated: url.searchParams.get('updated') ?? '2026-01-01T00:00:00.000Z',
-        bytes: new Uint8Array(await request.arrayBuffer()),
-      },
-      url.searchParams.has('segmentBytes') ? Number(url.searchParams.get('segmentBytes')) : undefined,
-    );
-    return Response.json(result);
+    if (url.pathname === '/ingest') return Response.json(await ingest(url, request));
+    if (url.pathname === '/decode') return Response.json(await decode(url, request));
+    if (url.pathname === '/event-bytes') {
+      return Response.json(
+        checkEventBytes(Number(url.searchParams.get('seed')), Number(url.searchParams.get('count'))),
+      );
+    }
+    return new Response('not found', { status: 404 });
   },
 };

@@ -7,7 +7,7 @@
  */
 import { schemaColumns, type CsvOptions, type RowSchema } from '../../schemas/dataset.js';
 import type { RowValidator } from '../../schemas/row-validator.js';
-import { decodeText, decodeUtf8Piece } from '../decode.js';
+import { decodeUtf8Piece, decodeUtf8Text } from '../decode.js';
 import { DropgateError } from '../../adapters/errors.js';
 import { RowBlockBuilder, type AllocateBytes, type RowBlock } from '../row-block.js';
 import type { RowSource } from '../rows.js';
@@ -184,7 +184,8 @@ export async function* parallelCsvBlocks(
       while (running.length > 0) yield await next();
       const start: CsvStart | undefined =
         piece.newline === undefined ? undefined : { header, newline: piece.newline, row, line };
-      const text = decodeText(piece.bytes, csv.encoding);
+      // Only UTF-8 files are cut (ingest-file.ts), so the rest is UTF-8 too.
+      const text = decodeUtf8Text(piece.bytes);
       yield* options.blocksOf(
         csvRowSource(text, schema, { ...csv, maxRecordChars, ...(start ? { start } : {}) }),
       );

@@ -39,7 +39,18 @@ interface ParserHandle {
   parse(input: string, baseIndex: number, ignoreLastRow: boolean): ParseResult;
 }
 
-type ParserHandleClass = new (config: Papa.ParseConfig) => ParserHandle;
+/** The options of papaparse's internal parser this module sets. */
+interface ParserConfig {
+  delimiter: string;
+  quoteChar: string;
+  escapeChar: string;
+  newline: string;
+  header: false;
+  dynamicTyping: false;
+  skipEmptyLines: false;
+}
+
+type ParserHandleClass = new (config: ParserConfig) => ParserHandle;
 
 export async function* csvRecords(
   text: AsyncIterable<string>,
@@ -53,7 +64,7 @@ export async function* csvRecords(
       delimiter: options.delimiter,
       quoteChar: options.quote,
       escapeChar: options.quote,
-      newline: newline as Papa.ParseConfig['newline'],
+      newline,
       header: false,
       dynamicTyping: false,
       skipEmptyLines: false,
