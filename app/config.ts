@@ -89,6 +89,11 @@ export const configFileSchema = z
       )
       .default([{ type: 'local-upload', mode: 'background' }]),
     controlTopic: topicName.default('dropgate.files'),
+    /**
+     * Seconds between sweeps of the ledger for unfinished versions to resume (a retryable failure after a
+     * long outage, a lease of an instance that died); 0 turns sweeps off. The start always sweeps.
+     */
+    resumeIntervalSeconds: z.number().int().min(0).max(86_400).default(300),
     /** Worker threads parsing CSV (Parquet: one fewer, at least one); 0: none. Default: the cores. */
     ingestThreads: z.number().int().min(0).max(256).optional(),
     uploads: z

@@ -16,7 +16,7 @@ import type {
   SignedUpload,
 } from '../adapters/ports.js';
 import { formatByExtension } from '../schemas/dataset.js';
-import { DropgateError } from '../adapters/errors.js';
+import { DropgateError, ERROR_CODES, isRetryableCode, type ErrorCode } from '../adapters/errors.js';
 import {
   ingestFile,
   type CompiledDataset,
@@ -263,13 +263,19 @@ export function createGateway(options: GatewayOptions) {
 
     fileStatus: (key: string): Promise<FileRecord | undefined> => ledger.latest(store.bucket, key),
 
-    /** Wakes every version the ledger holds unfinished for this bucket (pending, processing, failed). */
-    async resumeUnfinished(): Promise<number> {
+    /**
+     * Wakes the versions the ledger holds unfinished for this bucket. At start (`all`) every one: pending,
+     * processing, failed. Later sweeps skip versions failed for a reason retrying cannot mend, and versions
+     * leased to a live owner, so they catch what a lost wake, a dead instance or a long outage left behind.
+     */
+    async resumeUnfinished(scope: 'all' | 'retryable' = 'all'): Promise<number> {
       let count = 0;
       let cursor: string | undefined;
+      const now = Date.now();
       do {
         const page = await ledger.unfinished({ bucket: store.bucket, ...(cursor ? { cursor } : {}) });
         for (const record of page.records) {
+          if (scope === 'retryable' && !worthRetrying(record, now)) continue;
           logger.info('resuming unfinished file', {
             key: record.key,
             version: record.version,
@@ -289,6 +295,15 @@ export function createGateway(options: GatewayOptions) {
     /** Stops starting background work; running attempts stop at their next block (`ingest.signal`). */
     stop: () => background.stop(),
   };
+}
+
+/** Whether a sweep should wake an unfinished version: not one a live owner holds, nor one failed for good. */
+function worthRetrying(record: FileRecord, now: number): boolean {
+  if (record.state === 'processing')
+    return record.leaseUntil === null || Date.parse(record.leaseUntil) <= now;
+  if (record.state !== 'failed') return true;
+  const code = record.outcome?.error?.code;
+  return code === undefined || !ERROR_CODES.includes(code as ErrorCode) || isRetryableCode(code as ErrorCode);
 }
 
 function contentTypeOf(key: string): string {

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { wireAdapters } from './wire.js';
+import { describeError } from '../../adapters/errors.js';
 import { createAuthenticator } from '../auth.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
@@ -83,6 +84,16 @@ export async function startGateway(
   }).fetch;
   const resumed = await gateway.resumeUnfinished();
   if (resumed > 0) logger.info('resuming unfinished files', { count: resumed });
+  const sweeps =
+    config.file.resumeIntervalSeconds > 0
+      ? setInterval(() => {
+          gateway
+            .resumeUnfinished('retryable')
+            .catch((error: unknown) =>
+              logger.warn('sweeping the ledger failed', { error: describeError(error) }),
+            );
+        }, config.file.resumeIntervalSeconds * 1000)
+      : undefined;
 
   const [vendorKey, vendor] = [...credentials.vendorKeys][0] ?? [];
   return {
@@ -101,6 +112,7 @@ export async function startGateway(
      */
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      clearInterval(sweeps);
       shutdown.abort();
       gateway.stop();
       let grace: ReturnType<typeof setTimeout> | undefined;
