@@ -123,6 +123,11 @@ export type DatasetConfig = z.infer<typeof datasetConfig>;
 /** Secrets and deployment settings come from the environment, never from the config file. */
 export const environmentSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(8787),
+  /** Address to listen on; default all interfaces, or 127.0.0.1 when local credentials were generated. */
+  HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be an IP address or a host name, e.g. 127.0.0.1 or 0.0.0.0')
+    .optional(),
   DROPGATE_CONFIG: z.string().optional(),
   DROPGATE_PUBLIC_URL: z.url().optional(),
   DROPGATE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -38,17 +38,22 @@ export async function startGateway(
   // default Node aborts such requests, and the upload would be lost.
   (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   const port = options.port ?? config.environment.PORT;
+  const { credentials, signingSecret, generated } = await localCredentials(config);
+  // Credentials Dropgate made up itself mean a laptop, not a deployment: serve it to this machine only.
+  const env = config.environment;
+  const localOnly = !env.DROPGATE_ADMIN_TOKEN || !env.DROPGATE_SIGNING_SECRET || !env.DROPGATE_VENDOR_KEYS;
+  const host = env.HOST ?? (localOnly ? '127.0.0.1' : '0.0.0.0');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => resolve());
+    server.listen(port, host, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  const url = config.environment.DROPGATE_PUBLIC_URL ?? `http://localhost:${address.port}`;
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const url = config.environment.DROPGATE_PUBLIC_URL ?? `http://${shownHost}:${address.port}`;
 
   let adapters;
-  let credentials, signingSecret, generated;
   try {
-    ({ credentials, signingSecret, generated } = await localCredentials(config));
     adapters = await wireAdapters({
       file: config.file,
       dataDir: config.dataDir,

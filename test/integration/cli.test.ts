@@ -453,8 +453,9 @@ describe('dropgate serve', () => {
     const url = /listening on (http:\/\/\S+)/.exec(banner)?.[1];
     const vendorKey = /vendor "acme" API key \(local use\): (\S+)/.exec(banner)?.[1];
     const adminToken = /admin token \(local use\): (\S+)/.exec(banner)?.[1];
-    expect(url).toMatch(/^http:\/\/localhost:\d+$/);
-    expect(url).not.toBe('http://localhost:0');
+    // Credentials it made up itself: it serves this machine only.
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(url).not.toBe('http://127.0.0.1:0');
     expect(banner).toContain(`data directory: ${dataDir()}`);
     expect(vendorKey).toBeDefined();
     expect(adminToken).toBeDefined();
@@ -518,6 +519,25 @@ describe('dropgate serve', () => {
     const counts = idCounts(await readTopic(dataDir(), 'orders'));
     expect(counts.size).toBe(7);
     expect([...counts.values()].every((count) => count === 2)).toBe(true);
+  });
+
+  it('exits non-zero at once, naming the holder, when the data directory is in use', async () => {
+    const first = spawn(process.execPath, [BIN, 'serve'], {
+      cwd: directory,
+      env: cleanEnvironment({ PORT: '0' }),
+    });
+    server = first;
+    await waitForOutput(first, /admin token \(local use\): \S+\n/);
+    try {
+      const second = await runCli(['serve'], directory, { PORT: '0' });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`pid ${first.pid}`);
+      expect(second.stdout).not.toContain('listening');
+    } finally {
+      const exited = new Promise((resolve) => first.on('exit', resolve));
+      first.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('keeps the generated credentials across restarts', async () => {

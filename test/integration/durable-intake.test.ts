@@ -130,6 +130,7 @@ async function serve(directory: string): Promise<Endpoint & { child: ChildProces
     env: {
       ...env,
       PORT: '0',
+      HOST: '127.0.0.1',
       DROPGATE_VENDOR_KEYS: `acme=${VENDOR_KEY},globex=${OTHER_VENDOR_KEY}`,
       DROPGATE_ADMIN_TOKEN: ADMIN_TOKEN,
       DROPGATE_SIGNING_SECRET: SIGNING_SECRET,

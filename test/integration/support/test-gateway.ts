@@ -49,6 +49,8 @@ export function loadTestConfig(directory: string, env: Record<string, string> = 
       DROPGATE_VENDOR_KEYS: `acme=${VENDOR_KEY},globex=${OTHER_VENDOR_KEY}`,
       DROPGATE_ADMIN_TOKEN: ADMIN_TOKEN,
       DROPGATE_SIGNING_SECRET: SIGNING_SECRET,
+      // Tests listen on loopback only.
+      HOST: '127.0.0.1',
       ...env,
     },
   });
