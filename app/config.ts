@@ -1,6 +1,11 @@
 /** The gateway's configuration: one schema for the config file and one for the environment, parsed once. */
 import { z } from 'zod';
-import { defaultCsvOptions, type DatasetDefinition, type RowSchema } from '../schemas/dataset.js';
+import {
+  defaultCsvOptions,
+  defaultDecompressionLimits,
+  type DatasetDefinition,
+  type RowSchema,
+} from '../schemas/dataset.js';
 import type { ValidatorFactory } from '../schemas/row-validator.js';
 import { canDecode } from '../workers/decode.js';
 import type { TextDecoding } from '../workers/text-decoding.js';
@@ -43,6 +48,14 @@ const datasetConfig = z
     topic: topicName,
     deadLetterTopic: topicName,
     csv: csvOptions.default(csvOptions.parse({})),
+    /** Bounds on what a gzip file may decompress to (a decompression bomb is rejected with the reason). */
+    decompression: z
+      .object({
+        maxBytes: z.number().int().positive().default(defaultDecompressionLimits.maxBytes),
+        maxRatio: z.number().positive().default(defaultDecompressionLimits.maxRatio),
+      })
+      .strict()
+      .default(defaultDecompressionLimits),
   })
   .strict();
 

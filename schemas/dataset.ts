@@ -40,7 +40,21 @@ export interface DatasetDefinition {
   topic: string;
   deadLetterTopic: string;
   csv: CsvOptions;
+  /** Bounds on what a gzip file may decompress to; the defaults when absent. */
+  decompression?: DecompressionLimits;
 }
+
+/**
+ * A gzip file is rejected once it decompresses to more than `maxBytes`, or, past 64 MiB, to more than
+ * `maxRatio` times its compressed size: a few hundred KB of gzip can hold gigabytes of nothing.
+ */
+export interface DecompressionLimits {
+  maxBytes: number;
+  maxRatio: number;
+}
+
+/** Real CSV compresses 3-20 times, repetitive exports rarely 100; gzip's own ceiling is about 1,000. */
+export const defaultDecompressionLimits: DecompressionLimits = { maxBytes: 64 * 1024 ** 3, maxRatio: 200 };
 
 export const defaultCsvOptions: CsvOptions = { delimiter: ',', encoding: 'utf-8', header: true, quote: '"' };
 

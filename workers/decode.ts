@@ -5,6 +5,7 @@
 import { concatBytes, streamWithHead } from './byte-streams.js';
 import { DropgateError } from '../adapters/errors.js';
 import type { ChunkDecoder, TextDecoding } from './text-decoding.js';
+import type { DecompressionLimits } from '../schemas/dataset.js';
 
 const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
 
@@ -16,7 +17,11 @@ export function canDecode(label: string, decoding: TextDecoding): boolean {
 /** The file's bytes, gunzipped when they are gzip (by magic number), with read errors made DropgateErrors. */
 export async function plainBytes(
   bytes: ReadableStream<Uint8Array>,
-  options: { expectGzip: boolean },
+  options: {
+    expectGzip: boolean;
+    /** Bounds on the decompressed size, with the object's (compressed) size they are measured against. */
+    limits?: DecompressionLimits & { compressedBytes: number };
+  },
 ): Promise<ReadableStream<Uint8Array>> {
   const source = mapErrors(bytes, (error) => ({
     code: 'OBJECT_READ_FAILED',
@@ -30,10 +35,41 @@ export async function plainBytes(
   if (!isGzip) return stream;
   // The Web types want chunks backed by an ArrayBuffer (never shared memory), which every store's are.
   const gunzip = new DecompressionStream('gzip') as TransformStream<Uint8Array, Uint8Array>;
-  return mapErrors(stream.pipeThrough(gunzip), (error) => ({
+  const plain = mapErrors(stream.pipeThrough(gunzip), (error) => ({
     code: 'FILE_UNREADABLE',
     message: `gzip data is corrupt or truncated (${(error as Error).message})`,
   }));
+  return options.limits ? plain.pipeThrough(bounded(options.limits)) : plain;
+}
+
+/** Ratios are only judged past this much output: a small file may compress very well and do no harm. */
+const RATIO_FLOOR = 64 << 20;
+
+/** Passes decompressed bytes on until they exceed the limits, then fails the file with the reason. */
+function bounded(
+  limits: DecompressionLimits & { compressedBytes: number },
+): TransformStream<Uint8Array, Uint8Array> {
+  let total = 0;
+  const ratioCap = Math.max(RATIO_FLOOR, limits.maxRatio * limits.compressedBytes);
+  return new TransformStream({
+    transform(chunk, controller) {
+      total += chunk.byteLength;
+      if (total > limits.maxBytes) {
+        throw new DropgateError(
+          'FILE_UNREADABLE',
+          `gzip data decompresses to more than ${limits.maxBytes} bytes, the dataset's decompression.maxBytes`,
+        );
+      }
+      if (total > ratioCap) {
+        throw new DropgateError(
+          'FILE_UNREADABLE',
+          `gzip data decompresses to more than ${limits.maxRatio} times its ${limits.compressedBytes} bytes ` +
+            `(the dataset's decompression.maxRatio): refused as a decompression bomb`,
+        );
+      }
+      controller.enqueue(chunk);
+    },
+  });
 }
 
 /**

@@ -13,7 +13,12 @@ import type {
   OutgoingEvent,
   RowError,
 } from '../adapters/ports.js';
-import { dataschemaUri, formatOf, type DatasetDefinition } from '../schemas/dataset.js';
+import {
+  dataschemaUri,
+  defaultDecompressionLimits,
+  formatOf,
+  type DatasetDefinition,
+} from '../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
 import { BatchPublisher, publishWithRetries } from './batch-publisher.js';
 import { defaultRetry, type RetryPolicy } from './retry.js';
@@ -422,6 +427,7 @@ async function openBlocks(
   }
   const plain = await plainBytes(await store.read(object.key, object.version), {
     expectGzip: object.key.toLowerCase().endsWith('.gz') || object.contentEncoding === 'gzip',
+    limits: { ...(dataset.decompression ?? defaultDecompressionLimits), compressedBytes: object.size },
   });
   const { csv } = dataset;
   const pool = deps.segmentPool;
