@@ -17,6 +17,21 @@ import { createJsonLogger, silentLogger } from '../logger.js';
 import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
 import { startGateway } from './start-gateway.js';
 
+/**
+ * What `ingest` and `replay` exit with: 0 done (or done before), 2 the file was rejected, 3 not done
+ * (ingestion failed, or another process holds the file; trying again later may help), 4 no such object
+ * (or it was replaced meanwhile); 1 is any other error (config, I/O) and 64 a usage error.
+ */
+const EXIT_CODES: Record<IngestResult['status'], number> = {
+  ingested: 0,
+  duplicate: 0,
+  'in-progress': 3,
+  rejected: 2,
+  failed: 3,
+  missing: 4,
+  superseded: 4,
+};
+
 const USAGE = `usage:
   dropgate serve [--config <file>]
   dropgate ingest <file> --dataset <name> [--config <file>] [--force]
@@ -199,8 +214,7 @@ function report(result: IngestResult, key: string, dataset: string, schemaVersio
       line = { objectKey: result.key, ...base, state: result.status };
   }
   process.stdout.write(`${JSON.stringify(line)}\n`);
-  if (result.status === 'rejected' || result.status === 'missing' || result.status === 'superseded') return 2;
-  return result.status === 'failed' ? 3 : 0;
+  return EXIT_CODES[result.status];
 }
 
 function progressReporter(name: string): ((progress: Progress) => void) | undefined {

@@ -238,9 +238,9 @@ describe('dropgate replay', () => {
     expect(result.stderr).toContain('vendors/acme/invoices/x.csv');
   });
 
-  it('reports a key the bucket does not hold as missing, exiting non-zero', async () => {
+  it('reports a key the bucket does not hold as missing, exiting 4', async () => {
     const result = await runCli(['replay', 'vendors/acme/orders/gone.csv'], directory);
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(4);
     expect(summaryLine(result)).toMatchObject({
       objectKey: 'vendors/acme/orders/gone.csv',
       state: 'missing',
