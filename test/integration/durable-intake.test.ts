@@ -4,11 +4,11 @@
  * exactly once; and a file cut off mid-way resumes from its checkpoint within seconds of the restart,
  * not after the dead process's lease runs out.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, buildProduct, cleanEnvironment } from './support/compiled.js';
 import { idCounts, readTopic, type FileSummaryData } from './support/events.js';
 import { ordersFile } from './support/orders-csv.js';
 import {
@@ -23,20 +23,11 @@ import {
   type UploadGrant,
 } from './support/test-gateway.js';
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(PACKAGE_ROOT, 'bin/dropgate.js');
 const FILES = 8;
 const ROWS = 3_000;
 
-beforeAll(() => {
-  // The child gateways run the compiled code: build it from the current sources.
-  const build = spawnSync(
-    process.execPath,
-    [join(PACKAGE_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: PACKAGE_ROOT, encoding: 'utf8' },
-  );
-  if (build.status !== 0) throw new Error(`the build failed:\n${build.stdout}${build.stderr}`);
-});
+// The child gateways run the compiled code: build it from the current sources.
+beforeAll(buildProduct);
 
 const directories: string[] = [];
 const children: ChildProcess[] = [];
@@ -121,20 +112,15 @@ async function expectEachIngestedOnce(dataDir: string, keys: string[]) {
 
 /** `dropgate serve` as a child process on an ephemeral port; resolves once it listens. */
 async function serve(directory: string): Promise<Endpoint & { child: ChildProcess; output: () => string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('DROPGATE_') && name !== 'PORT' && !name.startsWith('VITEST')) env[name] = value;
-  }
   const child = spawn(process.execPath, [BIN, 'serve'], {
     cwd: directory,
-    env: {
-      ...env,
+    env: cleanEnvironment({
       PORT: '0',
       HOST: '127.0.0.1',
       DROPGATE_VENDOR_KEYS: `acme=${VENDOR_KEY},globex=${OTHER_VENDOR_KEY}`,
       DROPGATE_ADMIN_TOKEN: ADMIN_TOKEN,
       DROPGATE_SIGNING_SECRET: SIGNING_SECRET,
-    },
+    }),
   });
   children.push(child);
   let output = '';
