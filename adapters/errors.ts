@@ -9,6 +9,8 @@ const RETRYABLE = {
   DATASET_UNKNOWN: false,
   NO_DATASET_MATCHES: false,
   SCHEMA_INVALID: false,
+  /** A file names a schema version its dataset does not have, or has retired. */
+  SCHEMA_VERSION_REFUSED: false,
   OBJECT_NOT_FOUND: false,
   OBJECT_VERSION_GONE: false,
   /** The store did not serve the bytes (network, throttling); the same read can succeed later. */

@@ -7,6 +7,7 @@ import {
   type RowSchema,
 } from '../schemas/dataset.js';
 import type { ValidatorFactory } from '../schemas/row-validator.js';
+import { isVersionSegment, versionOfSchemaFile } from '../schemas/schema-versions.js';
 import { canDecode } from '../workers/decode.js';
 import type { TextDecoding } from '../workers/text-decoding.js';
 import { DropgateError } from '../adapters/errors.js';
@@ -40,10 +41,24 @@ const csvOptions = z
 
 const datasetConfig = z
   .object({
-    name: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-"'),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-"')
+      .refine((name) => !isVersionSegment(name), 'must not read as a version folder such as v2'),
     match: z.string().min(1),
     format: z.enum(['csv', 'parquet', 'auto']).default('auto'),
-    schema: z.string().regex(/(^|\/)v[1-9][0-9]*\.json$/, 'must name a schema file v<N>.json'),
+    /** A folder of versions `v<N>.json`, or (one version only) a schema file `v<N>.json`. */
+    schema: z
+      .string()
+      .min(1)
+      .refine(
+        (path) => !path.endsWith('.json') || versionOfSchemaFile(path) !== undefined,
+        'must name a folder of schema versions or a schema file v<N>.json',
+      ),
+    /** The version files get when their key names none (a folder of versions only); default the latest. */
+    version: z.number().int().positive().optional(),
+    /** Versions files may no longer be written for (a folder of versions only). */
+    retired: z.array(z.number().int().positive()).default([]),
     eventType: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be PascalCase, e.g. OrderReceived'),
     topic: topicName,
     deadLetterTopic: topicName,
@@ -103,6 +118,14 @@ export const configFileSchema = z
       .default([{ type: 'local-upload', mode: 'background' }]),
     controlTopic: topicName.default('dropgate.files'),
     /**
+     * Where the registry is served from outside (`https://dropgate.example.com/schemas`): events'
+     * `dataschema` becomes `<schemaBaseUrl>/<dataset>/v<N>` unless the schema declares an `$id`.
+     */
+    schemaBaseUrl: z
+      .url()
+      .refine((url) => /^https?:\/\//.test(url), 'must be an http(s) URL')
+      .optional(),
+    /**
      * Seconds between sweeps of the ledger for unfinished versions to resume (a retryable failure after a
      * long outage, a lease of an instance that died); 0 turns sweeps off. The start always sweeps.
      */
@@ -157,13 +180,15 @@ export const environmentSchema = z.object({
         if (
           !vendor ||
           !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(vendor) ||
+          isVersionSegment(vendor) ||
           !key ||
           key.length < 16 ||
           extra !== undefined
         ) {
           context.addIssue({
             code: 'custom',
-            message: 'must be vendor=key pairs (lowercase vendor, key of 16+ characters)',
+            message:
+              'must be vendor=key pairs (lowercase vendor, not a version folder such as v2; key of 16+ characters)',
           });
           return z.NEVER;
         }
@@ -194,16 +219,26 @@ export function parseOrExplain<T>(schema: z.ZodType<T>, input: unknown, what: st
   throw new DropgateError('CONFIG_INVALID', `${what} is invalid:\n  ${problems.join('\n  ')}`);
 }
 
+/** How a runtime reads the schema files a config names (paths as written in the config). */
+export interface SchemaFiles {
+  read(path: string): Promise<unknown>;
+  /** The file names in a folder, or undefined when `path` is not a folder. */
+  list?(path: string): Promise<string[] | undefined>;
+}
+
 /**
- * Loads and compiles each dataset's schema; `readSchema` resolves the config's schema paths. `decoding`
- * is the runtime's (text-decoding.ts): a `csv.encoding` it cannot decode is refused here, at startup.
+ * Loads and compiles each dataset's schema versions; `files` resolves the config's schema paths (a bare
+ * function reads files only). `decoding` is the runtime's (text-decoding.ts): a `csv.encoding` it cannot
+ * decode is refused here, at startup. Each dataset comes back as its default version, carrying the others.
  */
 export async function compileDatasets(
   datasets: DatasetConfig[],
-  readSchema: (path: string) => Promise<unknown>,
+  files: SchemaFiles | ((path: string) => Promise<unknown>),
   compile: ValidatorFactory,
   decoding: TextDecoding,
+  options: { schemaBaseUrl?: string } = {},
 ): Promise<CompiledDataset[]> {
+  const schemaFiles = typeof files === 'function' ? { read: files } : files;
   return Promise.all(
     datasets.map(async (dataset, index) => {
       const { encoding } = dataset.csv;
@@ -215,31 +250,95 @@ export async function compileDatasets(
         );
       }
       const field = `datasets.${index}.schema`;
-      let schema: unknown;
-      try {
-        schema = await readSchema(dataset.schema);
-      } catch (error) {
-        throw new DropgateError(
-          'CONFIG_INVALID',
-          `${field}: cannot read ${dataset.schema}: ${(error as Error).message}`,
-        );
+      const paths = await versionFiles(dataset, index, schemaFiles);
+      const { version, retired, schema: _path, ...rest } = dataset;
+      const compiled = new Map<number, CompiledDataset>();
+      const versions = paths.length > 1 || !dataset.schema.endsWith('.json') ? compiled : undefined;
+      for (const [schemaVersion, path] of paths) {
+        const schema = await readSchema(schemaFiles, path, field);
+        const definition: DatasetDefinition = {
+          ...rest,
+          schema,
+          schemaVersion,
+          ...(options.schemaBaseUrl ? { schemaBaseUrl: options.schemaBaseUrl } : {}),
+        };
+        try {
+          compiled.set(schemaVersion, {
+            ...definition,
+            validate: compile(schema, path),
+            ...(versions ? { versions, retired } : {}),
+          });
+        } catch (error) {
+          throw new DropgateError('CONFIG_INVALID', `${field}: ${(error as Error).message}`);
+        }
       }
-      if (typeof schema !== 'object' || schema === null || (schema as RowSchema).type !== 'object') {
-        throw new DropgateError(
-          'CONFIG_INVALID',
-          `${field}: ${dataset.schema} must be a JSON Schema with "type": "object"`,
-        );
-      }
-      const definition: DatasetDefinition = {
-        ...dataset,
-        schema: schema as RowSchema,
-        schemaVersion: Number(/v([1-9][0-9]*)\.json$/.exec(dataset.schema)![1]),
-      };
-      try {
-        return { ...definition, validate: compile(definition.schema, dataset.schema) };
-      } catch (error) {
-        throw new DropgateError('CONFIG_INVALID', `${field}: ${(error as Error).message}`);
-      }
+      const chosen = version ?? Math.max(...[...compiled.keys()].filter((n) => !retired.includes(n)));
+      return compiled.get(chosen)!;
     }),
   );
+}
+
+/** The schema files of a dataset, by version: every `v<N>.json` of its folder, or its one file. */
+async function versionFiles(
+  dataset: DatasetConfig,
+  index: number,
+  files: SchemaFiles,
+): Promise<[number, string][]> {
+  const fail = (field: string, message: string) => {
+    throw new DropgateError('CONFIG_INVALID', `datasets.${index}.${field}: ${message}`);
+  };
+  const single = versionOfSchemaFile(dataset.schema);
+  let found: [number, string][];
+  if (dataset.schema.endsWith('.json') && single !== undefined) {
+    if (dataset.version !== undefined || dataset.retired.length > 0) {
+      fail(
+        dataset.version !== undefined ? 'version' : 'retired',
+        `needs "schema" to name a folder of versions, not the one file ${dataset.schema}`,
+      );
+    }
+    found = [[single, dataset.schema]];
+  } else {
+    let names: string[] | undefined;
+    try {
+      names = await files.list?.(dataset.schema);
+    } catch (error) {
+      fail('schema', `cannot read ${dataset.schema}: ${(error as Error).message}`);
+    }
+    if (names === undefined) return fail('schema', `${dataset.schema} is not a folder of schema versions`);
+    const folder = dataset.schema.replace(/\/+$/, '');
+    found = names.flatMap((name): [number, string][] => {
+      const version = versionOfSchemaFile(name);
+      return version === undefined ? [] : [[version, `${folder}/${name}`]];
+    });
+    found.sort(([a], [b]) => a - b);
+    if (found.length === 0) fail('schema', `${dataset.schema} holds no schema file v<N>.json`);
+  }
+  const known = found.map(([version]) => version);
+  for (const retired of dataset.retired) {
+    if (!known.includes(retired)) fail('retired', `${dataset.schema} has no version ${retired}`);
+  }
+  if (dataset.version !== undefined) {
+    if (!known.includes(dataset.version))
+      fail('version', `${dataset.schema} has no version ${dataset.version}`);
+    if (dataset.retired.includes(dataset.version)) fail('version', `version ${dataset.version} is retired`);
+  } else if (known.every((version) => dataset.retired.includes(version))) {
+    fail('retired', 'every version is retired; at least one must stay live');
+  }
+  return found;
+}
+
+async function readSchema(files: SchemaFiles, path: string, field: string): Promise<RowSchema> {
+  let schema: unknown;
+  try {
+    schema = await files.read(path);
+  } catch (error) {
+    throw new DropgateError('CONFIG_INVALID', `${field}: cannot read ${path}: ${(error as Error).message}`);
+  }
+  if (typeof schema !== 'object' || schema === null || (schema as RowSchema).type !== 'object') {
+    throw new DropgateError(
+      'CONFIG_INVALID',
+      `${field}: ${path} must be a JSON Schema with "type": "object"`,
+    );
+  }
+  return schema as RowSchema;
 }

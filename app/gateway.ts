@@ -23,6 +23,7 @@ import {
   type IngestDependencies,
   type IngestResult,
 } from '../workers/ingest-file.js';
+import { versionRefusal } from '../workers/compiled-dataset.js';
 import { createBackgroundIngestion } from './background-ingestion.js';
 import type { Logger } from './logger.js';
 
@@ -31,6 +32,8 @@ export interface UploadRequest {
   filename: string;
   contentType?: string;
   size?: number;
+  /** The schema version the file is written for: its key gets a `v<N>` folder. */
+  schemaVersion?: number;
 }
 
 export interface GatewayOptions {
@@ -197,8 +200,13 @@ export function createGateway(options: GatewayOptions) {
           { context: { field: 'filename' } },
         );
       }
+      if (request.schemaVersion !== undefined) {
+        const refusal = versionRefusal(dataset, request.schemaVersion);
+        if (refusal) throw refusal;
+      }
       const day = new Date().toISOString().slice(0, 10);
-      const key = `vendors/${vendor}/${dataset.name}/${day}/${request.filename}`;
+      const folder = request.schemaVersion === undefined ? '' : `v${request.schemaVersion}/`;
+      const key = `vendors/${vendor}/${dataset.name}/${folder}${day}/${request.filename}`;
       if (datasetForKey(key) !== dataset) {
         throw new DropgateError(
           'CONFLICT',

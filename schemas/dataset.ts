@@ -35,6 +35,11 @@ export interface DatasetDefinition {
   schema: RowSchema;
   /** N of the schema file `v<N>.json`. */
   schemaVersion: number;
+  /**
+   * Base URL the registry serves schemas under (config `schemaBaseUrl`): the `dataschema` of events is
+   * `<base>/<dataset>/v<N>` unless the schema declares an `$id`.
+   */
+  schemaBaseUrl?: string;
   /** Past-tense CloudEvents type of each accepted row, e.g. `OrderReceived`. */
   eventType: string;
   topic: string;
@@ -58,9 +63,15 @@ export const defaultDecompressionLimits: DecompressionLimits = { maxBytes: 64 * 
 
 export const defaultCsvOptions: CsvOptions = { delimiter: ',', encoding: 'utf-8', header: true, quote: '"' };
 
-/** The `dataschema` URI of a dataset's events: the schema's `$id` when it declares one. */
+/**
+ * The `dataschema` URI of a dataset's events: the schema's `$id` when it declares one, else where the
+ * registry serves it (`<schemaBaseUrl>/<dataset>/v<N>`), else a URN naming dataset and version.
+ */
 export function dataschemaUri(dataset: DatasetDefinition): string {
-  return dataset.schema.$id ?? `urn:dropgate:schema:${dataset.name}:v${dataset.schemaVersion}`;
+  if (dataset.schema.$id !== undefined) return dataset.schema.$id;
+  const { name, schemaVersion, schemaBaseUrl } = dataset;
+  if (schemaBaseUrl !== undefined) return `${schemaBaseUrl.replace(/\/+$/, '')}/${name}/v${schemaVersion}`;
+  return `urn:dropgate:schema:${name}:v${schemaVersion}`;
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   formatOf,
   type DatasetDefinition,
 } from '../schemas/dataset.js';
-import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
+import type { FieldIssue } from '../schemas/row-validator.js';
 import { BatchPublisher, publishWithRetries } from './batch-publisher.js';
 import { defaultRetry, type RetryPolicy } from './retry.js';
 import { parallelCsvBlocks, type CsvSegmentPool } from './csv/csv-parallel.js';
@@ -40,6 +40,7 @@ import {
 } from './envelope.js';
 import { DropgateError, describeError, isDropgateError } from '../adapters/errors.js';
 import { EncodedEvents } from './event-batch.js';
+import { datasetVersionFor, type CompiledDataset } from './compiled-dataset.js';
 import {
   DEFAULT_BLOCK_SIZE,
   rowBlocks,
@@ -48,9 +49,7 @@ import {
   type RowBlockOptions,
 } from './row-block.js';
 
-export interface CompiledDataset extends DatasetDefinition {
-  validate: RowValidator;
-}
+export type { CompiledDataset } from './compiled-dataset.js';
 
 export interface Progress {
   rowsRead: number;
@@ -144,7 +143,9 @@ export async function ingestFile(deps: IngestDependencies, request: IngestReques
 async function ingestClaimed(deps: IngestDependencies, request: IngestRequest): Promise<IngestResult> {
   const { store, ledger, owner } = deps;
   const leaseMs = deps.leaseMs ?? 60_000;
-  const { dataset, key } = request;
+  const { key } = request;
+  const dataset = datasetVersionFor(request.dataset, key);
+  request = { ...request, dataset };
 
   const object = await store.stat(key);
   if (!object || (request.version !== undefined && request.version !== object.version)) {
@@ -335,6 +336,11 @@ async function ingestUnderLease(
   let fault: DropgateError | undefined;
   let summary: FileSummary;
   try {
+    if (dataset.refused) {
+      throw new DropgateError('SCHEMA_VERSION_REFUSED', dataset.refused, {
+        context: { dataset: dataset.name, schemaVersion: dataset.schemaVersion },
+      });
+    }
     const blocks = await openBlocks(deps, object, dataset, {
       head: rowEventHead(file),
       validate: dataset.validate,
@@ -478,7 +484,11 @@ function noteFirstErrors(firstErrors: RowError[], rejection: Rejection): void {
 
 /** Problems with the file itself: retrying cannot help, the file is rejected. */
 function isFileProblem(error: unknown): error is DropgateError {
-  return isDropgateError(error, 'FILE_UNREADABLE') || isDropgateError(error, 'OBJECT_VERSION_GONE');
+  return (
+    isDropgateError(error, 'FILE_UNREADABLE') ||
+    isDropgateError(error, 'OBJECT_VERSION_GONE') ||
+    isDropgateError(error, 'SCHEMA_VERSION_REFUSED')
+  );
 }
 
 function asFault(error: unknown): DropgateError {

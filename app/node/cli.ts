@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { wireAdapters, wireLocalFilesStore } from './wire.js';
 import { DropgateError } from '../../adapters/errors.js';
 import { ingestFile, type IngestResult, type Progress } from '../../workers/ingest-file.js';
+import { datasetVersionFor } from '../../workers/compiled-dataset.js';
 import { createGateway } from '../gateway.js';
 import { iconvTextDecoding } from './iconv-text-decoding.js';
 import { createIngestPools } from './ingest-threads.js';
@@ -136,7 +137,7 @@ async function ingestLocalFile(
     { dataset, key, mode: force ? 'replay' : 'notification' },
   ).finally(() => pools.close());
   await adapters.close();
-  return report(result, key, dataset.name, dataset.schemaVersion);
+  return report(result, key, dataset.name, datasetVersionFor(dataset, key).schemaVersion);
 }
 
 async function replay(config: LoadedConfig, key: string): Promise<number> {
@@ -166,7 +167,7 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
   if (!dataset) throw new DropgateError('NO_DATASET_MATCHES', `no dataset's match pattern covers ${key}`);
   const result = await gateway.ingestNow(key, 'replay').finally(() => pools.close());
   await adapters.close();
-  return report(result, key, dataset.name, dataset.schemaVersion);
+  return report(result, key, dataset.name, datasetVersionFor(dataset, key).schemaVersion);
 }
 
 function report(result: IngestResult, key: string, dataset: string, schemaVersion: number): number {

@@ -4,7 +4,7 @@
  * a config file resolve from the file's directory; the embedded schemas from the package.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,7 @@ export const embeddedConfig = {
     {
       name: 'orders',
       match: 'vendors/*/orders/**',
-      schema: join(packageRoot, 'schemas/orders/v1.json'),
+      schema: join(packageRoot, 'schemas/orders'),
       eventType: 'OrderReceived',
       topic: 'orders',
       deadLetterTopic: 'orders.dead-letter',
@@ -80,12 +80,19 @@ export async function loadConfig(
   }
   const base = path ? dirname(path) : cwd;
   const file = parseOrExplain(configFileSchema, raw, path ? `config file ${path}` : 'the embedded config');
+  const at = (schemaPath: string) => (isAbsolute(schemaPath) ? schemaPath : resolve(base, schemaPath));
   const datasets = await compileDatasets(
     file.datasets,
-    async (schemaPath) =>
-      JSON.parse(await readFile(isAbsolute(schemaPath) ? schemaPath : resolve(base, schemaPath), 'utf8')),
+    {
+      read: async (schemaPath) => JSON.parse(await readFile(at(schemaPath), 'utf8')),
+      list: async (schemaPath) => {
+        const found = await stat(at(schemaPath));
+        return found.isDirectory() ? readdir(at(schemaPath)) : undefined;
+      },
+    },
     createAjvValidatorFactory(),
     iconvTextDecoding,
+    file.schemaBaseUrl ? { schemaBaseUrl: file.schemaBaseUrl } : {},
   );
   return { path, file, dataDir: resolve(base, file.dataDir), datasets, environment } satisfies LoadedConfig;
 }

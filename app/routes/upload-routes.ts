@@ -21,6 +21,7 @@ const uploadRequest = z
       .regex(MEDIA_TYPE, 'must be a media type such as text/csv or text/csv; charset=utf-8')
       .optional(),
     size: z.number().int().positive().optional(),
+    schemaVersion: z.number().int().positive().optional(),
   })
   .strict();
 

@@ -59,7 +59,7 @@ describe('dropgate ingest', () => {
     expect(summaryLine(result)).toEqual({
       objectKey: join(directory, 'orders.csv').slice(1),
       dataset: 'orders',
-      schemaVersion: 1,
+      schemaVersion: 2,
       rowsRead: 12,
       rowsPublished: goodRows.length,
       rowsRejected: badRows.length,
@@ -192,7 +192,7 @@ describe('dropgate replay', () => {
     expect(summaryLine(first)).toEqual({
       objectKey: key,
       dataset: 'orders',
-      schemaVersion: 1,
+      schemaVersion: 2,
       rowsRead: 5,
       rowsPublished: 4,
       rowsRejected: 1,

@@ -113,7 +113,7 @@ describe('PUT to the upload URL', () => {
         type: 'OrderReceived',
         subject: grant.objectKey,
         dataset: 'orders',
-        schemaversion: 1,
+        schemaversion: 2,
       });
     }
     expect(idCounts(events).size).toBe(3);
@@ -161,7 +161,7 @@ describe('PUT to the upload URL', () => {
       state: 'ingested',
       attempts: 1,
       replays: 0,
-      outcome: { state: 'ingested', rowsRead: 5, rowsPublished: 3, rowsRejected: 2, schemaVersion: 1 },
+      outcome: { state: 'ingested', rowsRead: 5, rowsPublished: 3, rowsRejected: 2, schemaVersion: 2 },
     });
   });
 

@@ -6,6 +6,7 @@ export interface CloudEvent<T = Record<string, unknown>> {
   source: string;
   type: string;
   subject: string;
+  dataschema: string;
   dataset: string;
   schemaversion: number;
   objectversion: string;

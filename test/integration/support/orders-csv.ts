@@ -1,4 +1,4 @@
-/** Vendor order files for the embedded `orders` dataset (schemas/orders/v1.json), and the rows they hold. */
+/** Vendor order files for the embedded `orders` dataset (the columns of schemas/orders/v1.json, which v2 reads too), and the rows they hold. */
 
 export const ORDERS_HEADER =
   'order_id,customer_id,sku,quantity,unit_price,currency,ordered_at,ship_by,gift,note';

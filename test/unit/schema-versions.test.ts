@@ -1,0 +1,107 @@
+/** How versions are named and chosen: `v<N>` key folders, and the config's folder, pin and retired list. */
+import { describe, expect, it } from 'vitest';
+import { compileDatasets, configFileSchema, parseOrExplain } from '../../app/config.js';
+import { createAjvValidatorFactory } from '../../schemas/row-validator.js';
+import { versionNamedByKey, versionOfSchemaFile } from '../../schemas/schema-versions.js';
+import { datasetVersionFor } from '../../workers/compiled-dataset.js';
+import { webTextDecoding } from '../../workers/text-decoding.js';
+import ordersV1 from '../../schemas/orders/v1.json' with { type: 'json' };
+import ordersV2 from '../../schemas/orders/v2.json' with { type: 'json' };
+
+describe('versionNamedByKey', () => {
+  it.each([
+    ['vendors/acme/orders/v2/2026-11-24/batch.csv', 2],
+    ['exports/v1/orders/v12/batch.csv', 12],
+    ['vendors/acme/orders/2026-11-24/batch.csv', undefined],
+    ['vendors/acme/orders/v2.csv', undefined],
+    ['vendors/acme/orders/V2/batch.csv', undefined],
+    ['vendors/acme/orders/v02/batch.csv', undefined],
+    ['vendors/acme/orders/v0/batch.csv', undefined],
+    ['vendors/acme/orders/v2a/batch.csv', undefined],
+  ])('%s names %s', (key, version) => {
+    expect(versionNamedByKey(key)).toBe(version);
+  });
+
+  it('reads N from schema file names only when they are exactly v<N>.json', () => {
+    expect(versionOfSchemaFile('schemas/orders/v10.json')).toBe(10);
+    expect(versionOfSchemaFile('schemas/orders/v01.json')).toBeUndefined();
+    expect(versionOfSchemaFile('schemas/orders/xv1.json')).toBeUndefined();
+  });
+});
+
+describe('a dataset configured from a folder of versions', () => {
+  const files = {
+    read: async (path: string) => (path.endsWith('v1.json') ? ordersV1 : ordersV2),
+    list: async (path: string) =>
+      path === 'schemas/orders' ? ['v2.json', 'v1.json', 'README.md'] : undefined,
+  };
+  const load = async (overrides: Record<string, unknown>) => {
+    const file = parseOrExplain(
+      configFileSchema,
+      {
+        datasets: [
+          {
+            name: 'orders',
+            match: 'vendors/*/orders/**',
+            schema: 'schemas/orders',
+            eventType: 'OrderReceived',
+            topic: 'orders',
+            deadLetterTopic: 'orders.dead-letter',
+            ...overrides,
+          },
+        ],
+      },
+      'the config',
+    );
+    const [dataset] = await compileDatasets(
+      file.datasets,
+      files,
+      createAjvValidatorFactory(),
+      webTextDecoding,
+    );
+    return dataset!;
+  };
+
+  it('follows the latest version, and gives each key the version it names', async () => {
+    const dataset = await load({});
+    expect(dataset.schemaVersion).toBe(2);
+    expect([...dataset.versions!.keys()]).toEqual([1, 2]);
+    expect(datasetVersionFor(dataset, 'vendors/a/orders/v1/x.csv').schemaVersion).toBe(1);
+    expect(datasetVersionFor(dataset, 'vendors/a/orders/v1/x.csv').schema).toBe(ordersV1);
+    expect(datasetVersionFor(dataset, 'vendors/a/orders/x.csv')).toBe(dataset);
+  });
+
+  it('marks a key naming a retired or unknown version as refused, with the reason', async () => {
+    const dataset = await load({ retired: [1] });
+    expect(datasetVersionFor(dataset, 'vendors/a/orders/v1/x.csv')).toMatchObject({
+      schemaVersion: 1,
+      refused: 'version 1 of dataset orders is retired; files must be written for v2',
+    });
+    expect(datasetVersionFor(dataset, 'vendors/a/orders/v3/x.csv').refused).toBe(
+      'dataset orders has no schema version 3; files must be written for v2',
+    );
+  });
+
+  it.each([
+    [{ version: 3 }, 'datasets.0.version: schemas/orders has no version 3'],
+    [{ version: 1, retired: [1] }, 'datasets.0.version: version 1 is retired'],
+    [{ retired: [1, 2] }, 'datasets.0.retired: every version is retired'],
+    [{ retired: [5] }, 'datasets.0.retired: schemas/orders has no version 5'],
+    [{ schema: 'schemas/orders/v1.json', version: 1 }, 'datasets.0.version: needs "schema" to name a folder'],
+    [{ schema: 'schemas/returns' }, 'datasets.0.schema: schemas/returns is not a folder of schema versions'],
+    [
+      { schema: 'schemas/orders/v01.json' },
+      'must name a folder of schema versions or a schema file v<N>.json',
+    ],
+    [{ name: 'v2' }, 'datasets.0.name: must not read as a version folder'],
+  ])('refuses %j at startup, naming the field', async (overrides, message) => {
+    await expect(load(overrides)).rejects.toThrow(message);
+  });
+
+  it('keeps the one-file form as it was: one version, keys not searched', async () => {
+    const dataset = await load({ schema: 'schemas/orders/v1.json' });
+    expect(dataset.schemaVersion).toBe(1);
+    expect(dataset.versions).toBeUndefined();
+    expect(datasetVersionFor(dataset, 'vendors/a/orders/v2/x.csv')).toBe(dataset);
+  });
+});
