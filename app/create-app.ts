@@ -6,6 +6,7 @@ import type { AppDependencies, AppEnv } from './app-env.js';
 import { errorResponse } from './http-errors.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { intakeRoutes } from './routes/intake-routes.js';
+import { schemaRoutes } from './routes/schema-routes.js';
 import { uploadRoutes } from './routes/upload-routes.js';
 
 /** Largest JSON request body, in bytes. */
@@ -59,5 +60,6 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   app.route('/', uploadRoutes(deps));
   app.route('/', intakeRoutes(deps));
   app.route('/', adminRoutes(deps));
+  app.route('/', schemaRoutes(deps));
   return app;
 }
