@@ -8,6 +8,7 @@ import {
 } from '../schemas/dataset.js';
 import type { ValidatorFactory } from '../schemas/row-validator.js';
 import { isVersionSegment, versionOfSchemaFile } from '../schemas/schema-versions.js';
+import { COMPATIBILITY_MODES } from '../schemas/compatibility.js';
 import { canDecode } from '../workers/decode.js';
 import type { TextDecoding } from '../workers/text-decoding.js';
 import { DropgateError } from '../adapters/errors.js';
@@ -59,6 +60,8 @@ const datasetConfig = z
     version: z.number().int().positive().optional(),
     /** Versions files may no longer be written for (a folder of versions only). */
     retired: z.array(z.number().int().positive()).default([]),
+    /** What `dropgate schemas check` holds the dataset's versions to. */
+    compatibility: z.enum(COMPATIBILITY_MODES).default('BACKWARD'),
     eventType: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be PascalCase, e.g. OrderReceived'),
     topic: topicName,
     deadLetterTopic: topicName,
@@ -251,7 +254,7 @@ export async function compileDatasets(
       }
       const field = `datasets.${index}.schema`;
       const paths = await versionFiles(dataset, index, schemaFiles);
-      const { version, retired, schema: _path, ...rest } = dataset;
+      const { version, retired, compatibility: _mode, schema: _path, ...rest } = dataset;
       const compiled = new Map<number, CompiledDataset>();
       const versions = paths.length > 1 || !dataset.schema.endsWith('.json') ? compiled : undefined;
       for (const [schemaVersion, path] of paths) {

@@ -1,7 +1,8 @@
 /**
  * The `dropgate` command: `serve` runs the gateway, `ingest <file> --dataset <name>` runs one local file
  * through the pipeline, `replay <objectKey>` re-ingests a landed object. `ingest` and `replay` print one
- * JSON summary line and exit non-zero when the file is rejected (2) or ingestion fails (3).
+ * JSON summary line and exit non-zero when the file is rejected (2) or ingestion fails (3); `schemas
+ * check` compares each dataset's schema versions under its compatibility mode and exits 1 on a break.
  */
 import { parseArgs } from 'node:util';
 import { basename, relative, resolve, sep } from 'node:path';
@@ -17,6 +18,7 @@ import { createIngestPools } from './ingest-threads.js';
 import { createJsonLogger, silentLogger } from '../logger.js';
 import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
 import { startGateway } from './start-gateway.js';
+import { checkDataset, formatFinding } from '../../schemas/compatibility.js';
 
 /**
  * What `ingest` and `replay` exit with: 0 done (or done before), 2 the file was rejected, 3 not done
@@ -36,7 +38,8 @@ const EXIT_CODES: Record<IngestResult['status'], number> = {
 const USAGE = `usage:
   dropgate serve [--config <file>]
   dropgate ingest <file> --dataset <name> [--config <file>] [--force]
-  dropgate replay <objectKey> [--config <file>]`;
+  dropgate replay <objectKey> [--config <file>]
+  dropgate schemas check [--config <file>]`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -69,6 +72,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'replay':
       if (!target || extra.length > 0) return usage(64);
       return replay(config, target);
+    case 'schemas':
+      if (target !== 'check' || extra.length > 0) return usage(64);
+      return checkSchemas(config);
     default:
       return usage(64);
   }
@@ -168,6 +174,33 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
   const result = await gateway.ingestNow(key, 'replay').finally(() => pools.close());
   await adapters.close();
   return report(result, key, dataset.name, datasetVersionFor(dataset, key).schemaVersion);
+}
+
+/**
+ * `schemas check`: each dataset's versions under its declared compatibility mode. Prints one line per
+ * dataset and one per finding; exits 1 when any version breaks its dataset's mode.
+ */
+function checkSchemas(config: LoadedConfig): number {
+  let breaking = 0;
+  for (const [index, dataset] of config.datasets.entries()) {
+    const mode = config.file.datasets[index]!.compatibility;
+    const versions = new Map(
+      [...(dataset.versions?.values() ?? [dataset])].map((version) => [
+        version.schemaVersion,
+        version.schema,
+      ]),
+    );
+    const findings = checkDataset(dataset.name, versions, mode);
+    const names = [...versions.keys()]
+      .sort((a, b) => a - b)
+      .map((version) => `v${version}`)
+      .join(', ');
+    const verdict = findings.length === 0 ? 'compatible' : `${findings.length} breaking change(s)`;
+    process.stdout.write(`${dataset.name} (${names}) under ${mode}: ${verdict}\n`);
+    for (const finding of findings) process.stdout.write(`  ${formatFinding(finding, mode)}\n`);
+    breaking += findings.length;
+  }
+  return breaking === 0 ? 0 : 1;
 }
 
 function report(result: IngestResult, key: string, dataset: string, schemaVersion: number): number {

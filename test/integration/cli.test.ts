@@ -1,6 +1,6 @@
 /** The `dropgate` command as a user runs it: `node bin/dropgate.js ...` in a fresh directory. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { idCounts, readTopic, type FileSummaryData } from './support/events.js';
@@ -537,5 +537,67 @@ describe('dropgate serve', () => {
     const first = await start();
     const second = await start();
     expect(second).toEqual(first);
+  });
+});
+
+describe('dropgate schemas check', () => {
+  const ordersFrom = (schema: string, compatibility?: string) => ({
+    datasets: [
+      {
+        name: 'orders',
+        match: 'vendors/*/orders/**',
+        schema,
+        ...(compatibility ? { compatibility } : {}),
+        eventType: 'OrderReceived',
+        topic: 'orders',
+        deadLetterTopic: 'orders.dead-letter',
+      },
+    ],
+  });
+
+  it('passes the repository’s orders v1 -> v2 (an added optional column) under BACKWARD', async () => {
+    await writeFile(
+      join(directory, 'dropgate.config.json'),
+      JSON.stringify(ordersFrom(join(PACKAGE_ROOT, 'schemas/orders'))),
+    );
+    const result = await runCli(['schemas', 'check'], directory);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('orders (v1, v2) under BACKWARD: compatible\n');
+  });
+
+  it('fails a breaking v3 with findings naming dataset, versions, pointer and rule, exiting 1', async () => {
+    await mkdir(join(directory, 'orders'));
+    for (const [from, to] of [
+      [join(PACKAGE_ROOT, 'schemas/orders/v1.json'), 'v1.json'],
+      [join(PACKAGE_ROOT, 'schemas/orders/v2.json'), 'v2.json'],
+      [join(PACKAGE_ROOT, 'test/fixtures/schemas/orders/v3.json'), 'v3.json'],
+    ] as const) {
+      await writeFile(join(directory, 'orders', to), await readFile(from));
+    }
+    await writeFile(join(directory, 'dropgate.config.json'), JSON.stringify(ordersFrom('orders')));
+
+    const result = await runCli(['schemas', 'check'], directory);
+
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout.split('\n')).toEqual([
+      'orders (v1, v2, v3) under BACKWARD: 2 breaking change(s)',
+      '  orders v2 -> v3 breaks BACKWARD: consumers on v3 cannot read every v2 event: /required ' +
+        '[required-field-added] v3 requires channel (with no default), in v2 it is optional',
+      '  orders v2 -> v3 breaks BACKWARD: consumers on v3 cannot read every v2 event: /properties/note ' +
+        '[removed-field] note is in v2 but not in v3, which allows no other properties (removed or renamed)',
+      '',
+    ]);
+  });
+
+  it('holds each dataset to its own mode: FORWARD refuses v2’s added column (v1 consumers allow no other)', async () => {
+    await writeFile(
+      join(directory, 'dropgate.config.json'),
+      JSON.stringify(ordersFrom(join(PACKAGE_ROOT, 'schemas/orders'), 'FORWARD')),
+    );
+    const result = await runCli(['schemas', 'check'], directory);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      'orders v1 -> v2 breaks FORWARD: consumers on v1 cannot read every v2 event: /properties/channel [additional-properties]',
+    );
   });
 });
