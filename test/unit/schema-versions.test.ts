@@ -1,6 +1,6 @@
 /** How versions are named and chosen: `v<N>` key folders, and the config's folder, pin and retired list. */
 import { describe, expect, it } from 'vitest';
-import { compileDatasets, configFileSchema, parseOrExplain } from '../../app/config.js';
+import { compileDatasets, configFileSchema, environmentSchema, parseOrExplain } from '../../app/config.js';
 import { createAjvValidatorFactory } from '../../schemas/row-validator.js';
 import { versionNamedByKey, versionOfSchemaFile } from '../../schemas/schema-versions.js';
 import { datasetVersionFor } from '../../workers/compiled-dataset.js';
@@ -103,5 +103,14 @@ describe('a dataset configured from a folder of versions', () => {
     expect(dataset.schemaVersion).toBe(1);
     expect(dataset.versions).toBeUndefined();
     expect(datasetVersionFor(dataset, 'vendors/a/orders/v2/x.csv')).toBe(dataset);
+  });
+});
+
+describe('names that would read as a version folder', () => {
+  it('refuses a vendor called v2: its uploads would land under vendors/v2/ and name version 2', () => {
+    const parse = (keys: string) =>
+      parseOrExplain(environmentSchema, { DROPGATE_VENDOR_KEYS: keys }, 'the environment');
+    expect(() => parse('v2=key-of-sixteen-chars')).toThrow('not a version folder such as v2');
+    expect(parse('v2x=key-of-sixteen-chars').DROPGATE_VENDOR_KEYS?.get('key-of-sixteen-chars')).toBe('v2x');
   });
 });
