@@ -225,6 +225,8 @@ export interface Checkpoint {
   rejected: number;
   /** The file's first errors among the rows up to `row`, for the summary of an attempt that resumes. */
   firstErrors?: RowError[];
+  /** The schema version the rows up to `row` were validated and stamped with; a resumed attempt keeps it. */
+  schemaVersion?: number;
 }
 
 export interface FileOutcome {

@@ -144,7 +144,8 @@ async function ingestClaimed(deps: IngestDependencies, request: IngestRequest): 
   const { store, ledger, owner } = deps;
   const leaseMs = deps.leaseMs ?? 60_000;
   const { key } = request;
-  const dataset = datasetVersionFor(request.dataset, key);
+  const base = request.dataset;
+  const dataset = datasetVersionFor(base, key);
   request = { ...request, dataset };
 
   const object = await store.stat(key);
@@ -154,12 +155,51 @@ async function ingestClaimed(deps: IngestDependencies, request: IngestRequest): 
   const ref = { bucket: object.bucket, key, version: object.version };
   const claim = await ledger.claim(ref, { dataset: dataset.name, owner, leaseMs, mode: request.mode });
   if (!claim.claimed) return { status: claim.reason, record: claim.record };
+  // A resumed file keeps the version its first rows were stamped with, even if the default moved since.
+  const started = claim.record.checkpoint?.schemaVersion;
+  if (started !== undefined && started !== dataset.schemaVersion) {
+    const resumed = versionToResume(base, started, key);
+    if (resumed instanceof DropgateError) {
+      const outcome = { state: 'failed' as const, dataset: dataset.name, schemaVersion: started };
+      const record = await ledger.finish(ref, owner, {
+        ...outcome,
+        rowsRead: 0,
+        rowsPublished: claim.record.checkpoint!.published,
+        rowsRejected: claim.record.checkpoint!.rejected,
+        error: { code: resumed.code, message: resumed.message },
+      });
+      return { status: 'failed', record, error: resumed };
+    }
+    request = { ...request, dataset: resumed };
+  }
   const lease = holdLease(deps, ref, leaseMs);
   try {
     return await ingestUnderLease(deps, request, object, claim.record, lease.signal);
   } finally {
     lease.release();
   }
+}
+
+/**
+ * The version a resumed file was started with. It may have been retired since (a retirement concerns new
+ * files); if it is no longer configured at all, the file cannot go on without mixing versions: it fails
+ * until the version is configured again or the file is replayed.
+ */
+function versionToResume(
+  dataset: CompiledDataset,
+  version: number,
+  key: string,
+): CompiledDataset | DropgateError {
+  const started = version === dataset.schemaVersion ? dataset : dataset.versions?.get(version);
+  if (!started) {
+    return new DropgateError(
+      'CONFIG_INVALID',
+      `${key} was started under version ${version} of dataset ${dataset.name}, which is no longer configured; ` +
+        'configure it again to finish the file, or replay the file to start over under the current version',
+      { context: { dataset: dataset.name, schemaVersion: version } },
+    );
+  }
+  return started;
 }
 
 /**
@@ -291,6 +331,7 @@ async function ingestUnderLease(
   const withFirstErrors = (checkpoint: Checkpoint): Checkpoint => ({
     ...checkpoint,
     firstErrors: errorsThrough(firstErrors, checkpoint.row),
+    schemaVersion: dataset.schemaVersion,
   });
   let rowsRead = 0;
   let lastCheckpoint = now();

@@ -7,6 +7,14 @@ import { datasetVersionFor } from '../../workers/compiled-dataset.js';
 import { webTextDecoding } from '../../workers/text-decoding.js';
 import ordersV1 from '../../schemas/orders/v1.json' with { type: 'json' };
 import ordersV2 from '../../schemas/orders/v2.json' with { type: 'json' };
+import { DropgateError } from '../../adapters/errors.js';
+import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
+import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
+import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
+import type { EventSink } from '../../adapters/ports.js';
+import type { CompiledDataset } from '../../workers/compiled-dataset.js';
+import { ingestFile } from '../../workers/ingest-file.js';
+import { ordersFile } from '../integration/support/orders-csv.js';
 
 describe('versionNamedByKey', () => {
   it.each([
@@ -28,6 +36,14 @@ describe('versionNamedByKey', () => {
     expect(versionOfSchemaFile('schemas/orders/xv1.json')).toBeUndefined();
   });
 });
+
+const ORDERS = {
+  name: 'orders',
+  match: 'vendors/*/orders/**',
+  eventType: 'OrderReceived',
+  topic: 'orders',
+  deadLetterTopic: 'orders.dead-letter',
+};
 
 describe('a dataset configured from a folder of versions', () => {
   const files = {
@@ -96,6 +112,80 @@ describe('a dataset configured from a folder of versions', () => {
     [{ name: 'v2' }, 'datasets.0.name: must not read as a version folder'],
   ])('refuses %j at startup, naming the field', async (overrides, message) => {
     await expect(load(overrides)).rejects.toThrow(message);
+  });
+
+  /** A file whose first attempt, under v1, fails after 20 of its 60 rows; then `dataset` resumes it. */
+  async function resumeUnder(dataset: CompiledDataset) {
+    const store = createMemoryObjectStore();
+    const key = 'vendors/acme/orders/2026-11-24/orders.csv';
+    store.put(key, ordersFile(60).csv);
+    const ledger = createMemoryLedger();
+    const healthy = createMemoryEventSink();
+    let published = 0;
+    const outage: EventSink = {
+      capabilities: healthy.capabilities,
+      async publish(topic, events) {
+        if (topic === 'orders' && ++published > 2)
+          throw new DropgateError('PUBLISH_FAILED', 'orders is down');
+        return healthy.publish(topic, events);
+      },
+      close: async () => undefined,
+    };
+    const deps = {
+      store,
+      ledger,
+      controlTopic: 'dropgate.files',
+      retry: { attempts: 1, baseDelayMs: 1 },
+      checkpointIntervalMs: 0,
+      blockSize: { rows: 10, bytes: 1e9 },
+    };
+    const request = { key, mode: 'notification' as const };
+    const first = await ingestFile(
+      { ...deps, sink: outage, owner: 'a' },
+      { ...request, dataset: await load({ version: 1 }) },
+    );
+    expect(first.status).toBe('failed');
+    expect(first.status === 'failed' && first.record?.checkpoint).toMatchObject({
+      row: 20,
+      schemaVersion: 1,
+    });
+
+    const second = await ingestFile({ ...deps, sink: healthy, owner: 'b' }, { ...request, dataset });
+    return { second, healthy };
+  }
+
+  it('resumes a file under the version it started with, though the default moved since', async () => {
+    // The operator moves the default to v2 while the file waits: it still finishes under v1.
+    const { second, healthy } = await resumeUnder(await load({}));
+    expect(second.status).toBe('ingested');
+    const versions = new Set(healthy.events('orders').map((event) => JSON.parse(event.body).schemaversion));
+    expect([...versions]).toEqual([1]);
+    expect(healthy.events('orders')).toHaveLength(60);
+  });
+
+  it('fails a resume, rather than mix versions, when the version it started with is gone from the config', async () => {
+    const onlyV2 = {
+      read: async () => ordersV2,
+      list: async (path: string) => (path === 'schemas/orders' ? ['v2.json'] : undefined),
+    };
+    const file = parseOrExplain(
+      configFileSchema,
+      { datasets: [{ ...ORDERS, schema: 'schemas/orders' }] },
+      'config',
+    );
+    const [dataset] = await compileDatasets(
+      file.datasets,
+      onlyV2,
+      createAjvValidatorFactory(),
+      webTextDecoding,
+    );
+    const { second, healthy } = await resumeUnder(dataset!);
+    expect(second.status).toBe('failed');
+    if (second.status !== 'failed') return;
+    expect(second.error.code).toBe('CONFIG_INVALID');
+    expect(second.error.message).toContain('started under version 1 of dataset orders');
+    expect(second.record).toMatchObject({ state: 'failed', checkpoint: { row: 20, schemaVersion: 1 } });
+    expect(healthy.events('orders')).toHaveLength(20);
   });
 
   it('keeps the one-file form as it was: one version, keys not searched', async () => {
