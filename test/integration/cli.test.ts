@@ -1,29 +1,17 @@
 /** The `dropgate` command as a user runs it: `node bin/dropgate.js ...` in a fresh directory. */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { idCounts, readTopic, type FileSummaryData } from './support/events.js';
 import { ORDERS_HEADER, orderData, orderLine, ordersFile } from './support/orders-csv.js';
+import { BIN, PACKAGE_ROOT, buildDist, cleanEnvironment } from './support/child-gateway.js';
 import { makeTemporaryDirectory } from './support/test-gateway.js';
-
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(PACKAGE_ROOT, 'bin/dropgate.js');
 
 interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-/** The environment a user's shell would give, minus any Dropgate settings of the machine running tests. */
-function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('DROPGATE_') && name !== 'PORT' && !name.startsWith('VITEST')) env[name] = value;
-  }
-  return { ...env, ...extra };
 }
 
 function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
@@ -45,15 +33,8 @@ function summaryLine(result: CliResult): Record<string, unknown> {
   return JSON.parse(lines[0]!) as Record<string, unknown>;
 }
 
-beforeAll(() => {
-  // The command runs the compiled CLI: build it from the current sources.
-  const build = spawnSync(
-    process.execPath,
-    [join(PACKAGE_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: PACKAGE_ROOT, encoding: 'utf8' },
-  );
-  if (build.status !== 0) throw new Error(`the build failed:\n${build.stdout}${build.stderr}`);
-});
+// The command runs the compiled CLI: build it from the current sources.
+beforeAll(buildDist);
 
 let directory: string;
 

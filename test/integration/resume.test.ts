@@ -17,6 +17,7 @@ import { ingestFile, type IngestDependencies } from '../../workers/ingest-file.j
 import { testDataset } from '../support/datasets.js';
 import { readTopic, type FileSummaryData } from './support/events.js';
 import { ordersFile } from './support/orders-csv.js';
+import { withSlowReads } from './support/store-wrappers.js';
 import {
   ADMIN_TOKEN,
   SIGNING_SECRET,
@@ -114,28 +115,6 @@ function sinkFailingCalls(inner: EventSink, topic: string, failing: Set<number>)
       return inner.publish(to, events);
     },
     close: () => inner.close(),
-  };
-}
-
-/** A store whose reads arrive in small chunks with a pause between them, like a slow network read. */
-function withSlowReads(store: ObjectStore, pauseMs: number): ObjectStore {
-  return {
-    bucket: store.bucket,
-    source: store.source,
-    stat: (key) => store.stat(key),
-    readRange: (key, version, start, end) => store.readRange(key, version, start, end),
-    createUploadUrl: (request) => store.createUploadUrl(request),
-    list: (prefix, options) => store.list(prefix, options),
-    async read(key, version) {
-      return (await store.read(key, version)).pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          async transform(chunk, controller) {
-            await new Promise((resolve) => setTimeout(resolve, pauseMs));
-            controller.enqueue(chunk);
-          },
-        }),
-      );
-    },
   };
 }
 
