@@ -4,21 +4,46 @@
  * kill a gateway outright (`kill -9`) and start another over the same data directory.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_TOKEN, OTHER_VENDOR_KEY, SIGNING_SECRET, VENDOR_KEY } from './test-gateway.js';
 
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(PACKAGE_ROOT, 'bin/dropgate.js');
 
-/** The command runs dist/: compiles it from the current sources (a `beforeAll` of each such suite). */
+/**
+ * The command runs dist/: compiles it from the current sources (a `beforeAll` of each such suite), unless
+ * dist/ is already newer than every one of them (`npm test` has just built it).
+ */
 export function buildDist(): void {
+  if (distIsCurrent()) return;
   const build = spawnSync(
     process.execPath,
     [join(PACKAGE_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
     { cwd: PACKAGE_ROOT, encoding: 'utf8' },
   );
   if (build.status !== 0) throw new Error(`the build failed:\n${build.stdout}${build.stderr}`);
+}
+
+/** The folders tsconfig.build.json compiles, less what it leaves out. */
+const BUILT = ['app', 'adapters', 'workers', 'schemas', 'bench'];
+const NOT_BUILT = (path: string) =>
+  path.startsWith('app/worker/') || path.endsWith('.test.ts') || /\.d\.c?ts$/.test(path);
+
+/** Whether every TypeScript source has its compiled file in dist/, written after the source last changed. */
+function distIsCurrent(): boolean {
+  const sources = BUILT.flatMap((folder) =>
+    readdirSync(join(PACKAGE_ROOT, folder), { recursive: true, encoding: 'utf8' })
+      .map((name) => relative(PACKAGE_ROOT, join(PACKAGE_ROOT, folder, name)))
+      .filter((path) => path.endsWith('.ts') && !NOT_BUILT(path)),
+  );
+  return sources.every((source) => {
+    const compiled = statSync(join(PACKAGE_ROOT, 'dist', source.replace(/\.ts$/, '.js')), {
+      throwIfNoEntry: false,
+    });
+    return compiled !== undefined && compiled.mtimeMs >= statSync(join(PACKAGE_ROOT, source)).mtimeMs;
+  });
 }
 
 /** The environment a user's shell would give, minus any Dropgate settings of the machine running tests. */
