@@ -1,4 +1,4 @@
-/** Object stores that behave as a real one can at its worst: slow reads. */
+/** Object stores that behave as a real one can at its worst: slow reads, objects replaced mid-read. */
 import type { ObjectStore } from '../../../adapters/ports.js';
 
 /** `store` with its reads replaced by `read` and `readRange` where given; everything else passes through. */
@@ -29,6 +29,39 @@ export function withSlowReads(store: ObjectStore, pauseMs: number): ObjectStore 
           },
         }),
       );
+    },
+  });
+}
+
+export interface ReadHooks {
+  /** Before `read` opens the version. */
+  beforeRead?: (key: string) => Promise<void>;
+  /** Once the `chunk`-th chunk (1-based) of a `read` is passed on; the stream waits for it. */
+  afterChunk?: (key: string, chunk: number) => Promise<void>;
+  /** Once the `call`-th `readRange` (1-based, counted over the store's life) has its bytes. */
+  afterRange?: (key: string, call: number) => Promise<void>;
+}
+
+/** A store that lets a test act at exact points of a read, e.g. replace the object half-way through. */
+export function interceptReads(store: ObjectStore, hooks: ReadHooks): ObjectStore {
+  let ranges = 0;
+  return overriding(store, {
+    async read(key, version) {
+      await hooks.beforeRead?.(key);
+      let chunks = 0;
+      return (await store.read(key, version)).pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          async transform(chunk, controller) {
+            controller.enqueue(chunk);
+            await hooks.afterChunk?.(key, ++chunks);
+          },
+        }),
+      );
+    },
+    async readRange(key, version, start, end) {
+      const bytes = await store.readRange(key, version, start, end);
+      await hooks.afterRange?.(key, ++ranges);
+      return bytes;
     },
   });
 }
