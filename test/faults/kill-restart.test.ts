@@ -165,8 +165,9 @@ describe('kill -9 mid-file', () => {
     for (let kill = 1; kill <= KILLS; kill++) {
       await waitFor(`the first new event of process ${kill}`, progressed);
       if (kill > 1) life.resumeMs = Date.now() - spawnedAt;
-      // Kill points spread over the first 90% of the file, so the last kill still finds it unfinished.
-      const target = Math.round((kill * ROWS * 0.9) / KILLS);
+      // Kill points spread over the first 85% of the file: the last kill must still find megabytes left,
+      // however fast the machine runs the few milliseconds between the checkpoint and the kill.
+      const target = Math.round((kill * ROWS * 0.85) / KILLS);
       await waitFor(`process ${kill} to publish row ${target}`, async () =>
         (await lastRow(paths.orders, life.from.orders)) >= target ? true : undefined,
       );
@@ -181,7 +182,7 @@ describe('kill -9 mid-file', () => {
         expect(record?.state, `the file finished before kill ${kill}`).not.toBe('ingested');
         return (record?.checkpoint?.row ?? 0) > resumedFrom ? record : undefined;
       });
-      await sleep(Math.floor(killDelay() * 20));
+      await sleep(Math.floor(killDelay() * 15));
       await killHard(gateway.child);
       if (kill === 1) expect((await uploaded).ingestion).toBe('pending');
       lives.push(life);
