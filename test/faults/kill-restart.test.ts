@@ -4,11 +4,12 @@
  * the killed process left in the ledger (never from row 0), and resumes within seconds.
  *
  * Checkpoints are written at most once a second, and a gateway publishes tens of megabytes a second, so a
- * file that outlived 20 unhurried checkpoints would be huge. Instead each process is held still with
- * SIGSTOP as soon as its first new event is out, for the second until its next checkpoint is due, then let
- * go (SIGCONT): it writes the checkpoint with the next block that is durable, and is killed a few
- * milliseconds later, wherever it is (blocks in flight, a batch half written, a sync). Each kill thus moves
- * the checkpoint on by a block or a few, and 20 of them fit a file of a few tens of megabytes.
+ * file that outlived 20 unhurried checkpoints would be huge. Instead each process, once it has published
+ * past its kill point, is held still with SIGSTOP until its next checkpoint is due (a second after its
+ * first new event at the latest), then let go (SIGCONT): it writes the checkpoint with the next block
+ * that is durable, and is killed a few milliseconds later, wherever it is (blocks in flight, a batch half
+ * written, a sync). Each kill thus moves the checkpoint on by a few blocks, and 20 of them fit a file of a
+ * few tens of megabytes.
  */
 import { open, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ import { makeTemporaryDirectory, upload } from '../integration/support/test-gate
 import { count, reportFigures, seconds, seededRandom } from './support/figures.js';
 
 const KILLS = 20;
-const ROWS = 24_000;
+const ROWS = 28_000;
 const BAD_EVERY = 97;
 /** About 1 KiB a row, so a block (a 256 KiB segment of the file) holds a few hundred rows. */
 const NOTE_LENGTH = 900;
@@ -58,11 +59,10 @@ async function ledgerRecord(dataDir: string): Promise<FileRecord | undefined> {
   const folder = join(dataDir, 'ledger', 'versions');
   // Temporary files (`.<uuid>.tmp`) are documents being written, or left by a killed process.
   const names = (await readdir(folder).catch(() => [] as string[])).filter((name) => name.endsWith('.json'));
-  const records = await Promise.all(
-    names.map(async (name) => JSON.parse(await readFile(join(folder, name), 'utf8')) as FileRecord),
-  );
-  expect(records.length).toBeLessThanOrEqual(1);
-  return records[0];
+  expect(names.length).toBeLessThanOrEqual(1);
+  return names[0] === undefined
+    ? undefined
+    : (JSON.parse(await readFile(join(folder, names[0]), 'utf8')) as FileRecord);
 }
 
 /** The length of the file's whole lines: a torn last line, which the next process cuts off, excluded. */
@@ -164,17 +164,18 @@ describe('kill -9 mid-file', () => {
 
     for (let kill = 1; kill <= KILLS; kill++) {
       await waitFor(`the first new event of process ${kill}`, progressed);
+      // The attempt started before its first event: its next checkpoint is due a second after this, at most.
+      const due = Date.now() + 1_050;
       if (kill > 1) life.resumeMs = Date.now() - spawnedAt;
-      // Kill points spread over the first 85% of the file: the last kill must still find megabytes left,
-      // however fast the machine runs the few milliseconds between the checkpoint and the kill.
-      const target = Math.round((kill * ROWS * 0.85) / KILLS);
+      // Kill points spread over the first 70% of the file: the process runs free from the checkpoint to
+      // the kill, longer when this test is short of CPU, and must still find the file unfinished then.
+      const target = Math.round((kill * ROWS * 0.7) / KILLS);
       await waitFor(`process ${kill} to publish row ${target}`, async () =>
         (await lastRow(paths.orders, life.from.orders)) >= target ? true : undefined,
       );
-      // Held still until its next checkpoint is due: a second after its claim (its attempt's start).
+      // Held still until its next checkpoint is due.
       gateway.child.kill('SIGSTOP');
-      const claimed = Date.parse((await ledgerRecord(dataDir))!.startedAt!);
-      await sleep(claimed + 1_100 - Date.now());
+      await sleep(due - Date.now());
       gateway.child.kill('SIGCONT');
       const resumedFrom = life.resumedFrom;
       await waitFor(`a checkpoint past row ${resumedFrom} from process ${kill}`, async () => {
@@ -182,13 +183,13 @@ describe('kill -9 mid-file', () => {
         expect(record?.state, `the file finished before kill ${kill}`).not.toBe('ingested');
         return (record?.checkpoint?.row ?? 0) > resumedFrom ? record : undefined;
       });
-      await sleep(Math.floor(killDelay() * 15));
+      await sleep(Math.floor(killDelay() * 10));
       await killHard(gateway.child);
       if (kill === 1) expect((await uploaded).ingestion).toBe('pending');
       lives.push(life);
 
       const left = (await ledgerRecord(dataDir))!;
-      expect(left).toMatchObject({ state: 'processing' });
+      expect(left, `the file's record after kill ${kill}`).toMatchObject({ state: 'processing' });
       const checkpoint = left.checkpoint!.row;
       life = {
         resumedFrom: checkpoint,
@@ -291,7 +292,7 @@ describe('kill -9 mid-file', () => {
         `the same ids; resume (restart to first new event) median ${seconds(sorted[sorted.length >> 1]!)}, ` +
         `slowest ${seconds(sorted.at(-1)!)}; case ${seconds(Date.now() - started)}`,
     );
-  }, 120_000);
+  }, 180_000);
 });
 
 /** The JSON log lines of a gateway's output. */
