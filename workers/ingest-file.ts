@@ -335,6 +335,8 @@ async function ingestUnderLease(
   });
   let rowsRead = 0;
   let lastCheckpoint = now();
+  /** The row of the checkpoint the ledger holds: the claim's, then the last one written. */
+  let recordedRow = start.row;
   const checkpointIntervalMs = deps.checkpointIntervalMs ?? 1000;
   const publisher = new BatchPublisher({
     sink: deps.sink,
@@ -350,6 +352,7 @@ async function ingestUnderLease(
       if (now() - lastCheckpoint < checkpointIntervalMs) return;
       lastCheckpoint = now();
       await ledger.checkpoint(ref, owner, withFirstErrors(checkpoint), leaseMs);
+      recordedRow = checkpoint.row;
     },
     eventId: (row) => rowEventId(file, row),
     eventAttributes: rowEventAttributes(file),
@@ -413,9 +416,15 @@ async function ingestUnderLease(
 
   if (!fault) {
     try {
+      // The ledger records every row as durable, under this attempt's lease, before the file is announced:
+      // an attempt that cannot reach the ledger (or lost its lease) announces nothing, and if the outcome
+      // is lost after the summary went out, the next attempt resumes at the end and only sends it again.
+      const end = publisher.checkpoint;
+      if (end.row !== recordedRow) await ledger.checkpoint(ref, owner, withFirstErrors(end), leaseMs);
       await publishSummary(deps.sink, deps.controlTopic, file, summary!, deps.retry ?? defaultRetry);
     } catch (error) {
-      // Every row is durable; the next attempt resumes at the end and only sends the summary.
+      // Every row is durable: recorded so below (when the ledger answers), the next attempt resumes at the
+      // end and only sends the summary.
       fault = asFault(error);
     }
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { idCounts, readTopic, type FileSummaryData } from './support/events.js';
 import { ORDERS_HEADER, orderData, orderLine, ordersFile } from './support/orders-csv.js';
-import { BIN, PACKAGE_ROOT, buildProduct, cleanEnvironment } from './support/compiled.js';
+import { BIN, PACKAGE_ROOT, buildDist, cleanEnvironment } from './support/child-gateway.js';
 import { makeTemporaryDirectory } from './support/test-gateway.js';
 
 interface CliResult {
@@ -34,7 +34,7 @@ function summaryLine(result: CliResult): Record<string, unknown> {
 }
 
 // The command runs the compiled CLI: build it from the current sources.
-beforeAll(buildProduct);
+beforeAll(buildDist);
 
 let directory: string;
 

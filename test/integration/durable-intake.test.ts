@@ -4,17 +4,14 @@
  * exactly once; and a file cut off mid-way resumes from its checkpoint within seconds of the restart,
  * not after the dead process's lease runs out.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, buildProduct, cleanEnvironment } from './support/compiled.js';
 import { idCounts, readTopic, type FileSummaryData } from './support/events.js';
 import { ordersFile } from './support/orders-csv.js';
+import { buildDist, killHard, serveChild, stopChildGateways } from './support/child-gateway.js';
 import {
   ADMIN_TOKEN,
-  OTHER_VENDOR_KEY,
-  SIGNING_SECRET,
   VENDOR_KEY,
   loadTestConfig,
   makeTemporaryDirectory,
@@ -27,12 +24,11 @@ const FILES = 8;
 const ROWS = 3_000;
 
 // The child gateways run the compiled code: build it from the current sources.
-beforeAll(buildProduct);
+beforeAll(buildDist);
 
 const directories: string[] = [];
-const children: ChildProcess[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  await stopChildGateways();
   for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
 });
 
@@ -110,43 +106,6 @@ async function expectEachIngestedOnce(dataDir: string, keys: string[]) {
   }
 }
 
-/** `dropgate serve` as a child process on an ephemeral port; resolves once it listens. */
-async function serve(directory: string): Promise<Endpoint & { child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    cwd: directory,
-    env: cleanEnvironment({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DROPGATE_VENDOR_KEYS: `acme=${VENDOR_KEY},globex=${OTHER_VENDOR_KEY}`,
-      DROPGATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      DROPGATE_SIGNING_SECRET: SIGNING_SECRET,
-    }),
-  });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 20_000);
-    const check = () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    };
-    child.stdout!.on('data', check);
-    child.on('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${output}`)));
-  });
-  return { url, child, output: () => output };
-}
-
-async function kill(child: ChildProcess) {
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 describe('uploads answered 201 survive the gateway stopping', () => {
   it('are all ingested, exactly once each, after a clean stop right after the 201s', async () => {
     const directory = await temporaryDirectory();
@@ -171,18 +130,18 @@ describe('uploads answered 201 survive the gateway stopping', () => {
 
   it('are all ingested, exactly once each, after kill -9 right after the 201s', async () => {
     const directory = await temporaryDirectory();
-    const first = await serve(directory);
+    const first = await serveChild(directory);
     const keys = await uploadMany(first);
-    await kill(first.child);
+    await killHard(first.child);
 
-    const second = await serve(directory);
+    const second = await serveChild(directory);
     await waitUntilIngested(second, keys);
     await expectEachIngestedOnce(join(directory, '.dropgate'), keys);
   });
 
   it('resumes a file cut off by kill -9 from its checkpoint within seconds of the restart', async () => {
     const directory = await temporaryDirectory();
-    const first = await serve(directory);
+    const first = await serveChild(directory);
     const { csv, goodRows } = ordersFile(200_000);
     const key = await grantAndPut(first, 'big.csv', csv);
     // Wait until part of the file is durable (a checkpoint), then kill the gateway mid-file.
@@ -194,10 +153,10 @@ describe('uploads answered 201 survive the gateway stopping', () => {
       if (Date.now() > deadline) throw new Error(`no checkpoint: ${JSON.stringify(record)}`);
       if (checkpointRow === 0) await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    await kill(first.child);
+    await killHard(first.child);
 
     const restarted = Date.now();
-    const second = await serve(directory);
+    const second = await serveChild(directory);
     // The dead process's lease is 60 s long; taking it over must not wait for it.
     await waitUntilIngested(second, [key], 30_000);
     expect(Date.now() - restarted).toBeLessThan(30_000);

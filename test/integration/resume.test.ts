@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
-import type { EventSink, ObjectStore } from '../../adapters/ports.js';
+import type { EventSink, Ledger, ObjectStore } from '../../adapters/ports.js';
 import { wireAdapters } from '../../app/node/wire.js';
 import { createCsvThreadPool } from '../../app/node/ingest-threads.js';
 import { DropgateError } from '../../adapters/errors.js';
@@ -17,6 +17,7 @@ import { ingestFile, type IngestDependencies } from '../../workers/ingest-file.j
 import { testDataset } from '../support/datasets.js';
 import { readTopic, type FileSummaryData } from './support/events.js';
 import { ordersFile } from './support/orders-csv.js';
+import { withSlowReads } from './support/store-wrappers.js';
 import {
   ADMIN_TOKEN,
   SIGNING_SECRET,
@@ -117,28 +118,6 @@ function sinkFailingCalls(inner: EventSink, topic: string, failing: Set<number>)
   };
 }
 
-/** A store whose reads arrive in small chunks with a pause between them, like a slow network read. */
-function withSlowReads(store: ObjectStore, pauseMs: number): ObjectStore {
-  return {
-    bucket: store.bucket,
-    source: store.source,
-    stat: (key) => store.stat(key),
-    readRange: (key, version, start, end) => store.readRange(key, version, start, end),
-    createUploadUrl: (request) => store.createUploadUrl(request),
-    list: (prefix, options) => store.list(prefix, options),
-    async read(key, version) {
-      return (await store.read(key, version)).pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          async transform(chunk, controller) {
-            await new Promise((resolve) => setTimeout(resolve, pauseMs));
-            controller.enqueue(chunk);
-          },
-        }),
-      );
-    },
-  };
-}
-
 const rowsOf = (events: ReadonlyArray<{ body: string }>) =>
   events.map((event) => (JSON.parse(event.body) as { rownumber: number }).rownumber);
 /** The distinct rows of dead letters, in order. */
@@ -181,6 +160,65 @@ describe('resuming an interrupted file', () => {
       { rowsPublished: goodRows.length, resumedFromRow: 40 },
     ]);
   });
+  it('announces nothing while the ledger cannot record the end of the file, and finishes it once it can', async () => {
+    const { csv, goodRows } = ordersFile(40, 0);
+    const store = createMemoryObjectStore();
+    store.put(KEY, csv);
+    // The ledger deems worker-a gone once it failed, so worker-b takes over at once.
+    const memory = createMemoryLedger({ holderAlive: (owner) => owner !== 'worker-a' });
+    let ledgerDown = true;
+    const unavailable = () => new DropgateError('LEDGER_UNAVAILABLE', 'the ledger does not answer');
+    const ledger: Ledger = {
+      ...memory,
+      checkpoint: (...args) => (ledgerDown ? Promise.reject(unavailable()) : memory.checkpoint(...args)),
+      finish: (...args) => (ledgerDown ? Promise.reject(unavailable()) : memory.finish(...args)),
+    };
+    // No checkpoint falls due while the file is read: the ledger is first needed once every row is out.
+    const base = { store, ledger, controlTopic: 'dropgate.files', checkpointIntervalMs: 60_000 };
+
+    const sink = createMemoryEventSink();
+    const first = await ingestFile({ ...base, sink, owner: 'worker-a' }, request);
+    expect(first.status).toBe('failed');
+    if (first.status !== 'failed') return;
+    expect(first.error.code).toBe('LEDGER_UNAVAILABLE');
+    expect(rowsOf(sink.events('orders'))).toEqual(goodRows);
+    expect(sink.events('dropgate.files')).toEqual([]);
+
+    ledgerDown = false;
+    const second = await ingestFile({ ...base, sink, owner: 'worker-b' }, request);
+    expect(second.status).toBe('ingested');
+    expect(sink.events('dropgate.files')).toHaveLength(1);
+  });
+
+  it('sends only the summary again when the outcome could not be recorded after it went out', async () => {
+    const { csv, goodRows } = ordersFile(40, 0);
+    const store = createMemoryObjectStore();
+    store.put(KEY, csv);
+    const memory = createMemoryLedger({ holderAlive: (owner) => owner !== 'worker-a' });
+    const ledger: Ledger = {
+      ...memory,
+      finish: (ref, owner, outcome) =>
+        owner === 'worker-a'
+          ? Promise.reject(new DropgateError('LEDGER_UNAVAILABLE', 'the ledger does not answer'))
+          : memory.finish(ref, owner, outcome),
+    };
+    const base = { store, ledger, controlTopic: 'dropgate.files', checkpointIntervalMs: 60_000 };
+
+    const before = createMemoryEventSink();
+    const first = await ingestFile({ ...base, sink: before, owner: 'worker-a' }, request);
+    expect(first.status).toBe('failed');
+    expect(rowsOf(before.events('orders'))).toEqual(goodRows);
+
+    const after = createMemoryEventSink();
+    const second = await ingestFile({ ...base, sink: after, owner: 'worker-b' }, request);
+    expect(second.status).toBe('ingested');
+    // Every row was recorded durable before the summary: none is published again, the summary is, same id.
+    expect(after.events('orders')).toEqual([]);
+    expect(after.events('dropgate.files').map((event) => event.id)).toEqual(
+      before.events('dropgate.files').map((event) => event.id),
+    );
+  });
+
   it('keeps the progress of a failed attempt even between throttled checkpoints', async () => {
     const { csv, goodRows } = ordersFile(95, 10);
     const store = createMemoryObjectStore();

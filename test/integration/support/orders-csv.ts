@@ -5,7 +5,21 @@ export const ORDERS_HEADER =
 
 /** A valid order line, numbered so its event can be recognised. */
 export function orderLine(n: number): string {
-  return `ORD-${n},CUST-${n % 7},SKU-${n % 13},${(n % 5) + 1},${(n % 40) + 0.25},EUR,2024-05-01T10:00:00Z,2024-05-10,${n % 2 === 0},note ${n}`;
+  return orderLineWithNote(n, `note ${n}`);
+}
+
+function orderLineWithNote(n: number, note: string): string {
+  return `ORD-${n},CUST-${n % 7},SKU-${n % 13},${(n % 5) + 1},${(n % 40) + 0.25},EUR,2024-05-01T10:00:00Z,2024-05-10,${n % 2 === 0},${note}`;
+}
+
+/**
+ * A note of exactly `length` characters for row `n` (at least `note <n>`): `note <n>` and filler words,
+ * the same on every run. Wide rows put fewer rows in a block of events.
+ */
+export function longNote(n: number, length: number): string {
+  let note = `note ${n}`;
+  for (let word = n; note.length < length; word = (word * 7 + 3) % 1009) note += ` w${word}`;
+  return note.slice(0, Math.max(length, `note ${n}`.length));
 }
 
 /** The event data `orderLine(n)` becomes. */
@@ -31,11 +45,14 @@ export function badOrderLine(n: number): string {
 
 /**
  * `count` rows where every `badEvery`-th row (1-based) is invalid; returns the file and which rows are good.
+ * With `noteLength`, each valid row's note is `longNote(row, noteLength)`.
  */
 export function ordersFile(
   count: number,
   badEvery = 0,
+  options: { noteLength?: number } = {},
 ): { csv: string; goodRows: number[]; badRows: number[] } {
+  const { noteLength } = options;
   const lines = [ORDERS_HEADER];
   const goodRows: number[] = [];
   const badRows: number[] = [];
@@ -45,7 +62,7 @@ export function ordersFile(
       lines.push(badOrderLine(row));
     } else {
       goodRows.push(row);
-      lines.push(orderLine(row));
+      lines.push(noteLength ? orderLineWithNote(row, longNote(row, noteLength)) : orderLine(row));
     }
   }
   return { csv: `${lines.join('\n')}\n`, goodRows, badRows };

@@ -127,7 +127,7 @@ export interface StoredUpload {
 }
 
 export async function requestUpload(
-  gateway: TestGateway,
+  gateway: Pick<TestGateway, 'url'>,
   request: Record<string, unknown>,
   token = VENDOR_KEY,
 ): Promise<UploadGrant> {
@@ -156,7 +156,7 @@ export async function putUpload(
 
 /** Requests an upload URL, PUTs the body to it, and returns what the gateway stored. */
 export async function upload(
-  gateway: TestGateway,
+  gateway: Pick<TestGateway, 'url'>,
   filename: string,
   body: string | Uint8Array,
 ): Promise<StoredUpload> {

@@ -1,0 +1,67 @@
+/** Object stores that behave as a real one can at its worst: slow reads, objects replaced mid-read. */
+import type { ObjectStore } from '../../../adapters/ports.js';
+
+/** `store` with its reads replaced by `read` and `readRange` where given; everything else passes through. */
+function overriding(
+  store: ObjectStore,
+  reads: Partial<Pick<ObjectStore, 'read' | 'readRange'>>,
+): ObjectStore {
+  return {
+    bucket: store.bucket,
+    source: store.source,
+    stat: (key) => store.stat(key),
+    read: reads.read ?? ((key, version) => store.read(key, version)),
+    readRange: reads.readRange ?? ((key, version, start, end) => store.readRange(key, version, start, end)),
+    createUploadUrl: (request) => store.createUploadUrl(request),
+    list: (prefix, options) => store.list(prefix, options),
+  };
+}
+
+/** A store whose reads arrive in small chunks with a pause between them, like a slow network read. */
+export function withSlowReads(store: ObjectStore, pauseMs: number): ObjectStore {
+  return overriding(store, {
+    async read(key, version) {
+      return (await store.read(key, version)).pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          async transform(chunk, controller) {
+            await new Promise((resolve) => setTimeout(resolve, pauseMs));
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+    },
+  });
+}
+
+export interface ReadHooks {
+  /** Before `read` opens the version. */
+  beforeRead?: (key: string) => Promise<void>;
+  /** Once the `chunk`-th chunk (1-based) of a `read` is passed on; the stream waits for it. */
+  afterChunk?: (key: string, chunk: number) => Promise<void>;
+  /** Once the `call`-th `readRange` (1-based, counted over the store's life) has its bytes. */
+  afterRange?: (key: string, call: number) => Promise<void>;
+}
+
+/** A store that lets a test act at exact points of a read, e.g. replace the object half-way through. */
+export function interceptReads(store: ObjectStore, hooks: ReadHooks): ObjectStore {
+  let ranges = 0;
+  return overriding(store, {
+    async read(key, version) {
+      await hooks.beforeRead?.(key);
+      let chunks = 0;
+      return (await store.read(key, version)).pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          async transform(chunk, controller) {
+            controller.enqueue(chunk);
+            await hooks.afterChunk?.(key, ++chunks);
+          },
+        }),
+      );
+    },
+    async readRange(key, version, start, end) {
+      const bytes = await store.readRange(key, version, start, end);
+      await hooks.afterRange?.(key, ++ranges);
+      return bytes;
+    },
+  });
+}
