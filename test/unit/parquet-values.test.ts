@@ -1,6 +1,6 @@
 /** Parquet timestamps and dates render exactly, at every unit, across the whole RFC 3339 year range. */
 import { describe, expect, test } from 'vitest';
-import { parsers, temporalFormat } from '../../workers/parquet/parquet-values.js';
+import { converterFor, parsers, temporalFormat } from '../../workers/parquet/parquet-values.js';
 
 const MIN_SECOND = Date.UTC(1, 0, 1) / 1000;
 const MAX_SECOND = Date.UTC(9999, 11, 31, 23, 59, 59) / 1000;
@@ -65,6 +65,30 @@ describe('parquet timestamp columns', () => {
       expect(micros(second * 1_000_000 + 7)).toBe(
         `${new Date(second * 1000).toISOString().slice(0, 19)}.000007Z`,
       );
+    }
+  });
+});
+
+describe('parquet DECIMAL columns', () => {
+  test('render a number (an INT32, or an INT64 read as one) as they render its bigint', () => {
+    let state = 20261202;
+    const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const values = [0, 1, -1, 5, -5, 9, 10, 99, 100, 101, 999, 1000, -1000, 2147483647, -2147483648];
+    values.push(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER);
+    for (let index = 0; index < 20_000; index++) {
+      values.push(Math.round((next() - 0.5) * 10 ** Math.floor(next() * 16)));
+    }
+    for (const scale of [0, 1, 2, 3, 4, 6]) {
+      const element = {
+        name: 'amount',
+        type: 'INT64',
+        converted_type: 'DECIMAL',
+        scale,
+        precision: 18,
+      } as const;
+      const convert = converterFor({ element, children: [], count: 1, path: ['amount'] }, { type: 'string' });
+      const noIssues = () => expect.unreachable();
+      for (const value of values) expect(convert(value, noIssues)).toBe(convert(BigInt(value), noIssues));
     }
   });
 });

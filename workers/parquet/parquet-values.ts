@@ -275,10 +275,27 @@ function unscaled(value: unknown): bigint | number {
 }
 
 function decimalText(value: bigint | number, scale: number): string {
+  if (typeof value === 'number' && scale <= 3) return smallScaleText(value, scale);
   const negative = value < 0;
   const digits = String(negative ? -value : value).padStart(scale + 1, '0');
   const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
   return negative ? `-${text}` : text;
+}
+
+/** `FRACTIONS[scale][n]`: n with `scale` digits ("05"), for the scales of most prices and amounts. */
+const FRACTIONS = [1, 10, 100, 1000].map((count, scale) =>
+  Array.from({ length: count }, (_, fraction) => `.${String(fraction).padStart(scale, '0')}`),
+);
+
+/** decimalText of a safe integer at scale 0 to 3, with fewer intermediate strings. */
+function smallScaleText(value: number, scale: number): string {
+  if (scale === 0) return String(value);
+  const magnitude = value < 0 ? -value : value;
+  const unit = scale === 1 ? 10 : scale === 2 ? 100 : 1000;
+  // Exact: `%` of integers is, and the difference is a multiple of `unit` below 2^53.
+  const fraction = magnitude % unit;
+  const text = `${(magnitude - fraction) / unit}${FRACTIONS[scale]![fraction]!}`;
+  return value < 0 ? `-${text}` : text;
 }
 
 function base64(bytes: Uint8Array): string {
