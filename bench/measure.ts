@@ -5,6 +5,7 @@
  *   node dist/bench/measure.js pipeline <file>          Dropgate's whole CSV path into the local NDJSON sink
  *   node dist/bench/measure.js parquet-bare <file>      hyparquet reading every row group as row objects
  *   node dist/bench/measure.js parquet-pipeline <file>  Dropgate's whole Parquet path into the local sink
+ *   node dist/bench/measure.js flat-pipeline <file>     the same for the flat file (generate-flat-parquet.ts)
  * Prints one JSON line: { mode, rows, seconds, peakRssMb }.
  */
 import { createReadStream } from 'node:fs';
@@ -15,6 +16,7 @@ import Papa from 'papaparse';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { ordersParquetSchema } from './generate-orders-parquet.js';
+import { flatParquetSchema } from './generate-flat-parquet.js';
 import { readEveryRowGroup } from './hyparquet-rows.js';
 import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
 import { createLocalLedger } from '../adapters/ledger/local/local-ledger.js';
@@ -76,7 +78,7 @@ async function largestRowGroupDecodedMb(file: string): Promise<number | undefine
   return held.length >= 0 ? size / 2 ** 20 : undefined;
 }
 
-async function pipeline(file: string, format: 'csv' | 'parquet'): Promise<number> {
+async function pipeline(file: string, format: 'csv' | 'parquet', parquetSchema?: object): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'dropgate-bench-'));
   try {
     const store = await createLocalObjectStore({
@@ -91,7 +93,7 @@ async function pipeline(file: string, format: 'csv' | 'parquet'): Promise<number
     const schema = (
       format === 'csv'
         ? JSON.parse(await readFile(join(packageRoot, 'schemas/orders/v1.json'), 'utf8'))
-        : ordersParquetSchema
+        : (parquetSchema ?? ordersParquetSchema)
     ) as RowSchema;
     const dataset = {
       name: 'orders',
@@ -145,6 +147,7 @@ const modes: Record<string, (file: string) => Promise<number>> = {
   pipeline: (file) => pipeline(file, 'csv'),
   'parquet-bare': parquetBare,
   'parquet-pipeline': (file) => pipeline(file, 'parquet'),
+  'flat-pipeline': (file) => pipeline(file, 'parquet', flatParquetSchema),
 };
 
 const [mode, file] = process.argv.slice(2);

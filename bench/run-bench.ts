@@ -7,21 +7,28 @@
  *            arrays (papaparse's fastest output).
  *   Parquet: a DuckDB-written file of BENCH_PARQUET_ROWS rows (default 2M) in 20 row groups with nested
  *            columns; baseline hyparquet reading every row group.
+ *   Flat:    a DuckDB-written file of BENCH_FLAT_ROWS rows (default 1M) of six scalar columns, zstd, in
+ *            DuckDB's default row groups, as warehouses unload tables; the same baseline.
+ * BENCH_FILES (default csv,parquet,flat) picks which of the three are measured.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../app/node/load-config.js';
 import { generateOrdersCsv } from './generate-orders-csv.js';
 import { generateOrdersParquet } from './generate-orders-parquet.js';
+import { generateFlatParquet } from './generate-flat-parquet.js';
 
 const run = promisify(execFile);
 const megabytes = Number(process.env.BENCH_MB ?? 1000);
 const parquetRows = Number(process.env.BENCH_PARQUET_ROWS ?? 2_000_000);
+const flatRows = Number(process.env.BENCH_FLAT_ROWS ?? 1_000_000);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
+const files = new Set((process.env.BENCH_FILES ?? 'csv,parquet,flat').split(',').map((name) => name.trim()));
 const dataDir = join(packageRoot, 'bench', '.data');
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -79,52 +86,80 @@ const line = (name: string, s: ReturnType<typeof summary>) =>
     .padStart(7)} MB/s   peak RSS ${s.peakRssMb.toFixed(0).padStart(4)} MB`;
 
 await mkdir(dataDir, { recursive: true });
-const csvFile = join(dataDir, `orders-${megabytes}mb.csv`);
-if (!existsSync(csvFile)) {
-  process.stderr.write(`generating ${csvFile} ...\n`);
-  await generateOrdersCsv(csvFile, megabytes * 1e6);
+
+if (files.has('csv')) {
+  const csvFile = join(dataDir, `orders-${megabytes}mb.csv`);
+  if (!existsSync(csvFile)) {
+    process.stderr.write(`generating ${csvFile} ...\n`);
+    await generateOrdersCsv(csvFile, megabytes * 1e6);
+  }
+  process.stderr.write('CSV\n');
+  const csvBytes = statSync(csvFile).size;
+  const csv = await measureModes(csvFile, ['raw-papaparse', 'raw-papaparse-header', 'pipeline']);
+  const raw = summary(csv['raw-papaparse']!, csvBytes);
+  const rawHeader = summary(csv['raw-papaparse-header']!, csvBytes);
+  const csvPipeline = summary(csv.pipeline!, csvBytes);
+  console.log(
+    `CSV: ${(csvBytes / 1e6).toFixed(0)} MB, ${raw.rows.toLocaleString('en')} rows, median of ${runs} runs`,
+  );
+  console.log(line('raw papaparse, header: true', rawHeader));
+  console.log(line('raw papaparse, rows as arrays', raw));
+  console.log(line('dropgate -> local sink', csvPipeline));
+  console.log(
+    `  throughput ratio: ${(csvPipeline.rowsPerSecond / rawHeader.rowsPerSecond).toFixed(2)} of papaparse with ` +
+      `header: true, ${(csvPipeline.rowsPerSecond / raw.rowsPerSecond).toFixed(2)} of papaparse with arrays ` +
+      '(target >= 0.50)',
+  );
+  console.log(`  peak RSS: ${csvPipeline.peakRssMb.toFixed(0)} MB (target < 256 MB)`);
 }
-const parquetFile = join(dataDir, `orders-${parquetRows}-rows.parquet`);
-if (!existsSync(parquetFile)) {
-  process.stderr.write(`generating ${parquetFile} with DuckDB ...\n`);
-  await generateOrdersParquet(parquetFile, parquetRows, Math.ceil(parquetRows / 20));
+
+/** Measures a Parquet file against bare hyparquet and prints its lines, headed by `title`. */
+async function measureParquet(title: string, file: string, pipelineMode: string): Promise<void> {
+  const bytes = statSync(file).size;
+  const results = await measureModes(file, ['parquet-bare', pipelineMode]);
+  const bare = summary(results['parquet-bare']!, bytes);
+  const pipeline = summary(results[pipelineMode]!, bytes);
+  const decoded = bare.largestRowGroupMb ?? Number.NaN;
+  const rowGroups = (await parquetMetadataAsync(await asyncBufferFromFile(file))).row_groups.length;
+  console.log(
+    `${title}: ${(bytes / 1e6).toFixed(0)} MB, ${bare.rows.toLocaleString('en')} rows in ${rowGroups} row groups, ` +
+      `median of ${runs} runs`,
+  );
+  console.log(line('hyparquet bare reader (baseline)', bare));
+  console.log(line('dropgate -> local sink', pipeline));
+  console.log(
+    `  throughput ratio: ${(pipeline.rowsPerSecond / bare.rowsPerSecond).toFixed(2)} (target >= 0.50)`,
+  );
+  console.log(
+    `  peak RSS: ${pipeline.peakRssMb.toFixed(0)} MB; largest row group decoded ${decoded.toFixed(0)} MB, ` +
+      `so target <= ${(decoded + 150).toFixed(0)} MB; the bare reader alone peaks at ${bare.peakRssMb.toFixed(0)} MB`,
+  );
 }
 
-process.stderr.write('CSV\n');
-const csvBytes = statSync(csvFile).size;
-const csv = await measureModes(csvFile, ['raw-papaparse', 'raw-papaparse-header', 'pipeline']);
-process.stderr.write('Parquet\n');
-const parquetBytes = statSync(parquetFile).size;
-const parquet = await measureModes(parquetFile, ['parquet-bare', 'parquet-pipeline']);
+if (files.has('parquet')) {
+  const parquetFile = join(dataDir, `orders-${parquetRows}-rows.parquet`);
+  if (!existsSync(parquetFile)) {
+    process.stderr.write(`generating ${parquetFile} with DuckDB ...\n`);
+    await generateOrdersParquet(parquetFile, parquetRows, Math.ceil(parquetRows / 20));
+  }
+  process.stderr.write('Parquet\n');
+  await measureParquet(
+    'Parquet, nested (orders with a list and a struct, zstd)',
+    parquetFile,
+    'parquet-pipeline',
+  );
+}
 
-const raw = summary(csv['raw-papaparse']!, csvBytes);
-const rawHeader = summary(csv['raw-papaparse-header']!, csvBytes);
-const csvPipeline = summary(csv.pipeline!, csvBytes);
-const bare = summary(parquet['parquet-bare']!, parquetBytes);
-const parquetPipeline = summary(parquet['parquet-pipeline']!, parquetBytes);
-const decoded = bare.largestRowGroupMb ?? Number.NaN;
-
-console.log(
-  `CSV: ${(csvBytes / 1e6).toFixed(0)} MB, ${raw.rows.toLocaleString('en')} rows, median of ${runs} runs`,
-);
-console.log(line('raw papaparse, header: true', rawHeader));
-console.log(line('raw papaparse, rows as arrays', raw));
-console.log(line('dropgate -> local sink', csvPipeline));
-console.log(
-  `  throughput ratio: ${(csvPipeline.rowsPerSecond / rawHeader.rowsPerSecond).toFixed(2)} of papaparse with ` +
-    `header: true, ${(csvPipeline.rowsPerSecond / raw.rowsPerSecond).toFixed(2)} of papaparse with arrays ` +
-    '(target >= 0.50)',
-);
-console.log(`  peak RSS: ${csvPipeline.peakRssMb.toFixed(0)} MB (target < 256 MB)`);
-console.log(
-  `Parquet: ${(parquetBytes / 1e6).toFixed(0)} MB, ${bare.rows.toLocaleString('en')} rows in 20 row groups, median of ${runs} runs`,
-);
-console.log(line('hyparquet bare reader (baseline)', bare));
-console.log(line('dropgate -> local sink', parquetPipeline));
-console.log(
-  `  throughput ratio: ${(parquetPipeline.rowsPerSecond / bare.rowsPerSecond).toFixed(2)} (target >= 0.50)`,
-);
-console.log(
-  `  peak RSS: ${parquetPipeline.peakRssMb.toFixed(0)} MB; largest row group decoded ${decoded.toFixed(0)} MB, ` +
-    `so target <= ${(decoded + 150).toFixed(0)} MB; the bare reader alone peaks at ${bare.peakRssMb.toFixed(0)} MB`,
-);
+if (files.has('flat')) {
+  const flatFile = join(dataDir, `flat-${flatRows}-rows.parquet`);
+  if (!existsSync(flatFile)) {
+    process.stderr.write(`generating ${flatFile} with DuckDB ...\n`);
+    await generateFlatParquet(flatFile, flatRows);
+  }
+  process.stderr.write('Flat Parquet\n');
+  await measureParquet(
+    'Parquet, flat (six scalar columns, zstd, as warehouses unload)',
+    flatFile,
+    'flat-pipeline',
+  );
+}

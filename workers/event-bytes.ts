@@ -53,11 +53,22 @@ const [NULL, TRUE, FALSE] = ['null', 'true', 'false'].map((word) => encoder.enco
 ];
 /** Keys are few (a schema's columns), so each is encoded once; a cap guards against unbounded ones. */
 const MAX_CACHED_KEYS = 4096;
+/** Member positions whose last key is kept at hand: the columns of most files. */
+const MAX_POSITIONS = 64;
 
 export class EventBytesWriter {
   private buffer: Uint8Array = EMPTY;
   private filled = 0;
+  /** `"key":` of first members and `,"key":` of the others, by key. */
   private readonly keys = new Map<string, Uint8Array>();
+  private readonly keysAfterComma = new Map<string, Uint8Array>();
+  /** The key last written at each member position, and its bytes (see memberBytes). */
+  private readonly positionKeys: Array<string | undefined> = new Array<string | undefined>(
+    MAX_POSITIONS,
+  ).fill(undefined);
+  private readonly positionBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(
+    MAX_POSITIONS,
+  ).fill(undefined);
 
   /** @param capacity  size of the first buffer; after each `take`, the next starts at the largest filled */
   constructor(
@@ -97,6 +108,15 @@ export class EventBytesWriter {
     this.copy(bytes);
   }
 
+  /** The `length` bytes written from `start` on, written again (a row number's digits). */
+  writeAgain(start: number, length: number): void {
+    this.reserve(length);
+    const buffer = this.buffer;
+    const at = this.filled;
+    for (let index = 0; index < length; index++) buffer[at + index] = buffer[start + index]!;
+    this.filled = at + length;
+  }
+
   /** A non-negative safe integer in decimal, as `${n}` writes it. */
   writeUint(value: number): void {
     if (value <= MAX_INT32) this.writeDigits(value, 0);
@@ -119,7 +139,16 @@ export class EventBytesWriter {
       return;
     }
     if (magnitude >= 1e-6 && magnitude < 1e9) {
-      for (let decimals = 1; decimals <= 9; decimals++) {
+      // The most decimals whose digits fit 31 bits: if no decimal that long reads back as the number,
+      // no shorter one does (it would be the same decimal with zeros appended), and a double of full
+      // precision (0.3183098861837907) goes to String() after one try instead of nine.
+      let most = 9;
+      while (most > 0 && magnitude * POWERS_OF_TEN[most]! > MAX_INT32) most--;
+      if (most === 0 || Math.round(magnitude * POWERS_OF_TEN[most]!) / POWERS_OF_TEN[most]! !== magnitude) {
+        this.writeAscii(String(value));
+        return;
+      }
+      for (let decimals = 1; decimals <= most; decimals++) {
         const scale = POWERS_OF_TEN[decimals]!;
         const scaled = Math.round(magnitude * scale);
         if (scaled > MAX_INT32) break;
@@ -139,7 +168,7 @@ export class EventBytesWriter {
   private writeDigits(scaled: number, decimals: number): void {
     this.reserve(12);
     let digits = 1;
-    for (let rest = scaled; rest >= 10; rest = (rest / 10) | 0) digits++;
+    while (digits < 10 && scaled >= POWERS_OF_TEN[digits]!) digits++;
     // At least one digit before the point.
     const width = Math.max(digits, decimals + 1);
     const buffer = this.buffer;
@@ -152,8 +181,9 @@ export class EventBytesWriter {
         buffer[at] = 0x2e;
         continue;
       }
-      buffer[at] = 48 + (rest % 10);
-      rest = (rest / 10) | 0;
+      const tenth = (rest / 10) | 0;
+      buffer[at] = 48 + rest - tenth * 10;
+      rest = tenth;
     }
     this.filled = end + 1;
   }
@@ -172,14 +202,12 @@ export class EventBytesWriter {
   private writeObject(object: Record<string, unknown>): void {
     this.reserve(2);
     this.buffer[this.filled++] = 0x7b;
-    let first = true;
+    let members = 0;
     // for-in visits a plain object's keys in JSON.stringify's order (integer keys first, then insertion).
     for (const key in object) {
       const value = object[key];
       if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
-      if (!first) this.writeBytes(COMMA);
-      first = false;
-      this.writeBytes(this.keyBytes(key));
+      this.writeBytes(this.memberBytes(key, members++));
       this.writeJson(value);
     }
     this.reserve(1);
@@ -230,18 +258,26 @@ export class EventBytesWriter {
     this.filled = at + bytes.length;
   }
 
-  /** `"key":` as bytes. */
-  private keyBytes(key: string): Uint8Array {
-    let bytes = this.keys.get(key);
+  /**
+   * `"key":` as bytes, after a comma unless the member is its object's first. Rows of a file have the
+   * same keys in the same order, so the bytes of the last key seen at each position are kept at hand.
+   */
+  private memberBytes(key: string, position: number): Uint8Array {
+    const slot = position < MAX_POSITIONS ? position : MAX_POSITIONS;
+    if (this.positionKeys[slot] === key) return this.positionBytes[slot]!;
+    let bytes = (position === 0 ? this.keys : this.keysAfterComma).get(key);
     if (!bytes) {
-      bytes = encoder.encode(`${JSON.stringify(key)}:`);
-      if (this.keys.size < MAX_CACHED_KEYS) this.keys.set(key, bytes);
+      bytes = encoder.encode(`${position === 0 ? '' : ','}${JSON.stringify(key)}:`);
+      const cache = position === 0 ? this.keys : this.keysAfterComma;
+      if (cache.size < MAX_CACHED_KEYS) cache.set(key, bytes);
+    }
+    if (slot < MAX_POSITIONS) {
+      this.positionKeys[slot] = key;
+      this.positionBytes[slot] = bytes;
     }
     return bytes;
   }
 }
-
-const COMMA = encoder.encode(',');
 
 /** An object JSON.stringify writes as its own enumerable keys: no toJSON, no array, no boxed value. */
 function isPlainObject(value: unknown): value is Record<string, unknown> {

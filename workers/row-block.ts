@@ -120,9 +120,10 @@ export class RowBlockBuilder {
     const { head, bytes } = this;
     for (const { row, line, values } of accepted) {
       bytes.writeBytes(head);
+      const digits = bytes.length;
       bytes.writeUint(row);
       bytes.writeBytes(ROW_NUMBER_KEY);
-      bytes.writeUint(row);
+      bytes.writeAgain(digits, bytes.length - digits - ROW_NUMBER_KEY.length);
       bytes.writeBytes(DATA_KEY);
       bytes.writeJson(values);
       bytes.writeBytes(EVENT_END);

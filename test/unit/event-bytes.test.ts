@@ -77,6 +77,36 @@ describe('EventBytesWriter.writeJson', () => {
     expect(() => written({ big: 1n })).toThrow(TypeError);
   });
 
+  it('writes rows whose keys shift position, one writer for all, as JSON.stringify does', () => {
+    // The writer keeps the last key it wrote at each member position; every row here breaks that.
+    const next = random(20261202);
+    const many = Object.fromEntries(Array.from({ length: 70 }, (_, index) => [`c${index}`, index]));
+    const rows: unknown[] = [
+      { a: 1, b: 2, c: 3 },
+      { b: 2, a: 1, c: 3 },
+      { a: 1, c: 3 },
+      { a: undefined, b: 2, c: 3 },
+      { c: { a: 1, b: { c: 3 } }, a: [{ b: 1 }] },
+      many,
+      { ...many, c3: undefined, extra: 'x' },
+      { a: 1, b: 2, c: 3 },
+    ];
+    for (let index = 0; index < 500; index++) rows.push(randomObject(next, 0));
+    const writer = new EventBytesWriter(newBytes, 16);
+    for (const row of rows) writer.writeJson(row);
+    expect(decoder.decode(writer.take())).toBe(rows.map((row) => JSON.stringify(row)).join(''));
+  });
+
+  it('writes a row number again from the digits it wrote', () => {
+    const writer = new EventBytesWriter(newBytes, 4);
+    writer.writeJson('id-');
+    const start = writer.length;
+    writer.writeUint(4294967296);
+    writer.writeJson(',');
+    writer.writeAgain(start, 10);
+    expect(decoder.decode(writer.take())).toBe('"id-"4294967296","4294967296');
+  });
+
   it('grows its buffer as needed and hands the filled part over', () => {
     const writer = new EventBytesWriter(newBytes, 4);
     writer.writeJson({ note: 'x'.repeat(100) });

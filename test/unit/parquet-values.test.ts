@@ -1,6 +1,6 @@
 /** Parquet timestamps and dates render exactly, at every unit, across the whole RFC 3339 year range. */
 import { describe, expect, test } from 'vitest';
-import { parsers } from '../../workers/parquet/parquet-values.js';
+import { converterFor, parsers, temporalFormat } from '../../workers/parquet/parquet-values.js';
 
 const MIN_SECOND = Date.UTC(1, 0, 1) / 1000;
 const MAX_SECOND = Date.UTC(9999, 11, 31, 23, 59, 59) / 1000;
@@ -39,5 +39,56 @@ describe('parquet timestamps', () => {
     expect(parsers.dateFromDays!(-1)).toBe('1969-12-31');
     expect(parsers.dateFromDays!(19782)).toBe('2024-02-29');
     expect(parsers.timestampFromMicroseconds!(-1n)).toBe('1969-12-31T23:59:59.999999Z');
+  });
+});
+
+describe('parquet timestamp columns', () => {
+  const micros = temporalFormat({ name: 'at', converted_type: 'TIMESTAMP_MICROS' })!;
+  const nanos = temporalFormat({
+    name: 'at',
+    logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'NANOS' },
+  })!;
+
+  test('render a number (an INT64 read as one) as they render its bigint', () => {
+    for (const value of [0, -1, 1, 1_700_000_000_123_456, -62_135_596_800_000_000, Number.MAX_SAFE_INTEGER]) {
+      expect(micros(value)).toBe(micros(BigInt(value)));
+      expect(nanos(value)).toBe(nanos(BigInt(value)));
+    }
+  });
+
+  test('match Date over a week of consecutive seconds and back and forth across days', () => {
+    const start = Date.UTC(2024, 1, 26) / 1000;
+    const seconds = Array.from({ length: 7 * 86_400 }, (_, index) => start + index);
+    // Days interleaved: each value's day differs from the one before.
+    seconds.push(...seconds.slice(0, 2000).flatMap((second) => [second, second + 3 * 86_400 + 1]));
+    for (const second of seconds) {
+      expect(micros(second * 1_000_000 + 7)).toBe(
+        `${new Date(second * 1000).toISOString().slice(0, 19)}.000007Z`,
+      );
+    }
+  });
+});
+
+describe('parquet DECIMAL columns', () => {
+  test('render a number (an INT32, or an INT64 read as one) as they render its bigint', () => {
+    let state = 20261202;
+    const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const values = [0, 1, -1, 5, -5, 9, 10, 99, 100, 101, 999, 1000, -1000, 2147483647, -2147483648];
+    values.push(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER);
+    for (let index = 0; index < 20_000; index++) {
+      values.push(Math.round((next() - 0.5) * 10 ** Math.floor(next() * 16)));
+    }
+    for (const scale of [0, 1, 2, 3, 4, 6]) {
+      const element = {
+        name: 'amount',
+        type: 'INT64',
+        converted_type: 'DECIMAL',
+        scale,
+        precision: 18,
+      } as const;
+      const convert = converterFor({ element, children: [], count: 1, path: ['amount'] }, { type: 'string' });
+      const noIssues = () => expect.unreachable();
+      for (const value of values) expect(convert(value, noIssues)).toBe(convert(BigInt(value), noIssues));
+    }
   });
 });

@@ -101,8 +101,12 @@ async function* rowGroupRows(
   const issues: FieldIssue[] = [];
   const report = (issue: FieldIssue) => void issues.push(issue);
   const where = `row group ${index + 1} of ${metadata.row_groups.length}`;
+  const template = Object.fromEntries(converters.map(({ name }) => [name, null])) as Record<string, unknown>;
   const slices = await unreadable(where, () =>
-    openRowGroupSlices(metadata, index, parsers, (start, end) => file.slice(start, end)),
+    // INT64 values as numbers where exact: parquet-values.ts converts both alike.
+    openRowGroupSlices(metadata, index, parsers, (start, end) => file.slice(start, end), {
+      exactInt64: true,
+    }),
   );
   for (let sliceStart = 0; sliceStart < groupEnd - groupStart; sliceStart += SLICE_ROWS) {
     const count = Math.min(SLICE_ROWS, groupEnd - groupStart - sliceStart);
@@ -120,7 +124,7 @@ async function* rowGroupRows(
     });
     const rows = new Array<ParsedRow>(count);
     for (let offset = 0; offset < count; offset++) {
-      const values: Record<string, unknown> = {};
+      const values: Record<string, unknown> = { ...template };
       for (let column = 0; column < converters.length; column++) {
         values[converters[column]!.name] = converters[column]!.convert(data[column]![offset], report);
       }

@@ -40,15 +40,19 @@ function date(days: number): string {
 let lastSecond = Number.NaN;
 let lastPrefix = '';
 
-function timestamp(value: bigint, perSecond: bigint, digits: number): string {
+/**
+ * A timestamp of `value` units (`perSecond` of them a second) as RFC 3339 UTC with `digits` fraction
+ * digits. `value` is a number when the row source read it as one (exact: within +/-(2^53 - 1)).
+ */
+function timestamp(value: bigint | number, perSecond: bigint, digits: number): string {
   let seconds: number;
-  let fraction: string;
-  if (value <= MAX_EXACT && value >= -MAX_EXACT) {
+  let fraction: number | string;
+  if (typeof value === 'number' || (value <= MAX_EXACT && value >= -MAX_EXACT)) {
     // Exact in float64: skip BigInt arithmetic, the common case for millisecond and microsecond units.
     const count = Number(value);
     const unit = Number(perSecond);
     seconds = Math.floor(count / unit);
-    fraction = String(count - seconds * unit);
+    fraction = count - seconds * unit;
   } else {
     let whole = value / perSecond;
     let rest = value % perSecond;
@@ -63,13 +67,35 @@ function timestamp(value: bigint, perSecond: bigint, digits: number): string {
     lastSecond = seconds;
     lastPrefix = civilTime(seconds);
   }
-  return `${lastPrefix}.${fraction.padStart(digits, '0')}Z`;
+  return `${lastPrefix}.${fraction === 0 ? ZEROS[digits] : String(fraction).padStart(digits, '0')}Z`;
 }
 
-/** `YYYY-MM-DDTHH:MM:SS` of Unix seconds, by integer arithmetic (Hinnant's days-to-civil algorithm). */
+/** `ZEROS[n]` is n zeros: the fraction of most timestamps a warehouse unloads. */
+const ZEROS = ['', '0', '00', '000', '0000', '00000', '000000', '0000000', '00000000', '000000000'];
+
+let lastDay = Number.NaN;
+let lastDayPrefix = '';
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS` of Unix seconds. The date part is made once per day (rows of a file often share
+ * days), by integer arithmetic (Hinnant's days-to-civil algorithm).
+ */
 function civilTime(seconds: number): string {
   const days = Math.floor(seconds / 86_400);
   const ofDay = seconds - days * 86_400;
+  if (days !== lastDay) {
+    const prefix = civilDatePrefix(days);
+    if (prefix === undefined) return new Date(seconds * 1000).toISOString().slice(0, 19);
+    lastDay = days;
+    lastDayPrefix = prefix;
+  }
+  const hour = Math.floor(ofDay / 3600);
+  const minute = Math.floor((ofDay % 3600) / 60);
+  return `${lastDayPrefix}${two(hour)}:${two(minute)}:${two(ofDay % 60)}`;
+}
+
+/** `YYYY-MM-DDT` of a day number, or undefined outside years 0-9999. */
+function civilDatePrefix(days: number): string | undefined {
   const shifted = days + 719_468;
   const era = Math.floor(shifted / 146_097);
   const dayOfEra = shifted - era * 146_097;
@@ -85,10 +111,8 @@ function civilTime(seconds: number): string {
   const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
   const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
-  if (year < 0 || year > 9999) return new Date(seconds * 1000).toISOString().slice(0, 19);
-  const hour = Math.floor(ofDay / 3600);
-  const minute = Math.floor((ofDay % 3600) / 60);
-  return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(ofDay % 60)}`;
+  if (year < 0 || year > 9999) return undefined;
+  return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T`;
 }
 
 function two(value: number): string {
@@ -119,13 +143,9 @@ export function temporalFormat(element: SchemaElement): ((value: unknown) => str
           ? logical.unit
           : undefined;
   if (unit === undefined) return undefined;
-  const parse =
-    unit === 'MILLIS'
-      ? parsers.timestampFromMilliseconds!
-      : unit === 'NANOS'
-        ? parsers.timestampFromNanoseconds!
-        : parsers.timestampFromMicroseconds!;
-  return (value) => parse(BigInt(value as bigint | number)) as string;
+  const perSecond = unit === 'MILLIS' ? 1_000n : unit === 'NANOS' ? 1_000_000_000n : 1_000_000n;
+  const digits = unit === 'MILLIS' ? 3 : unit === 'NANOS' ? 9 : 6;
+  return (value) => timestamp(typeof value === 'number' ? value : BigInt(value as bigint), perSecond, digits);
 }
 
 /** Converts one value of a column; issues go to `report` with the field's dotted path. */
@@ -241,10 +261,12 @@ function primitive(
   }
 }
 
-/** The unscaled integer of a DECIMAL stored as INT32, INT64 or big-endian two's complement bytes. */
-function unscaled(value: unknown): bigint {
-  if (typeof value === 'bigint') return value;
-  if (typeof value === 'number') return BigInt(value);
+/**
+ * The unscaled integer of a DECIMAL stored as INT32, INT64 or big-endian two's complement bytes; a
+ * number when it came as one (INT32, or INT64 the row source read as an exact number).
+ */
+function unscaled(value: unknown): bigint | number {
+  if (typeof value === 'bigint' || typeof value === 'number') return value;
   const bytes = value as Uint8Array;
   let result = 0n;
   for (const byte of bytes) result = (result << 8n) | BigInt(byte);
@@ -252,11 +274,28 @@ function unscaled(value: unknown): bigint {
   return result;
 }
 
-function decimalText(value: bigint, scale: number): string {
-  const negative = value < 0n;
-  const digits = (negative ? -value : value).toString().padStart(scale + 1, '0');
+function decimalText(value: bigint | number, scale: number): string {
+  if (typeof value === 'number' && scale <= 3) return smallScaleText(value, scale);
+  const negative = value < 0;
+  const digits = String(negative ? -value : value).padStart(scale + 1, '0');
   const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
   return negative ? `-${text}` : text;
+}
+
+/** `FRACTIONS[scale][n]`: n with `scale` digits ("05"), for the scales of most prices and amounts. */
+const FRACTIONS = [1, 10, 100, 1000].map((count, scale) =>
+  Array.from({ length: count }, (_, fraction) => `.${String(fraction).padStart(scale, '0')}`),
+);
+
+/** decimalText of a safe integer at scale 0 to 3, with fewer intermediate strings. */
+function smallScaleText(value: number, scale: number): string {
+  if (scale === 0) return String(value);
+  const magnitude = value < 0 ? -value : value;
+  const unit = scale === 1 ? 10 : scale === 2 ? 100 : 1000;
+  // Exact: `%` of integers is, and the difference is a multiple of `unit` below 2^53.
+  const fraction = magnitude % unit;
+  const text = `${(magnitude - fraction) / unit}${FRACTIONS[scale]![fraction]!}`;
+  return value < 0 ? `-${text}` : text;
 }
 
 function base64(bytes: Uint8Array): string {

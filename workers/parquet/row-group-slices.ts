@@ -18,6 +18,7 @@ import type {
   FileMetaData,
   PageHeader,
   ParquetParsers,
+  SchemaElement,
   SchemaTree,
 } from 'hyparquet/src/types.js';
 import { assembleLists, assembleNested } from 'hyparquet/src/assemble.js';
@@ -35,16 +36,27 @@ export interface RowGroupSlices {
   read(count: number): { rows: number; columns: Map<string, ArrayLike<unknown>> };
 }
 
+export interface SliceOptions {
+  /** Every column through the general path (levels and assembly), which shortcuts are tested against. */
+  generalOnly?: boolean;
+  /**
+   * Signed INT64 values as numbers, not bigints, on pages (and dictionaries) whose every value is within
+   * +/-(2^53 - 1), where a number is exact: a bigint is a heap object made at every read.
+   */
+  exactInt64?: boolean;
+}
+
 /**
  * Opens a row group from its column chunks' bytes (`chunkBytes(start, end)` returns file bytes
  * [start, end)). `metadata` decides the values as hyparquet's `parquetRead` would with the same
- * `parsers` and `utf8: false`.
+ * `parsers` and `utf8: false`, except as `options` say.
  */
 export async function openRowGroupSlices(
   metadata: FileMetaData,
   index: number,
   parsers: Partial<ParquetParsers>,
   chunkBytes: (start: number, end: number) => Promise<ArrayBuffer> | ArrayBuffer,
+  { generalOnly = false, exactInt64 = false }: SliceOptions = {},
 ): Promise<RowGroupSlices> {
   const tree = parquetSchema(metadata);
   const allParsers = { ...DEFAULT_PARSERS, ...parsers };
@@ -56,7 +68,10 @@ export async function openRowGroupSlices(
     if (!meta) throw new Error('parquet column metadata is undefined');
     const { start, end } = columnChunkRange(meta);
     const bytes = await chunkBytes(start, end);
-    leaves.set(meta.path_in_schema.join('.'), new LeafCursor(new Uint8Array(bytes), decoderFor(meta)));
+    leaves.set(
+      meta.path_in_schema.join('.'),
+      new LeafCursor(new Uint8Array(bytes), decoderFor(meta), { generalOnly, exactInt64 }),
+    );
   }
   function decoderFor(meta: ColumnMetaData): ColumnDecoder {
     const schemaPath = getTreePath(tree, meta.path_in_schema);
@@ -135,6 +150,12 @@ class LeafCursor {
   private readonly reader: DataReader;
   private readonly maxDefinition: number;
   private readonly maxRepetition: number;
+  /** A top-level column, not repeated: rows are taken without assembly (takeFlat). */
+  private readonly flat: boolean;
+  /** Signed INT64 values that convert() passes through: read as numbers where exact. */
+  private readonly exactInt64: boolean;
+  /** UTF-8 strings that convert() would decode with the default parser: decoded from the page. */
+  private readonly text: boolean;
   private dictionary: DecodedArray | undefined;
   private page: Page | undefined;
   private level = 0;
@@ -143,14 +164,61 @@ class LeafCursor {
   constructor(
     bytes: Uint8Array,
     private readonly decoder: ColumnDecoder,
+    options: SliceOptions,
   ) {
     this.reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
     this.maxDefinition = getMaxDefinitionLevel(decoder.schemaPath);
     this.maxRepetition = getMaxRepetitionLevel(decoder.schemaPath);
+    const general = options.generalOnly ?? false;
+    this.flat = !general && decoder.schemaPath.length === 2 && this.maxRepetition === 0;
+    this.exactInt64 = (options.exactInt64 ?? false) && passesSignedInt64(decoder.element);
+    this.text =
+      !general &&
+      decoder.type === 'BYTE_ARRAY' &&
+      isPlainString(decoder.element) &&
+      decoder.parsers.stringFromBytes === DEFAULT_PARSERS.stringFromBytes;
   }
 
   /** The next `rows` rows of this leaf, assembled (lists, nulls) as hyparquet assembles a page. */
   take(rows: number): DecodedArray {
+    return this.flat ? this.takeFlat(rows) : this.takeNested(rows);
+  }
+
+  /**
+   * A top-level column that is not repeated has one level per row and no lists to assemble: what
+   * assembleLists makes of it is its values with a null where a row's value is undefined, so that is
+   * made directly, without a definition level per value (most such pages have every value defined).
+   */
+  private takeFlat(rows: number): DecodedArray {
+    const parts: DecodedArray[] = [];
+    let taken = 0;
+    while (taken < rows && this.nextPage()) {
+      const page = this.page!;
+      const to = Math.min(page.count, this.level + rows - taken);
+      const { definition } = page;
+      if (!definition) {
+        parts.push(page.values(this.value, this.value + to - this.level));
+        this.value += to - this.level;
+      } else {
+        let defined = 0;
+        for (let at = this.level; at < to; at++) if (definition[at] === this.maxDefinition) defined++;
+        const values = page.values(this.value, this.value + defined);
+        const out = new Array<unknown>(to - this.level);
+        let next = 0;
+        for (let at = this.level; at < to; at++) {
+          out[at - this.level] = definition[at] === this.maxDefinition ? values[next++] : null;
+        }
+        parts.push(out);
+        this.value += defined;
+      }
+      taken += to - this.level;
+      this.level = to;
+    }
+    if (parts.length === 1) return parts[0]!;
+    return parts.flatMap((part) => Array.from(part as ArrayLike<unknown>));
+  }
+
+  private takeNested(rows: number): DecodedArray {
     const definition: number[] = [];
     const repetition: number[] = [];
     const parts: DecodedArray[] = [];
@@ -189,7 +257,7 @@ class LeafCursor {
       const header = parquetHeader(reader);
       if (header.type === 'DICTIONARY_PAGE') {
         const { data } = readPage(reader, header, this.decoder, undefined, undefined, 0);
-        if (data) this.dictionary = convert(data, this.decoder);
+        if (data) this.dictionary = this.numbers(convert(data, this.decoder));
         continue;
       }
       const start = reader.offset;
@@ -273,7 +341,9 @@ class LeafCursor {
     const converted = (raw: (from: number, to: number) => DecodedArray) => (from: number, to: number) =>
       convert(raw(from, to), decoder);
     if (encoding === 'PLAIN') {
-      if (type === 'BYTE_ARRAY') return converted(plainByteArrays(reader, count));
+      if (type === 'BYTE_ARRAY') {
+        return this.text ? plainStrings(reader, count) : converted(plainByteArrays(reader, count));
+      }
       if (type === 'FIXED_LEN_BYTE_ARRAY') {
         const length = decoder.element.type_length;
         if (!length) throw new Error('parquet missing fixed length');
@@ -288,8 +358,7 @@ class LeafCursor {
           return out;
         });
       }
-      const plain = readPlain(reader, type, count, decoder.element.type_length);
-      return converted((from, to) => plain.slice(from, to));
+      return converted(this.slices(readPlain(reader, type, count, decoder.element.type_length)));
     }
     const { view } = reader;
     if (type === 'BOOLEAN' && encoding === 'RLE') {
@@ -325,8 +394,69 @@ class LeafCursor {
     } else {
       throw new Error(`parquet unsupported encoding: ${encoding}`);
     }
-    return converted((from, to) => whole.slice(from, to));
+    return converted(this.slices(whole));
   }
+
+  /** Slices of a page's values; INT64 ones as numbers when this column reads them so and all fit. */
+  private slices(values: DecodedArray): (from: number, to: number) => DecodedArray {
+    if (this.exactInt64 && values instanceof BigInt64Array && allExact(values)) {
+      return (from, to) => exactNumbers(values, from, to);
+    }
+    return (from, to) => values.slice(from, to);
+  }
+
+  /** A dictionary's INT64 values as numbers when this column reads them so and all of them fit. */
+  private numbers(values: DecodedArray): DecodedArray {
+    return this.exactInt64 && values instanceof BigInt64Array && allExact(values)
+      ? exactNumbers(values, 0, values.length)
+      : values;
+  }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The two 32-bit words of each value, low first (no bigint is made reading them). */
+const words = (values: BigInt64Array) => new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+
+/** Whether every value is within +/-(2^53 - 1), where a number is exact (as for parquet-values). */
+function allExact(values: BigInt64Array): boolean {
+  if (!LITTLE_ENDIAN) return false;
+  const word = words(values);
+  for (let index = 1; index < word.length; index += 2) {
+    const high = word[index]!;
+    // Within [-2^53, 2^53 - 1], and not -2^53 itself.
+    if (high < -0x200000 || high > 0x1fffff || (high === -0x200000 && word[index - 1] === 0)) return false;
+  }
+  return true;
+}
+
+/** Values [from, to) as numbers; allExact(values) must hold. */
+function exactNumbers(values: BigInt64Array, from: number, to: number): Float64Array {
+  const word = words(values);
+  const out = new Float64Array(to - from);
+  for (let index = from; index < to; index++) {
+    out[index - from] = word[2 * index + 1]! * 4294967296 + (word[2 * index]! >>> 0);
+  }
+  return out;
+}
+
+/** INT64 without an annotation convert() acts on (none, or a signed 64-bit integer). */
+function passesSignedInt64(element: SchemaElement): boolean {
+  const logical = element.logical_type as { type?: string; isSigned?: boolean } | undefined;
+  return (
+    element.type === 'INT64' &&
+    (element.converted_type === undefined || element.converted_type === 'INT_64') &&
+    (logical === undefined || (logical.type === 'INTEGER' && logical.isSigned === true))
+  );
+}
+
+/** A string column convert() decodes with parsers.stringFromBytes and nothing else. */
+function isPlainString(element: SchemaElement): boolean {
+  const logical = element.logical_type?.type;
+  return (
+    (element.converted_type === 'UTF8' && (logical === undefined || logical === 'STRING')) ||
+    (element.converted_type === undefined && logical === 'STRING')
+  );
 }
 
 /** `count` RLE/bit-packed levels up to `max`; `length` bytes of them, or (V1) a 4-byte length first. */
@@ -336,8 +466,8 @@ function levels(reader: DataReader, max: number, count: number, length?: number)
   return out;
 }
 
-/** PLAIN BYTE_ARRAY values as offsets into the page; views of them are made a slice at a time. */
-function plainByteArrays(reader: DataReader, count: number): (from: number, to: number) => Uint8Array[] {
+/** Where each PLAIN BYTE_ARRAY value starts in the page: value i is [starts[i], starts[i + 1] - 4). */
+function byteArrayStarts(reader: DataReader, count: number): Int32Array {
   const { view } = reader;
   const starts = new Int32Array(count + 1);
   let offset = reader.offset;
@@ -348,10 +478,51 @@ function plainByteArrays(reader: DataReader, count: number): (from: number, to: 
   }
   starts[count] = offset + 4;
   if (offset > view.byteLength) throw new Error('parquet byte array values run past the page');
+  return starts;
+}
+
+/** PLAIN BYTE_ARRAY values as offsets into the page; views of them are made a slice at a time. */
+function plainByteArrays(reader: DataReader, count: number): (from: number, to: number) => Uint8Array[] {
+  const { view } = reader;
+  const starts = byteArrayStarts(reader, count);
   const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
   return (from, to) => {
     const out = new Array<Uint8Array>(to - from);
     for (let i = from; i < to; i++) out[i - from] = bytes.subarray(starts[i]!, starts[i + 1]! - 4);
     return out;
   };
+}
+
+/**
+ * PLAIN UTF-8 values as strings, decoded as hyparquet's default parser (a TextDecoder) decodes them,
+ * a slice at a time, straight from the page: short ASCII values from their character codes, without
+ * a view and a native call for each.
+ */
+function plainStrings(reader: DataReader, count: number): (from: number, to: number) => string[] {
+  const { view } = reader;
+  const starts = byteArrayStarts(reader, count);
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  return (from, to) => {
+    const out = new Array<string>(to - from);
+    for (let i = from; i < to; i++) out[i - from] = utf8Text(bytes, starts[i]!, starts[i + 1]! - 4);
+    return out;
+  };
+}
+
+const utf8 = new TextDecoder();
+/** Scratch arrays of character codes, one per length up to SHORT_TEXT. */
+const SHORT_TEXT = 32;
+const codes = Array.from({ length: SHORT_TEXT + 1 }, (_, length) => new Array<number>(length).fill(0));
+
+/** Bytes [start, end) as TextDecoder decodes them (ASCII is the same characters, and has no BOM). */
+function utf8Text(bytes: Uint8Array, start: number, end: number): string {
+  const length = end - start;
+  if (length > SHORT_TEXT) return utf8.decode(bytes.subarray(start, end));
+  const chars = codes[length]!;
+  for (let index = 0; index < length; index++) {
+    const code = bytes[start + index]!;
+    if (code > 0x7f) return utf8.decode(bytes.subarray(start, end));
+    chars[index] = code;
+  }
+  return String.fromCharCode.apply(null, chars);
 }
