@@ -74,14 +74,31 @@ export async function* csvRecords(
   let base = 0;
   let nextLine = options.firstLine ?? 1;
 
-  const batchOf = (result: ParseResult, input: string): RecordBatch => {
-    const lines = new Array<number>(result.data.length);
-    // Fast path: when the consumed text has no more newlines than records, no field spans lines.
+  /** `final`: the text's last record, which no line break ends. */
+  const batchOf = (result: ParseResult, input: string, final = false): RecordBatch => {
+    const records = result.data;
+    const lines = new Array<number>(records.length);
     const consumed = result.meta.cursor - base;
-    const simple = newlinesIn(input, consumed) <= result.data.length;
-    for (let index = 0; index < result.data.length; index++) {
-      lines[index] = nextLine;
-      nextLine += simple ? 1 : 1 + embeddedNewlines(result.data[index]!);
+    const breaks = newlinesIn(input, consumed);
+    // Fast path: when the consumed text has no more newlines than records, no field spans lines.
+    if (breaks <= records.length) {
+      for (let index = 0; index < records.length; index++) lines[index] = nextLine++;
+    } else {
+      const spans = records.map((record) => 1 + embeddedNewlines(record));
+      // In a file whose first line ends in LF and later ones in CRLF (mixed line endings), a record split
+      // at \n keeps its CRLF's \r at the end of its last field: half of the line break ending it, not a
+      // line of its own. A quoted last field ending in a lone \r reads the same once parsed, so the
+      // text's own count of line breaks says how many of those are halves.
+      let halves = spans.reduce((sum, span) => sum + span, 0) - breaks - (final ? 1 : 0);
+      for (let index = 0; index < records.length; index++) {
+        const record = records[index]!;
+        if (halves > 0 && record[record.length - 1]!.endsWith('\r')) {
+          spans[index]!--;
+          halves--;
+        }
+        lines[index] = nextLine;
+        nextLine += spans[index]!;
+      }
     }
     let problems: Map<number, string> | null = null;
     for (const error of result.errors) {
@@ -132,7 +149,7 @@ export async function* csvRecords(
       },
     );
   }
-  if (result.data.length > 0) yield batchOf(result, partial);
+  if (result.data.length > 0) yield batchOf(result, partial, true);
 }
 
 /**
