@@ -206,6 +206,20 @@ describe('CSV parsed in segments', () => {
     expect(parallel.summary).toEqual(sequential.summary);
   });
 
+  it('skips a record of one quoted empty field ("") as the sequential parser does, not failing the file', async () => {
+    const lines = ordersCsv(60).trimEnd().split('\n');
+    lines.splice(30, 0, '""');
+    const bytes = encode(`${lines.join('\n')}\n""\n""`);
+    const sequential = await ingest(bytes);
+    // 60 order lines and the ragged record after line 31; the "" records are skipped as blank lines.
+    expect(sequential.summary).toMatchObject({ state: 'ingested', rowsRead: 61 });
+    const parallel = await ingest(bytes, { pool: inline(), segmentBytes: 100 });
+    expect(parallel.segments).toBeGreaterThan(5);
+    expect(parallel.events).toEqual(sequential.events);
+    expect(parallel.deadLetters).toEqual(sequential.deadLetters);
+    expect(parallel.summary).toEqual(sequential.summary);
+  });
+
   it('rejects a file whose late segment is not UTF-8, with the rows before it published', async () => {
     const good = encode(ordersCsv(300));
     const bytes = new Uint8Array(good.length + 3);
