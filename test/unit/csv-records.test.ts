@@ -49,6 +49,7 @@ const samples: Array<[string, string]> = [
   ['LF without a trailing line break', 'id,note\n1,first\n2,last'],
   ['multi-byte text', 'id,note\n1,"东京, 🎉"\n2,Zoë\n'],
   ['an LF header over CRLF rows, one with a quoted newline', 'id,note\n1,first\r\n2,"a\nb"\r\n3,third\r\n'],
+  ['an LF header over CRLF rows and a quoted lone CR', 'id,note\n1,"a\r"\n2,"b\nc"\r\n3,d\r\n4,"e\r"\n'],
 ];
 
 describe('csvRecords', () => {
@@ -75,6 +76,10 @@ describe('csvRecords', () => {
     const text = 'id,note\n1,first\r\n2,"a\nb"\r\n3,third\r\n';
     expect((await read([text])).lines).toEqual([1, 2, 3, 5]);
     expect((await read([...text])).lines).toEqual([1, 2, 3, 5]);
+    // A quoted field ending in a lone CR is a line break of its own, CRLFs around it or not.
+    const quoted = 'id,note\n1,"a\r"\n2,"b\nc"\r\n3,d\r\n4,"e\r"\n';
+    expect((await read([quoted])).lines).toEqual([1, 2, 4, 6, 7]);
+    expect((await read([...quoted])).lines).toEqual([1, 2, 4, 6, 7]);
   });
 
   it('keeps a CRLF file free of stray carriage returns when the first chunk holds no line break', async () => {
