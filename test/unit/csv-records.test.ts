@@ -82,6 +82,12 @@ describe('csvRecords', () => {
     expect((await read([...quoted])).lines).toEqual([1, 2, 4, 6, 7]);
   });
 
+  it('reads a one-line text ending in a lone CR as one record, not one and an empty one', async () => {
+    expect((await read(['id\r'])).records).toEqual([['id']]);
+    expect((await read(['""\r'])).records).toEqual([['']]);
+    expect((await read(['id\r', ''])).records).toEqual((await read(['id\n'])).records);
+  });
+
   it('keeps a CRLF file free of stray carriage returns when the first chunk holds no line break', async () => {
     const { records } = await read(['id,no', 'te\r\n1,first\r\n2,second\r\n']);
     expect(records).toEqual([

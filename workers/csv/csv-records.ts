@@ -157,7 +157,12 @@ export async function* csvRecords(
       },
     );
   }
-  if (result.data.length > 0) yield batchOf(result, partial, true);
+  // A line ending told only at the very end (a lone CR closing a one-line text) ends the last record:
+  // the empty text after it, which papaparse reads as one more record, is none.
+  const ended = partial.endsWith(newline);
+  if (ended && result.data.length > 1 && result.data[result.data.length - 1]!.join('') === '')
+    result.data.pop();
+  if (result.data.length > 0) yield batchOf(result, partial, !ended);
 }
 
 /**
