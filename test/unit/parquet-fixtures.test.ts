@@ -503,3 +503,19 @@ describe('files rejected as a whole', () => {
     expect(run.summaries[0]!.data.rowsPublished).toBe(firstGroup);
   });
 });
+
+describe('column names', () => {
+  it('a column named __proto__ reaches the event like any other, not the row object prototype', async () => {
+    const bytes = await writeQuery(
+      'proto',
+      `SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(id, "__proto__")`,
+    );
+    const run = await ingest(bytes, {
+      schema: { type: 'object', required: ['id'], properties: { id: { type: 'integer' } } },
+    });
+    expect(run.events.map((event) => JSON.stringify(event.data))).toEqual([
+      '{"id":1,"__proto__":"a"}',
+      '{"id":2,"__proto__":"b"}',
+    ]);
+  });
+});

@@ -12,7 +12,7 @@ import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
 import { countedBlock, rowBlocks, type AllocateBytes, type BlockSize, type RowBlock } from '../row-block.js';
 import { DropgateError, describeError, isDropgateError } from '../../adapters/errors.js';
-import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
+import { NO_ISSUES, setColumn, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, temporalFormat, type ValueConverter } from './parquet-values.js';
 
 export async function parquetRowSource(
@@ -122,7 +122,11 @@ async function* rowGroupRows(
     for (let offset = 0; offset < count; offset++) {
       const values: Record<string, unknown> = {};
       for (let column = 0; column < converters.length; column++) {
-        values[converters[column]!.name] = converters[column]!.convert(data[column]![offset], report);
+        setColumn(
+          values,
+          converters[column]!.name,
+          converters[column]!.convert(data[column]![offset], report),
+        );
       }
       const row = groupStart + sliceStart + offset + 1;
       rows[offset] = {
