@@ -186,7 +186,7 @@ class LeafCursor {
     while (!this.page || this.level >= this.page.count) {
       this.page = undefined;
       if (reader.offset >= reader.view.byteLength) return false;
-      const header = parquetHeader(reader);
+      const header = checkedHeader(parquetHeader(reader));
       if (header.type === 'DICTIONARY_PAGE') {
         const { data } = readPage(reader, header, this.decoder, undefined, undefined, 0);
         if (data) this.dictionary = convert(data, this.decoder);
@@ -327,6 +327,26 @@ class LeafCursor {
     }
     return converted((from, to) => whole.slice(from, to));
   }
+}
+
+/**
+ * A page header whose sizes and counts are whole numbers. A corrupt header may lack some (its struct cut
+ * short) or hold negative ones; an offset moved by a missing one is NaN, where DataView reads byte 0 again
+ * and again, so the page's levels were read forever.
+ */
+function checkedHeader(header: PageHeader): PageHeader {
+  const v2 = header.data_page_header_v2;
+  const page = header.data_page_header ?? v2 ?? header.dictionary_page_header;
+  const numbers = [
+    header.compressed_page_size,
+    header.uncompressed_page_size,
+    ...(page ? [page.num_values] : []),
+    ...(v2 ? [v2.definition_levels_byte_length, v2.repetition_levels_byte_length] : []),
+  ];
+  if (!numbers.every((value) => Number.isSafeInteger(value) && value >= 0)) {
+    throw new Error('parquet page header is corrupt: a size or count is missing or negative');
+  }
+  return header;
 }
 
 /** `count` RLE/bit-packed levels up to `max`; `length` bytes of them, or (V1) a 4-byte length first. */
