@@ -25,10 +25,11 @@ import { parquetHeader, readPage } from 'hyparquet/src/column.js';
 import { DEFAULT_PARSERS, convert } from 'hyparquet/src/convert.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { deltaBinaryUnpack, deltaByteArray, deltaLengthByteArray } from 'hyparquet/src/delta.js';
-import { byteStreamSplit, readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { byteStreamSplit } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
 import { compressors } from './compressors.js';
+import { readHybridRuns } from './rle-hybrid.js';
 
 /** The next rows of a row group, as top-level columns by name; `read(count)` returns fewer at its end. */
 export interface RowGroupSlices {
@@ -295,13 +296,13 @@ class LeafCursor {
     if (type === 'BOOLEAN' && encoding === 'RLE') {
       // V1 pages carry the run's byte length first; V2 pages (RLE booleans) too.
       const bits = new Uint8Array(count);
-      readRleBitPackedHybrid(reader, 1, bits);
+      readHybridRuns(reader, 1, bits);
       return converted((from, to) => Array.from(bits.subarray(from, to), (bit) => bit !== 0));
     }
     if (encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY' || encoding === 'RLE') {
       const width = view.getUint8(reader.offset++);
       const indices = new Int32Array(count);
-      if (width) readRleBitPackedHybrid(reader, width, indices, view.byteLength - reader.offset);
+      if (width) readHybridRuns(reader, width, indices, view.byteLength - reader.offset);
       return (from, to) => {
         const dictionary = this.dictionary;
         if (!dictionary) throw new Error('parquet dictionary-encoded page without a dictionary');
@@ -352,7 +353,7 @@ function checkedHeader(header: PageHeader): PageHeader {
 /** `count` RLE/bit-packed levels up to `max`; `length` bytes of them, or (V1) a 4-byte length first. */
 function levels(reader: DataReader, max: number, count: number, length?: number): Uint8Array | Int32Array {
   const out = max < 256 ? new Uint8Array(count) : new Int32Array(count);
-  readRleBitPackedHybrid(reader, 32 - Math.clz32(max), out, length);
+  readHybridRuns(reader, 32 - Math.clz32(max), out, length);
   return out;
 }
 
