@@ -451,6 +451,16 @@ describe('files rejected as a whole', () => {
     expect(run.events).toEqual([]);
   });
 
+  it('a corrupt page header is said to be corrupt, not what hyparquet read as undefined', async () => {
+    const bytes = new Uint8Array(snappy());
+    // Two zero bytes (STOP fields) five bytes into the first page header: its data_page_header is gone.
+    const page = Number(metadataOf(bytes).row_groups[0]!.columns[0]!.meta_data!.data_page_offset);
+    bytes.set([0, 0], page + 5);
+    const run = await ingest(bytes);
+    expectRejected(run, ['not a readable Parquet file (row group 1 of 1): it is corrupt']);
+    expect(run.summaries[0]!.data.error?.message).not.toMatch(/undefined|NaN/);
+  });
+
   it('a footer length pointing before the start of the file', async () => {
     const bytes = new Uint8Array(snappy());
     new DataView(bytes.buffer).setUint32(bytes.length - 8, bytes.length + 100, true);

@@ -400,9 +400,13 @@ async function unreadable<T>(what: string, step: () => T | Promise<T>): Promise<
     return await step();
   } catch (error) {
     if (error instanceof DropgateError) throw error;
-    // hyparquet's own messages name the problem; a JS TypeError or RangeError means it met garbage.
+    // hyparquet's own messages name the problem; a JS TypeError or RangeError means it met garbage, and
+    // so does a message naming a value read as undefined or NaN ("unsupported page type: undefined").
+    const message = describeError(error);
     const detail =
-      error instanceof TypeError || error instanceof RangeError ? 'it is corrupt' : describeError(error);
+      error instanceof TypeError || error instanceof RangeError || /\b(?:undefined|NaN)\b/.test(message)
+        ? 'it is corrupt'
+        : message;
     throw new DropgateError('FILE_UNREADABLE', `not a readable Parquet file (${what}): ${detail}`, {
       cause: error,
     });
