@@ -514,6 +514,20 @@ describe('files rejected as a whole', () => {
   });
 });
 
+describe('dates and timestamps past the years JavaScript dates reach', () => {
+  it('are ingested as expanded-year strings, not failed as an internal error', async () => {
+    const bytes = await writeQuery(
+      'far',
+      `SELECT DATE '5881580-07-10' AS day, TIMESTAMP '294247-01-10 04:00:54.775806' AS at, DATE '-4713-11-24' AS early`,
+    );
+    const run = await ingest(bytes, { schema: { type: 'object' } });
+    expect(run.result.status).toBe('ingested');
+    expect(run.events.map((event) => event.data)).toEqual([
+      { day: '+5881580-07-10', at: '+294247-01-10T04:00:54.775806Z', early: '-004713-11-24' },
+    ]);
+  });
+});
+
 describe('column names', () => {
   it('a column named __proto__ reaches the event like any other, not the row object prototype', async () => {
     const bytes = await writeQuery(
