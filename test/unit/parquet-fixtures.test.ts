@@ -461,6 +461,26 @@ describe('files rejected as a whole', () => {
     expect(run.summaries[0]!.data.error?.message).not.toMatch(/undefined|NaN/);
   });
 
+  it('a footer whose schema no longer holds together (any of its first 600 bytes zeroed) is unreadable', async () => {
+    const bytes = snappy();
+    const footer = footerOf(bytes);
+    const outcomes = new Set<string>();
+    for (let at = footer.start; at < Math.min(footer.start + 600, footer.start + footer.length); at++) {
+      const damaged = new Uint8Array(bytes);
+      damaged[at] = 0;
+      const run = await ingestWith(damaged, { schema: { type: 'object' } });
+      const { status } = run.result;
+      outcomes.add(
+        status === 'rejected'
+          ? `rejected ${run.summaries[0]!.data.error?.code}`
+          : status === 'failed'
+            ? `failed ${run.result.error.code} ${run.result.error.message} at ${at - footer.start}`
+            : status,
+      );
+    }
+    expect([...outcomes].sort()).toEqual(['ingested', 'rejected FILE_UNREADABLE']);
+  });
+
   it('a footer length pointing before the start of the file', async () => {
     const bytes = new Uint8Array(snappy());
     new DataView(bytes.buffer).setUint32(bytes.length - 8, bytes.length + 100, true);

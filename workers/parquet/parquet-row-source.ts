@@ -49,10 +49,16 @@ async function openParquet(
   const metadata = await unreadable('the footer', () =>
     parquetMetadataAsync(file, { parsers, initialFetchSize: 1 << 16 }),
   );
-  checkColumns(
-    parquetSchema(metadata).children.map((column) => column.element.name),
-    schema,
-  );
+  // A corrupt footer can parse, and still describe a schema tree or column chunks that do not hold
+  // together: everything made from them must be made here, or its TypeError would leave as INTERNAL.
+  await unreadable('the footer', () => {
+    checkColumns(
+      parquetSchema(metadata).children.map((column) => column.element.name),
+      schema,
+    );
+    convertersFor(metadata, schema);
+    rowGroupSpans(metadata);
+  });
   return { file, metadata };
 }
 
@@ -119,24 +125,27 @@ async function* rowGroupRows(
       return column;
     });
     const rows = new Array<ParsedRow>(count);
-    for (let offset = 0; offset < count; offset++) {
-      const values: Record<string, unknown> = {};
-      for (let column = 0; column < converters.length; column++) {
-        setColumn(
+    // Values of a type their column's converter does not take come from a footer that lies about them.
+    await unreadable(where, () => {
+      for (let offset = 0; offset < count; offset++) {
+        const values: Record<string, unknown> = {};
+        for (let column = 0; column < converters.length; column++) {
+          setColumn(
+            values,
+            converters[column]!.name,
+            converters[column]!.convert(data[column]![offset], report),
+          );
+        }
+        const row = groupStart + sliceStart + offset + 1;
+        rows[offset] = {
+          row,
+          line: row,
           values,
-          converters[column]!.name,
-          converters[column]!.convert(data[column]![offset], report),
-        );
+          issues: issues.length ? issues.splice(0) : NO_ISSUES,
+          raw: values,
+        };
       }
-      const row = groupStart + sliceStart + offset + 1;
-      rows[offset] = {
-        row,
-        line: row,
-        values,
-        issues: issues.length ? issues.splice(0) : NO_ISSUES,
-        raw: values,
-      };
-    }
+    });
     yield rows;
   }
 }
