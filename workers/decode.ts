@@ -91,9 +91,15 @@ export function decodeText(
   return plain.pipeThrough(chunkDecoderStream(decoding.decoder(encoding)));
 }
 
-/** Decodes plain UTF-8 bytes as text; a leading BOM is dropped, and bytes that are not UTF-8 reject the file. */
-export function decodeUtf8Text(plain: ReadableStream<Uint8Array>): ReadableStream<string> {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+/**
+ * Decodes plain UTF-8 bytes as text; bytes that are not UTF-8 reject the file. A leading BOM is dropped,
+ * unless `keepBom` (the bytes start past the file's own BOM, so one there is text).
+ */
+export function decodeUtf8Text(
+  plain: ReadableStream<Uint8Array>,
+  { keepBom = false }: { keepBom?: boolean } = {},
+): ReadableStream<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: keepBom });
   return plain.pipeThrough(
     new TransformStream<Uint8Array, string>({
       transform(chunk, controller) {

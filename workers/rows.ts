@@ -23,3 +23,14 @@ export interface RowSource {
 
 /** The issues of a clean row: one shared, frozen empty list, so clean rows allocate none. */
 export const NO_ISSUES: readonly FieldIssue[] = Object.freeze([]);
+
+/**
+ * Sets a row's value of column `name`. A column may be called `__proto__`: assigning it would set the
+ * object's prototype (or do nothing, for a string), and the value would vanish from the event while a
+ * schema requiring the column still passed on the inherited one.
+ */
+export function setColumn(values: Record<string, unknown>, name: string, value: unknown): void {
+  if (name === '__proto__') {
+    Object.defineProperty(values, name, { value, enumerable: true, writable: true, configurable: true });
+  } else values[name] = value;
+}

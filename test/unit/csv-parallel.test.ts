@@ -206,6 +206,32 @@ describe('CSV parsed in segments', () => {
     expect(parallel.summary).toEqual(sequential.summary);
   });
 
+  it('skips a record of one quoted empty field ("") as the sequential parser does, not failing the file', async () => {
+    const lines = ordersCsv(60).trimEnd().split('\n');
+    lines.splice(30, 0, '""');
+    const bytes = encode(`${lines.join('\n')}\n""\n""`);
+    const sequential = await ingest(bytes);
+    // 60 order lines and the ragged record after line 31; the "" records are skipped as blank lines.
+    expect(sequential.summary).toMatchObject({ state: 'ingested', rowsRead: 61 });
+    const parallel = await ingest(bytes, { pool: inline(), segmentBytes: 100 });
+    expect(parallel.segments).toBeGreaterThan(5);
+    expect(parallel.events).toEqual(sequential.events);
+    expect(parallel.deadLetters).toEqual(sequential.deadLetters);
+    expect(parallel.summary).toEqual(sequential.summary);
+  });
+
+  it('reads a U+FEFF after the BOM as text where the cut hands the file to the sequential parser', async () => {
+    // Saved with a BOM twice, no header, no line ending: the cut finds no record end and hands it all on.
+    const dataset = testDataset({ csv: { header: false } });
+    const bytes = encode('\uFEFF\uFEFFO-1,C-1,S-1,1,1.5,EUR,2024-05-01T10:00:00Z,,,x');
+    const sequential = await ingest(bytes, { dataset });
+    expect(sequential.deadLetters).toMatchObject([{ row: 1, errors: [{ field: 'order_id' }] }]);
+    const parallel = await ingest(bytes, { pool: inline(), segmentBytes: 100, dataset });
+    expect(parallel.events).toEqual(sequential.events);
+    expect(parallel.deadLetters).toEqual(sequential.deadLetters);
+    expect(parallel.summary).toEqual(sequential.summary);
+  });
+
   it('rejects a file whose late segment is not UTF-8, with the rows before it published', async () => {
     const good = encode(ordersCsv(300));
     const bytes = new Uint8Array(good.length + 3);

@@ -48,6 +48,8 @@ const samples: Array<[string, string]> = [
   ['CRLF without a trailing line break', 'id,note\r\n1,first\r\n2,"last, quoted"'],
   ['LF without a trailing line break', 'id,note\n1,first\n2,last'],
   ['multi-byte text', 'id,note\n1,"东京, 🎉"\n2,Zoë\n'],
+  ['an LF header over CRLF rows, one with a quoted newline', 'id,note\n1,first\r\n2,"a\nb"\r\n3,third\r\n'],
+  ['an LF header over CRLF rows and a quoted lone CR', 'id,note\n1,"a\r"\n2,"b\nc"\r\n3,d\r\n4,"e\r"\n'],
 ];
 
 describe('csvRecords', () => {
@@ -68,6 +70,22 @@ describe('csvRecords', () => {
     const { records, lines } = await read(['id,note\n1,"a\nb"\n\n2,"c\r\nd\re"\n3,f\n']);
     expect(records).toEqual([['id', 'note'], ['1', 'a\nb'], [''], ['2', 'c\r\nd\re'], ['3', 'f']]);
     expect(lines).toEqual([1, 2, 4, 5, 8]);
+  });
+
+  it('counts a CRLF once in a file whose header ends in LF and its rows in CRLF (mixed line endings)', async () => {
+    const text = 'id,note\n1,first\r\n2,"a\nb"\r\n3,third\r\n';
+    expect((await read([text])).lines).toEqual([1, 2, 3, 5]);
+    expect((await read([...text])).lines).toEqual([1, 2, 3, 5]);
+    // A quoted field ending in a lone CR is a line break of its own, CRLFs around it or not.
+    const quoted = 'id,note\n1,"a\r"\n2,"b\nc"\r\n3,d\r\n4,"e\r"\n';
+    expect((await read([quoted])).lines).toEqual([1, 2, 4, 6, 7]);
+    expect((await read([...quoted])).lines).toEqual([1, 2, 4, 6, 7]);
+  });
+
+  it('reads a one-line text ending in a lone CR as one record, not one and an empty one', async () => {
+    expect((await read(['id\r'])).records).toEqual([['id']]);
+    expect((await read(['""\r'])).records).toEqual([['']]);
+    expect((await read(['id\r', ''])).records).toEqual((await read(['id\n'])).records);
   });
 
   it('keeps a CRLF file free of stray carriage returns when the first chunk holds no line break', async () => {

@@ -451,6 +451,36 @@ describe('files rejected as a whole', () => {
     expect(run.events).toEqual([]);
   });
 
+  it('a corrupt page header is said to be corrupt, not what hyparquet read as undefined', async () => {
+    const bytes = new Uint8Array(snappy());
+    // Two zero bytes (STOP fields) five bytes into the first page header: its data_page_header is gone.
+    const page = Number(metadataOf(bytes).row_groups[0]!.columns[0]!.meta_data!.data_page_offset);
+    bytes.set([0, 0], page + 5);
+    const run = await ingest(bytes);
+    expectRejected(run, ['not a readable Parquet file (row group 1 of 1): it is corrupt']);
+    expect(run.summaries[0]!.data.error?.message).not.toMatch(/undefined|NaN/);
+  });
+
+  it('a footer whose schema no longer holds together (any of its first 600 bytes zeroed) is unreadable', async () => {
+    const bytes = snappy();
+    const footer = footerOf(bytes);
+    const outcomes = new Set<string>();
+    for (let at = footer.start; at < Math.min(footer.start + 600, footer.start + footer.length); at++) {
+      const damaged = new Uint8Array(bytes);
+      damaged[at] = 0;
+      const run = await ingestWith(damaged, { schema: { type: 'object' } });
+      const { status } = run.result;
+      outcomes.add(
+        status === 'rejected'
+          ? `rejected ${run.summaries[0]!.data.error?.code}`
+          : status === 'failed'
+            ? `failed ${run.result.error.code} ${run.result.error.message} at ${at - footer.start}`
+            : status,
+      );
+    }
+    expect([...outcomes].sort()).toEqual(['ingested', 'rejected FILE_UNREADABLE']);
+  });
+
   it('a footer length pointing before the start of the file', async () => {
     const bytes = new Uint8Array(snappy());
     new DataView(bytes.buffer).setUint32(bytes.length - 8, bytes.length + 100, true);
@@ -501,5 +531,35 @@ describe('files rejected as a whole', () => {
       numbered(TABULAR_ROWS.slice(0, firstGroup)),
     );
     expect(run.summaries[0]!.data.rowsPublished).toBe(firstGroup);
+  });
+});
+
+describe('dates and timestamps past the years JavaScript dates reach', () => {
+  it('are ingested as expanded-year strings, not failed as an internal error', async () => {
+    const bytes = await writeQuery(
+      'far',
+      `SELECT DATE '5881580-07-10' AS day, TIMESTAMP '294247-01-10 04:00:54.775806' AS at, DATE '-4713-11-24' AS early`,
+    );
+    const run = await ingest(bytes, { schema: { type: 'object' } });
+    expect(run.result.status).toBe('ingested');
+    expect(run.events.map((event) => event.data)).toEqual([
+      { day: '+5881580-07-10', at: '+294247-01-10T04:00:54.775806Z', early: '-004713-11-24' },
+    ]);
+  });
+});
+
+describe('column names', () => {
+  it('a column named __proto__ reaches the event like any other, not the row object prototype', async () => {
+    const bytes = await writeQuery(
+      'proto',
+      `SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(id, "__proto__")`,
+    );
+    const run = await ingest(bytes, {
+      schema: { type: 'object', required: ['id'], properties: { id: { type: 'integer' } } },
+    });
+    expect(run.events.map((event) => JSON.stringify(event.data))).toEqual([
+      '{"id":1,"__proto__":"a"}',
+      '{"id":2,"__proto__":"b"}',
+    ]);
   });
 });

@@ -92,3 +92,22 @@ describe('parquet DECIMAL columns', () => {
     }
   });
 });
+
+describe('dates and timestamps outside RFC 3339 years', () => {
+  const DAY = 86_400_000;
+
+  test('are written as Date writes them (expanded years), whole, as far as Date reaches', () => {
+    for (const days of [Date.UTC(10000, 0, 1) / DAY, Date.UTC(-1, 11, 31) / DAY, 1e8, -1e8 + 1]) {
+      expect(parsers.dateFromDays!(days)).toBe(new Date(days * DAY).toISOString().slice(0, -14));
+    }
+    expect(parsers.dateFromDays!(Date.UTC(10000, 0, 1) / DAY)).toBe('+010000-01-01');
+  });
+
+  test('past the years Date reaches (DuckDB writes dates up to year 5881580) are written, not thrown at', () => {
+    // A day counted as an INT32: 2^31 - 1 days is 5881580-07-11, the last DuckDB's DATE holds.
+    expect(parsers.dateFromDays!(2 ** 31 - 1)).toBe('+5881580-07-11');
+    expect(parsers.dateFromDays!(-(2 ** 31))).toBe('-5877641-06-23');
+    expect(parsers.timestampFromMilliseconds!(2n ** 63n - 1n)).toBe('+292278994-08-17T07:12:55.807Z');
+    expect(parsers.timestampFromMicroseconds!(-(2n ** 63n))).toBe('-290308-12-21T19:59:05.224192Z');
+  });
+});

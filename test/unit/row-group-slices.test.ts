@@ -3,6 +3,7 @@
  * group, when slices and pages do not line up: files from parquetjs-lite (an independent writer that
  * starts a page every `pageSize` rows, V1 or V2), with nulls, lists, structs and repeated structs.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -19,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => directory.remove());
 
-async function writeFile(name: string, options: { useDataPageV2: boolean }): Promise<string> {
+async function writeFile(name: string, options: { useDataPageV2: boolean }, rows = ROWS): Promise<string> {
   const schema = new parquet.ParquetSchema({
     id: { type: 'INT64' },
     name: { type: 'UTF8', optional: true, compression: 'GZIP' },
@@ -37,7 +38,7 @@ async function writeFile(name: string, options: { useDataPageV2: boolean }): Pro
     pageSize: 97,
     ...options,
   });
-  for (let i = 0; i < ROWS; i++) {
+  for (let i = 0; i < rows; i++) {
     await writer.appendRow({
       id: i,
       ...(i % 7 === 0 ? {} : { name: `name-${i}` }),
@@ -122,5 +123,31 @@ describe('row groups in slices', () => {
         { sku: 'SKU-1', qty: 15 },
       ],
     });
+  });
+});
+
+describe('corrupt page headers', () => {
+  it('a V2 page header cut short (its level lengths lost) is an error, not its levels read forever', async () => {
+    const path = await writeFile('cut.parquet', { useDataPageV2: true }, 200);
+    const bytes = new Uint8Array(await readFile(path));
+    const metadata = await parquetMetadataAsync(await asyncBufferFromFile(path));
+    const errors: string[] = [];
+    for (const { meta_data: column } of metadata.row_groups[0]!.columns) {
+      const start = Number(column!.data_page_offset);
+      // 0xf0 is a field header of type STOP (low nibble 0): the header's struct, or one inside it, ends there.
+      for (let offset = 1; offset < 24; offset++) {
+        const damaged = new Uint8Array(bytes);
+        damaged[start + offset] = 0xf0;
+        const slices = await openRowGroupSlices(metadata, 0, {}, (from, to) =>
+          damaged.buffer.slice(from, to),
+        );
+        try {
+          slices.read(37); // the damaged page is the first one
+        } catch (error) {
+          errors.push((error as Error).message);
+        }
+      }
+    }
+    expect(errors).toContain('parquet page header is corrupt: a size or count is missing or negative');
   });
 });

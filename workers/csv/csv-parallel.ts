@@ -184,8 +184,9 @@ export async function* parallelCsvBlocks(
       while (running.length > 0) yield await next();
       const start: CsvStart | undefined =
         piece.newline === undefined ? undefined : { header, newline: piece.newline, row, line };
-      // Only UTF-8 files are cut (ingest-file.ts), so the rest is UTF-8 too.
-      const text = decodeUtf8Text(piece.bytes);
+      // Only UTF-8 files are cut (ingest-file.ts), so the rest is UTF-8 too. The cut has dropped the
+      // file's BOM: a U+FEFF where the rest starts is text, as the sequential parser reads it.
+      const text = decodeUtf8Text(piece.bytes, { keepBom: true });
       yield* options.blocksOf(
         csvRowSource(text, schema, { ...csv, maxRecordChars, ...(start ? { start } : {}) }),
       );

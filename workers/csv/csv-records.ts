@@ -59,29 +59,54 @@ export async function* csvRecords(
   const Handle = (Papa as unknown as { ParserHandle: ParserHandleClass }).ParserHandle;
   // papaparse guesses the line ending once, from the first text it sees; a CRLF file whose first chunk
   // holds no line break (or ends between \r and \n) would be misread, so the ending is found first.
-  const parserFor = (newline: string) =>
-    new Handle({
+  /** The line ending records are split at, once known. */
+  let newline = options.newline ?? '\n';
+  const parserFor = (ending: string) => {
+    newline = ending;
+    return new Handle({
       delimiter: options.delimiter,
       quoteChar: options.quote,
       escapeChar: options.quote,
-      newline,
+      newline: ending,
       header: false,
       dynamicTyping: false,
       skipEmptyLines: false,
     });
+  };
   let handle: ParserHandle | null = options.newline === undefined ? null : parserFor(options.newline);
   let partial = '';
   let base = 0;
   let nextLine = options.firstLine ?? 1;
 
-  const batchOf = (result: ParseResult, input: string): RecordBatch => {
-    const lines = new Array<number>(result.data.length);
-    // Fast path: when the consumed text has no more newlines than records, no field spans lines.
+  /** `final`: the text's last record, which no line break ends. */
+  const batchOf = (result: ParseResult, input: string, final = false): RecordBatch => {
+    const records = result.data;
+    const lines = new Array<number>(records.length);
     const consumed = result.meta.cursor - base;
-    const simple = newlinesIn(input, consumed) <= result.data.length;
-    for (let index = 0; index < result.data.length; index++) {
-      lines[index] = nextLine;
-      nextLine += simple ? 1 : 1 + embeddedNewlines(result.data[index]!);
+    const breaks = newlinesIn(input, consumed);
+    // Fast path: when the consumed text has no more newlines than records, no field spans lines.
+    if (breaks <= records.length) {
+      for (let index = 0; index < records.length; index++) lines[index] = nextLine++;
+    } else {
+      let spans = records.map((record) => 1 + embeddedNewlines(record));
+      // In a file whose first line ends in LF and later ones in CRLF (mixed line endings), a record split
+      // at \n keeps its CRLF's \r at the end of its last field: half of the line break ending it, not a
+      // line of its own. A quoted last field ending in a lone \r reads the same once parsed; the text's
+      // own count of line breaks says how many are halves, and when not all are, the text says which.
+      const halves = spans.reduce((sum, span) => sum + span, 0) - breaks - (final ? 1 : 0);
+      const endInCr = records.flatMap((record, index) =>
+        record[record.length - 1]!.endsWith('\r') ? [index] : [],
+      );
+      if (halves > 0) {
+        const exact =
+          halves < endInCr.length ? recordSpans(input, records.length, options, newline) : undefined;
+        if (exact) spans = exact;
+        else for (const index of endInCr.slice(0, halves)) spans[index]!--;
+      }
+      for (let index = 0; index < records.length; index++) {
+        lines[index] = nextLine;
+        nextLine += spans[index]!;
+      }
     }
     let problems: Map<number, string> | null = null;
     for (const error of result.errors) {
@@ -96,12 +121,12 @@ export async function* csvRecords(
   for await (const chunk of slices(text, PARSE_SLICE_CHARS)) {
     const input = partial.length > 0 ? partial + chunk : chunk;
     if (handle === null) {
-      const newline = textLineBreak(input, options.quote, false);
-      if (newline === undefined && input.length <= options.maxRecordChars) {
+      const found = textLineBreak(input, options.quote, false);
+      if (found === undefined && input.length <= options.maxRecordChars) {
         partial = input;
         continue;
       }
-      handle = parserFor(newline ?? '\n');
+      handle = parserFor(found ?? '\n');
     }
     const result = handle.parse(input, base, true);
     const batch = result.data.length > 0 ? batchOf(result, input) : null;
@@ -132,7 +157,12 @@ export async function* csvRecords(
       },
     );
   }
-  if (result.data.length > 0) yield batchOf(result, partial);
+  // A line ending told only at the very end (a lone CR closing a one-line text) ends the last record:
+  // the empty text after it, which papaparse reads as one more record, is none.
+  const ended = partial.endsWith(newline);
+  if (ended && result.data.length > 1 && result.data[result.data.length - 1]!.join('') === '')
+    result.data.pop();
+  if (result.data.length > 0) yield batchOf(result, partial, !ended);
 }
 
 /**
@@ -184,6 +214,67 @@ function newlinesIn(text: string, end: number): number {
   for (let at = text.indexOf('\n'); at !== -1 && at < end; at = text.indexOf('\n', at + 1)) count++;
   for (let at = text.indexOf('\r'); at !== -1 && at < end; at = text.indexOf('\r', at + 1)) {
     if (text.charCodeAt(at + 1) !== 10) count++;
+  }
+  return count;
+}
+
+/**
+ * The lines each of the first `count` records of `text` spans (its own line ending included), from the
+ * text itself: fields are read as papaparse reads them (a field opening with the quote runs to a quote
+ * that is not doubled, which a delimiter or line ending must follow, after white space). Undefined where a record is not
+ * well-formed that way; the count from the parsed fields then stands.
+ */
+function recordSpans(
+  text: string,
+  count: number,
+  { delimiter, quote }: { delimiter: string; quote: string },
+  newline: string,
+): number[] | undefined {
+  if (quote === delimiter || newline.includes(quote) || newline.includes(delimiter)) return undefined;
+  const spans: number[] = [];
+  let at = 0;
+  for (let record = 0; record < count; record++) {
+    const start = at;
+    for (;;) {
+      if (text.startsWith(quote, at)) {
+        let closing = text.indexOf(quote, at + 1);
+        while (closing !== -1 && text.startsWith(quote, closing + 1))
+          closing = text.indexOf(quote, closing + 2);
+        if (closing === -1) return undefined;
+        at = closing + 1;
+        // papaparse lets white space (a CR of a CRLF, say) stand between a closing quote and what follows.
+        while (at < text.length && /\s/.test(text[at]!) && !text.startsWith(delimiter, at)) {
+          if (text.startsWith(newline, at)) break;
+          at++;
+        }
+        if (text.startsWith(delimiter, at)) {
+          at += delimiter.length;
+          continue;
+        }
+        if (at < text.length && !text.startsWith(newline, at)) return undefined;
+        break;
+      }
+      const nextDelimiter = text.indexOf(delimiter, at);
+      const nextNewline = text.indexOf(newline, at);
+      if (nextDelimiter !== -1 && (nextNewline === -1 || nextDelimiter < nextNewline)) {
+        at = nextDelimiter + delimiter.length;
+        continue;
+      }
+      at = nextNewline === -1 ? text.length : nextNewline;
+      break;
+    }
+    spans.push(1 + breaksBetween(text, start, at));
+    at = Math.min(text.length, at + newline.length);
+  }
+  return spans;
+}
+
+/** Line breaks within text[from, to): every \n, and every \r the text does not follow with \n. */
+function breaksBetween(text: string, from: number, to: number): number {
+  let count = 0;
+  for (let at = from; at < to; at++) {
+    const code = text.charCodeAt(at);
+    if (code === 10 || (code === 13 && text.charCodeAt(at + 1) !== 10)) count++;
   }
   return count;
 }

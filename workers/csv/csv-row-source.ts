@@ -3,7 +3,7 @@ import Papa from 'papaparse';
 import { schemaColumns, type CsvOptions, type RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue } from '../../schemas/row-validator.js';
 import { DropgateError } from '../../adapters/errors.js';
-import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
+import { NO_ISSUES, setColumn, type ParsedRow, type RowSource } from '../rows.js';
 import { coercerFor, InvalidCell, OMIT, type CellCoercer } from './cell-coercion.js';
 import { csvRecords } from './csv-records.js';
 
@@ -106,7 +106,7 @@ function coerceRecord(record: string[], columns: Column[]) {
     const value = column.coerce(record[index]!);
     if (value === OMIT) continue;
     if (value instanceof InvalidCell) (issues ??= []).push({ field: column.name, reason: value.reason });
-    else values[column.name] = value;
+    else setColumn(values, column.name, value);
   }
   return { values, issues };
 }

@@ -135,7 +135,7 @@ export async function* csvPieces(
       continue;
     }
     records++;
-    if (cut.contentEnd === position) emptyRecords++;
+    if (isEmptyRecord(buffer, position, cut.contentEnd, quote)) emptyRecords++;
     position = end;
   }
   if (records > 0) yield segment();
@@ -246,6 +246,14 @@ function recordCutter(newline: string, delimiter: number, quote: number): Record
     }
   };
   return cutter;
+}
+
+/**
+ * Whether the record's content is what papaparse reads as one empty field, which the parser skips as a
+ * blank line (unless the schema has one column): nothing at all, or a quoted empty field (`""`).
+ */
+function isEmptyRecord(buffer: Uint8Array, start: number, end: number, quote: number): boolean {
+  return end === start || (end === start + 2 && buffer[start] === quote && buffer[start + 1] === quote);
 }
 
 function startsWith(bytes: Uint8Array, prefix: number[]): boolean {

@@ -12,7 +12,7 @@ import type { RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
 import { countedBlock, rowBlocks, type AllocateBytes, type BlockSize, type RowBlock } from '../row-block.js';
 import { DropgateError, describeError, isDropgateError } from '../../adapters/errors.js';
-import { NO_ISSUES, type ParsedRow, type RowSource } from '../rows.js';
+import { NO_ISSUES, setColumn, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, temporalFormat, type ValueConverter } from './parquet-values.js';
 
 export async function parquetRowSource(
@@ -49,10 +49,16 @@ async function openParquet(
   const metadata = await unreadable('the footer', () =>
     parquetMetadataAsync(file, { parsers, initialFetchSize: 1 << 16 }),
   );
-  checkColumns(
-    parquetSchema(metadata).children.map((column) => column.element.name),
-    schema,
-  );
+  // A corrupt footer can parse, and still describe a schema tree or column chunks that do not hold
+  // together: everything made from them must be made here, or its TypeError would leave as INTERNAL.
+  await unreadable('the footer', () => {
+    checkColumns(
+      parquetSchema(metadata).children.map((column) => column.element.name),
+      schema,
+    );
+    convertersFor(metadata, schema);
+    rowGroupSpans(metadata);
+  });
   return { file, metadata };
 }
 
@@ -123,20 +129,27 @@ async function* rowGroupRows(
       return column;
     });
     const rows = new Array<ParsedRow>(count);
-    for (let offset = 0; offset < count; offset++) {
-      const values: Record<string, unknown> = { ...template };
-      for (let column = 0; column < converters.length; column++) {
-        values[converters[column]!.name] = converters[column]!.convert(data[column]![offset], report);
+    // Values of a type their column's converter does not take come from a footer that lies about them.
+    await unreadable(where, () => {
+      for (let offset = 0; offset < count; offset++) {
+        const values: Record<string, unknown> = { ...template };
+        for (let column = 0; column < converters.length; column++) {
+          setColumn(
+            values,
+            converters[column]!.name,
+            converters[column]!.convert(data[column]![offset], report),
+          );
+        }
+        const row = groupStart + sliceStart + offset + 1;
+        rows[offset] = {
+          row,
+          line: row,
+          values,
+          issues: issues.length ? issues.splice(0) : NO_ISSUES,
+          raw: values,
+        };
       }
-      const row = groupStart + sliceStart + offset + 1;
-      rows[offset] = {
-        row,
-        line: row,
-        values,
-        issues: issues.length ? issues.splice(0) : NO_ISSUES,
-        raw: values,
-      };
-    }
+    });
     yield rows;
   }
 }
@@ -400,9 +413,13 @@ async function unreadable<T>(what: string, step: () => T | Promise<T>): Promise<
     return await step();
   } catch (error) {
     if (error instanceof DropgateError) throw error;
-    // hyparquet's own messages name the problem; a JS TypeError or RangeError means it met garbage.
+    // hyparquet's own messages name the problem; a JS TypeError or RangeError means it met garbage, and
+    // so does a message naming a value read as undefined or NaN ("unsupported page type: undefined").
+    const message = describeError(error);
     const detail =
-      error instanceof TypeError || error instanceof RangeError ? 'it is corrupt' : describeError(error);
+      error instanceof TypeError || error instanceof RangeError || /\b(?:undefined|NaN)\b/.test(message)
+        ? 'it is corrupt'
+        : message;
     throw new DropgateError('FILE_UNREADABLE', `not a readable Parquet file (${what}): ${detail}`, {
       cause: error,
     });

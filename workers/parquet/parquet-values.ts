@@ -31,7 +31,7 @@ function date(days: number): string {
   let text = dates.get(days);
   if (text === undefined) {
     if (dates.size >= 4096) dates.clear();
-    text = new Date(days * 86_400_000).toISOString().slice(0, 10);
+    text = civilDate(days);
     dates.set(days, text);
   }
   return text;
@@ -60,8 +60,18 @@ function timestamp(value: bigint | number, perSecond: bigint, digits: number): s
       rest += perSecond;
       whole -= 1n;
     }
+    fraction = rest.toString().padStart(digits, '0');
+    // Past 2^53 seconds (some 285 million years) a float64 no longer holds every second: days do.
+    if (whole > MAX_EXACT || whole < -MAX_EXACT) {
+      let days = whole / 86_400n;
+      let ofDay = whole % 86_400n;
+      if (ofDay < 0n) {
+        ofDay += 86_400n;
+        days -= 1n;
+      }
+      return `${civilDate(Number(days))}T${clockTime(Number(ofDay))}.${fraction}Z`;
+    }
     seconds = Number(whole);
-    fraction = rest.toString();
   }
   if (seconds !== lastSecond) {
     lastSecond = seconds;
@@ -78,24 +88,28 @@ let lastDayPrefix = '';
 
 /**
  * `YYYY-MM-DDTHH:MM:SS` of Unix seconds. The date part is made once per day (rows of a file often share
- * days), by integer arithmetic (Hinnant's days-to-civil algorithm).
+ * days).
  */
 function civilTime(seconds: number): string {
   const days = Math.floor(seconds / 86_400);
-  const ofDay = seconds - days * 86_400;
   if (days !== lastDay) {
-    const prefix = civilDatePrefix(days);
-    if (prefix === undefined) return new Date(seconds * 1000).toISOString().slice(0, 19);
     lastDay = days;
-    lastDayPrefix = prefix;
+    lastDayPrefix = `${civilDate(days)}T`;
   }
-  const hour = Math.floor(ofDay / 3600);
-  const minute = Math.floor((ofDay % 3600) / 60);
-  return `${lastDayPrefix}${two(hour)}:${two(minute)}:${two(ofDay % 60)}`;
+  return `${lastDayPrefix}${clockTime(seconds - days * 86_400)}`;
 }
 
-/** `YYYY-MM-DDT` of a day number, or undefined outside years 0-9999. */
-function civilDatePrefix(days: number): string | undefined {
+/** `HH:MM:SS` of a second of the day. */
+function clockTime(ofDay: number): string {
+  return `${two(Math.floor(ofDay / 3600))}:${two(Math.floor((ofDay % 3600) / 60))}:${two(ofDay % 60)}`;
+}
+
+/**
+ * `YYYY-MM-DD` of a day number (days since 1970-01-01), by integer arithmetic (Hinnant's days-to-civil
+ * algorithm). Years outside 0-9999 take ISO 8601's expanded form (`+010000-01-01`), as Date writes them,
+ * for any year: Parquet's INT32 days and INT64 timestamps reach millions of years, past Date's range.
+ */
+function civilDate(days: number): string {
   const shifted = days + 719_468;
   const era = Math.floor(shifted / 146_097);
   const dayOfEra = shifted - era * 146_097;
@@ -111,8 +125,11 @@ function civilDatePrefix(days: number): string | undefined {
   const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
   const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
   const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
-  if (year < 0 || year > 9999) return undefined;
-  return `${String(year).padStart(4, '0')}-${two(month)}-${two(day)}T`;
+  const yearText =
+    year >= 0 && year <= 9999
+      ? String(year).padStart(4, '0')
+      : `${year < 0 ? '-' : '+'}${String(Math.abs(year)).padStart(6, '0')}`;
+  return `${yearText}-${two(month)}-${two(day)}`;
 }
 
 function two(value: number): string {

@@ -26,10 +26,11 @@ import { parquetHeader, readPage } from 'hyparquet/src/column.js';
 import { DEFAULT_PARSERS, convert } from 'hyparquet/src/convert.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { deltaBinaryUnpack, deltaByteArray, deltaLengthByteArray } from 'hyparquet/src/delta.js';
-import { byteStreamSplit, readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { byteStreamSplit } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
 import { compressors } from './compressors.js';
+import { readHybridRuns } from './rle-hybrid.js';
 
 /** The next rows of a row group, as top-level columns by name; `read(count)` returns fewer at its end. */
 export interface RowGroupSlices {
@@ -254,7 +255,7 @@ class LeafCursor {
     while (!this.page || this.level >= this.page.count) {
       this.page = undefined;
       if (reader.offset >= reader.view.byteLength) return false;
-      const header = parquetHeader(reader);
+      const header = checkedHeader(parquetHeader(reader));
       if (header.type === 'DICTIONARY_PAGE') {
         const { data } = readPage(reader, header, this.decoder, undefined, undefined, 0);
         if (data) this.dictionary = this.numbers(convert(data, this.decoder));
@@ -364,13 +365,13 @@ class LeafCursor {
     if (type === 'BOOLEAN' && encoding === 'RLE') {
       // V1 pages carry the run's byte length first; V2 pages (RLE booleans) too.
       const bits = new Uint8Array(count);
-      readRleBitPackedHybrid(reader, 1, bits);
+      readHybridRuns(reader, 1, bits);
       return converted((from, to) => Array.from(bits.subarray(from, to), (bit) => bit !== 0));
     }
     if (encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY' || encoding === 'RLE') {
       const width = view.getUint8(reader.offset++);
       const indices = new Int32Array(count);
-      if (width) readRleBitPackedHybrid(reader, width, indices, view.byteLength - reader.offset);
+      if (width) readHybridRuns(reader, width, indices, view.byteLength - reader.offset);
       return (from, to) => {
         const dictionary = this.dictionary;
         if (!dictionary) throw new Error('parquet dictionary-encoded page without a dictionary');
@@ -459,10 +460,30 @@ function isPlainString(element: SchemaElement): boolean {
   );
 }
 
+/**
+ * A page header whose sizes and counts are whole numbers. A corrupt header may lack some (its struct cut
+ * short) or hold negative ones; an offset moved by a missing one is NaN, where DataView reads byte 0 again
+ * and again, so the page's levels were read forever.
+ */
+function checkedHeader(header: PageHeader): PageHeader {
+  const v2 = header.data_page_header_v2;
+  const page = header.data_page_header ?? v2 ?? header.dictionary_page_header;
+  const numbers = [
+    header.compressed_page_size,
+    header.uncompressed_page_size,
+    ...(page ? [page.num_values] : []),
+    ...(v2 ? [v2.definition_levels_byte_length, v2.repetition_levels_byte_length] : []),
+  ];
+  if (!numbers.every((value) => Number.isSafeInteger(value) && value >= 0)) {
+    throw new Error('parquet page header is corrupt: a size or count is missing or negative');
+  }
+  return header;
+}
+
 /** `count` RLE/bit-packed levels up to `max`; `length` bytes of them, or (V1) a 4-byte length first. */
 function levels(reader: DataReader, max: number, count: number, length?: number): Uint8Array | Int32Array {
   const out = max < 256 ? new Uint8Array(count) : new Int32Array(count);
-  readRleBitPackedHybrid(reader, 32 - Math.clz32(max), out, length);
+  readHybridRuns(reader, 32 - Math.clz32(max), out, length);
   return out;
 }
 
