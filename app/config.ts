@@ -12,6 +12,7 @@ import { COMPATIBILITY_MODES } from '../schemas/compatibility.js';
 import { canDecode } from '../workers/decode.js';
 import type { TextDecoding } from '../workers/text-decoding.js';
 import { DropgateError } from '../adapters/errors.js';
+import { issueMessage } from './issue-messages.js';
 import type { CompiledDataset } from '../workers/ingest-file.js';
 
 const topicName = z
@@ -217,7 +218,7 @@ export function parseOrExplain<T>(schema: z.ZodType<T>, input: unknown, what: st
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const problems = result.error.issues.map(
-    (issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+    (issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issueMessage(issue)}`,
   );
   throw new DropgateError('CONFIG_INVALID', `${what} is invalid:\n  ${problems.join('\n  ')}`);
 }

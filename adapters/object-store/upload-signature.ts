@@ -68,7 +68,9 @@ export function createUploadSigner(options: { baseUrl: string; secret: string })
       const maxBytes = Number(url.searchParams.get('maxBytes'));
       const signature = fromBase64Url(url.searchParams.get('signature') ?? '');
       if (!Number.isSafeInteger(expires) || !Number.isSafeInteger(maxBytes) || !signature) {
-        return { reason: 'the URL is missing its expires, maxBytes or signature parameter' };
+        return {
+          reason: 'the URL is missing its expires, maxBytes or signature parameter, or one is malformed',
+        };
       }
       const grant: UploadGrant = { key, expires, maxBytes, contentType };
       const valid = await crypto.subtle.verify('HMAC', await keyPromise, signature, payload(grant));
@@ -85,8 +87,9 @@ function toBase64Url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+/** The bytes of base64url text, or null when it is none (a length of 4n + 1 cannot be: atob throws). */
 function fromBase64Url(text: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) return null;
+  if (!/^[A-Za-z0-9_-]+$/.test(text) || text.length % 4 === 1) return null;
   const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
   return Uint8Array.from(binary, (char) => char.charCodeAt(0));
 }

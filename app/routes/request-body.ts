@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { DropgateError } from '../../adapters/errors.js';
+import { issueMessage } from '../issue-messages.js';
 
 export async function jsonBody<T>(context: Context, schema: z.ZodType<T>): Promise<T> {
   let body: unknown;
@@ -12,7 +13,9 @@ export async function jsonBody<T>(context: Context, schema: z.ZodType<T>): Promi
   }
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+  const problems = result.error.issues.map(
+    (issue) => `${issue.path.join('.') || 'body'}: ${issueMessage(issue)}`,
+  );
   throw new DropgateError('BAD_REQUEST', `invalid request body: ${problems.join('; ')}`);
 }
 

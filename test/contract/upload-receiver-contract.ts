@@ -197,6 +197,15 @@ export function uploadReceiverContract(name: string, factory: () => Promise<Uplo
         await expectRefused(url);
       });
 
+      it.each([1, 5, 42])(
+        'refuses a URL whose signature was cut to %i characters, which is no base64 at all',
+        async (length) => {
+          const url = new URL((await store.createUploadUrl(request)).url);
+          url.searchParams.set('signature', url.searchParams.get('signature')!.slice(0, length));
+          await expectRefused(url);
+        },
+      );
+
       it('refuses a URL signed with another secret', async () => {
         const signed = await store.createUploadUrl(request);
         const forger = createUploadSigner({ baseUrl: new URL(signed.url).origin, secret: 'not-the-secret' });

@@ -105,6 +105,11 @@ describe('POST /v1/uploads with a bad request', () => {
     expect(error.message).toContain(field);
   });
 
+  it('answers 400 saying a required field is missing, not what JavaScript received', async () => {
+    const error = expectError(await postUpload({ filename: 'a.csv' }), 400, 'BAD_REQUEST');
+    expect(error.message).toBe('invalid request body: dataset: is missing (must be a string)');
+  });
+
   it('accepts a media type with parameters and echoes it in the headers to send', async () => {
     const grant = await requestUpload(gateway, {
       dataset: 'orders',
