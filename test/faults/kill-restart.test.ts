@@ -11,10 +11,9 @@
  * written, a sync). Each kill thus moves the checkpoint on by a few blocks, and 20 of them fit a file of a
  * few tens of megabytes.
  */
-import { open, readFile, readdir, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { FileRecord } from '../../adapters/ports.js';
 import type { CloudEvent, DeadLetterData, FileSummaryData } from '../support/cloud-events.js';
 import {
   buildDist,
@@ -23,6 +22,7 @@ import {
   stopChildGateways,
   type ChildGateway,
 } from '../integration/support/child-gateway.js';
+import { ledgerRecord, lineAfter, sleep, waitFor } from '../integration/support/data-dir.js';
 import { longNote, ordersFile } from '../integration/support/orders-csv.js';
 import { makeTemporaryDirectory, upload } from '../integration/support/test-gateway.js';
 import { count, reportFigures, seconds, seededRandom } from './support/figures.js';
@@ -41,30 +41,6 @@ afterEach(async () => {
   for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` every few milliseconds until it returns a value. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(3);
-  }
-}
-
-/** The one version's record, read from the local ledger's files: a stopped process cannot answer HTTP. */
-async function ledgerRecord(dataDir: string): Promise<FileRecord | undefined> {
-  const folder = join(dataDir, 'ledger', 'versions');
-  // Temporary files (`.<uuid>.tmp`) are documents being written, or left by a killed process.
-  const names = (await readdir(folder).catch(() => [] as string[])).filter((name) => name.endsWith('.json'));
-  expect(names.length).toBeLessThanOrEqual(1);
-  return names[0] === undefined
-    ? undefined
-    : (JSON.parse(await readFile(join(folder, names[0]), 'utf8')) as FileRecord);
-}
-
 /** The length of the file's whole lines: a torn last line, which the next process cuts off, excluded. */
 async function wholeLinesLength(path: string): Promise<number> {
   const handle = await open(path, 'r').catch(() => undefined);
@@ -80,19 +56,6 @@ async function wholeLinesLength(path: string): Promise<number> {
       end = start;
     }
     return 0;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Whether a whole line was written at or after `offset` (the torn tail before it holds no newline). */
-async function lineAfter(path: string, offset: number): Promise<boolean> {
-  const handle = await open(path, 'r').catch(() => undefined);
-  if (!handle) return false;
-  try {
-    const window = Buffer.alloc(16 << 10);
-    const { bytesRead } = await handle.read(window, 0, window.length, offset);
-    return window.subarray(0, bytesRead).includes(0x0a);
   } finally {
     await handle.close();
   }

@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { idCounts, readTopic, type FileSummaryData } from './support/events.js';
+import { ledgerRecord, lineAfter, sleep, waitFor } from './support/data-dir.js';
 import { ordersFile } from './support/orders-csv.js';
 import { buildDist, killHard, serveChild, stopChildGateways } from './support/child-gateway.js';
 import {
@@ -144,15 +145,23 @@ describe('uploads answered 201 survive the gateway stopping', () => {
     const first = await serveChild(directory);
     const { csv, goodRows } = ordersFile(200_000);
     const key = await grantAndPut(first, 'big.csv', csv);
-    // Wait until part of the file is durable (a checkpoint), then kill the gateway mid-file.
-    let checkpointRow = 0;
-    for (const deadline = Date.now() + 30_000; checkpointRow === 0;) {
-      const record = await fileState(first, key);
+    const dataDir = join(directory, '.dropgate');
+    // Part of the file must be durable (a checkpoint) when the gateway is killed, and the file unfinished.
+    // Checkpoints are written at most once a second, and an unloaded machine ingests the whole file in
+    // about that time; so once the first event is out, the gateway is held still (SIGSTOP) until its next
+    // checkpoint is due, then let go: it checkpoints with the next durable block and is killed at once.
+    await waitFor('the first event', async () =>
+      (await lineAfter(join(dataDir, 'events', 'orders.ndjson'), 0)) ? true : undefined,
+    );
+    const due = Date.now() + 1_050;
+    first.child.kill('SIGSTOP');
+    await sleep(due - Date.now());
+    first.child.kill('SIGCONT');
+    const checkpointRow = await waitFor('a checkpoint', async () => {
+      const record = await ledgerRecord(dataDir);
       expect(record?.state, 'the file finished before it could be interrupted').not.toBe('ingested');
-      checkpointRow = (record?.checkpoint as { row: number } | null)?.row ?? 0;
-      if (Date.now() > deadline) throw new Error(`no checkpoint: ${JSON.stringify(record)}`);
-      if (checkpointRow === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+      return record?.checkpoint?.row || undefined;
+    });
     await killHard(first.child);
 
     const restarted = Date.now();
@@ -161,7 +170,6 @@ describe('uploads answered 201 survive the gateway stopping', () => {
     await waitUntilIngested(second, [key], 30_000);
     expect(Date.now() - restarted).toBeLessThan(30_000);
 
-    const dataDir = join(directory, '.dropgate');
     const summaries = await readTopic<FileSummaryData>(dataDir, 'dropgate.files');
     expect(summaries).toHaveLength(1);
     expect(summaries[0]!.data.resumedFromRow).toBeGreaterThanOrEqual(checkpointRow);
