@@ -1,0 +1,78 @@
+/**
+ * The AWS stand-ins that run in-process here, each listening on 127.0.0.1 on a free port: fauxqs (S3,
+ * SQS and SNS; it does not enforce presigned URLs and gives no version ids), s3rver (S3 only, but it
+ * verifies request signatures and expiry) and dynalite (DynamoDB; conditional writes, no transactions).
+ * Tests point the SDK at one with `AWS_ENDPOINT_URL_<SERVICE>`, as an operator would, or pass `endpoint`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { AddressInfo, Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+export interface StandIn {
+  /** `http://127.0.0.1:<port>` */
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Credentials the stand-ins accept (s3rver checks signatures made with exactly these). */
+export const TEST_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const TEST_REGION = 'us-east-1';
+
+/** Sets the SDK's standard credential and region variables for the stand-ins, unless already set. */
+export function useTestCredentials(): void {
+  process.env.AWS_ACCESS_KEY_ID ??= TEST_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY ??= TEST_CREDENTIALS.secretAccessKey;
+  process.env.AWS_REGION ??= TEST_REGION;
+}
+
+/** fauxqs 1.9 (S3 + SQS + SNS); its own `startFauxqs` binds 0.0.0.0, so its app is listened here. */
+export async function startFauxqs(): Promise<StandIn> {
+  const { buildApp } = (await import('fauxqs')) as typeof import('fauxqs');
+  const app = buildApp({ logger: false, host: '127.0.0.1', defaultRegion: TEST_REGION });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { endpoint: address.replace('localhost', '127.0.0.1'), stop: () => app.close() };
+}
+
+/** s3rver 3.7 over a temporary directory, verifying signatures made with TEST_CREDENTIALS. */
+export async function startS3rver(buckets: string[] = []): Promise<StandIn> {
+  const S3rver = require('s3rver') as new (options: Record<string, unknown>) => {
+    run(): Promise<AddressInfo>;
+    close(): Promise<void>;
+  };
+  const directory = await mkdtemp(join(tmpdir(), 'dropgate-s3rver-'));
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    vhostBuckets: false,
+    configureBuckets: buckets.map((name) => ({ name, configs: [] })),
+  });
+  const { port } = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    async stop() {
+      await server.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** dynalite 4 in memory; tables are created at once (no CREATING wait). */
+export async function startDynalite(): Promise<StandIn> {
+  const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
