@@ -66,10 +66,14 @@ const started: ChildProcess[] = [];
 
 /**
  * `dropgate serve` in `directory` on an ephemeral loopback port, with the test credentials; resolves once
- * it listens. Every process started here is killed by `stopChildGateways`.
+ * it listens. `command` runs it another way (another Node, other flags): an executable and its arguments.
+ * Every process started here is killed by `stopChildGateways`.
  */
-export async function serveChild(directory: string): Promise<ChildGateway> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+export async function serveChild(
+  directory: string,
+  command: [string, ...string[]] = [process.execPath, BIN, 'serve'],
+): Promise<ChildGateway> {
+  const child = spawn(command[0], command.slice(1), {
     cwd: directory,
     env: cleanEnvironment({
       PORT: '0',
