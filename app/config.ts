@@ -47,7 +47,8 @@ const datasetConfig = z
       .string()
       .regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, "_" or "-"')
       .refine((name) => !isVersionSegment(name), 'must not read as a version folder such as v2'),
-    match: z.string().min(1),
+    /** A glob over object keys; bounded, since a matcher is compiled from it for every key. */
+    match: z.string().min(1).max(4_096, 'must be at most 4,096 characters'),
     format: z.enum(['csv', 'parquet', 'auto']).default('auto'),
     /** A folder of versions `v<N>.json`, or (one version only) a schema file `v<N>.json`. */
     schema: z
@@ -249,7 +250,7 @@ export async function compileDatasets(
       if (!canDecode(encoding, decoding)) {
         throw new DropgateError(
           'CONFIG_INVALID',
-          `datasets.${index}.csv.encoding: ${encoding} is not an encoding Dropgate can decode on this ` +
+          `datasets.${index}.csv.encoding: ${JSON.stringify(encoding)} is not an encoding Dropgate can decode on this ` +
             'runtime (e.g. utf-8, windows-1252, iso-8859-1)',
         );
       }

@@ -70,7 +70,8 @@ export async function loadConfig(
       );
     }
     try {
-      raw = JSON.parse(text);
+      // Editors on Windows save JSON with a byte order mark, which JSON.parse refuses.
+      raw = JSON.parse(withoutBom(text));
     } catch (error) {
       throw new DropgateError(
         'CONFIG_INVALID',
@@ -84,7 +85,7 @@ export async function loadConfig(
   const datasets = await compileDatasets(
     file.datasets,
     {
-      read: async (schemaPath) => JSON.parse(await readFile(at(schemaPath), 'utf8')),
+      read: async (schemaPath) => JSON.parse(withoutBom(await readFile(at(schemaPath), 'utf8'))),
       list: async (schemaPath) => {
         const found = await stat(at(schemaPath));
         return found.isDirectory() ? readdir(at(schemaPath)) : undefined;
@@ -136,3 +137,5 @@ function findPackageRoot(start: string): string {
     if (dirname(directory) === directory) throw new Error(`cannot find the dropgate package above ${start}`);
   }
 }
+
+const withoutBom = (text: string) => (text.startsWith('\uFEFF') ? text.slice(1) : text);

@@ -1,6 +1,10 @@
 /** What the config's validation says about a field: its path, and the problem in words for people. */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFileSchema, parseOrExplain } from '../../app/config.js';
+import { loadConfig, packageRoot } from '../../app/node/load-config.js';
 
 const dataset = {
   name: 'orders',
@@ -23,5 +27,27 @@ describe('config validation messages', () => {
     expect(() =>
       parseOrExplain(configFileSchema, { datasets: [{ ...dataset, csv: { header: 'yes' } }] }, 'config'),
     ).toThrow('datasets.0.csv.header: Invalid input: expected boolean, received string');
+  });
+
+  it('bound a dataset’s key glob, instead of failing to compile it at start', () => {
+    expect(() =>
+      parseOrExplain(configFileSchema, { datasets: [{ ...dataset, match: '*'.repeat(70_000) }] }, 'config'),
+    ).toThrow('datasets.0.match: must be at most 4,096 characters');
+  });
+
+  it('read a config file and schema files saved with a byte order mark', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'dropgate-bom-'));
+    try {
+      const schema = await readFile(join(packageRoot, 'schemas/orders/v1.json'), 'utf8');
+      await writeFile(join(directory, 'v1.json'), `\uFEFF${schema}`);
+      await writeFile(
+        join(directory, 'dropgate.config.json'),
+        `\uFEFF${JSON.stringify({ datasets: [{ ...dataset, schema: 'v1.json' }] })}`,
+      );
+      const config = await loadConfig({ env: {}, cwd: directory });
+      expect(config.datasets.map((compiled) => compiled.name)).toEqual(['orders']);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });

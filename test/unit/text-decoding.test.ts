@@ -91,7 +91,7 @@ describe('csv.encoding in config', () => {
   it('accepts what the runtime decodes: cp437 on Node (iconv-lite), not with the Workers TextDecoder', async () => {
     expect(await load(iconvTextDecoding, 'cp437')).toBe('cp437');
     await expect(load(webTextDecoding, 'cp437')).rejects.toThrow(
-      'datasets.0.csv.encoding: cp437 is not an encoding Dropgate can decode on this runtime',
+      'datasets.0.csv.encoding: "cp437" is not an encoding Dropgate can decode on this runtime',
     );
   });
 
@@ -100,7 +100,7 @@ describe('csv.encoding in config', () => {
       await expect(load(decoding, 'klingon')).rejects.toThrow(
         expect.objectContaining({
           code: 'CONFIG_INVALID',
-          message: expect.stringContaining('datasets.0.csv.encoding: klingon is not an encoding'),
+          message: expect.stringContaining('datasets.0.csv.encoding: "klingon" is not an encoding'),
         }),
       );
     }
