@@ -24,6 +24,7 @@ import {
   type IngestResult,
 } from '../workers/ingest-file.js';
 import { versionRefusal } from '../workers/compiled-dataset.js';
+import { backfill, type BackfillRequest, type BackfillResult } from './backfill.js';
 import { createBackgroundIngestion } from './background-ingestion.js';
 import type { Logger } from './logger.js';
 
@@ -270,6 +271,10 @@ export function createGateway(options: GatewayOptions) {
     },
 
     fileStatus: (key: string): Promise<FileRecord | undefined> => ledger.latest(store.bucket, key),
+
+    /** Records the listed object versions the ledger has never seen, and ingests them in the background. */
+    backfill: (request: BackfillRequest): Promise<BackfillResult> =>
+      backfill({ store, ledger, datasetForKey, wake: (ref) => background.wake(ref), logger }, request),
 
     /**
      * Wakes the versions the ledger holds unfinished for this bucket. At start (`all`) every one: pending,

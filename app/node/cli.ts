@@ -1,8 +1,8 @@
 /**
  * The `dropgate` command: `serve` runs the gateway, `ingest <file> --dataset <name>` runs one local file
  * through the pipeline, `replay <objectKey>` re-ingests a landed object. `ingest` and `replay` print one
- * JSON summary line and exit non-zero when the file is rejected (2) or ingestion fails (3); `schemas
- * check` compares each dataset's schema versions under its compatibility mode and exits 1 on a break.
+ * JSON summary line and exit non-zero when the file is rejected (2) or ingestion fails (3); `backfill`
+ * lists the bucket and ingests every object version the ledger never saw; `schemas check` compares each dataset's schema versions under its compatibility mode and exits 1 on a break.
  */
 import { parseArgs } from 'node:util';
 import { basename, relative, resolve, sep } from 'node:path';
@@ -39,6 +39,7 @@ const USAGE = `usage:
   dropgate serve [--config <file>]
   dropgate ingest <file> --dataset <name> [--config <file>] [--force]
   dropgate replay <objectKey> [--config <file>]
+  dropgate backfill [--prefix <prefix>] [--since <RFC 3339 time>] [--dry-run] [--config <file>]
   dropgate schemas check [--config <file>]`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -51,6 +52,9 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string' },
         dataset: { type: 'string' },
         force: { type: 'boolean', default: false },
+        prefix: { type: 'string', default: '' },
+        since: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -72,6 +76,13 @@ export async function main(argv: string[]): Promise<number> {
     case 'replay':
       if (!target || extra.length > 0) return usage(64);
       return replay(config, target);
+    case 'backfill':
+      if (target) return usage(64);
+      return backfillBucket(config, {
+        prefix: values.prefix,
+        ...(values.since === undefined ? {} : { since: values.since }),
+        dryRun: values['dry-run'],
+      });
     case 'schemas':
       if (target !== 'check' || extra.length > 0) return usage(64);
       return checkSchemas(config);
@@ -174,6 +185,55 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
   const result = await gateway.ingestNow(key, 'replay').finally(() => pools.close());
   await adapters.close();
   return report(result, key, dataset.name, datasetVersionFor(dataset, key).schemaVersion);
+}
+
+/**
+ * `backfill`: records every listed object version the ledger never saw, step by step through the
+ * listing, then ingests them here. Prints one JSON line with the totals; a recorded version that fails
+ * stays in the ledger for a gateway's sweep to retry.
+ */
+async function backfillBucket(
+  config: LoadedConfig,
+  request: { prefix: string; since?: string; dryRun: boolean },
+): Promise<number> {
+  const { signingSecret } = await localCredentials(config);
+  const adapters = await wireAdapters({
+    file: config.file,
+    dataDir: config.dataDir,
+    publicUrl: 'http://localhost',
+    signingSecret,
+  });
+  const pools = createIngestPools(config.file.ingestThreads);
+  try {
+    const gateway = createGateway({
+      ...adapters,
+      datasets: config.datasets,
+      controlTopic: config.file.controlTopic,
+      owner: owner(),
+      uploads: config.file.uploads,
+      logger: silentLogger,
+      ingest: {
+        textDecoding: iconvTextDecoding,
+        segmentPool: pools.segmentPool,
+        rowGroupPool: pools.rowGroupPool,
+      },
+    });
+    const totals = { scanned: 0, recorded: 0, known: 0, unmatched: 0, older: 0 };
+    let cursor: string | undefined;
+    do {
+      const step = await gateway.backfill({ ...request, ...(cursor ? { cursor } : {}) });
+      for (const name of Object.keys(totals) as Array<keyof typeof totals>) totals[name] += step[name];
+      cursor = step.cursor;
+    } while (cursor);
+    await gateway.idle();
+    process.stdout.write(
+      `${JSON.stringify({ prefix: request.prefix, dryRun: request.dryRun, ...totals })}\n`,
+    );
+    return 0;
+  } finally {
+    await pools.close();
+    await adapters.close();
+  }
 }
 
 /**

@@ -1,4 +1,7 @@
-/** Operator endpoints, admin token only: replay a file by key, read a file's ingestion state. */
+/**
+ * Operator endpoints, admin token only: replay a file by key, backfill what the ledger never saw, read a
+ * file's ingestion state.
+ */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { DropgateError } from '../../adapters/errors.js';
@@ -6,6 +9,16 @@ import type { AppDependencies, AppEnv } from '../app-env.js';
 import { jsonBody, keyAfter } from './request-body.js';
 
 const FILES_PATH = '/admin/files/';
+
+const backfillRequest = z
+  .object({
+    prefix: z.string().max(1_024),
+    since: z.iso.datetime({ offset: true }).optional(),
+    dryRun: z.boolean().optional(),
+    cursor: z.string().min(1).max(4_096).optional(),
+    limit: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
 
 export function adminRoutes({ gateway, auth }: AppDependencies): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
@@ -29,6 +42,12 @@ export function adminRoutes({ gateway, auth }: AppDependencies): Hono<AppEnv> {
       },
       202,
     );
+  });
+
+  routes.post('/admin/backfill', async (context) => {
+    const request = await jsonBody(context, backfillRequest);
+    const result = await gateway.backfill(request);
+    return context.json(result, result.dryRun || result.recorded === 0 ? 200 : 202);
   });
 
   routes.get(`${FILES_PATH}*`, async (context) => {

@@ -229,6 +229,50 @@ describe('dropgate replay', () => {
   });
 });
 
+describe('dropgate backfill', () => {
+  beforeEach(async () => {
+    for (const name of ['a.csv', 'b.csv']) {
+      const path = join(dataDir(), 'bucket', 'vendors', 'acme', 'orders', name);
+      await mkdir(join(path, '..'), { recursive: true });
+      await writeFile(path, ordersFile(4).csv);
+    }
+  });
+
+  it('says what it would record with --dry-run, then records and ingests each object once', async () => {
+    const dry = await runCli(['backfill', '--prefix', 'vendors/', '--dry-run'], directory);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(summaryLine(dry)).toEqual({
+      prefix: 'vendors/',
+      dryRun: true,
+      scanned: 2,
+      recorded: 2,
+      known: 0,
+      unmatched: 0,
+      older: 0,
+    });
+    expect(await readTopic(dataDir(), 'dropgate.files')).toHaveLength(0);
+
+    const real = await runCli(['backfill'], directory);
+    expect(real.code, real.stderr).toBe(0);
+    expect(summaryLine(real)).toMatchObject({ dryRun: false, scanned: 2, recorded: 2 });
+    const summaries = await readTopic<FileSummaryData>(dataDir(), 'dropgate.files');
+    expect(summaries.map((summary) => summary.data.objectKey).sort()).toEqual([
+      'vendors/acme/orders/a.csv',
+      'vendors/acme/orders/b.csv',
+    ]);
+
+    const again = await runCli(['backfill'], directory);
+    expect(summaryLine(again)).toMatchObject({ recorded: 0, known: 2 });
+    expect(await readTopic(dataDir(), 'dropgate.files')).toHaveLength(2);
+  });
+
+  it('names a --since that is not a date-time, exiting 1', async () => {
+    const result = await runCli(['backfill', '--since', 'last week'], directory);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('since: last week is not an RFC 3339 date-time');
+  });
+});
+
 describe('configuration', () => {
   const ordersDataset = {
     name: 'orders',
