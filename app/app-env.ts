@@ -3,6 +3,7 @@ import type { HttpIntake } from '../adapters/ports.js';
 import type { Authenticator } from './auth.js';
 import type { Gateway } from './gateway.js';
 import type { Logger } from './logger.js';
+import type { GatewayMetrics } from './metrics.js';
 
 export interface AppEnv {
   Variables: { requestId: string };
@@ -14,4 +15,6 @@ export interface AppDependencies {
   logger: Logger;
   /** The HTTP intakes that run, each answering its own route (the config's `intake` list). */
   intakes: HttpIntake[];
+  /** Served at `GET /metrics` (admin token) when given. */
+  metrics?: GatewayMetrics;
 }

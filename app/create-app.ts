@@ -61,5 +61,15 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   app.route('/', intakeRoutes(deps));
   app.route('/', adminRoutes(deps));
   app.route('/', schemaRoutes(deps));
+  const { metrics } = deps;
+  if (metrics) {
+    app.get('/metrics', async (context) => {
+      if (!(await deps.auth.isAdmin(context.req.header('authorization')))) {
+        throw new DropgateError('UNAUTHORIZED', 'the admin token is required: Authorization: Bearer <token>');
+      }
+      const { contentType, body } = await metrics.render();
+      return context.body(body, 200, { 'content-type': contentType });
+    });
+  }
   return app;
 }

@@ -27,6 +27,8 @@ import { versionRefusal } from '../workers/compiled-dataset.js';
 import { backfill, type BackfillRequest, type BackfillResult } from './backfill.js';
 import { createBackgroundIngestion } from './background-ingestion.js';
 import type { Logger } from './logger.js';
+import { meteredSink } from './metered-sink.js';
+import { noMetrics, type GatewayMetrics } from './metrics.js';
 
 export interface UploadRequest {
   dataset: string;
@@ -48,6 +50,8 @@ export interface GatewayOptions {
   /** Background ingestions at once (default 2), and how often a retryable fault is retried in-process. */
   background?: { concurrency?: number; maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   logger: Logger;
+  /** What the gateway measures (files, rows, durations, publishes, lag); nothing when absent. */
+  metrics?: GatewayMetrics;
   ingest?: Partial<
     Pick<
       IngestDependencies,
@@ -69,10 +73,11 @@ export type Gateway = ReturnType<typeof createGateway>;
 
 export function createGateway(options: GatewayOptions) {
   const { store, ledger, datasets, logger } = options;
+  const metrics = options.metrics ?? noMetrics;
   const matchers = datasets.map((dataset) => ({ dataset, matches: picomatch(dataset.match, { dot: true }) }));
   const dependencies: IngestDependencies = {
     store,
-    sink: options.sink,
+    sink: options.metrics ? meteredSink(options.sink, metrics) : options.sink,
     ledger,
     controlTopic: options.controlTopic,
     owner: options.owner,
@@ -102,7 +107,21 @@ export function createGateway(options: GatewayOptions) {
         context: { key },
       });
     }
-    const result = await ingestFile(dependencies, { dataset, key, mode, ...(version ? { version } : {}) });
+    metrics.inFlight(1);
+    const result = await ingestFile(dependencies, {
+      dataset,
+      key,
+      mode,
+      ...(version ? { version } : {}),
+    }).finally(() => metrics.inFlight(-1));
+    metrics.fileDone(
+      dataset.name,
+      result.status,
+      'summary' in result
+        ? { ...counts(result.summary), durationSeconds: result.summary.durationMs / 1000 }
+        : undefined,
+    );
+    if (result.status === 'failed' && result.error.code === 'LEASE_LOST') metrics.leaseLost();
     const fields = { key, version, mode, dataset: dataset.name, status: result.status };
     if (result.status === 'failed')
       logger.warn('ingestion failed', { ...fields, error: result.error.message, code: result.error.code });
@@ -134,6 +153,9 @@ export function createGateway(options: GatewayOptions) {
       logger.info('landing ignored', { ...fields, reason });
       return { landing, status: 'ignored', ack: true, reason };
     };
+    if (landing.eventTime) {
+      metrics.notificationLag(landing.via, (Date.now() - Date.parse(landing.eventTime)) / 1000 || 0);
+    }
     if (landing.bucket !== store.bucket) return ignored(`bucket ${landing.bucket} is not ${store.bucket}`);
     if (landing.kind !== 'finalized') return ignored(`a ${landing.kind} object is not ingested`);
     const dataset = datasetForKey(landing.key);

@@ -10,6 +10,7 @@ import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
 import { iconvTextDecoding } from './iconv-text-decoding.js';
 import { createIngestPools } from './ingest-threads.js';
+import { createPrometheusMetrics } from './prometheus-metrics.js';
 import type { Logger } from '../logger.js';
 import { localCredentials, type LoadedConfig } from './load-config.js';
 
@@ -67,6 +68,7 @@ export async function startGateway(
   }
   const shutdown = new AbortController();
   const pools = createIngestPools(config.file.ingestThreads);
+  const metrics = createPrometheusMetrics();
   const gateway = createGateway({
     ...adapters,
     datasets: config.datasets,
@@ -74,6 +76,7 @@ export async function startGateway(
     owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     uploads: config.file.uploads,
     logger,
+    metrics,
     ingest: {
       signal: shutdown.signal,
       textDecoding: iconvTextDecoding,
@@ -86,6 +89,7 @@ export async function startGateway(
     auth: createAuthenticator(credentials),
     logger,
     intakes: adapters.intakes,
+    metrics,
   }).fetch;
   const resumed = await gateway.resumeUnfinished();
   if (resumed > 0) logger.info('resuming unfinished files', { count: resumed });

@@ -1,0 +1,39 @@
+/**
+ * What the gateway measures, whatever the runtime renders it with (prom-client on Node, the Prometheus
+ * text format by hand on Workers). Labels are bounded: datasets and topics come from the config, states
+ * and outcomes from fixed lists; object keys never become labels.
+ */
+export type FileResultState =
+  'ingested' | 'rejected' | 'failed' | 'duplicate' | 'in-progress' | 'missing' | 'superseded';
+
+export interface GatewayMetrics {
+  /** An ingestion attempt ended (or was skipped) with `state`; rows and duration for finished files. */
+  fileDone(
+    dataset: string,
+    state: FileResultState,
+    finished?: { rowsRead: number; rowsPublished: number; rowsRejected: number; durationSeconds: number },
+  ): void;
+  /** Files being ingested by this instance: +1 at the start of an attempt, -1 at its end. */
+  inFlight(change: 1 | -1): void;
+  /** An attempt stopped because another instance took its lease over. */
+  leaseLost(): void;
+  /** From the provider's event time (the object written) to the landing reaching the gateway. */
+  notificationLag(via: string, seconds: number): void;
+  /** One `publish` call to the sink: how long it took, how many events it accepted and failed. */
+  published(topic: string, seconds: number, accepted: number, failed: number): void;
+  /** A `publish` call that failed as a whole (a missing topic, an outage). */
+  publishFault(topic: string): void;
+  /** The Prometheus text exposition of everything measured so far. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+/** Measures nothing: for the CLI and tests that do not look. */
+export const noMetrics: GatewayMetrics = {
+  fileDone: () => undefined,
+  inFlight: () => undefined,
+  leaseLost: () => undefined,
+  notificationLag: () => undefined,
+  published: () => undefined,
+  publishFault: () => undefined,
+  render: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' }),
+};
