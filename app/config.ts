@@ -5,6 +5,8 @@ import {
   defaultDecompressionLimits,
   type DatasetDefinition,
   type RowSchema,
+  RESCUED_PROPERTY,
+  type ColumnRules,
 } from '../schemas/dataset.js';
 import type { ValidatorFactory } from '../schemas/row-validator.js';
 import { isVersionSegment, versionOfSchemaFile } from '../schemas/schema-versions.js';
@@ -68,6 +70,15 @@ const datasetConfig = z
     topic: topicName,
     deadLetterTopic: topicName,
     csv: csvOptions.default(csvOptions.parse({})),
+    /**
+     * Columns the schema does not declare: `reject` the file, `rescue` them as text into the event's
+     * `_rescued` object, or `ignore` them; absent: refused when the schema allows no other properties.
+     */
+    drift: z.enum(['reject', 'rescue', 'ignore']).optional(),
+    /** `insensitive`: header names match properties ignoring case and whitespace. */
+    headers: z.enum(['exact', 'insensitive']).default('exact'),
+    /** Other header names for a property: `{ "order_id": ["OrderID", "order id"] }`. */
+    aliases: z.record(z.string().min(1), z.array(z.string().min(1).max(256)).min(1)).default({}),
     /** Bounds on what a gzip file may decompress to (a decompression bomb is rejected with the reason). */
     decompression: z
       .object({
@@ -256,13 +267,33 @@ export async function compileDatasets(
       }
       const field = `datasets.${index}.schema`;
       const paths = await versionFiles(dataset, index, schemaFiles);
-      const { version, retired, compatibility: _mode, schema: _path, ...rest } = dataset;
+      const {
+        version,
+        retired,
+        compatibility: _mode,
+        schema: _path,
+        drift,
+        headers,
+        aliases,
+        ...rest
+      } = dataset;
+      const columns: ColumnRules | undefined =
+        drift !== undefined || headers !== 'exact' || Object.keys(aliases).length > 0
+          ? { ...(drift ? { unknown: drift } : {}), matching: headers, aliases }
+          : undefined;
       const compiled = new Map<number, CompiledDataset>();
       const versions = paths.length > 1 || !dataset.schema.endsWith('.json') ? compiled : undefined;
       for (const [schemaVersion, path] of paths) {
         const schema = await readSchema(schemaFiles, path, field);
+        if (drift === 'rescue' && Object.hasOwn(schema.properties ?? {}, RESCUED_PROPERTY)) {
+          throw new DropgateError(
+            'CONFIG_INVALID',
+            `datasets.${index}.drift: rescue puts unknown columns into ${RESCUED_PROPERTY}, which ${path} declares itself`,
+          );
+        }
         const definition: DatasetDefinition = {
           ...rest,
+          csv: columns ? { ...rest.csv, columns } : rest.csv,
           schema,
           schemaVersion,
           ...(options.schemaBaseUrl ? { schemaBaseUrl: options.schemaBaseUrl } : {}),
@@ -275,6 +306,17 @@ export async function compileDatasets(
           });
         } catch (error) {
           throw new DropgateError('CONFIG_INVALID', `${field}: ${(error as Error).message}`);
+        }
+      }
+      for (const property of Object.keys(aliases)) {
+        const declared = [...compiled.values()].some((each) =>
+          Object.hasOwn(each.schema.properties ?? {}, property),
+        );
+        if (!declared) {
+          throw new DropgateError(
+            'CONFIG_INVALID',
+            `datasets.${index}.aliases.${property}: no version of the dataset's schema declares property ${property}`,
+          );
         }
       }
       const chosen = version ?? Math.max(...[...compiled.keys()].filter((n) => !retired.includes(n)));

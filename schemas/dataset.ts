@@ -9,6 +9,38 @@ export interface CsvOptions {
   /** Whether the first record names the columns; without it, columns follow the schema's property order. */
   header: boolean;
   quote: string;
+  /** How header columns are matched to the schema's properties; exact names, unknown ones as the schema allows, when absent. */
+  columns?: ColumnRules;
+}
+
+/**
+ * How a file's columns meet its schema (config `drift`, `headers`, `aliases` of a dataset).
+ *
+ * - `unknown`: a column the schema does not declare `reject`s the file, is kept as text in the event's
+ *   `_rescued` object (`rescue`), or is dropped (`ignore`); the file summary names such columns either way.
+ * - `matching`: `insensitive` matches header names to properties ignoring case and whitespace.
+ * - `aliases`: other header names that stand for a property (`{ "order_id": ["OrderID", "order id"] }`).
+ */
+export interface ColumnRules {
+  /** Absent: unknown columns are refused when the schema allows no other properties, else kept as they are. */
+  unknown?: 'reject' | 'rescue' | 'ignore';
+  matching: 'exact' | 'insensitive';
+  aliases: Record<string, string[]>;
+}
+
+/** The property rescued values go into under `unknown: 'rescue'`: the raw text of each unknown column. */
+export const RESCUED_PROPERTY = '_rescued';
+
+/** How a file's header differs from its schema, as its summary reports it. */
+export interface ColumnDrift {
+  /** Columns the schema does not declare (rejected, rescued or ignored, by the dataset's rule). */
+  added: string[];
+  /** Properties of the schema no column holds (optional ones; a missing required one rejects the file). */
+  missing: string[];
+  /** Header names matched to a property by an alias or by case and whitespace: `{ header: property }`. */
+  renamed: Record<string, string>;
+  /** What became of the added columns. */
+  unknown: NonNullable<ColumnRules['unknown']> | 'allowed';
 }
 
 /** A JSON Schema 2020-12 document describing one row as an object. */

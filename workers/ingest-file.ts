@@ -17,6 +17,7 @@ import {
   dataschemaUri,
   defaultDecompressionLimits,
   formatOf,
+  type ColumnDrift,
   type DatasetDefinition,
 } from '../schemas/dataset.js';
 import type { FieldIssue } from '../schemas/row-validator.js';
@@ -114,6 +115,8 @@ export interface FileSummary extends Progress {
   attempt: number;
   resumedFromRow: number;
   firstErrors: RowError[];
+  /** How the file's header differs from the schema, when it does (CSV files with a header). */
+  drift?: ColumnDrift;
   error?: { code: string; message: string; line?: number };
   durationMs: number;
 }
@@ -373,10 +376,12 @@ async function ingestUnderLease(
     attempt: claim.record.attempts,
     resumedFromRow: start.row,
     firstErrors,
+    ...(drift ? { drift } : {}),
     ...(error ? { error } : {}),
     durationMs: now() - started,
   });
 
+  let drift: ColumnDrift | undefined;
   let fault: DropgateError | undefined;
   let summary: FileSummary;
   try {
@@ -390,6 +395,10 @@ async function ingestUnderLease(
       validate: dataset.validate,
       skipThrough: start.row,
       startRow: 0,
+      onDrift: (found) => {
+        const differs = found.added.length + found.missing.length + Object.keys(found.renamed).length > 0;
+        drift = differs ? found : undefined;
+      },
     });
     for await (const block of blocks) {
       if (signal.aborted) throw signal.reason;
@@ -457,7 +466,7 @@ async function openBlocks(
   deps: IngestDependencies,
   object: ObjectInfo,
   dataset: CompiledDataset,
-  options: Omit<RowBlockOptions, 'renderRaw'>,
+  { onDrift, ...options }: Omit<RowBlockOptions, 'renderRaw'> & { onDrift: (drift: ColumnDrift) => void },
 ): Promise<AsyncIterable<RowBlock>> {
   const { store } = deps;
   const blockSize = deps.blockSize ?? DEFAULT_BLOCK_SIZE;
@@ -501,10 +510,11 @@ async function openBlocks(
       skipThrough: options.skipThrough,
       segmentBytes: deps.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
       blocksOf: (source) => rowBlocks(source, blockSize, options),
+      onDrift,
     });
   }
   const text = decodeText(plain, csv.encoding, deps.textDecoding);
-  return rowBlocks(csvRowSource(text, dataset.schema, csv), blockSize, options);
+  return rowBlocks(csvRowSource(text, dataset.schema, { ...csv, onDrift }), blockSize, options);
 }
 
 async function publishSummary(

@@ -5,7 +5,8 @@
  */
 import type { FieldIssue, RowValidator } from '../schemas/row-validator.js';
 import type { Rejection } from './envelope.js';
-import type { ParsedRow, RowSource } from './rows.js';
+import { setColumn, type ParsedRow, type RowSource } from './rows.js';
+import { RESCUED_PROPERTY } from '../schemas/dataset.js';
 import { BufferPool, EventBytesWriter, newBytes, type AllocateBytes } from './event-bytes.js';
 
 export type { AllocateBytes } from './event-bytes.js';
@@ -118,7 +119,8 @@ export class RowBlockBuilder {
     }
     // `${head}${row}","rownumber":${row},"data":${JSON.stringify(values)}}\n`, written as bytes.
     const { head, bytes } = this;
-    for (const { row, line, values } of accepted) {
+    for (const { row, line, values, rescued } of accepted) {
+      if (rescued) setColumn(values!, RESCUED_PROPERTY, rescued);
       bytes.writeBytes(head);
       const digits = bytes.length;
       bytes.writeUint(row);

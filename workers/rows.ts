@@ -12,6 +12,11 @@ export interface ParsedRow {
   issues: readonly FieldIssue[];
   /** The record as parsed (CSV: its fields); rendered for dead letters only, by the source's `renderRaw`. */
   raw: unknown;
+  /**
+   * Text of the columns the schema does not declare, under the `rescue` drift rule: added to an accepted
+   * row's event as `_rescued`, after validation (the schema knows nothing of them).
+   */
+  rescued?: Record<string, string>;
 }
 
 /** A file's rows; iteration throws `FILE_UNREADABLE` when the file is unusable. */

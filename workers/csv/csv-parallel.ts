@@ -5,7 +5,7 @@
  * so event ids are the same as the sequential parser's; lines, which only dead letters carry, are counted
  * by whoever parses and added up in order here.
  */
-import { schemaColumns, type CsvOptions, type RowSchema } from '../../schemas/dataset.js';
+import { schemaColumns, type ColumnDrift, type CsvOptions, type RowSchema } from '../../schemas/dataset.js';
 import type { RowValidator } from '../../schemas/row-validator.js';
 import { decodeUtf8Piece, decodeUtf8Text } from '../decode.js';
 import { DropgateError } from '../../adapters/errors.js';
@@ -115,6 +115,8 @@ export interface ParallelCsvOptions {
   segmentBytes: number;
   /** Turns a sequential row source, for a part of the file the cut leaves to one parser, into blocks. */
   blocksOf: (source: RowSource) => AsyncIterable<RowBlock>;
+  /** Told how the header differs from the schema, once it is read. */
+  onDrift?: (drift: ColumnDrift) => void;
 }
 
 /**
@@ -170,8 +172,10 @@ export async function* parallelCsvBlocks(
       newline = piece.newline;
     } else if (piece.kind === 'header') {
       const record = await firstRecord(decodeUtf8Piece(piece.bytes), csv, newline, (next) => (line = next));
-      header = checkedHeader(record, schema);
+      const checked = checkedHeader(record, schema, csv.columns);
+      header = checked.names;
       columns = header.length;
+      options.onDrift?.(checked.drift);
     } else if (piece.kind === 'segment') {
       const rows = piece.records - (columns === 1 ? 0 : piece.emptyRecords);
       const started = pool.process(planFor(), { bytes: piece.bytes, startRow: row, rows });
@@ -188,7 +192,12 @@ export async function* parallelCsvBlocks(
       // file's BOM: a U+FEFF where the rest starts is text, as the sequential parser reads it.
       const text = decodeUtf8Text(piece.bytes, { keepBom: true });
       yield* options.blocksOf(
-        csvRowSource(text, schema, { ...csv, maxRecordChars, ...(start ? { start } : {}) }),
+        csvRowSource(text, schema, {
+          ...csv,
+          maxRecordChars,
+          ...(start ? { start } : {}),
+          ...(options.onDrift ? { onDrift: options.onDrift } : {}),
+        }),
       );
       return;
     }
