@@ -126,6 +126,11 @@ const ledgerConfig = z.discriminatedUnion(
             'must be 1-100 letters, digits, "_", "." or "-", starting with a letter or digit',
           )
           .optional(),
+        /**
+         * Days a finished version's record carries before its `expireAt` passes (for a Firestore TTL
+         * policy); absent: kept for good. An expired record no longer turns away a redelivered notification.
+         */
+        retentionDays: z.number().int().min(1).max(36_500).optional(),
       })
       .strict(),
   ],

@@ -77,6 +77,7 @@ async function wireLedger(options: WireOptions): Promise<Ledger & { close(): Pro
         projectId: config.projectId,
         databaseId: config.databaseId,
         ...(config.collectionPrefix === undefined ? {} : { collectionPrefix: config.collectionPrefix }),
+        ...(config.retentionDays === undefined ? {} : { retentionDays: config.retentionDays }),
       });
   }
 }

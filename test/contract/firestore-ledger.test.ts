@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Firestore, Timestamp } from '@google-cloud/firestore';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createFirestoreLedger,
@@ -200,6 +201,36 @@ describe('firestore ledger', () => {
     expect(stored).toHaveLength(10);
     expect(stored[0]).toMatchObject({ row: 1, line: 2, field: `${'x'.repeat(1023)}…` });
     expect(JSON.stringify(record).length).toBeLessThan(100_000);
+  });
+
+  it('marks a finished record for a TTL policy after retentionDays, and unmarks it when replayed', async () => {
+    const clock = Date.parse('2024-05-01T12:00:00.000Z');
+    const kept = createFirestoreLedger({
+      projectId: PROJECT_ID,
+      collectionPrefix: prefix,
+      retentionDays: 40,
+      now: () => clock,
+    });
+    const raw = new Firestore({ projectId: PROJECT_ID });
+    const document = async () => {
+      const { docs } = await raw.collection(`${prefix}versions`).get();
+      expect(docs).toHaveLength(1);
+      return docs[0]!.data();
+    };
+    try {
+      await kept.claim(ref('v1'), claimBy('worker-a'));
+      expect(await document()).not.toHaveProperty('expireAt');
+      const finished = await kept.finish(ref('v1'), 'worker-a', outcomeOf('ingested'));
+      expect(finished).not.toHaveProperty('expireAt');
+      expect((await document()).expireAt).toEqual(Timestamp.fromMillis(clock + 40 * 86_400_000));
+      expect(await kept.get(ref('v1'))).toEqual(finished);
+      await kept.register(ref('v1'), { ...landing, request: 'replay' });
+      expect(await document()).not.toHaveProperty('expireAt');
+      expect((await document()).unfinishedIn).toBe('contract');
+    } finally {
+      await kept.close();
+      await raw.terminate();
+    }
   });
 
   it('refuses a limit or a cursor it cannot use, naming which', async () => {

@@ -36,6 +36,14 @@ describe('the firestore ledger config', () => {
     });
   });
 
+  it('takes a retention in days for finished records', () => {
+    expect(parse({ type: 'firestore', projectId: 'acme-data-prod', retentionDays: 90 }).ledger).toMatchObject(
+      {
+        retentionDays: 90,
+      },
+    );
+  });
+
   it('keeps the local ledger the default', () => {
     expect(parseOrExplain(configFileSchema, { datasets: [dataset] }, 'config').ledger).toEqual({
       type: 'local',
@@ -54,6 +62,9 @@ describe('the firestore ledger config', () => {
       'ledger: Unrecognized key: "collection"',
     );
     expect(() => parse({ type: 'local', projectId: 'acme-data-prod' })).toThrow('ledger: Unrecognized key');
+    expect(() => parse({ type: 'firestore', projectId: 'acme-data-prod', retentionDays: 0 })).toThrow(
+      'ledger.retentionDays: Too small',
+    );
     expect(() => parse({ type: 'dynamodb' })).toThrow('ledger.type: must be one of: local, firestore');
   });
 });

@@ -9,7 +9,7 @@
  * which Firestore's automatic single-field indexes serve, so no composite index is needed.
  */
 import { createHash } from 'node:crypto';
-import { FieldPath, FieldValue, Firestore, type DocumentData } from '@google-cloud/firestore';
+import { FieldPath, FieldValue, Firestore, Timestamp, type DocumentData } from '@google-cloud/firestore';
 import { DropgateError } from '../../errors.js';
 import type {
   Checkpoint,
@@ -36,6 +36,11 @@ export interface FirestoreLedgerOptions {
   databaseId?: string;
   /** Put in front of the collections' names (`versions`, `keys`), so deployments can share a database. */
   collectionPrefix?: string;
+  /**
+   * Days a finished (ingested or rejected) version's record is kept, for a Firestore TTL policy on the
+   * field `expireAt` to delete it after; absent: records carry no `expireAt` and are kept.
+   */
+  retentionDays?: number;
   now?: () => number;
 }
 
@@ -51,6 +56,9 @@ interface KeyIndex {
 
 /** The field that puts a version in its bucket's unfinished listing; absent once the version is finished. */
 const UNFINISHED_FIELD = 'unfinishedIn';
+/** The field a TTL policy deletes finished records by; only finished records carry it. */
+const EXPIRY_FIELD = 'expireAt';
+const INTERNAL_FIELDS = [UNFINISHED_FIELD, EXPIRY_FIELD];
 
 /**
  * gRPC status codes after which the same call can succeed: the service was unreachable, overloaded or
@@ -98,6 +106,7 @@ export function createFirestoreLedger(options: FirestoreLedgerOptions): Firestor
   const keys = firestore.collection(`${prefix}keys`);
   const versionDocument = (ref: FileVersionRef) => versions.doc(hash(ref.bucket, ref.key, ref.version));
   const keyDocument = (bucket: string, key: string) => keys.doc(hash(bucket, key));
+  const documentOf = (record: FileRecord) => documentFor(record, options.retentionDays);
   const where = `Firestore database ${databaseId} of project ${options.projectId}`;
 
   /** Runs a call to Firestore, turning its failures into DropgateErrors that say whether to retry. */
@@ -153,7 +162,7 @@ export function createFirestoreLedger(options: FirestoreLedgerOptions): Firestor
           batch.set(keyDocument(ref.bucket, ref.key), index);
         } else {
           const fields = documentOf(record);
-          fields[UNFINISHED_FIELD] ??= FieldValue.delete();
+          for (const field of INTERNAL_FIELDS) fields[field] ??= FieldValue.delete();
           batch.update(document, fields, { lastUpdateTime: snapshot.updateTime! });
         }
         try {
@@ -246,15 +255,24 @@ export function createFirestoreLedger(options: FirestoreLedgerOptions): Firestor
   };
 }
 
-/** The document of a record: its fields, and the unfinished listing's field while it is unfinished. */
-function documentOf(record: FileRecord): DocumentData {
+/**
+ * The document of a record: its fields, the unfinished listing's field while it is unfinished, and once it
+ * is ingested or rejected, when records are kept `retentionDays`, the instant a TTL policy may delete it.
+ */
+function documentFor(record: FileRecord, retentionDays: number | undefined): DocumentData {
   const document: DocumentData = { ...bounded(record) };
   if (isUnfinished(record)) document[UNFINISHED_FIELD] = record.bucket;
+  const finished = record.state === 'ingested' || record.state === 'rejected';
+  if (finished && retentionDays !== undefined && record.finishedAt !== null) {
+    const expiry = Date.parse(record.finishedAt) + retentionDays * 86_400_000;
+    document[EXPIRY_FIELD] = Timestamp.fromMillis(expiry);
+  }
   return document;
 }
 
 function recordOf(document: DocumentData): FileRecord {
-  const { [UNFINISHED_FIELD]: _listed, ...record } = document;
+  const record = { ...document };
+  for (const field of INTERNAL_FIELDS) delete record[field];
   return record as FileRecord;
 }
 
