@@ -94,7 +94,7 @@ const datasetConfig = z
 export const ADAPTER_TYPES = {
   store: ['local'],
   sink: ['local'],
-  ledger: ['local'],
+  ledger: ['local', 'firestore'],
   intake: ['local-upload'],
 } as const;
 
@@ -109,6 +109,49 @@ const intakeConfig = z
   })
   .strict();
 
+/** Where the ledger lives: files under `dataDir` (one process), or Firestore (shared by every instance). */
+const ledgerConfig = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('local') }).strict(),
+    z
+      .object({
+        type: z.literal('firestore'),
+        projectId: z
+          .string()
+          .regex(
+            /^(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
+            'must be a Google Cloud project id: 6-30 lowercase letters, digits or "-", starting with a letter',
+          ),
+        databaseId: z
+          .string()
+          .regex(
+            /^(?:\(default\)|[a-z][a-z0-9-]{2,61}[a-z0-9])$/,
+            'must be (default) or a Firestore database id: 4-63 lowercase letters, digits or "-", starting with a letter',
+          )
+          .default('(default)'),
+        /** Put in front of the collections' names (`versions`, `keys`), so deployments can share a database. */
+        collectionPrefix: z
+          .string()
+          .regex(
+            /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/,
+            'must be 1-100 letters, digits, "_", "." or "-", starting with a letter or digit',
+          )
+          .optional(),
+        /**
+         * Days a finished version's record carries before its `expireAt` passes (for a Firestore TTL
+         * policy); absent: kept for good. An expired record no longer turns away a redelivered notification.
+         */
+        retentionDays: z.number().int().min(1).max(36_500).optional(),
+      })
+      .strict(),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `must be one of: ${ADAPTER_TYPES.ledger.join(', ')}` : undefined,
+  },
+);
+
 export const configFileSchema = z
   .object({
     dataDir: z.string().min(1).default('.dropgate'),
@@ -120,10 +163,7 @@ export const configFileSchema = z
       .object({ type: adapterType(ADAPTER_TYPES.sink) })
       .strict()
       .default({ type: 'local' }),
-    ledger: z
-      .object({ type: adapterType(ADAPTER_TYPES.ledger) })
-      .strict()
-      .default({ type: 'local' }),
+    ledger: ledgerConfig.default({ type: 'local' }),
     /** Exactly the intakes that run; the local upload intake when absent. */
     intake: z
       .array(intakeConfig)
@@ -171,6 +211,7 @@ export const configFileSchema = z
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfig>;
+export type LedgerConfig = z.infer<typeof ledgerConfig>;
 
 /** Secrets and deployment settings come from the environment, never from the config file. */
 export const environmentSchema = z.object({

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
+import { createFirestoreLedger } from '../../adapters/ledger/firestore/firestore-ledger.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
 import type { ConfigFile } from '../config.js';
@@ -16,7 +17,7 @@ export interface WiredAdapters {
   sink: EventSink;
   ledger: Ledger;
   intakes: HttpIntake[];
-  /** Closes what holds resources or locks (the sink's files, the ledger's directory lock). */
+  /** Closes what holds resources or locks (the sink's files, the local ledger's lock, Firestore's channels). */
   close(): Promise<void>;
 }
 
@@ -34,10 +35,8 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     const store = await wireStore(options);
     const sink = await createLocalEventSink({ directory: join(dataDir, 'events') });
     opened.push(sink);
-    const ledger = await createLocalLedger({ directory: join(dataDir, 'ledger') });
+    const ledger = await wireLedger(options);
     opened.push(ledger);
-    // With the data directory's locks held, no upload is in flight: what a killed process left is waste.
-    await removeTemporaryUploads(join(dataDir, 'tmp'));
     const intakes = file.intake.map((intake) => {
       switch (intake.type) {
         case 'local-upload':
@@ -60,6 +59,26 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     // A failed start must not keep the locks it took: a supervisor restarts it at once.
     for (const adapter of opened.reverse()) await adapter.close().catch(() => undefined);
     throw error;
+  }
+}
+
+async function wireLedger(options: WireOptions): Promise<Ledger & { close(): Promise<void> }> {
+  const config = options.file.ledger;
+  switch (config.type) {
+    case 'local': {
+      const ledger = await createLocalLedger({ directory: join(options.dataDir, 'ledger') });
+      // The ledger's lock says no other gateway uses this data directory, so no upload is in flight:
+      // what a killed process left is waste. A shared ledger holds no such lock, and leaves them be.
+      await removeTemporaryUploads(join(options.dataDir, 'tmp'));
+      return ledger;
+    }
+    case 'firestore':
+      return createFirestoreLedger({
+        projectId: config.projectId,
+        databaseId: config.databaseId,
+        ...(config.collectionPrefix === undefined ? {} : { collectionPrefix: config.collectionPrefix }),
+        ...(config.retentionDays === undefined ? {} : { retentionDays: config.retentionDays }),
+      });
   }
 }
 
