@@ -12,6 +12,7 @@ import {
 import { DropgateError } from '../../errors.js';
 import type { ObjectInfo, ObjectStore } from '../../ports.js';
 import { pageLimit } from '../listing.js';
+import { isR2Endpoint } from '../s3-endpoints.js';
 import { assertSafeKey } from '../object-keys.js';
 import { s3Error, statusOf } from './s3-errors.js';
 import { parseS3ObjectVersion, s3ObjectVersion, type S3VersionPin } from './s3-object-version.js';
@@ -25,7 +26,10 @@ export interface S3ObjectStoreOptions {
   endpoint?: string;
   /** Bucket in the path rather than the host name, as MinIO and most stand-ins need. */
   forcePathStyle?: boolean;
-  /** `post` (default): a form whose policy bounds the size; `put`: a bare PUT URL, with no size bound. */
+  /**
+   * `post`: a form whose policy bounds the size; `put`: a bare PUT URL, with no size bound. Default
+   * `post`, or `put` for an R2 endpoint, which accepts no POST.
+   */
   upload?: S3UploadMethod;
   /** CloudEvents `source`; default the bucket's ARN. */
   source?: string;
@@ -62,7 +66,8 @@ export async function createS3ObjectStore(options: S3ObjectStoreOptions): Promis
       { cause: error },
     );
   }
-  const signer = createS3UploadSigner({ client, bucket, method: options.upload ?? 'post' });
+  const method = options.upload ?? (isR2Endpoint(options.endpoint) ? 'put' : 'post');
+  const signer = createS3UploadSigner({ client, bucket, method });
 
   async function head(key: string): Promise<ObjectInfo | undefined> {
     try {
