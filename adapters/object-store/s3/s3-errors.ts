@@ -30,11 +30,12 @@ const CREDENTIALS = new Set([
 ]);
 
 /**
- * `error` from an S3 call about `key` as a DropgateError. A version that no longer matches (412, a
- * version id the key never had) is OBJECT_VERSION_GONE; a missing key OBJECT_NOT_FOUND; a bucket that
- * does not exist or lives in another region CONFIG_INVALID. Everything else, denied access included, is
- * OBJECT_READ_FAILED, which is retried: once an operator fixes the credentials or grants the permission,
- * the file resumes by itself rather than staying failed until someone replays it.
+ * `error` from an S3 call about `key` as a DropgateError. A read of a version that no longer matches
+ * (412), that the key never had, or whose key was deleted is OBJECT_VERSION_GONE, as the port has it;
+ * another call's missing key is OBJECT_NOT_FOUND; a bucket that does not exist or lives in another region
+ * CONFIG_INVALID. Everything else, denied access included, is OBJECT_READ_FAILED, which is retried: once
+ * an operator fixes the credentials or grants the permission, the file resumes by itself rather than
+ * staying failed until someone replays it.
  */
 export function s3Error(error: unknown, context: { bucket: string; key?: string; version?: string }) {
   if (error instanceof DropgateError) return error;
@@ -44,14 +45,17 @@ export function s3Error(error: unknown, context: { bucket: string; key?: string;
     context.key === undefined ? `s3://${context.bucket}` : `s3://${context.bucket}/${context.key}`;
   const detail = `${code}${status === undefined ? '' : ` (HTTP ${status})`}`;
   const options = { cause: error, context: { ...context, s3Code: code, status } };
-  if (VERSION_GONE.has(code) || status === 412 || (code === 'InvalidArgument' && context.version)) {
+  // A read names a version: whatever made it unreadable (replaced, deleted), that version is gone.
+  const pinnedRead = context.version !== undefined;
+  const missing = code === 'NoSuchKey' || (status === 404 && !SETUP.has(code));
+  if (VERSION_GONE.has(code) || status === 412 || (pinnedRead && (missing || code === 'InvalidArgument'))) {
     return new DropgateError(
       'OBJECT_VERSION_GONE',
       `${where} no longer has version ${context.version ?? '(current)'}: it was replaced or deleted (${detail})`,
       options,
     );
   }
-  if (code === 'NoSuchKey' || (status === 404 && !SETUP.has(code))) {
+  if (missing) {
     return new DropgateError('OBJECT_NOT_FOUND', `${where} does not exist (${detail})`, options);
   }
   if (SETUP.has(code) || status === 301) {
