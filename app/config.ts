@@ -14,6 +14,7 @@ import { COMPATIBILITY_MODES } from '../schemas/compatibility.js';
 import { canDecode } from '../workers/decode.js';
 import type { TextDecoding } from '../workers/text-decoding.js';
 import { DropgateError } from '../adapters/errors.js';
+import { isR2Endpoint } from '../adapters/object-store/s3-endpoints.js';
 import { issueMessage } from './issue-messages.js';
 import type { CompiledDataset } from '../workers/ingest-file.js';
 
@@ -92,7 +93,7 @@ const datasetConfig = z
 
 /** Adapter types this build knows, per port; cloud types join as their adapters land. */
 export const ADAPTER_TYPES = {
-  store: ['local'],
+  store: ['local', 's3'],
   sink: ['local'],
   ledger: ['local', 'firestore'],
   intake: ['local-upload'],
@@ -152,26 +153,64 @@ const ledgerConfig = z.discriminatedUnion(
   },
 );
 
+/** An S3 bucket (or an S3-compatible one); the SDK's own variables and credentials apply. */
+const s3StoreConfig = z
+  .object({
+    type: z.literal('s3'),
+    bucket: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        'must be an S3 bucket name: 3-63 lowercase letters, digits, "." or "-"',
+      ),
+    /** Else AWS_REGION (or the profile's); `auto` for R2. */
+    region: z.string().min(1).optional(),
+    /** An S3-compatible endpoint (MinIO, R2); else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS's own. */
+    endpoint: z
+      .url()
+      .refine((url) => /^https?:\/\//.test(url), 'must be an http(s) URL')
+      .optional(),
+    /** The bucket in the URL's path rather than its host name (MinIO and most stand-ins need it). */
+    forcePathStyle: z.boolean().optional(),
+    /**
+     * `post`: a form whose signed policy bounds the size; `put`: a bare PUT URL, which cannot. Default
+     * `post`, or `put` for an R2 endpoint (R2 has no POST policies).
+     */
+    upload: z.enum(['post', 'put']).optional(),
+  })
+  .strict()
+  .refine((store) => !(store.upload === 'post' && isR2Endpoint(store.endpoint)), {
+    message: 'R2 accepts no presigned POST: use "upload": "put" with an R2 endpoint',
+    path: ['upload'],
+  });
+
+const storeConfig = z
+  .object({ type: adapterType(ADAPTER_TYPES.store) })
+  .passthrough()
+  .pipe(z.discriminatedUnion('type', [z.object({ type: z.literal('local') }).strict(), s3StoreConfig]));
+
+export type StoreConfig = z.infer<typeof storeConfig>;
+
 export const configFileSchema = z
   .object({
     dataDir: z.string().min(1).default('.dropgate'),
-    store: z
-      .object({ type: adapterType(ADAPTER_TYPES.store) })
-      .strict()
-      .default({ type: 'local' }),
+    store: storeConfig.default({ type: 'local' }),
     sink: z
       .object({ type: adapterType(ADAPTER_TYPES.sink) })
       .strict()
       .default({ type: 'local' }),
     ledger: ledgerConfig.default({ type: 'local' }),
-    /** Exactly the intakes that run; the local upload intake when absent. */
+    /**
+     * Exactly the intakes that run. When absent: the local upload intake with the local store, none with
+     * a cloud store (vendors upload to the bucket itself, and its notifications need an intake chosen).
+     */
     intake: z
       .array(intakeConfig)
       .refine(
         (list) => new Set(list.map((intake) => intake.type)).size === list.length,
         'each intake type may appear once',
       )
-      .default([{ type: 'local-upload', mode: 'background' }]),
+      .optional(),
     controlTopic: topicName.default('dropgate.files'),
     /**
      * Where the registry is served from outside (`https://dropgate.example.com/schemas`): events'
@@ -207,7 +246,22 @@ export const configFileSchema = z
         'dataset names must be unique',
       ),
   })
-  .strict();
+  .strict()
+  .refine(
+    (config) =>
+      config.store.type === 'local' || !config.intake?.some((intake) => intake.type === 'local-upload'),
+    {
+      message:
+        'local-upload receives uploads for the local store only; with a cloud store vendors upload to the bucket itself',
+      path: ['intake'],
+    },
+  )
+  .transform((config) => ({
+    ...config,
+    intake:
+      config.intake ??
+      (config.store.type === 'local' ? [{ type: 'local-upload' as const, mode: 'background' as const }] : []),
+  }));
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfig>;

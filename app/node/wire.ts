@@ -10,6 +10,8 @@ import { createLocalUploadIntake } from '../../adapters/intake/local-upload/loca
 import { createFirestoreLedger } from '../../adapters/ledger/firestore/firestore-ledger.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
+import { createS3ObjectStore } from '../../adapters/object-store/s3/s3-object-store.js';
+import { DropgateError } from '../../adapters/errors.js';
 import type { ConfigFile } from '../config.js';
 
 export interface WiredAdapters {
@@ -32,7 +34,7 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
   const { dataDir, file } = options;
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
-    const store = await wireStore(options);
+    const store = await wireStore(options, opened);
     const sink = await createLocalEventSink({ directory: join(dataDir, 'events') });
     opened.push(sink);
     const ledger = await wireLedger(options);
@@ -40,10 +42,11 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     const intakes = file.intake.map((intake) => {
       switch (intake.type) {
         case 'local-upload':
-          return createLocalUploadIntake({
-            receiver: store as ObjectStore & UploadReceiver,
-            mode: intake.mode,
-          });
+          // The config allows local-upload with the local store only.
+          if (!isUploadReceiver(store)) {
+            throw new DropgateError('CONFIG_INVALID', `store ${file.store.type} receives no uploads itself`);
+          }
+          return createLocalUploadIntake({ receiver: store, mode: intake.mode });
       }
     });
     return {
@@ -82,8 +85,12 @@ async function wireLedger(options: WireOptions): Promise<Ledger & { close(): Pro
   }
 }
 
-function wireStore(options: WireOptions) {
-  switch (options.file.store.type) {
+async function wireStore(
+  options: WireOptions,
+  opened: Array<{ close(): Promise<void> }>,
+): Promise<ObjectStore> {
+  const store = options.file.store;
+  switch (store.type) {
     case 'local':
       return createLocalObjectStore({
         directory: join(options.dataDir, 'bucket'),
@@ -91,7 +98,23 @@ function wireStore(options: WireOptions) {
         baseUrl: options.publicUrl,
         signingSecret: options.signingSecret,
       });
+    case 's3': {
+      const s3 = await createS3ObjectStore({
+        bucket: store.bucket,
+        region: store.region,
+        endpoint: store.endpoint,
+        forcePathStyle: store.forcePathStyle,
+        upload: store.upload,
+      });
+      opened.push({ close: async () => s3.client.destroy() });
+      return s3;
+    }
   }
+}
+
+function isUploadReceiver(store: ObjectStore): store is ObjectStore & UploadReceiver {
+  const candidate = store as Partial<UploadReceiver>;
+  return typeof candidate.verifyUpload === 'function' && typeof candidate.receive === 'function';
 }
 
 /**
