@@ -81,7 +81,7 @@ const datasetConfig = z
 /** Adapter types this build knows, per port; cloud types join as their adapters land. */
 export const ADAPTER_TYPES = {
   store: ['local'],
-  sink: ['local'],
+  sink: ['local', 'pubsub'],
   ledger: ['local'],
   intake: ['local-upload'],
 } as const;
@@ -97,6 +97,34 @@ const intakeConfig = z
   })
   .strict();
 
+/** Pub/Sub's topic ids: 3-255 characters, a letter first, not starting with `goog`. */
+const PUBSUB_TOPIC_ID = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
+
+const sinkConfig = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('local') }).strict(),
+    z
+      .object({
+        type: z.literal('pubsub'),
+        /** The Google Cloud project the topics belong to. */
+        projectId: z
+          .string()
+          .regex(
+            /^([a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
+            'must be a Google Cloud project id (6-30 lowercase letters, digits or "-", a letter first)',
+          ),
+        /** CloudEvents content mode: the JSON document as data, or `ce-` attributes and the row as data. */
+        mode: z.enum(['structured', 'binary']).default('structured'),
+      })
+      .strict(),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `must be one of: ${ADAPTER_TYPES.sink.join(', ')}` : undefined,
+  },
+);
+
 export const configFileSchema = z
   .object({
     dataDir: z.string().min(1).default('.dropgate'),
@@ -104,10 +132,7 @@ export const configFileSchema = z
       .object({ type: adapterType(ADAPTER_TYPES.store) })
       .strict()
       .default({ type: 'local' }),
-    sink: z
-      .object({ type: adapterType(ADAPTER_TYPES.sink) })
-      .strict()
-      .default({ type: 'local' }),
+    sink: sinkConfig.default({ type: 'local' }),
     ledger: z
       .object({ type: adapterType(ADAPTER_TYPES.ledger) })
       .strict()
@@ -155,7 +180,26 @@ export const configFileSchema = z
         'dataset names must be unique',
       ),
   })
-  .strict();
+  .strict()
+  .superRefine((file, context) => {
+    if (file.sink.type !== 'pubsub') return;
+    // Every topic the gateway publishes to is a Pub/Sub topic id: refused at start, not at the first file.
+    const topics: Array<[Array<string | number>, string]> = [[['controlTopic'], file.controlTopic]];
+    file.datasets.forEach((dataset, index) => {
+      topics.push([['datasets', index, 'topic'], dataset.topic]);
+      topics.push([['datasets', index, 'deadLetterTopic'], dataset.deadLetterTopic]);
+    });
+    for (const [path, topic] of topics) {
+      if (PUBSUB_TOPIC_ID.test(topic)) continue;
+      context.addIssue({
+        code: 'custom',
+        path,
+        message:
+          'must be a Pub/Sub topic id with the pubsub sink: 3-255 letters, digits, "-", "_", ".", "~", "+" ' +
+          'or "%", a letter first, not starting with "goog"',
+      });
+    }
+  });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfig>;

@@ -6,6 +6,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
+import { createPubSubEventSink } from '../../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
@@ -32,7 +33,7 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
     const store = await wireStore(options);
-    const sink = await createLocalEventSink({ directory: join(dataDir, 'events') });
+    const sink = await wireSink(options);
     opened.push(sink);
     const ledger = await createLocalLedger({ directory: join(dataDir, 'ledger') });
     opened.push(ledger);
@@ -72,6 +73,16 @@ function wireStore(options: WireOptions) {
         baseUrl: options.publicUrl,
         signingSecret: options.signingSecret,
       });
+  }
+}
+
+function wireSink(options: WireOptions): Promise<EventSink> {
+  const sink = options.file.sink;
+  switch (sink.type) {
+    case 'local':
+      return createLocalEventSink({ directory: join(options.dataDir, 'events') });
+    case 'pubsub':
+      return Promise.resolve(createPubSubEventSink({ projectId: sink.projectId, mode: sink.mode }));
   }
 }
 
