@@ -94,7 +94,7 @@ const datasetConfig = z
 /** Adapter types this build knows, per port; cloud types join as their adapters land. */
 export const ADAPTER_TYPES = {
   store: ['local', 's3'],
-  sink: ['local'],
+  sink: ['local', 'pubsub'],
   ledger: ['local', 'firestore'],
   intake: ['local-upload'],
 } as const;
@@ -110,6 +110,37 @@ const intakeConfig = z
   })
   .strict();
 
+/** A Google Cloud project id, optionally behind a domain (`example.com:project`). */
+const GOOGLE_PROJECT_ID = /^(?:[a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+
+/** Pub/Sub's topic ids: 3-255 characters, a letter first, not starting with `goog`. */
+const PUBSUB_TOPIC_ID = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
+
+const sinkConfig = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('local') }).strict(),
+    z
+      .object({
+        type: z.literal('pubsub'),
+        /** The Google Cloud project the topics belong to. */
+        projectId: z
+          .string()
+          .regex(
+            GOOGLE_PROJECT_ID,
+            'must be a Google Cloud project id: 6-30 lowercase letters, digits or "-", starting with a letter',
+          ),
+        /** CloudEvents content mode: the JSON document as data, or `ce-` attributes and the row as data. */
+        mode: z.enum(['structured', 'binary']).default('structured'),
+      })
+      .strict(),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `must be one of: ${ADAPTER_TYPES.sink.join(', ')}` : undefined,
+  },
+);
+
 /** Where the ledger lives: files under `dataDir` (one process), or Firestore (shared by every instance). */
 const ledgerConfig = z.discriminatedUnion(
   'type',
@@ -121,7 +152,7 @@ const ledgerConfig = z.discriminatedUnion(
         projectId: z
           .string()
           .regex(
-            /^(?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
+            GOOGLE_PROJECT_ID,
             'must be a Google Cloud project id: 6-30 lowercase letters, digits or "-", starting with a letter',
           ),
         databaseId: z
@@ -195,10 +226,7 @@ export const configFileSchema = z
   .object({
     dataDir: z.string().min(1).default('.dropgate'),
     store: storeConfig.default({ type: 'local' }),
-    sink: z
-      .object({ type: adapterType(ADAPTER_TYPES.sink) })
-      .strict()
-      .default({ type: 'local' }),
+    sink: sinkConfig.default({ type: 'local' }),
     ledger: ledgerConfig.default({ type: 'local' }),
     /**
      * Exactly the intakes that run. When absent: the local upload intake with the local store, none with
@@ -247,6 +275,25 @@ export const configFileSchema = z
       ),
   })
   .strict()
+  .superRefine((file, context) => {
+    if (file.sink.type !== 'pubsub') return;
+    // Every topic the gateway publishes to is a Pub/Sub topic id: refused at start, not at the first file.
+    const topics: Array<[Array<string | number>, string]> = [[['controlTopic'], file.controlTopic]];
+    file.datasets.forEach((dataset, index) => {
+      topics.push([['datasets', index, 'topic'], dataset.topic]);
+      topics.push([['datasets', index, 'deadLetterTopic'], dataset.deadLetterTopic]);
+    });
+    for (const [path, topic] of topics) {
+      if (PUBSUB_TOPIC_ID.test(topic)) continue;
+      context.addIssue({
+        code: 'custom',
+        path,
+        message:
+          'must be a Pub/Sub topic id with the pubsub sink: 3-255 letters, digits, "-", "_", ".", "~", "+" ' +
+          'or "%", a letter first, not starting with "goog"',
+      });
+    }
+  })
   .refine(
     (config) =>
       config.store.type === 'local' || !config.intake?.some((intake) => intake.type === 'local-upload'),

@@ -6,6 +6,12 @@
  *   node dist/bench/measure.js parquet-bare <file>      hyparquet reading every row group as row objects
  *   node dist/bench/measure.js parquet-pipeline <file>  Dropgate's whole Parquet path into the local sink
  *   node dist/bench/measure.js flat-pipeline <file>     the same for the flat file (generate-flat-parquet.ts)
+ *   node dist/bench/measure.js pubsub-pipeline <file>   Dropgate's whole CSV path into Pub/Sub (the emulator
+ *                                                       at PUBSUB_EMULATOR_HOST, project BENCH_PUBSUB_PROJECT)
+ *   node dist/bench/measure.js local-events <file>      the CSV path into the local sink, its NDJSON kept in
+ *                                                       <file>.events/ (what pubsub-raw publishes; not timed)
+ *   node dist/bench/measure.js pubsub-raw <file>        <file>.events/ published to Pub/Sub with the bare
+ *                                                       client, 1,000 messages a request: the emulator's own rate
  * Prints one JSON line: { mode, rows, seconds, peakRssMb }.
  */
 import { createReadStream } from 'node:fs';
@@ -19,6 +25,12 @@ import { ordersParquetSchema } from './generate-orders-parquet.js';
 import { flatParquetSchema } from './generate-flat-parquet.js';
 import { readEveryRowGroup } from './hyparquet-rows.js';
 import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
+import {
+  createPubSubEventSink,
+  publisherClientOptions,
+} from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
+import type { EventSink } from '../adapters/ports.js';
+import { v1 } from '@google-cloud/pubsub';
 import { createLocalLedger } from '../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../adapters/object-store/local/local-object-store.js';
 import { createAjvValidatorFactory } from '../schemas/row-validator.js';
@@ -78,7 +90,16 @@ async function largestRowGroupDecodedMb(file: string): Promise<number | undefine
   return held.length >= 0 ? size / 2 ** 20 : undefined;
 }
 
-async function pipeline(file: string, format: 'csv' | 'parquet', parquetSchema?: object): Promise<number> {
+const pubsubProject = process.env.BENCH_PUBSUB_PROJECT ?? 'dropgate-bench';
+/** Where `local-events` keeps the NDJSON that `pubsub-raw` publishes. */
+const eventsDirectory = (file: string) => `${file}.events`;
+
+async function pipeline(
+  file: string,
+  format: 'csv' | 'parquet',
+  parquetSchema?: object,
+  options: { sink?: 'local' | 'pubsub'; keepEventsIn?: string } = {},
+): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'dropgate-bench-'));
   try {
     const store = await createLocalObjectStore({
@@ -88,7 +109,13 @@ async function pipeline(file: string, format: 'csv' | 'parquet', parquetSchema?:
       baseUrl: 'http://localhost',
       signingSecret: 'bench-secret-bench-secret-bench-secret',
     });
-    const sink = await createLocalEventSink({ directory: join(work, 'events') });
+    const sink: EventSink =
+      options.sink === 'pubsub'
+        ? createPubSubEventSink({
+            projectId: pubsubProject,
+            mode: process.env.BENCH_PUBSUB_MODE === 'binary' ? 'binary' : 'structured',
+          })
+        : await createLocalEventSink({ directory: options.keepEventsIn ?? join(work, 'events') });
     const ledger = await createLocalLedger({ directory: join(work, 'ledger') });
     const schema = (
       format === 'csv'
@@ -141,6 +168,67 @@ async function pipeline(file: string, format: 'csv' | 'parquet', parquetSchema?:
   }
 }
 
+/**
+ * The events `local-events` kept, published as the sink would send them in structured mode (the same
+ * bytes and attributes) with the bare client: requests of 1,000 messages, BENCH_PUBSUB_IN_FLIGHT (default
+ * 4) at once. Returns the messages published.
+ */
+async function pubsubRaw(file: string): Promise<number> {
+  const client = new v1.PublisherClient(publisherClientOptions(pubsubProject));
+  const inFlight = Number(process.env.BENCH_PUBSUB_IN_FLIGHT ?? 4);
+  const attributes = (type: string) => ({
+    type,
+    dataset: 'orders',
+    schemaversion: '1',
+    'content-type': 'application/cloudevents+json',
+  });
+  let published = 0;
+  for (const [topic, type] of [
+    ['orders', 'OrderReceived'],
+    ['orders.dead-letter', 'RowRejected'],
+  ] as const) {
+    const requests = ndjsonRequests(join(eventsDirectory(file), `${topic}.ndjson`), attributes(type));
+    const path = `projects/${pubsubProject}/topics/${topic}`;
+    const run = async () => {
+      for (;;) {
+        const next = await requests.next();
+        if (next.done) return;
+        await client.publish(
+          { topic: path, messages: next.value },
+          { timeout: 60_000, retry: null, isBundling: false },
+        );
+        published += next.value.length;
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, run));
+  }
+  await client.close();
+  return published;
+}
+
+/** An NDJSON file's lines as messages of 1,000 a request, read a chunk at a time (views, no copies). */
+async function* ndjsonRequests(
+  path: string,
+  attributes: Record<string, string>,
+): AsyncGenerator<Array<{ data: Uint8Array; attributes: Record<string, string> }>> {
+  let messages: Array<{ data: Uint8Array; attributes: Record<string, string> }> = [];
+  let rest: Uint8Array = new Uint8Array(0);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const bytes = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
+    let start = 0;
+    for (let newline = bytes.indexOf(10); newline !== -1; newline = bytes.indexOf(10, start)) {
+      messages.push({ data: bytes.subarray(start, newline), attributes });
+      start = newline + 1;
+      if (messages.length === 1000) {
+        yield messages;
+        messages = [];
+      }
+    }
+    rest = bytes.subarray(start);
+  }
+  if (messages.length > 0) yield messages;
+}
+
 const modes: Record<string, (file: string) => Promise<number>> = {
   'raw-papaparse': (file) => rawPapaparse(file, false),
   'raw-papaparse-header': (file) => rawPapaparse(file, true),
@@ -148,6 +236,9 @@ const modes: Record<string, (file: string) => Promise<number>> = {
   'parquet-bare': parquetBare,
   'parquet-pipeline': (file) => pipeline(file, 'parquet'),
   'flat-pipeline': (file) => pipeline(file, 'parquet', flatParquetSchema),
+  'pubsub-pipeline': (file) => pipeline(file, 'csv', undefined, { sink: 'pubsub' }),
+  'local-events': (file) => pipeline(file, 'csv', undefined, { keepEventsIn: eventsDirectory(file) }),
+  'pubsub-raw': pubsubRaw,
 };
 
 const [mode, file] = process.argv.slice(2);

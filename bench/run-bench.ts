@@ -9,11 +9,14 @@
  *            columns; baseline hyparquet reading every row group.
  *   Flat:    a DuckDB-written file of BENCH_FLAT_ROWS rows (default 1M) of six scalar columns, zstd, in
  *            DuckDB's default row groups, as warehouses unload tables; the same baseline.
- * BENCH_FILES (default csv,parquet,flat) picks which of the three are measured.
+ *   Pub/Sub: a generated ~BENCH_PUBSUB_MB MB (default 50) orders CSV through Dropgate into the Pub/Sub
+ *            emulator (started here unless PUBSUB_EMULATOR_HOST names one), structured mode (binary with
+ *            BENCH_PUBSUB_MODE=binary); baseline the same messages published with the bare client.
+ * BENCH_FILES (default csv,parquet,flat,pubsub) picks which of the four are measured.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
@@ -22,13 +25,19 @@ import { packageRoot } from '../app/node/load-config.js';
 import { generateOrdersCsv } from './generate-orders-csv.js';
 import { generateOrdersParquet } from './generate-orders-parquet.js';
 import { generateFlatParquet } from './generate-flat-parquet.js';
+import { v1 } from '@google-cloud/pubsub';
+import { publisherClientOptions } from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
+import { startGoogleEmulators } from '../test/support/google-emulators.js';
 
 const run = promisify(execFile);
 const megabytes = Number(process.env.BENCH_MB ?? 1000);
 const parquetRows = Number(process.env.BENCH_PARQUET_ROWS ?? 2_000_000);
 const flatRows = Number(process.env.BENCH_FLAT_ROWS ?? 1_000_000);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
-const files = new Set((process.env.BENCH_FILES ?? 'csv,parquet,flat').split(',').map((name) => name.trim()));
+const pubsubMegabytes = Number(process.env.BENCH_PUBSUB_MB ?? 50);
+const files = new Set(
+  (process.env.BENCH_FILES ?? 'csv,parquet,flat,pubsub').split(',').map((name) => name.trim()),
+);
 const dataDir = join(packageRoot, 'bench', '.data');
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -162,4 +171,50 @@ if (files.has('flat')) {
     flatFile,
     'flat-pipeline',
   );
+}
+
+if (files.has('pubsub')) {
+  const csvFile = join(dataDir, `orders-${pubsubMegabytes}mb.csv`);
+  if (!existsSync(csvFile)) {
+    process.stderr.write(`generating ${csvFile} ...\n`);
+    await generateOrdersCsv(csvFile, pubsubMegabytes * 1e6);
+  }
+  process.stderr.write('Pub/Sub (emulator)\n');
+  const stopEmulator = await startGoogleEmulators(['PUBSUB_EMULATOR_HOST']);
+  try {
+    // Topics without subscriptions: the emulator takes each message and keeps none, so its memory stays flat.
+    const project = (process.env.BENCH_PUBSUB_PROJECT ??= 'dropgate-bench');
+    const admin = new v1.PublisherClient(publisherClientOptions(project));
+    for (const topic of ['orders', 'orders.dead-letter', 'files']) {
+      await admin
+        .createTopic({ name: `projects/${project}/topics/${topic}` })
+        .catch((error: { code?: number }) => {
+          if (error.code !== 6 /* ALREADY_EXISTS */) throw error;
+        });
+    }
+    await admin.close();
+    // The messages the raw baseline publishes: the pipeline's own events, as the local sink writes them.
+    await rm(`${csvFile}.events`, { recursive: true, force: true });
+    await run(process.execPath, [join(here, 'measure.js'), 'local-events', csvFile], { maxBuffer: 1 << 20 });
+    const csvBytes = statSync(csvFile).size;
+    const results = await measureModes(csvFile, ['pubsub-raw', 'pubsub-pipeline']);
+    const raw = summary(results['pubsub-raw']!, csvBytes);
+    const pipeline = summary(results['pubsub-pipeline']!, csvBytes);
+    const mode = process.env.BENCH_PUBSUB_MODE === 'binary' ? 'binary' : 'structured';
+    console.log(
+      `Pub/Sub emulator, ${mode} mode: ${(csvBytes / 1e6).toFixed(0)} MB CSV, ${pipeline.rows.toLocaleString('en')} rows, ` +
+        `median of ${runs} runs`,
+    );
+    console.log(line('bare client, same messages', raw).replace(' rows/s', ' msg/s '));
+    console.log(line('dropgate -> pubsub sink', pipeline));
+    console.log(
+      `  throughput ratio: ${(pipeline.rowsPerSecond / raw.rowsPerSecond).toFixed(2)} of the emulator's raw ` +
+        'publish rate (target >= 0.90)',
+    );
+    console.log(
+      `  peak RSS: ${pipeline.peakRssMb.toFixed(0)} MB (the bare client alone: ${raw.peakRssMb.toFixed(0)} MB)`,
+    );
+  } finally {
+    await stopEmulator();
+  }
 }

@@ -6,6 +6,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
+import { createPubSubEventSink } from '../../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createFirestoreLedger } from '../../adapters/ledger/firestore/firestore-ledger.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
@@ -35,7 +36,7 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
     const store = await wireStore(options, opened);
-    const sink = await createLocalEventSink({ directory: join(dataDir, 'events') });
+    const sink = await wireSink(options);
     opened.push(sink);
     const ledger = await wireLedger(options);
     opened.push(ledger);
@@ -115,6 +116,16 @@ async function wireStore(
 function isUploadReceiver(store: ObjectStore): store is ObjectStore & UploadReceiver {
   const candidate = store as Partial<UploadReceiver>;
   return typeof candidate.verifyUpload === 'function' && typeof candidate.receive === 'function';
+}
+
+function wireSink(options: WireOptions): Promise<EventSink> {
+  const sink = options.file.sink;
+  switch (sink.type) {
+    case 'local':
+      return createLocalEventSink({ directory: join(options.dataDir, 'events') });
+    case 'pubsub':
+      return Promise.resolve(createPubSubEventSink({ projectId: sink.projectId, mode: sink.mode }));
+  }
 }
 
 /**
