@@ -15,11 +15,16 @@ import { DropgateError } from '../adapters/errors.js';
 import { issueMessage } from './issue-messages.js';
 import type { CompiledDataset } from '../workers/ingest-file.js';
 
+const LOCAL_TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+/** An SQS queue's name (a FIFO queue's ends in `.fifo`), or its URL. */
+const SQS_QUEUE = /^(?:[A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\.fifo|https?:\/\/\S+)$/;
+
+/** A topic as the local sink names it, or an SQS queue URL; which one a sink takes is checked against it. */
 const topicName = z
   .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
-    'must be letters, digits, ".", "_" or "-", starting with a letter or digit',
+  .refine(
+    (topic) => LOCAL_TOPIC.test(topic) || /^https?:\/\/\S+$/.test(topic),
+    'must be letters, digits, ".", "_" or "-", starting with a letter or digit (or an SQS queue URL)',
   );
 
 const csvOptions = z
@@ -81,13 +86,63 @@ const datasetConfig = z
 /** Adapter types this build knows, per port; cloud types join as their adapters land. */
 export const ADAPTER_TYPES = {
   store: ['local'],
-  sink: ['local'],
-  ledger: ['local'],
+  sink: ['local', 'sqs'],
+  ledger: ['local', 'dynamodb'],
   intake: ['local-upload'],
 } as const;
 
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
   z.enum(types, { error: () => `must be one of: ${types.join(', ')}` });
+
+/** For a union of config objects by `type`: an unknown type names the known ones. */
+const unknownType = (types: readonly string[]) => ({
+  error: (issue: { code: string }) =>
+    issue.code === 'invalid_union' ? `must be one of: ${types.join(', ')}` : undefined,
+});
+
+const awsRegion = z
+  .string()
+  .regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')
+  .optional();
+
+const sinkConfig = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('local') }).strict(),
+    z
+      .object({
+        type: z.literal('sqs'),
+        /** The SDK's own region (AWS_REGION, the profile) when absent. */
+        region: awsRegion,
+        /** MessageGroupId of messages sent to FIFO queues; default each event's dataset. */
+        fifoGroup: z
+          .string()
+          .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 letters, digits or punctuation')
+          .optional(),
+      })
+      .strict(),
+  ],
+  unknownType(ADAPTER_TYPES.sink),
+);
+
+const ledgerConfig = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('local') }).strict(),
+    z
+      .object({
+        type: z.literal('dynamodb'),
+        table: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)'),
+        region: awsRegion,
+        /** Days DynamoDB keeps a finished version's record (TTL); for good when absent. */
+        retentionDays: z.number().int().positive().optional(),
+      })
+      .strict(),
+  ],
+  unknownType(ADAPTER_TYPES.ledger),
+);
 
 const intakeConfig = z
   .object({
@@ -104,14 +159,8 @@ export const configFileSchema = z
       .object({ type: adapterType(ADAPTER_TYPES.store) })
       .strict()
       .default({ type: 'local' }),
-    sink: z
-      .object({ type: adapterType(ADAPTER_TYPES.sink) })
-      .strict()
-      .default({ type: 'local' }),
-    ledger: z
-      .object({ type: adapterType(ADAPTER_TYPES.ledger) })
-      .strict()
-      .default({ type: 'local' }),
+    sink: sinkConfig.default({ type: 'local' }),
+    ledger: ledgerConfig.default({ type: 'local' }),
     /** Exactly the intakes that run; the local upload intake when absent. */
     intake: z
       .array(intakeConfig)
@@ -155,7 +204,31 @@ export const configFileSchema = z
         'dataset names must be unique',
       ),
   })
-  .strict();
+  .strict()
+  .superRefine((config, context) => {
+    // Each sink names its topics its own way: the local sink files, SQS queues (by name or URL).
+    const [rule, expected] =
+      config.sink.type === 'sqs'
+        ? [
+            SQS_QUEUE,
+            'an SQS queue name (letters, digits, "-" and "_", up to 80; ".fifo" last for a FIFO queue) or queue URL',
+          ]
+        : [LOCAL_TOPIC, 'letters, digits, ".", "_" or "-", starting with a letter or digit'];
+    const check = (topic: string, path: Array<string | number>) => {
+      if (!rule.test(topic)) {
+        context.addIssue({
+          code: 'custom',
+          path,
+          message: `must be ${expected} for the ${config.sink.type} sink`,
+        });
+      }
+    };
+    check(config.controlTopic, ['controlTopic']);
+    config.datasets.forEach((dataset, index) => {
+      check(dataset.topic, ['datasets', index, 'topic']);
+      check(dataset.deadLetterTopic, ['datasets', index, 'deadLetterTopic']);
+    });
+  });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfig>;

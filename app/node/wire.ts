@@ -6,10 +6,14 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
+import { createSqsEventSink } from '../../adapters/event-sink/sqs/sqs-event-sink.js';
+import { createDynamoDbLedger } from '../../adapters/ledger/dynamodb/dynamodb-ledger.js';
+import { createLedgerTable } from '../../adapters/ledger/dynamodb/ledger-table.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
 import type { ConfigFile } from '../config.js';
+import { DropgateError } from '../../adapters/errors.js';
 
 export interface WiredAdapters {
   store: ObjectStore;
@@ -32,9 +36,9 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
     const store = await wireStore(options);
-    const sink = await createLocalEventSink({ directory: join(dataDir, 'events') });
+    const sink = await wireSink(options);
     opened.push(sink);
-    const ledger = await createLocalLedger({ directory: join(dataDir, 'ledger') });
+    const ledger = await wireLedger(options);
     opened.push(ledger);
     // With the data directory's locks held, no upload is in flight: what a killed process left is waste.
     await removeTemporaryUploads(join(dataDir, 'tmp'));
@@ -73,6 +77,52 @@ function wireStore(options: WireOptions) {
         signingSecret: options.signingSecret,
       });
   }
+}
+
+function wireSink({ file, dataDir }: WireOptions) {
+  const { sink } = file;
+  switch (sink.type) {
+    case 'local':
+      return createLocalEventSink({ directory: join(dataDir, 'events') });
+    case 'sqs':
+      return createSqsEventSink({
+        ...(sink.region ? { region: sink.region } : {}),
+        ...(sink.fifoGroup ? { fifoGroup: sink.fifoGroup } : {}),
+      });
+  }
+}
+
+function wireLedger({ file, dataDir }: WireOptions) {
+  const { ledger } = file;
+  switch (ledger.type) {
+    case 'local':
+      return createLocalLedger({ directory: join(dataDir, 'ledger') });
+    case 'dynamodb':
+      return createDynamoDbLedger({
+        table: ledger.table,
+        ...(ledger.region ? { region: ledger.region } : {}),
+        ...(ledger.retentionDays ? { retentionDays: ledger.retentionDays } : {}),
+      });
+  }
+}
+
+/**
+ * Creates the table of a `dynamodb` ledger (`dropgate ledger create-table`, for development; production
+ * tables come from the README's command or infrastructure code). Fails for any other ledger type.
+ */
+export async function createLedgerStorage(file: Pick<ConfigFile, 'ledger'>): Promise<string> {
+  const { ledger } = file;
+  if (ledger.type !== 'dynamodb') {
+    throw new DropgateError(
+      'CONFIG_INVALID',
+      `ledger.type is ${ledger.type}: only a dynamodb ledger has a table to create`,
+    );
+  }
+  const { created } = await createLedgerTable({
+    table: ledger.table,
+    ...(ledger.region ? { region: ledger.region } : {}),
+  });
+  return created ? `created DynamoDB table ${ledger.table}` : `DynamoDB table ${ledger.table} exists already`;
 }
 
 /**
