@@ -6,6 +6,9 @@
  *   node dist/bench/measure.js parquet-bare <file>      hyparquet reading every row group as row objects
  *   node dist/bench/measure.js parquet-pipeline <file>  Dropgate's whole Parquet path into the local sink
  *   node dist/bench/measure.js flat-pipeline <file>     the same for the flat file (generate-flat-parquet.ts)
+ *   node dist/bench/measure.js sqs-pipeline <file>      Dropgate's CSV path into the SQS sink (AWS_ENDPOINT_URL_SQS)
+ *   node dist/bench/measure.js sqs-baseline <file>      the same file's row events, captured first, then timed
+ *                                                       as bare SendMessageBatch requests (10 entries, 8 at once)
  * Prints one JSON line: { mode, rows, seconds, peakRssMb }.
  */
 import { createReadStream } from 'node:fs';
@@ -18,7 +21,15 @@ import { compressors } from 'hyparquet-compressors';
 import { ordersParquetSchema } from './generate-orders-parquet.js';
 import { flatParquetSchema } from './generate-flat-parquet.js';
 import { readEveryRowGroup } from './hyparquet-rows.js';
+import {
+  CreateQueueCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+  type SendMessageBatchRequestEntry,
+} from '@aws-sdk/client-sqs';
 import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
+import { createSqsEventSink } from '../adapters/event-sink/sqs/sqs-event-sink.js';
+import type { EventSink } from '../adapters/ports.js';
 import { createLocalLedger } from '../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../adapters/object-store/local/local-object-store.js';
 import { createAjvValidatorFactory } from '../schemas/row-validator.js';
@@ -78,7 +89,59 @@ async function largestRowGroupDecodedMb(file: string): Promise<number | undefine
   return held.length >= 0 ? size / 2 ** 20 : undefined;
 }
 
-async function pipeline(file: string, format: 'csv' | 'parquet', parquetSchema?: object): Promise<number> {
+/** Where the SQS modes send, set up in the stand-in; `rows` counts messages for the baseline. */
+async function sqsQueue(name: string): Promise<{ client: SQSClient; url: string }> {
+  const client = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name }));
+  return { client, url: QueueUrl! };
+}
+
+/**
+ * The stand-in's own rate for the pipeline's row messages: an untimed pass records every SendMessageBatch
+ * request the SQS sink makes for the file (entries, bodies, attributes), then the same requests are sent
+ * again with a bare client, 8 at once as the sink runs them, and only that is timed.
+ */
+async function sqsBaseline(file: string): Promise<{ rows: number; seconds: number }> {
+  const recorded: SendMessageBatchRequestEntry[][] = [];
+  const recorder = new SQSClient({ useQueueUrlAsEndpoint: false });
+  recorder.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Entries?: SendMessageBatchRequestEntry[]; QueueUrl?: string };
+      if (context.commandName === 'SendMessageBatchCommand' && input.QueueUrl?.endsWith('/orders')) {
+        recorded.push(input.Entries!);
+      }
+      return next(args);
+    },
+    { step: 'initialize' },
+  );
+  await pipeline(file, 'csv', undefined, createSqsEventSink({ client: recorder }));
+  recorder.destroy();
+  const { client, url } = await sqsQueue('orders-baseline');
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < recorded.length) {
+        const entries = recorded[next++]!;
+        const { Failed = [] } = await client.send(
+          new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }),
+        );
+        if (Failed.length > 0)
+          throw new Error(`the stand-in refused ${Failed.length} messages: ${Failed[0]!.Message}`);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  client.destroy();
+  return { rows: recorded.reduce((sum, entries) => sum + entries.length, 0), seconds };
+}
+
+async function pipeline(
+  file: string,
+  format: 'csv' | 'parquet',
+  parquetSchema?: object,
+  eventSink?: EventSink,
+): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'dropgate-bench-'));
   try {
     const store = await createLocalObjectStore({
@@ -88,7 +151,10 @@ async function pipeline(file: string, format: 'csv' | 'parquet', parquetSchema?:
       baseUrl: 'http://localhost',
       signingSecret: 'bench-secret-bench-secret-bench-secret',
     });
-    const sink = await createLocalEventSink({ directory: join(work, 'events') });
+    if (eventSink) {
+      for (const queue of ['orders', 'orders-dead-letter', 'files']) (await sqsQueue(queue)).client.destroy();
+    }
+    const sink = eventSink ?? (await createLocalEventSink({ directory: join(work, 'events') }));
     const ledger = await createLocalLedger({ directory: join(work, 'ledger') });
     const schema = (
       format === 'csv'
@@ -103,7 +169,7 @@ async function pipeline(file: string, format: 'csv' | 'parquet', parquetSchema?:
       schemaVersion: 1,
       eventType: 'OrderReceived',
       topic: 'orders',
-      deadLetterTopic: 'orders.dead-letter',
+      deadLetterTopic: eventSink ? 'orders-dead-letter' : 'orders.dead-letter',
       csv: defaultCsvOptions,
       validate: createAjvValidatorFactory()(schema, 'orders/v1'),
     };
@@ -148,18 +214,26 @@ const modes: Record<string, (file: string) => Promise<number>> = {
   'parquet-bare': parquetBare,
   'parquet-pipeline': (file) => pipeline(file, 'parquet'),
   'flat-pipeline': (file) => pipeline(file, 'parquet', flatParquetSchema),
+  'sqs-pipeline': (file) => pipeline(file, 'csv', undefined, createSqsEventSink()),
 };
 
 const [mode, file] = process.argv.slice(2);
-const measureMode = mode === undefined ? undefined : modes[mode];
+const measureMode =
+  mode === 'sqs-baseline' ? () => Promise.resolve(0) : mode === undefined ? undefined : modes[mode];
 if (!file || !measureMode) {
   console.error(`usage: measure.js ${Object.keys(modes).join('|')} <file>`);
   process.exit(64);
 }
 await stat(file);
 const started = performance.now();
-const rows = await measureMode(file);
-const seconds = (performance.now() - started) / 1000;
+let rows: number;
+let seconds: number;
+if (mode === 'sqs-baseline') {
+  ({ rows, seconds } = await sqsBaseline(file));
+} else {
+  rows = await measureMode(file);
+  seconds = (performance.now() - started) / 1000;
+}
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
