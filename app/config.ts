@@ -18,11 +18,16 @@ import { isR2Endpoint } from '../adapters/object-store/s3-endpoints.js';
 import { issueMessage } from './issue-messages.js';
 import type { CompiledDataset } from '../workers/ingest-file.js';
 
+const LOCAL_TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+/** An SQS queue's name (a FIFO queue's ends in `.fifo`), or its URL. */
+const SQS_QUEUE = /^(?:[A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\.fifo|https?:\/\/\S+)$/;
+
+/** A topic as the local sink names it, or an SQS queue URL; which one a sink takes is checked against it. */
 const topicName = z
   .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
-    'must be letters, digits, ".", "_" or "-", starting with a letter or digit',
+  .refine(
+    (topic) => LOCAL_TOPIC.test(topic) || /^https?:\/\/\S+$/.test(topic),
+    'must be letters, digits, ".", "_" or "-", starting with a letter or digit (or an SQS queue URL)',
   );
 
 const csvOptions = z
@@ -94,13 +99,24 @@ const datasetConfig = z
 /** Adapter types this build knows, per port; cloud types join as their adapters land. */
 export const ADAPTER_TYPES = {
   store: ['local', 's3'],
-  sink: ['local', 'pubsub'],
-  ledger: ['local', 'firestore'],
+  sink: ['local', 'pubsub', 'sqs'],
+  ledger: ['local', 'firestore', 'dynamodb'],
   intake: ['local-upload'],
 } as const;
 
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
   z.enum(types, { error: () => `must be one of: ${types.join(', ')}` });
+
+/** For a union of config objects by `type`: an unknown type names the known ones. */
+const unknownType = (types: readonly string[]) => ({
+  error: (issue: { code: string }) =>
+    issue.code === 'invalid_union' ? `must be one of: ${types.join(', ')}` : undefined,
+});
+
+const awsRegion = z
+  .string()
+  .regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')
+  .optional();
 
 const intakeConfig = z
   .object({
@@ -134,14 +150,23 @@ const sinkConfig = z.discriminatedUnion(
         mode: z.enum(['structured', 'binary']).default('structured'),
       })
       .strict(),
+    z
+      .object({
+        type: z.literal('sqs'),
+        /** The SDK's own region (AWS_REGION, the profile) when absent. */
+        region: awsRegion,
+        /** MessageGroupId of messages sent to FIFO queues; default each event's dataset. */
+        fifoGroup: z
+          .string()
+          .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 letters, digits or punctuation')
+          .optional(),
+      })
+      .strict(),
   ],
-  {
-    error: (issue) =>
-      issue.code === 'invalid_union' ? `must be one of: ${ADAPTER_TYPES.sink.join(', ')}` : undefined,
-  },
+  unknownType(ADAPTER_TYPES.sink),
 );
 
-/** Where the ledger lives: files under `dataDir` (one process), or Firestore (shared by every instance). */
+/** Where the ledger lives: files under `dataDir` (one process), or Firestore or DynamoDB (shared by every instance). */
 const ledgerConfig = z.discriminatedUnion(
   'type',
   [
@@ -177,11 +202,19 @@ const ledgerConfig = z.discriminatedUnion(
         retentionDays: z.number().int().min(1).max(36_500).optional(),
       })
       .strict(),
+    z
+      .object({
+        type: z.literal('dynamodb'),
+        table: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)'),
+        region: awsRegion,
+        /** Days DynamoDB keeps a finished version's record (TTL); for good when absent. */
+        retentionDays: z.number().int().positive().optional(),
+      })
+      .strict(),
   ],
-  {
-    error: (issue) =>
-      issue.code === 'invalid_union' ? `must be one of: ${ADAPTER_TYPES.ledger.join(', ')}` : undefined,
-  },
+  unknownType(ADAPTER_TYPES.ledger),
 );
 
 /** An S3 bucket (or an S3-compatible one); the SDK's own variables and credentials apply. */
@@ -275,24 +308,34 @@ export const configFileSchema = z
       ),
   })
   .strict()
-  .superRefine((file, context) => {
-    if (file.sink.type !== 'pubsub') return;
-    // Every topic the gateway publishes to is a Pub/Sub topic id: refused at start, not at the first file.
-    const topics: Array<[Array<string | number>, string]> = [[['controlTopic'], file.controlTopic]];
-    file.datasets.forEach((dataset, index) => {
-      topics.push([['datasets', index, 'topic'], dataset.topic]);
-      topics.push([['datasets', index, 'deadLetterTopic'], dataset.deadLetterTopic]);
+  .superRefine((config, context) => {
+    // Each sink names its topics its own way, checked at start rather than at the first file: the local
+    // sink's files, Pub/Sub topic ids, SQS queues (by name or URL).
+    const [rule, expected] = {
+      local: [LOCAL_TOPIC, 'letters, digits, ".", "_" or "-", starting with a letter or digit'],
+      pubsub: [
+        PUBSUB_TOPIC_ID,
+        'a Pub/Sub topic id: 3-255 letters, digits, "-", "_", ".", "~", "+" or "%", a letter first, not starting with "goog"',
+      ],
+      sqs: [
+        SQS_QUEUE,
+        'an SQS queue name (letters, digits, "-" and "_", up to 80; ".fifo" last for a FIFO queue) or queue URL',
+      ],
+    }[config.sink.type] as [RegExp, string];
+    const check = (topic: string, path: Array<string | number>) => {
+      if (!rule.test(topic)) {
+        context.addIssue({
+          code: 'custom',
+          path,
+          message: `must be ${expected} for the ${config.sink.type} sink`,
+        });
+      }
+    };
+    check(config.controlTopic, ['controlTopic']);
+    config.datasets.forEach((dataset, index) => {
+      check(dataset.topic, ['datasets', index, 'topic']);
+      check(dataset.deadLetterTopic, ['datasets', index, 'deadLetterTopic']);
     });
-    for (const [path, topic] of topics) {
-      if (PUBSUB_TOPIC_ID.test(topic)) continue;
-      context.addIssue({
-        code: 'custom',
-        path,
-        message:
-          'must be a Pub/Sub topic id with the pubsub sink: 3-255 letters, digits, "-", "_", ".", "~", "+" ' +
-          'or "%", a letter first, not starting with "goog"',
-      });
-    }
   })
   .refine(
     (config) =>

@@ -12,6 +12,9 @@
  *                                                       <file>.events/ (what pubsub-raw publishes; not timed)
  *   node dist/bench/measure.js pubsub-raw <file>        <file>.events/ published to Pub/Sub with the bare
  *                                                       client, 1,000 messages a request: the emulator's own rate
+ *   node dist/bench/measure.js sqs-pipeline <file>      Dropgate's CSV path into the SQS sink (AWS_ENDPOINT_URL_SQS)
+ *   node dist/bench/measure.js sqs-baseline <file>      the same file's row events, captured first, then timed
+ *                                                       as bare SendMessageBatch requests (10 entries, 8 at once)
  * Prints one JSON line: { mode, rows, seconds, peakRssMb }.
  */
 import { createReadStream } from 'node:fs';
@@ -24,13 +27,20 @@ import { compressors } from 'hyparquet-compressors';
 import { ordersParquetSchema } from './generate-orders-parquet.js';
 import { flatParquetSchema } from './generate-flat-parquet.js';
 import { readEveryRowGroup } from './hyparquet-rows.js';
+import {
+  CreateQueueCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+  type SendMessageBatchRequestEntry,
+} from '@aws-sdk/client-sqs';
 import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
 import {
   createPubSubEventSink,
   publisherClientOptions,
 } from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
-import type { EventSink } from '../adapters/ports.js';
 import { v1 } from '@google-cloud/pubsub';
+import { createSqsEventSink } from '../adapters/event-sink/sqs/sqs-event-sink.js';
+import type { EventSink } from '../adapters/ports.js';
 import { createLocalLedger } from '../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../adapters/object-store/local/local-object-store.js';
 import { createAjvValidatorFactory } from '../schemas/row-validator.js';
@@ -94,11 +104,58 @@ const pubsubProject = process.env.BENCH_PUBSUB_PROJECT ?? 'dropgate-bench';
 /** Where `local-events` keeps the NDJSON that `pubsub-raw` publishes. */
 const eventsDirectory = (file: string) => `${file}.events`;
 
+/** Where the SQS modes send, set up in the stand-in; `rows` counts messages for the baseline. */
+async function sqsQueue(name: string): Promise<{ client: SQSClient; url: string }> {
+  const client = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name }));
+  return { client, url: QueueUrl! };
+}
+
+/**
+ * The stand-in's own rate for the pipeline's row messages: an untimed pass records every SendMessageBatch
+ * request the SQS sink makes for the file (entries, bodies, attributes), then the same requests are sent
+ * again with a bare client, 8 at once as the sink runs them, and only that is timed.
+ */
+async function sqsBaseline(file: string): Promise<{ rows: number; seconds: number }> {
+  const recorded: SendMessageBatchRequestEntry[][] = [];
+  const recorder = new SQSClient({ useQueueUrlAsEndpoint: false });
+  recorder.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Entries?: SendMessageBatchRequestEntry[]; QueueUrl?: string };
+      if (context.commandName === 'SendMessageBatchCommand' && input.QueueUrl?.endsWith('/orders')) {
+        recorded.push(input.Entries!);
+      }
+      return next(args);
+    },
+    { step: 'initialize' },
+  );
+  await pipeline(file, 'csv', undefined, { eventSink: createSqsEventSink({ client: recorder }) });
+  recorder.destroy();
+  const { client, url } = await sqsQueue('orders-baseline');
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < recorded.length) {
+        const entries = recorded[next++]!;
+        const { Failed = [] } = await client.send(
+          new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }),
+        );
+        if (Failed.length > 0)
+          throw new Error(`the stand-in refused ${Failed.length} messages: ${Failed[0]!.Message}`);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  client.destroy();
+  return { rows: recorded.reduce((sum, entries) => sum + entries.length, 0), seconds };
+}
+
 async function pipeline(
   file: string,
   format: 'csv' | 'parquet',
   parquetSchema?: object,
-  options: { sink?: 'local' | 'pubsub'; keepEventsIn?: string } = {},
+  options: { sink?: 'local' | 'pubsub'; keepEventsIn?: string; eventSink?: EventSink } = {},
 ): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'dropgate-bench-'));
   try {
@@ -109,13 +166,17 @@ async function pipeline(
       baseUrl: 'http://localhost',
       signingSecret: 'bench-secret-bench-secret-bench-secret',
     });
+    if (options.eventSink) {
+      for (const queue of ['orders', 'orders-dead-letter', 'files']) (await sqsQueue(queue)).client.destroy();
+    }
     const sink: EventSink =
-      options.sink === 'pubsub'
+      options.eventSink ??
+      (options.sink === 'pubsub'
         ? createPubSubEventSink({
             projectId: pubsubProject,
             mode: process.env.BENCH_PUBSUB_MODE === 'binary' ? 'binary' : 'structured',
           })
-        : await createLocalEventSink({ directory: options.keepEventsIn ?? join(work, 'events') });
+        : await createLocalEventSink({ directory: options.keepEventsIn ?? join(work, 'events') }));
     const ledger = await createLocalLedger({ directory: join(work, 'ledger') });
     const schema = (
       format === 'csv'
@@ -130,7 +191,7 @@ async function pipeline(
       schemaVersion: 1,
       eventType: 'OrderReceived',
       topic: 'orders',
-      deadLetterTopic: 'orders.dead-letter',
+      deadLetterTopic: options.eventSink ? 'orders-dead-letter' : 'orders.dead-letter',
       csv: defaultCsvOptions,
       validate: createAjvValidatorFactory()(schema, 'orders/v1'),
     };
@@ -239,18 +300,26 @@ const modes: Record<string, (file: string) => Promise<number>> = {
   'pubsub-pipeline': (file) => pipeline(file, 'csv', undefined, { sink: 'pubsub' }),
   'local-events': (file) => pipeline(file, 'csv', undefined, { keepEventsIn: eventsDirectory(file) }),
   'pubsub-raw': pubsubRaw,
+  'sqs-pipeline': (file) => pipeline(file, 'csv', undefined, { eventSink: createSqsEventSink() }),
 };
 
 const [mode, file] = process.argv.slice(2);
-const measureMode = mode === undefined ? undefined : modes[mode];
+const measureMode =
+  mode === 'sqs-baseline' ? () => Promise.resolve(0) : mode === undefined ? undefined : modes[mode];
 if (!file || !measureMode) {
   console.error(`usage: measure.js ${Object.keys(modes).join('|')} <file>`);
   process.exit(64);
 }
 await stat(file);
 const started = performance.now();
-const rows = await measureMode(file);
-const seconds = (performance.now() - started) / 1000;
+let rows: number;
+let seconds: number;
+if (mode === 'sqs-baseline') {
+  ({ rows, seconds } = await sqsBaseline(file));
+} else {
+  rows = await measureMode(file);
+  seconds = (performance.now() - started) / 1000;
+}
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);

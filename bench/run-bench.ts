@@ -12,9 +12,12 @@
  *   Pub/Sub: a generated ~BENCH_PUBSUB_MB MB (default 50) orders CSV through Dropgate into the Pub/Sub
  *            emulator (started here unless PUBSUB_EMULATOR_HOST names one), structured mode (binary with
  *            BENCH_PUBSUB_MODE=binary); baseline the same messages published with the bare client.
- * BENCH_FILES (default csv,parquet,flat,pubsub) picks which of the four are measured.
+ *   SQS:     a generated ~BENCH_SQS_MB MB (default 1) orders file into the SQS sink on fauxqs (the stand-in,
+ *            in a process of its own, fresh for each measurement); baseline the stand-in's own
+ *            SendMessageBatch rate for the same requests, recorded from the sink, in the same run.
+ * BENCH_FILES (default csv,parquet,flat,pubsub,sqs) picks which of them are measured.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,8 +38,9 @@ const parquetRows = Number(process.env.BENCH_PARQUET_ROWS ?? 2_000_000);
 const flatRows = Number(process.env.BENCH_FLAT_ROWS ?? 1_000_000);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const pubsubMegabytes = Number(process.env.BENCH_PUBSUB_MB ?? 50);
+const sqsMegabytes = Number(process.env.BENCH_SQS_MB ?? 1);
 const files = new Set(
-  (process.env.BENCH_FILES ?? 'csv,parquet,flat,pubsub').split(',').map((name) => name.trim()),
+  (process.env.BENCH_FILES ?? 'csv,parquet,flat,pubsub,sqs').split(',').map((name) => name.trim()),
 );
 const dataDir = join(packageRoot, 'bench', '.data');
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -49,19 +53,52 @@ interface Measurement {
   largestRowGroupMb?: number;
 }
 
-async function measureModes(file: string, modes: string[]): Promise<Record<string, Measurement[]>> {
+/** Starts fauxqs in a process of its own; resolves to its endpoint and a way to stop it. */
+async function startFauxqsProcess(): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(here, 'fauxqs-server.js')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`fauxqs exited with ${code}`)));
+  });
+  return {
+    endpoint,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill();
+      }),
+  };
+}
+
+async function measureModes(
+  file: string,
+  modes: string[],
+  withFauxqs = false,
+): Promise<Record<string, Measurement[]>> {
   const results: Record<string, Measurement[]> = Object.fromEntries(modes.map((mode) => [mode, []]));
   for (let index = 0; index < runs; index++) {
     for (const mode of modes) {
       // Dropgate runs as `npm start` and bin/dropgate.js run it; the baselines with Node's defaults.
       const flags = mode.includes('pipeline') ? ['--single-threaded-gc', '--max-semi-space-size=4'] : [];
+      const fauxqs = withFauxqs ? await startFauxqsProcess() : undefined;
       const { stdout } = await run(
         process.execPath,
         [...flags, '--expose-gc', join(here, 'measure.js'), mode, file],
         {
           maxBuffer: 1 << 20,
+          env: fauxqs
+            ? {
+                ...process.env,
+                AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+                AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'bench',
+                AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'bench',
+                AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+              }
+            : process.env,
         },
-      );
+      ).finally(() => fauxqs?.stop());
       const measurement = JSON.parse(stdout.trim().split('\n').pop()!) as Measurement;
       results[mode]!.push(measurement);
       process.stderr.write(
@@ -217,4 +254,29 @@ if (files.has('pubsub')) {
   } finally {
     await stopEmulator();
   }
+}
+
+if (files.has('sqs')) {
+  const sqsFile = join(dataDir, `orders-${sqsMegabytes}mb.csv`);
+  if (!existsSync(sqsFile)) await generateOrdersCsv(sqsFile, sqsMegabytes * 1e6);
+  process.stderr.write('SQS\n');
+  const bytes = statSync(sqsFile).size;
+  const results = await measureModes(sqsFile, ['sqs-baseline', 'sqs-pipeline'], true);
+  const baseline = summary(results['sqs-baseline']!, bytes);
+  const pipeline = summary(results['sqs-pipeline']!, bytes);
+  console.log(
+    `SQS: ${(bytes / 1e6).toFixed(0)} MB CSV, ${pipeline.rows.toLocaleString('en')} rows into fauxqs, one message a row, ` +
+      `median of ${runs} runs`,
+  );
+  console.log(
+    `${'fauxqs SendMessageBatch, same msgs'.padEnd(30)} ${Math.round(baseline.rowsPerSecond)
+      .toLocaleString('en')
+      .padStart(11)} msgs/s (${baseline.rows.toLocaleString('en')} row messages)`,
+  );
+  console.log(line('dropgate -> sqs sink', pipeline));
+  console.log(
+    `  throughput ratio: ${(pipeline.rowsPerSecond / baseline.rowsPerSecond).toFixed(2)} of the stand-in's own ` +
+      'rate (target >= 0.90)',
+  );
+  console.log(`  peak RSS: ${pipeline.peakRssMb.toFixed(0)} MB`);
 }

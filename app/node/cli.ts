@@ -2,13 +2,15 @@
  * The `dropgate` command: `serve` runs the gateway, `ingest <file> --dataset <name>` runs one local file
  * through the pipeline, `replay <objectKey>` re-ingests a landed object. `ingest` and `replay` print one
  * JSON summary line and exit non-zero when the file is rejected (2) or ingestion fails (3); `backfill`
- * lists the bucket and ingests every object version the ledger never saw; `schemas check` compares each dataset's schema versions under its compatibility mode and exits 1 on a break.
+ * lists the bucket and ingests every object version the ledger never saw; `schemas check` compares
+ * each dataset's schema versions under its compatibility mode and exits 1 on a break; `ledger
+ * create-table` creates a dynamodb ledger's table (for development).
  */
 import { parseArgs } from 'node:util';
 import { basename, relative, resolve, sep } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { wireAdapters, wireLocalFilesStore } from './wire.js';
+import { createLedgerStorage, wireAdapters, wireLocalFilesStore } from './wire.js';
 import { DropgateError } from '../../adapters/errors.js';
 import { ingestFile, type IngestResult, type Progress } from '../../workers/ingest-file.js';
 import { datasetVersionFor } from '../../workers/compiled-dataset.js';
@@ -40,7 +42,8 @@ const USAGE = `usage:
   dropgate ingest <file> --dataset <name> [--config <file>] [--force]
   dropgate replay <objectKey> [--config <file>]
   dropgate backfill [--prefix <prefix>] [--since <RFC 3339 time>] [--dry-run] [--config <file>]
-  dropgate schemas check [--config <file>]`;
+  dropgate schemas check [--config <file>]
+  dropgate ledger create-table [--config <file>]`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -86,6 +89,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'schemas':
       if (target !== 'check' || extra.length > 0) return usage(64);
       return checkSchemas(config);
+    case 'ledger':
+      if (target !== 'create-table' || extra.length > 0) return usage(64);
+      process.stdout.write(`${await createLedgerStorage(config.file)}\n`);
+      return 0;
     default:
       return usage(64);
   }

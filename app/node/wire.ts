@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
 import { createPubSubEventSink } from '../../adapters/event-sink/pubsub/pubsub-event-sink.js';
+import { createSqsEventSink } from '../../adapters/event-sink/sqs/sqs-event-sink.js';
+import { createDynamoDbLedger } from '../../adapters/ledger/dynamodb/dynamodb-ledger.js';
+import { createLedgerTable } from '../../adapters/ledger/dynamodb/ledger-table.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createFirestoreLedger } from '../../adapters/ledger/firestore/firestore-ledger.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
@@ -32,7 +35,7 @@ export interface WireOptions {
 }
 
 export async function wireAdapters(options: WireOptions): Promise<WiredAdapters> {
-  const { dataDir, file } = options;
+  const { file } = options;
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
     const store = await wireStore(options, opened);
@@ -83,6 +86,12 @@ async function wireLedger(options: WireOptions): Promise<Ledger & { close(): Pro
         ...(config.collectionPrefix === undefined ? {} : { collectionPrefix: config.collectionPrefix }),
         ...(config.retentionDays === undefined ? {} : { retentionDays: config.retentionDays }),
       });
+    case 'dynamodb':
+      return createDynamoDbLedger({
+        table: config.table,
+        ...(config.region ? { region: config.region } : {}),
+        ...(config.retentionDays ? { retentionDays: config.retentionDays } : {}),
+      });
   }
 }
 
@@ -118,14 +127,38 @@ function isUploadReceiver(store: ObjectStore): store is ObjectStore & UploadRece
   return typeof candidate.verifyUpload === 'function' && typeof candidate.receive === 'function';
 }
 
-function wireSink(options: WireOptions): Promise<EventSink> {
-  const sink = options.file.sink;
+async function wireSink({ file, dataDir }: WireOptions): Promise<EventSink> {
+  const { sink } = file;
   switch (sink.type) {
     case 'local':
-      return createLocalEventSink({ directory: join(options.dataDir, 'events') });
+      return createLocalEventSink({ directory: join(dataDir, 'events') });
     case 'pubsub':
-      return Promise.resolve(createPubSubEventSink({ projectId: sink.projectId, mode: sink.mode }));
+      return createPubSubEventSink({ projectId: sink.projectId, mode: sink.mode });
+    case 'sqs':
+      return createSqsEventSink({
+        ...(sink.region ? { region: sink.region } : {}),
+        ...(sink.fifoGroup ? { fifoGroup: sink.fifoGroup } : {}),
+      });
   }
+}
+
+/**
+ * Creates the table of a `dynamodb` ledger (`dropgate ledger create-table`, for development; production
+ * tables come from the README's command or infrastructure code). Fails for any other ledger type.
+ */
+export async function createLedgerStorage(file: Pick<ConfigFile, 'ledger'>): Promise<string> {
+  const { ledger } = file;
+  if (ledger.type !== 'dynamodb') {
+    throw new DropgateError(
+      'CONFIG_INVALID',
+      `ledger.type is ${ledger.type}: only a dynamodb ledger has a table to create`,
+    );
+  }
+  const { created } = await createLedgerTable({
+    table: ledger.table,
+    ...(ledger.region ? { region: ledger.region } : {}),
+  });
+  return created ? `created DynamoDB table ${ledger.table}` : `DynamoDB table ${ledger.table} exists already`;
 }
 
 /**

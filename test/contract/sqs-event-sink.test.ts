@@ -1,0 +1,328 @@
+/** Runs the EventSink contract against the SQS sink on fauxqs, then SQS's own limits, failures and FIFO. */
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+  type SendMessageBatchCommand,
+} from '@aws-sdk/client-sqs';
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageRoot } from '../../app/node/load-config.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EncodedEvents } from '../../workers/event-batch.js';
+import {
+  createSqsEventSink,
+  deduplicationIdOf,
+  SQS_MAX_REQUEST_BYTES,
+} from '../../adapters/event-sink/sqs/sqs-event-sink.js';
+import type { EventSink } from '../../adapters/ports.js';
+import { startFauxqs, useTestCredentials, type StandIn } from '../support/aws-stand-ins.js';
+import { eventOfSize, eventSinkContract, testEvent } from './event-sink-contract.js';
+
+useTestCredentials();
+await acceptEveryUnicodeCharacter();
+
+/**
+ * fauxqs 1.9 checks a body's characters without the regular expression's `u` flag, so it refuses every
+ * character above U+FFFF (an emoji), which SQS takes (#x10000 to #x10FFFF are allowed). Its check is
+ * made SQS's here, in the stand-in running in this process, so the contract's unicode body can pass.
+ */
+async function acceptEveryUnicodeCharacter() {
+  const entry = realpathSync(join(packageRoot, 'node_modules/fauxqs/dist/sqs/sqsTypes.js'));
+  const types = (await import(pathToFileURL(entry).href)) as { INVALID_MESSAGE_BODY_CHAR: RegExp };
+  // eslint-disable-next-line no-control-regex
+  const invalid = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+  types.INVALID_MESSAGE_BODY_CHAR.test = (text: string) => invalid.test(text);
+}
+
+/** Points the SDK at `standIn` the way an operator would: the standard variable. */
+function useEndpoint(standIn: StandIn) {
+  process.env.AWS_ENDPOINT_URL_SQS = standIn.endpoint;
+}
+
+async function createQueues(client: SQSClient, names: string[]): Promise<Map<string, string>> {
+  const urls = new Map<string, string>();
+  for (const name of names) {
+    const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name }));
+    urls.set(name, QueueUrl!);
+  }
+  return urls;
+}
+
+/**
+ * Every message waiting on the queue, each received once: hidden for the rest of the test on a standard
+ * queue (several receivers at once), deleted on a FIFO queue, which holds back a group's next message
+ * until then (one receiver, to keep the order).
+ */
+async function drain(client: SQSClient, queueUrl: string): Promise<Message[]> {
+  const fifo = queueUrl.endsWith('.fifo');
+  const messages: Message[] = [];
+  const receive = async () => {
+    for (;;) {
+      const { Messages = [] } = await client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 600,
+          WaitTimeSeconds: 0,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      if (Messages.length === 0) return;
+      messages.push(...Messages);
+      if (!fifo) continue;
+      await client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: Messages.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle!,
+          })),
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: fifo ? 1 : 8 }, receive));
+  return messages;
+}
+
+const idAndBody = (message: Message) => ({
+  id: message.MessageAttributes?.['ce-id']?.StringValue ?? '(no ce-id)',
+  body: message.Body!,
+});
+
+eventSinkContract('sqs on fauxqs', async () => {
+  const standIn = await startFauxqs();
+  useEndpoint(standIn);
+  const client = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const urls = await createQueues(client, ['orders', 'orders.dead-letter', 'never-used']);
+  const sink = createSqsEventSink();
+  return {
+    sink,
+    published: async (topic) => (await drain(client, urls.get(topic)!)).map(idAndBody),
+    async dispose() {
+      client.destroy();
+      await standIn.stop();
+    },
+  };
+});
+
+describe('SQS event sink', () => {
+  let standIn: StandIn;
+  let client: SQSClient;
+  let sinks: EventSink[];
+  /** Every SendMessageBatch request sent, by its entries. */
+  let requests: Array<SendMessageBatchCommand['input']>;
+
+  beforeEach(async () => {
+    standIn = await startFauxqs();
+    useEndpoint(standIn);
+    client = new SQSClient({ useQueueUrlAsEndpoint: false });
+    sinks = [];
+    requests = [];
+  });
+  afterEach(async () => {
+    await Promise.all(sinks.map((sink) => sink.close()));
+    client.destroy();
+    await standIn.stop();
+  });
+
+  /** A sink whose client records each SendMessageBatch request before sending it. */
+  function open(options: Parameters<typeof createSqsEventSink>[0] = {}) {
+    const recorded = new SQSClient({ useQueueUrlAsEndpoint: false });
+    recorded.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'SendMessageBatchCommand') {
+          requests.push(args.input as SendMessageBatchCommand['input']);
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const sink = createSqsEventSink({ client: recorded, ...options });
+    sinks.push(sink);
+    return sink;
+  }
+
+  it('sends requests of at most 10 entries and 1 MiB, attributes counted, losing nothing', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const small = Array.from({ length: 23 }, (_, index) => testEvent(`small-${index}`, { index }));
+    // 300,000-byte bodies: three fit in 1 MiB, a fourth does not.
+    const large = Array.from({ length: 7 }, (_, index) => eventOfSize(`large-${index}`, 300_000));
+    const sink = open();
+    expect(await sink.publish('orders', EncodedEvents.of([...large, ...small]))).toEqual({ failed: [] });
+
+    // Three large bodies fill a request by bytes; small ones fill it by entries.
+    expect(requests.map((request) => request.Entries!.length)).toEqual([3, 3, 10, 10, 4]);
+    for (const request of requests) {
+      expect(request.Entries!.length).toBeLessThanOrEqual(10);
+      let bytes = 0;
+      for (const entry of request.Entries!) {
+        bytes += Buffer.byteLength(entry.MessageBody!);
+        for (const [name, value] of Object.entries(entry.MessageAttributes ?? {})) {
+          bytes += Buffer.byteLength(name) + value.DataType!.length + Buffer.byteLength(value.StringValue!);
+        }
+      }
+      expect(bytes).toBeLessThanOrEqual(SQS_MAX_REQUEST_BYTES);
+    }
+    const received = (await drain(client, url!)).map(idAndBody);
+    expect(received.map((event) => event.id).sort()).toEqual(
+      [...small, ...large].map((event) => event.id).sort(),
+    );
+  });
+
+  it('carries the CloudEvents attributes as message attributes, at most ten', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const body = JSON.stringify({
+      specversion: '1.0',
+      id: 'abc-1',
+      source: '//dropgate.local/buckets/uploads',
+      type: 'OrderReceived',
+      subject: 'vendors/acme/orders/a b.csv',
+      time: '2024-05-01T12:00:00.000Z',
+      datacontenttype: 'application/json',
+      dataset: 'orders',
+      data: { source: 'not the envelope', time: 'nor this' },
+    });
+    const attributes = { type: 'OrderReceived', dataset: 'orders', schemaversion: '2' };
+    await open().publish('orders', EncodedEvents.of([{ id: 'abc-1', body, attributes }]));
+    const [message] = await drain(client, url!);
+    const received = Object.fromEntries(
+      Object.entries(message!.MessageAttributes!).map(([name, value]) => [name, value.StringValue]),
+    );
+    expect(received).toEqual({
+      'ce-id': 'abc-1',
+      'ce-specversion': '1.0',
+      'ce-type': 'OrderReceived',
+      'ce-source': '//dropgate.local/buckets/uploads',
+      'ce-subject': 'vendors/acme/orders/a b.csv',
+      'ce-time': '2024-05-01T12:00:00.000Z',
+      'content-type': 'application/cloudevents+json',
+      'ce-dataset': 'orders',
+      'ce-schemaversion': '2',
+    });
+    expect(message!.Body).toBe(body);
+
+    const many = Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`extra${index}`, 'x']));
+    await open().publish('orders', EncodedEvents.of([{ ...testEvent('many'), attributes: many }]));
+    const [crowded] = await drain(client, url!);
+    expect(Object.keys(crowded!.MessageAttributes!)).toHaveLength(10);
+    expect(crowded!.MessageAttributes!['ce-id']?.StringValue).toBe('many');
+  });
+
+  it('refuses a message too large for SQS for good, naming the limit, and sends the rest', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const sink = open();
+    const events = [testEvent('before'), eventOfSize('huge', 2 << 20), testEvent('after')];
+    const { failed } = await sink.publish('orders', EncodedEvents.of(events));
+    expect(failed).toEqual([
+      {
+        index: 1,
+        message: expect.stringContaining(`${SQS_MAX_REQUEST_BYTES} bytes a message`),
+        retryable: false,
+      },
+    ]);
+    expect((await drain(client, url!)).map((message) => idAndBody(message).id).sort()).toEqual([
+      'after',
+      'before',
+    ]);
+  });
+
+  it('maps the entries SQS fails to their events: a sender fault for good, any other retryable', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const events = Array.from({ length: 25 }, (_, index) => testEvent(`event-${index}`));
+    // U+FFFF is not a character SQS takes in a body: fauxqs fails that entry as the sender's fault.
+    events[13] = { id: 'bad', body: '{"id":"bad","data":"\uffff"}' };
+    const throttled = new SQSClient({ useQueueUrlAsEndpoint: false });
+    let request = 0;
+    throttled.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName !== 'SendMessageBatchCommand' || ++request !== 3) return result;
+        // The third request's first entry comes back throttled, as SQS reports it in Failed[].
+        const output = result.output as { Successful?: Array<{ Id?: string }>; Failed?: unknown[] };
+        const [first] = output.Successful!.splice(0, 1);
+        output.Failed = [
+          ...(output.Failed ?? []),
+          { Id: first!.Id, SenderFault: false, Code: 'ThrottlingException', Message: 'Rate exceeded' },
+        ];
+        return result;
+      },
+      { step: 'initialize' },
+    );
+    const sink = createSqsEventSink({ client: throttled, maxInFlight: 1 });
+    sinks.push(sink);
+    const { failed } = await sink.publish('orders', EncodedEvents.of(events));
+    expect(failed).toEqual([
+      { index: 13, message: expect.stringContaining('InvalidMessageContents'), retryable: false },
+      { index: 20, message: expect.stringContaining('ThrottlingException'), retryable: true },
+    ]);
+    // The throttled one did reach the stand-in here; what matters is it was reported by its index.
+    const received = (await drain(client, url!)).map((message) => idAndBody(message).id);
+    expect(received).not.toContain('bad');
+    expect(received).toHaveLength(24);
+  });
+
+  it('rejects the whole publish when a queue does not exist, naming it', async () => {
+    await expect(open().publish('no-such-queue', EncodedEvents.of([testEvent('a')]))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('no-such-queue'),
+    });
+  });
+
+  it('accepts a queue URL as the topic, and resolves a name once', async () => {
+    const urls = await createQueues(client, ['orders']);
+    const lookups: string[] = [];
+    const counting = new SQSClient({ useQueueUrlAsEndpoint: false });
+    counting.middlewareStack.add(
+      (next, context) => async (args) => {
+        lookups.push(context.commandName!);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const sink = createSqsEventSink({ client: counting });
+    sinks.push(sink);
+    await sink.publish(urls.get('orders')!, EncodedEvents.of([testEvent('by-url')]));
+    await sink.publish('orders', EncodedEvents.of([testEvent('by-name-1')]));
+    await sink.publish('orders', EncodedEvents.of([testEvent('by-name-2')]));
+    expect(lookups.filter((name) => name === 'GetQueueUrlCommand')).toHaveLength(1);
+    expect((await drain(client, urls.get('orders')!)).map((message) => idAndBody(message).id).sort()).toEqual(
+      ['by-name-1', 'by-name-2', 'by-url'],
+    );
+  });
+
+  it('sends to a FIFO queue with the event id as deduplication id, so a retry is dropped', async () => {
+    const [url] = (await createQueues(client, ['orders.fifo'])).values();
+    const sink = open({ fifoGroup: 'orders-group' });
+    const events = Array.from({ length: 12 }, (_, index) => testEvent(`fifo-${index}`));
+    await sink.publish('orders.fifo', EncodedEvents.of(events));
+    // A retry of part of the batch, as after a partial failure: the queue keeps one of each.
+    await sink.publish('orders.fifo', EncodedEvents.of(events.slice(3, 8)));
+    const received = await drain(client, url!);
+    expect(received.map((message) => idAndBody(message).id)).toEqual(events.map((event) => event.id));
+    for (const message of received) {
+      expect(message.Attributes?.MessageGroupId).toBe('orders-group');
+      expect(message.Attributes?.MessageDeduplicationId).toBe(idAndBody(message).id);
+    }
+  });
+
+  it('groups FIFO messages by dataset by default, and hashes an id SQS would refuse as dedup id', async () => {
+    const [url] = (await createQueues(client, ['events.fifo'])).values();
+    const long = `x${'y'.repeat(200)}`;
+    await open().publish(
+      'events.fifo',
+      EncodedEvents.of([testEvent('plain'), { ...testEvent(long), attributes: { dataset: 'invoices' } }]),
+    );
+    const received = await drain(client, url!);
+    expect(received.map((message) => message.Attributes?.MessageGroupId)).toEqual(['orders', 'invoices']);
+    expect(received[1]!.Attributes?.MessageDeduplicationId).toBe(deduplicationIdOf(long));
+    expect(deduplicationIdOf(long)).toMatch(/^[0-9a-f]{64}$/);
+    expect(deduplicationIdOf('a é')).toMatch(/^[0-9a-f]{64}$/);
+    expect(deduplicationIdOf('0123abcd-42-rejected')).toBe('0123abcd-42-rejected');
+  });
+});
