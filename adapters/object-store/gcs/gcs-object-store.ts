@@ -40,7 +40,12 @@ export function createGcsObjectStore(options: GcsObjectStoreOptions): ObjectStor
   const storageOptions: StorageOptions = {
     ...(options.projectId ? { projectId: options.projectId } : {}),
     ...(options.keyFile ? { keyFilename: options.keyFile } : {}),
-    ...(options.maxRetries === undefined ? {} : { retryOptions: { maxRetries: options.maxRetries } }),
+    // The SDK reads a maxRetries of 0 as unset (its default, 3): no retries means autoRetry off.
+    ...(options.maxRetries === undefined
+      ? {}
+      : {
+          retryOptions: options.maxRetries === 0 ? { autoRetry: false } : { maxRetries: options.maxRetries },
+        }),
   };
   const bucket = new Storage(storageOptions).bucket(bucketName);
 
@@ -161,6 +166,12 @@ export function createGcsObjectStore(options: GcsObjectStoreOptions): ObjectStor
         const token = (nextQuery as { pageToken?: string } | null | undefined)?.pageToken;
         return token ? { objects, cursor: token } : { objects };
       } catch (error) {
+        if (statusOf(error) === 404) {
+          throw new DropgateError('OBJECT_NOT_FOUND', `bucket gs://${bucketName} does not exist`, {
+            cause: error,
+            context: { bucket: bucketName, prefix },
+          });
+        }
         throw storeError(error, bucketName, prefix);
       }
     },
