@@ -80,7 +80,7 @@ const datasetConfig = z
 
 /** Adapter types this build knows, per port; cloud types join as their adapters land. */
 export const ADAPTER_TYPES = {
-  store: ['local'],
+  store: ['local', 'gcs'],
   sink: ['local'],
   ledger: ['local'],
   intake: ['local-upload'],
@@ -97,13 +97,32 @@ const intakeConfig = z
   })
   .strict();
 
+/** A GCS bucket; credentials from `keyFile` or Application Default Credentials. */
+const gcsStoreConfig = z
+  .object({
+    type: z.literal('gcs'),
+    /** The bucket name, without `gs://`. */
+    bucket: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/,
+        'must be a GCS bucket name: lowercase letters, digits, "-", "_" and ".", without gs://',
+      ),
+    projectId: z.string().min(1).optional(),
+    /** A service-account JSON key, relative to the config file; absent: Application Default Credentials. */
+    keyFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** The store by `type`; an unknown type names the known ones, and each type refuses fields of another. */
+const storeConfig = z
+  .looseObject({ type: adapterType(ADAPTER_TYPES.store) })
+  .pipe(z.discriminatedUnion('type', [z.object({ type: z.literal('local') }).strict(), gcsStoreConfig]));
+
 export const configFileSchema = z
   .object({
     dataDir: z.string().min(1).default('.dropgate'),
-    store: z
-      .object({ type: adapterType(ADAPTER_TYPES.store) })
-      .strict()
-      .default({ type: 'local' }),
+    store: storeConfig.default({ type: 'local' }),
     sink: z
       .object({ type: adapterType(ADAPTER_TYPES.sink) })
       .strict()

@@ -8,7 +8,9 @@ import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from 
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
+import { createGcsObjectStore } from '../../adapters/object-store/gcs/gcs-object-store.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
+import { DropgateError } from '../../adapters/errors.js';
 import type { ConfigFile } from '../config.js';
 
 export interface WiredAdapters {
@@ -41,10 +43,15 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     const intakes = file.intake.map((intake) => {
       switch (intake.type) {
         case 'local-upload':
-          return createLocalUploadIntake({
-            receiver: store as ObjectStore & UploadReceiver,
-            mode: intake.mode,
-          });
+          if (!receivesUploads(store)) {
+            throw new DropgateError(
+              'CONFIG_INVALID',
+              `intake local-upload takes uploads the gateway receives itself, but uploads to the ` +
+                `${file.store.type} store go straight to the bucket: set "intake" to the bucket's ` +
+                'notification channel, or to [] and ingest with POST /admin/replay',
+            );
+          }
+          return createLocalUploadIntake({ receiver: store, mode: intake.mode });
       }
     });
     return {
@@ -63,8 +70,9 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
   }
 }
 
-function wireStore(options: WireOptions) {
-  switch (options.file.store.type) {
+async function wireStore(options: WireOptions): Promise<ObjectStore> {
+  const store = options.file.store;
+  switch (store.type) {
     case 'local':
       return createLocalObjectStore({
         directory: join(options.dataDir, 'bucket'),
@@ -72,7 +80,17 @@ function wireStore(options: WireOptions) {
         baseUrl: options.publicUrl,
         signingSecret: options.signingSecret,
       });
+    case 'gcs':
+      return createGcsObjectStore({
+        bucket: store.bucket,
+        ...(store.projectId ? { projectId: store.projectId } : {}),
+        ...(store.keyFile ? { keyFile: store.keyFile } : {}),
+      });
   }
+}
+
+function receivesUploads(store: ObjectStore): store is ObjectStore & UploadReceiver {
+  return 'verifyUpload' in store && 'receive' in store;
 }
 
 /**
