@@ -6,7 +6,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createGcsObjectStore } from '../../adapters/object-store/gcs/gcs-object-store.js';
 import type { ObjectStore, SignedPutUpload } from '../../adapters/ports.js';
-import { readAll } from '../contract/object-store-support.js';
+import { isDropgateError } from '../../adapters/errors.js';
+import { expectCode, outcome, readAll } from '../contract/object-store-support.js';
 import { createTestServiceAccount } from '../support/gcs-stand-in/service-account.js';
 import { useGcsStandIn } from './support/gcs.js';
 
@@ -191,6 +192,35 @@ describe('signed upload URL without an emulator', () => {
       expect(real.source).toBe('//storage.googleapis.com/projects/_/buckets/vendor-drop');
     } finally {
       process.env.STORAGE_EMULATOR_HOST = emulator;
+    }
+  });
+});
+
+describe('signing refused', () => {
+  it('refuses an expiry beyond the seven days V4 allows with BAD_REQUEST', async () => {
+    await expectCode(
+      store.createUploadUrl({ key, maxBytes: 10, contentType: 'text/csv', expiresInSeconds: 604_801 }),
+      'BAD_REQUEST',
+    );
+  });
+
+  it('fails CONFIG_INVALID naming keyFile when there are no credentials to sign with', async () => {
+    const saved = { home: process.env.HOME, credentials: process.env.GOOGLE_APPLICATION_CREDENTIALS };
+    // No key file, no ADC file under an empty home, no metadata server (METADATA_SERVER_DETECTION=none).
+    process.env.HOME = gcs.directory;
+    delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    process.env.METADATA_SERVER_DETECTION = 'none';
+    try {
+      const keyless = createGcsObjectStore({ bucket, projectId: 'dropgate-test' });
+      const result = await outcome(
+        keyless.createUploadUrl({ key, maxBytes: 10, contentType: 'text/csv', expiresInSeconds: 600 }),
+      );
+      const error = 'error' in result ? result.error : undefined;
+      expect(isDropgateError(error, 'CONFIG_INVALID'), String(error)).toBe(true);
+      expect((error as Error).message).toContain('keyFile');
+    } finally {
+      process.env.HOME = saved.home;
+      if (saved.credentials !== undefined) process.env.GOOGLE_APPLICATION_CREDENTIALS = saved.credentials;
     }
   });
 });

@@ -34,6 +34,7 @@ interface ObjectMetadata {
 }
 
 const GENERATION = /^[1-9]\d{0,19}$/;
+const SEVEN_DAYS = 7 * 24 * 60 * 60;
 
 export function createGcsObjectStore(options: GcsObjectStoreOptions): ObjectStore {
   const { bucket: bucketName } = options;
@@ -178,11 +179,22 @@ export function createGcsObjectStore(options: GcsObjectStoreOptions): ObjectStor
 
     async createUploadUrl(request): Promise<SignedPutUpload> {
       const key = assertSafeKey(request.key);
+      const { expiresInSeconds, maxBytes } = request;
+      if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > SEVEN_DAYS) {
+        throw new DropgateError('BAD_REQUEST', `a V4 signed URL expires in 1 to ${SEVEN_DAYS} seconds`, {
+          context: { expiresInSeconds },
+        });
+      }
+      if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+        throw new DropgateError('BAD_REQUEST', 'maxBytes must be a whole number of bytes', {
+          context: { maxBytes },
+        });
+      }
       // Whole seconds: X-Goog-Date has no fraction, and the URL's expiry is that date plus X-Goog-Expires.
       const accessibleAt = Math.floor(Date.now() / 1000) * 1000;
-      const expiresAt = accessibleAt + request.expiresInSeconds * 1000;
+      const expiresAt = accessibleAt + expiresInSeconds * 1000;
       const headers: Record<string, string> = {
-        'x-goog-content-length-range': `0,${request.maxBytes}`,
+        'x-goog-content-length-range': `0,${maxBytes}`,
         ...(request.contentType ? { 'content-type': request.contentType } : {}),
       };
       try {
@@ -242,20 +254,28 @@ function storeError(error: unknown, bucket: string, key: string, version?: strin
   return fail('OBJECT_READ_FAILED', `GCS did not serve ${object}`);
 }
 
-/** A failure to sign: IAM refusing signBlob is the deployment's to fix; anything else may pass. */
+/**
+ * A failure to sign is the deployment's, not the vendor's: no credentials, or an account IAM does not let
+ * sign (CONFIG_INVALID, naming the fix); anything else (IAM unreachable) may pass on a retry.
+ */
 function signingError(error: unknown, bucket: string, key: string): DropgateError {
   const message = (error as Error)?.message ?? String(error);
   const context = { bucket, key };
-  if (/denied|permission|403/i.test(message)) {
+  const cannot = `cannot sign an upload URL for gs://${bucket}/${key}: ${message}`;
+  if (/default credentials|client_email|private key/i.test(message)) {
     return new DropgateError(
-      'FORBIDDEN',
-      `cannot sign an upload URL for gs://${bucket}/${key}: ${message} (without a key file the service ` +
-        'account signs through IAM signBlob and needs roles/iam.serviceAccountTokenCreator on itself)',
+      'CONFIG_INVALID',
+      `${cannot} (give the store a keyFile, or run with Application Default Credentials of a service account)`,
       { cause: error, context },
     );
   }
-  return new DropgateError('INTERNAL', `cannot sign an upload URL for gs://${bucket}/${key}: ${message}`, {
-    cause: error,
-    context,
-  });
+  if (/denied|permission|403/i.test(message)) {
+    return new DropgateError(
+      'CONFIG_INVALID',
+      `${cannot} (without a key file the service account signs through IAM signBlob and needs ` +
+        'roles/iam.serviceAccountTokenCreator on itself)',
+      { cause: error, context },
+    );
+  }
+  return new DropgateError('INTERNAL', cannot, { cause: error, context });
 }
