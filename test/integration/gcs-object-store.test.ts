@@ -175,6 +175,17 @@ describe('failures', () => {
     }
   });
 
+  it('fails a whole read whose bytes do not match the MD5 GCS holds with OBJECT_READ_FAILED, retryable', async () => {
+    const content = 'id,amount\n'.repeat(1000);
+    const generation = await save('damaged.csv', content);
+    gcs.standIn.corruptNextDownload();
+    const damaged = await outcome(store.read('damaged.csv', generation).then(readAll));
+    const error = 'error' in damaged ? damaged.error : undefined;
+    expect(isDropgateError(error, 'OBJECT_READ_FAILED'), String(error)).toBe(true);
+    expect(isDropgateError(error) && error.retryable).toBe(true);
+    expect(text(await readAll(await store.read('damaged.csv', generation)))).toBe(content);
+  });
+
   it('lets the SDK retry a passing 503 on its own when retries are allowed', async () => {
     const generation = await save('a.csv', 'a\n');
     const patient = createGcsObjectStore({ bucket: bucketName, keyFile: gcs.account.keyFile, maxRetries: 1 });

@@ -45,6 +45,8 @@ export interface GcsStandIn {
   advanceClock(milliseconds: number): void;
   /** Answers the next `count` requests with `status` (a 503, a 429) before looking at them. */
   failNext(status: number, count?: number): void;
+  /** Flips a bit of the next download's body, leaving its `x-goog-hash` as stored: damage on the way. */
+  corruptNextDownload(): void;
   /** Every request received, as `METHOD path?query`. */
   readonly requests: string[];
   close(): Promise<void>;
@@ -80,6 +82,7 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
   let clockOffset = 0;
   let failures: { status: number; count: number } | undefined;
   let lastGeneration = 0;
+  let corruptDownload = false;
   for (const name of options.buckets ?? []) buckets.set(name, new Map());
   for (const account of options.serviceAccounts ?? []) accounts.set(account.clientEmail, account.publicKey);
 
@@ -247,6 +250,11 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
       return response.end(bytes);
     }
     if (object.contentEncoding) headers['content-encoding'] = object.contentEncoding;
+    if (corruptDownload && bytes.byteLength > 0) {
+      corruptDownload = false;
+      bytes = Buffer.from(bytes);
+      bytes[bytes.byteLength >> 1]! ^= 0x01;
+    }
     const range = request.headers.range;
     if (range !== undefined) {
       const match = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
@@ -622,6 +630,7 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
     object: (bucket, name) => buckets.get(bucket)?.get(name),
     advanceClock: (milliseconds) => void (clockOffset += milliseconds),
     failNext: (status, count = 1) => void (failures = { status, count }),
+    corruptNextDownload: () => void (corruptDownload = true),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
