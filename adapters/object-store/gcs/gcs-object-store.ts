@@ -127,8 +127,7 @@ export function createGcsObjectStore(options: GcsObjectStoreOptions): ObjectStor
           pending = undefined;
           if (!result.done) {
             digest?.update(result.value);
-            const chunk = result.value;
-            return controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+            return controller.enqueue(ownBytes(result.value));
           }
           const actual = digest?.digest('base64');
           if (actual !== expected) {
@@ -166,8 +165,7 @@ export function createGcsObjectStore(options: GcsObjectStoreOptions): ObjectStor
       }
       const chunks: Buffer[] = [];
       for (let result = opened.first; !result.done; result = await opened.next()) chunks.push(result.value);
-      const bytes = Buffer.concat(chunks);
-      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return ownBytes(Buffer.concat(chunks));
     },
 
     async list(prefix, { cursor, limit } = {}) {
@@ -241,6 +239,17 @@ function md5Of(headers: Record<string, string | undefined>): string | undefined 
   const asStored = stored === 'identity' || (stored === 'gzip' && headers['content-encoding'] === 'gzip');
   if (!asStored) return undefined;
   return /(?:^|,)\s*md5=([A-Za-z0-9+/=]+)/.exec(headers['x-goog-hash'] ?? '')?.[1];
+}
+
+/**
+ * `buffer` as a Uint8Array that owns its memory: a small Node Buffer is a view into a shared pool, which a
+ * consumer that transfers the bytes to a thread would detach for every other view.
+ */
+function ownBytes(buffer: Buffer): Uint8Array {
+  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) {
+    return new Uint8Array(buffer.buffer, 0, buffer.byteLength);
+  }
+  return new Uint8Array(buffer);
 }
 
 /** The HTTP status of an SDK error (ApiError's `code`), when it has one. */
