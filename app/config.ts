@@ -98,7 +98,7 @@ const datasetConfig = z
 
 /** Adapter types this build knows, per port; cloud types join as their adapters land. */
 export const ADAPTER_TYPES = {
-  store: ['local', 's3'],
+  store: ['local', 'gcs', 's3'],
   sink: ['local', 'pubsub', 'sqs'],
   ledger: ['local', 'firestore', 'dynamodb'],
   intake: ['local-upload'],
@@ -248,10 +248,34 @@ const s3StoreConfig = z
     path: ['upload'],
   });
 
+/** A GCS bucket; credentials from `keyFile` or Application Default Credentials. */
+const gcsStoreConfig = z
+  .object({
+    type: z.literal('gcs'),
+    /** The bucket name, without `gs://`. */
+    bucket: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/,
+        'must be a GCS bucket name: lowercase letters, digits, "-", "_" and ".", without gs://',
+      ),
+    projectId: z.string().min(1).optional(),
+    /** A service-account JSON key, relative to the config file; absent: Application Default Credentials. */
+    keyFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** The store by `type`; an unknown type names the known ones, and each type refuses fields of another. */
 const storeConfig = z
   .object({ type: adapterType(ADAPTER_TYPES.store) })
   .passthrough()
-  .pipe(z.discriminatedUnion('type', [z.object({ type: z.literal('local') }).strict(), s3StoreConfig]));
+  .pipe(
+    z.discriminatedUnion('type', [
+      z.object({ type: z.literal('local') }).strict(),
+      gcsStoreConfig,
+      s3StoreConfig,
+    ]),
+  );
 
 export type StoreConfig = z.infer<typeof storeConfig>;
 

@@ -95,6 +95,8 @@ export async function loadConfig(
     iconvTextDecoding,
     file.schemaBaseUrl ? { schemaBaseUrl: file.schemaBaseUrl } : {},
   );
+  // A key file is named like the schemas, relative to the config file.
+  if (file.store.type === 'gcs' && file.store.keyFile) file.store.keyFile = at(file.store.keyFile);
   return { path, file, dataDir: resolve(base, file.dataDir), datasets, environment } satisfies LoadedConfig;
 }
 

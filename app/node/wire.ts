@@ -13,6 +13,7 @@ import { createLedgerTable } from '../../adapters/ledger/dynamodb/ledger-table.j
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createFirestoreLedger } from '../../adapters/ledger/firestore/firestore-ledger.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
+import { createGcsObjectStore } from '../../adapters/object-store/gcs/gcs-object-store.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
 import { createS3ObjectStore } from '../../adapters/object-store/s3/s3-object-store.js';
 import { DropgateError } from '../../adapters/errors.js';
@@ -46,9 +47,13 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     const intakes = file.intake.map((intake) => {
       switch (intake.type) {
         case 'local-upload':
-          // The config allows local-upload with the local store only.
-          if (!isUploadReceiver(store)) {
-            throw new DropgateError('CONFIG_INVALID', `store ${file.store.type} receives no uploads itself`);
+          if (!receivesUploads(store)) {
+            throw new DropgateError(
+              'CONFIG_INVALID',
+              `intake local-upload takes uploads the gateway receives itself, but uploads to the ` +
+                `${file.store.type} store go straight to the bucket: set "intake" to the bucket's ` +
+                'notification channel, or to [] and ingest with POST /admin/replay',
+            );
           }
           return createLocalUploadIntake({ receiver: store, mode: intake.mode });
       }
@@ -119,10 +124,16 @@ async function wireStore(
       opened.push({ close: async () => s3.client.destroy() });
       return s3;
     }
+    case 'gcs':
+      return createGcsObjectStore({
+        bucket: store.bucket,
+        ...(store.projectId ? { projectId: store.projectId } : {}),
+        ...(store.keyFile ? { keyFile: store.keyFile } : {}),
+      });
   }
 }
 
-function isUploadReceiver(store: ObjectStore): store is ObjectStore & UploadReceiver {
+function receivesUploads(store: ObjectStore): store is ObjectStore & UploadReceiver {
   const candidate = store as Partial<UploadReceiver>;
   return typeof candidate.verifyUpload === 'function' && typeof candidate.receive === 'function';
 }

@@ -319,7 +319,9 @@ describe('configuration', () => {
   });
 
   it.each([
-    [{ store: { type: 'gcs' } }, 'store.type: must be one of: local'],
+    [{ store: { type: 'ftp' } }, 'store.type: must be one of: local'],
+    [{ store: { type: 'gcs' } }, 'store.bucket: is missing'],
+    [{ store: { type: 'gcs', bucket: 'gs://drop' } }, 'store.bucket: must be a GCS bucket name'],
     [{ sink: { type: 'kafka' } }, 'sink.type: must be one of: local'],
     [{ ledger: { type: 'redis' } }, 'ledger.type: must be one of: local'],
     [{ intake: [{ type: 'ftp' }] }, 'intake.0.type: must be one of: local-upload'],
