@@ -83,19 +83,51 @@ export const ADAPTER_TYPES = {
   store: ['local'],
   sink: ['local'],
   ledger: ['local'],
-  intake: ['local-upload'],
+  intake: ['local-upload', 'gcs-pubsub-push', 'eventarc'],
 } as const;
 
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
   z.enum(types, { error: () => `must be one of: ${types.join(', ')}` });
 
-const intakeConfig = z
-  .object({
-    type: adapterType(ADAPTER_TYPES.intake),
-    /** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
-    mode: z.enum(['background', 'inline']).default('background'),
-  })
-  .strict();
+/** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
+const intakeMode = z.enum(['background', 'inline']);
+
+/**
+ * A Google push intake (`gcs-pubsub-push`, `eventarc`): inline by default, since Cloud Run throttles the
+ * CPU outside requests; each push's OIDC token verified unless `auth` is explicitly `none`.
+ */
+const googlePushIntake = <T extends 'gcs-pubsub-push' | 'eventarc'>(type: T) =>
+  z
+    .object({
+      type: z.literal(type),
+      mode: intakeMode.default('inline'),
+      auth: z.enum(['oidc', 'none']).default('oidc'),
+      /** The token's expected `aud`; default the endpoint's URL under DROPGATE_PUBLIC_URL. */
+      audience: z.string().min(1).optional(),
+      /** The service account the push subscription or trigger signs its tokens as. */
+      serviceAccountEmail: z.email('must be a service account email').optional(),
+    })
+    .strict()
+    .refine((intake) => intake.auth === 'none' || intake.serviceAccountEmail !== undefined, {
+      message:
+        'is missing: the service account the push signs its OIDC token as (or "auth": "none" to accept unsigned pushes, e.g. from the emulator)',
+      path: ['serviceAccountEmail'],
+    });
+
+const intakeConfig = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('local-upload'), mode: intakeMode.default('background') }).strict(),
+    googlePushIntake('gcs-pubsub-push'),
+    googlePushIntake('eventarc'),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `must be one of: ${ADAPTER_TYPES.intake.join(', ')}` : undefined,
+  },
+);
+
+export type IntakeConfig = z.infer<typeof intakeConfig>;
 
 export const configFileSchema = z
   .object({
@@ -119,7 +151,7 @@ export const configFileSchema = z
         (list) => new Set(list.map((intake) => intake.type)).size === list.length,
         'each intake type may appear once',
       )
-      .default([{ type: 'local-upload', mode: 'background' }]),
+      .default([{ type: 'local-upload' as const, mode: 'background' as const }]),
     controlTopic: topicName.default('dropgate.files'),
     /**
      * Where the registry is served from outside (`https://dropgate.example.com/schemas`): events'
