@@ -5,15 +5,19 @@ import { DropgateError } from '../errors.js';
 export interface GcsObjectResource {
   bucket: string;
   name: string;
-  /** Decimal digits: GCS generations are int64, sent as strings. */
+  /** The object's generation, the version the store reads: decimal int64 on GCS, sent as a string. */
   generation: string;
   updated?: string;
   timeCreated?: string;
 }
 
-const GENERATION = /^[1-9][0-9]{0,18}$/;
+const GENERATION = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Whether `value` is a GCS generation: a positive int64 in decimal. */
+/**
+ * Whether `value` can be a generation: GCS's are decimal int64, but a notification may name an object of
+ * a stand-in bucket (the local store, with the Pub/Sub emulator) whose version tokens are not numbers, so
+ * any short token of plain characters is taken; a wrong one only ever finds no such version.
+ */
 export function isGeneration(value: string): boolean {
   return GENERATION.test(value);
 }
@@ -49,7 +53,7 @@ export function objectResource(value: unknown, where: string): GcsObjectResource
   if (!isGeneration(generation)) {
     throw new DropgateError(
       'BAD_REQUEST',
-      `${where}: generation ${JSON.stringify(generation)} is not a GCS generation`,
+      `${where}: generation ${JSON.stringify(generation)} is not a generation`,
     );
   }
   const optional = (field: string) =>

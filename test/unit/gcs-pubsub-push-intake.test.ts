@@ -164,12 +164,14 @@ describe('the gcs-pubsub-push intake', () => {
         /has no objectId/,
       ],
       [
-        'a generation that is not a number',
+        'a generation that is not a version token',
         () =>
           post({
-            message: { attributes: { ...notificationAttributes(object, 'NONE'), objectGeneration: '12abc' } },
+            message: {
+              attributes: { ...notificationAttributes(object, 'NONE'), objectGeneration: '12 abc' },
+            },
           }),
-        /objectGeneration "12abc" is not a GCS generation/,
+        /objectGeneration "12 abc" is not a generation/,
       ],
       [
         'attributes that disagree with the data',

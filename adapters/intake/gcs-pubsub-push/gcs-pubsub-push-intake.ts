@@ -176,7 +176,7 @@ export function landingOf(message: PushedMessage, bucket: string): IntakeResult 
   if (!isGeneration(generation)) {
     throw new DropgateError(
       'BAD_REQUEST',
-      `objectGeneration ${JSON.stringify(generation)} is not a GCS generation`,
+      `objectGeneration ${JSON.stringify(generation)} is not a generation`,
     );
   }
   const object = `gs://${bucketId}/${key}#${generation}`;
