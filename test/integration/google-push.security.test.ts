@@ -22,9 +22,11 @@ import { createAuthenticator } from '../../app/auth.js';
 import { createApp } from '../../app/create-app.js';
 import { createGateway } from '../../app/gateway.js';
 import { silentLogger } from '../../app/logger.js';
+import { embeddedConfig } from '../../app/node/load-config.js';
 import { testDataset } from '../support/datasets.js';
 import { binaryCloudEvent, wrappedPush } from '../support/gcs-notifications.js';
 import { ordersFile } from './support/orders-csv.js';
+import { call, expectError, startTestGateway } from './support/test-gateway.js';
 
 const BUCKET = 'acme-uploads';
 const BASE = 'https://dropgate.example.run.app';
@@ -243,3 +245,27 @@ for (const { type, create, delivery } of INTAKES) {
     });
   });
 }
+
+describe('a gateway started from a config naming a Google push intake', () => {
+  it('verifies tokens unless the config says "auth": "none": a push without one gets 401', async () => {
+    const gateway = await startTestGateway({
+      configFile: {
+        datasets: embeddedConfig.datasets,
+        intake: [
+          { type: 'gcs-pubsub-push', serviceAccountEmail: PUSHER },
+          { type: 'eventarc', serviceAccountEmail: PUSHER },
+        ],
+      },
+    });
+    try {
+      for (const { type, delivery } of INTAKES) {
+        const { headers, body } = delivery('vendors/acme/orders/2026-12-02/orders.csv', '1');
+        const answer = await call(gateway, 'POST', `/v1/notifications/${type}`, { headers, body });
+        expectError(answer, 401, 'UNAUTHORIZED');
+      }
+      expect(gateway.logs.some((line) => line.includes('WITHOUT verifying'))).toBe(false);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
