@@ -73,6 +73,16 @@ describe('the gcs-pubsub-push intake', () => {
     });
   }
 
+  it('reads a wrapped push as wrapped when it carries the x-goog-pubsub-* headers too', async () => {
+    const { headers } = unwrappedPush(object);
+    const metadata = Object.fromEntries(
+      Object.entries(headers).filter(([name]) => name.startsWith('x-goog-pubsub-')),
+    );
+    expect(await post(wrappedPush(object), { 'content-type': 'application/json', ...metadata })).toEqual(
+      finalized,
+    );
+  });
+
   it('reads message_id when a push carries only the snake_case spelling', async () => {
     const push = wrappedPush(object) as { message: Record<string, unknown> };
     delete push.message.messageId;

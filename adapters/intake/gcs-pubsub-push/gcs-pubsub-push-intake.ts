@@ -84,8 +84,10 @@ export function createGcsPubsubPushIntake(options: GcsPubsubPushIntakeOptions): 
  * body with Pub/Sub's metadata in `x-goog-pubsub-*` headers and each attribute as a header of its own name.
  */
 export function parsePush(headers: Headers, body: string): PushedMessage {
-  const unwrapped = headers.has('x-goog-pubsub-message-id') || headers.has('x-goog-pubsub-subscription-name');
-  if (unwrapped) {
+  // Wrapped pushes may carry the x-goog-pubsub-* headers as well: the body decides first.
+  const envelope = wrappedEnvelope(body);
+  if (envelope) return fromWrapped(envelope);
+  if (headers.has('x-goog-pubsub-message-id') || headers.has('x-goog-pubsub-subscription-name')) {
     const attributes: Record<string, string> = {};
     for (const name of NOTIFICATION_ATTRIBUTES) {
       const value = headers.get(name);
@@ -94,17 +96,35 @@ export function parsePush(headers: Headers, body: string): PushedMessage {
     const messageId = headers.get('x-goog-pubsub-message-id');
     return { attributes, data: body, ...(messageId ? { messageId } : {}) };
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw notAPush('the body is not JSON');
+  }
+  throw notAPush(
+    Array.isArray(parsed) || typeof parsed !== 'object' || parsed === null
+      ? 'the body is not a JSON object'
+      : 'the body has no "message" object',
+  );
+}
+
+/** The body's `message` object when the body is a wrapped push, else undefined. */
+function wrappedEnvelope(body: string): Record<string, unknown> | undefined {
   let envelope: unknown;
   try {
     envelope = JSON.parse(body);
   } catch {
-    throw notAPush('the body is not JSON');
+    return undefined;
   }
   const message = (envelope as { message?: unknown } | null)?.message;
-  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-    throw notAPush('the body has no "message" object');
-  }
-  const { attributes = {}, data, messageId, message_id } = message as Record<string, unknown>;
+  return typeof message === 'object' && message !== null && !Array.isArray(message)
+    ? (message as Record<string, unknown>)
+    : undefined;
+}
+
+function fromWrapped(message: Record<string, unknown>): PushedMessage {
+  const { attributes = {}, data, messageId, message_id } = message;
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
     throw new DropgateError('BAD_REQUEST', 'message.attributes of the push is not an object');
   }
