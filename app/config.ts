@@ -101,7 +101,7 @@ export const ADAPTER_TYPES = {
   store: ['local', 'gcs', 's3'],
   sink: ['local', 'pubsub', 'sqs'],
   ledger: ['local', 'firestore', 'dynamodb'],
-  intake: ['local-upload'],
+  intake: ['local-upload', 'gcs-pubsub-push', 'eventarc'],
 } as const;
 
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
@@ -118,13 +118,42 @@ const awsRegion = z
   .regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')
   .optional();
 
-const intakeConfig = z
-  .object({
-    type: adapterType(ADAPTER_TYPES.intake),
-    /** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
-    mode: z.enum(['background', 'inline']).default('background'),
-  })
-  .strict();
+/** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
+const intakeMode = z.enum(['background', 'inline']);
+
+/**
+ * A Google push intake (`gcs-pubsub-push`, `eventarc`): inline by default, since Cloud Run throttles the
+ * CPU outside requests; each push's OIDC token verified unless `auth` is explicitly `none`.
+ */
+const googlePushIntake = <T extends 'gcs-pubsub-push' | 'eventarc'>(type: T) =>
+  z
+    .object({
+      type: z.literal(type),
+      mode: intakeMode.default('inline'),
+      auth: z.enum(['oidc', 'none']).default('oidc'),
+      /** The token's expected `aud`; default the endpoint's URL under DROPGATE_PUBLIC_URL. */
+      audience: z.string().min(1).optional(),
+      /** The service account the push subscription or trigger signs its tokens as. */
+      serviceAccountEmail: z.email('must be a service account email').optional(),
+    })
+    .strict()
+    .refine((intake) => intake.auth === 'none' || intake.serviceAccountEmail !== undefined, {
+      message:
+        'is missing: the service account the push signs its OIDC token as (or "auth": "none" to accept unsigned pushes, e.g. from the emulator)',
+      path: ['serviceAccountEmail'],
+    });
+
+const intakeConfig = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('local-upload'), mode: intakeMode.default('background') }).strict(),
+    googlePushIntake('gcs-pubsub-push'),
+    googlePushIntake('eventarc'),
+  ],
+  unknownType(ADAPTER_TYPES.intake),
+);
+
+export type IntakeConfig = z.infer<typeof intakeConfig>;
 
 /** A Google Cloud project id, optionally behind a domain (`example.com:project`). */
 const GOOGLE_PROJECT_ID = /^(?:[a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;

@@ -146,6 +146,18 @@ export function createGateway(options: GatewayOptions) {
       }),
   });
 
+  /**
+   * Whether a landing of `ref`, a version the store has replaced by `currentVersion`, arrives after the
+   * newer version was recorded and is unknown itself (notifications delivered out of order: generation 2
+   * before 1). Recording it would make the old version the key's latest record, over the newer one; it is
+   * never ingested either way (an ingest of a replaced version closes it as superseded). A replaced
+   * version the ledger already holds still goes through, so its unfinished record is closed.
+   */
+  async function recordedAfter(ref: FileVersionRef, currentVersion: string): Promise<boolean> {
+    const [latest, known] = await Promise.all([ledger.latest(ref.bucket, ref.key), ledger.get(ref)]);
+    return known === undefined && latest?.version === currentVersion;
+  }
+
   /** Records one landing in the ledger, then ingests it now (`inline`) or in the background. */
   async function land(landing: Landing, mode: IntakeMode): Promise<LandingOutcome> {
     const fields = { bucket: landing.bucket, key: landing.key, version: landing.version, via: landing.via };
@@ -168,10 +180,20 @@ export function createGateway(options: GatewayOptions) {
         reason: `no dataset's match pattern covers ${landing.key}`,
       };
     }
-    const version = landing.version ?? (await store.stat(landing.key))?.version;
+    const current = await store.stat(landing.key);
+    const version = landing.version ?? current?.version;
     if (version === undefined)
       return { landing, status: 'missing', ack: true, reason: 'the object no longer exists' };
     const ref: FileVersionRef = { bucket: landing.bucket, key: landing.key, version };
+    if (current && current.version !== version && (await recordedAfter(ref, current.version))) {
+      logger.info('landing superseded', { ...fields, current: current.version });
+      return {
+        landing,
+        status: 'superseded',
+        ack: true,
+        reason: `version ${current.version} replaced it and is recorded already`,
+      };
+    }
     const { record, changed } = await ledger.register(ref, {
       dataset: dataset.name,
       via: landing.via,

@@ -60,6 +60,7 @@ export async function startGateway(
       dataDir: config.dataDir,
       publicUrl: url,
       signingSecret,
+      logger,
     });
   } catch (error) {
     // A gateway that cannot start gives its port back and fails, so a supervisor restarts it.

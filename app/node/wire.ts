@@ -10,6 +10,8 @@ import { createPubSubEventSink } from '../../adapters/event-sink/pubsub/pubsub-e
 import { createSqsEventSink } from '../../adapters/event-sink/sqs/sqs-event-sink.js';
 import { createDynamoDbLedger } from '../../adapters/ledger/dynamodb/dynamodb-ledger.js';
 import { createLedgerTable } from '../../adapters/ledger/dynamodb/ledger-table.js';
+import { createEventarcIntake } from '../../adapters/intake/eventarc/eventarc-intake.js';
+import { createGcsPubsubPushIntake } from '../../adapters/intake/gcs-pubsub-push/gcs-pubsub-push-intake.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createFirestoreLedger } from '../../adapters/ledger/firestore/firestore-ledger.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
@@ -17,7 +19,8 @@ import { createGcsObjectStore } from '../../adapters/object-store/gcs/gcs-object
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
 import { createS3ObjectStore } from '../../adapters/object-store/s3/s3-object-store.js';
 import { DropgateError } from '../../adapters/errors.js';
-import type { ConfigFile } from '../config.js';
+import type { ConfigFile, IntakeConfig } from '../config.js';
+import type { Logger } from '../logger.js';
 
 export interface WiredAdapters {
   store: ObjectStore;
@@ -33,6 +36,8 @@ export interface WireOptions {
   dataDir: string;
   publicUrl: string;
   signingSecret: string;
+  /** Told at start of what an operator must know (a push intake that verifies nothing). */
+  logger?: Logger;
 }
 
 export async function wireAdapters(options: WireOptions): Promise<WiredAdapters> {
@@ -44,20 +49,7 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     opened.push(sink);
     const ledger = await wireLedger(options);
     opened.push(ledger);
-    const intakes = file.intake.map((intake) => {
-      switch (intake.type) {
-        case 'local-upload':
-          if (!receivesUploads(store)) {
-            throw new DropgateError(
-              'CONFIG_INVALID',
-              `intake local-upload takes uploads the gateway receives itself, but uploads to the ` +
-                `${file.store.type} store go straight to the bucket: set "intake" to the bucket's ` +
-                'notification channel, or to [] and ingest with POST /admin/replay',
-            );
-          }
-          return createLocalUploadIntake({ receiver: store, mode: intake.mode });
-      }
-    });
+    const intakes = file.intake.map((intake) => wireIntake(intake, store, options));
     return {
       store,
       sink,
@@ -71,6 +63,48 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     // A failed start must not keep the locks it took: a supervisor restarts it at once.
     for (const adapter of opened.reverse()) await adapter.close().catch(() => undefined);
     throw error;
+  }
+}
+
+function wireIntake(intake: IntakeConfig, store: ObjectStore, options: WireOptions): HttpIntake {
+  switch (intake.type) {
+    case 'local-upload':
+      if (!receivesUploads(store)) {
+        throw new DropgateError(
+          'CONFIG_INVALID',
+          `intake local-upload takes uploads the gateway receives itself, but uploads to the ` +
+            `${options.file.store.type} store go straight to the bucket: set "intake" to the bucket's ` +
+            'notification channel, or to [] and ingest with POST /admin/replay',
+        );
+      }
+      return createLocalUploadIntake({ receiver: store, mode: intake.mode });
+    case 'gcs-pubsub-push':
+    case 'eventarc': {
+      const create = intake.type === 'eventarc' ? createEventarcIntake : createGcsPubsubPushIntake;
+      const path = `/v1/notifications/${intake.type}`;
+      if (intake.auth === 'none') {
+        options.logger?.warn(
+          `intake ${intake.type} accepts pushes WITHOUT verifying their OIDC token ("auth": "none"): anyone who ` +
+            `can reach ${path} can make this gateway ingest any object of bucket ${store.bucket}; use this only ` +
+            'with the emulator or behind an authenticating proxy',
+          { intake: intake.type, auth: 'none' },
+        );
+        return create({ bucket: store.bucket, mode: intake.mode, auth: 'none' });
+      }
+      const { serviceAccountEmail } = intake;
+      if (!serviceAccountEmail) {
+        throw new DropgateError('CONFIG_INVALID', `intake ${intake.type}: serviceAccountEmail is missing`);
+      }
+      return create({
+        bucket: store.bucket,
+        mode: intake.mode,
+        auth: {
+          // Pub/Sub and Eventarc default a token's audience to the endpoint's URL.
+          audience: intake.audience ?? `${options.publicUrl.replace(/\/+$/, '')}${path}`,
+          serviceAccountEmail,
+        },
+      });
+    }
   }
 }
 
