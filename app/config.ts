@@ -83,19 +83,59 @@ export const ADAPTER_TYPES = {
   store: ['local'],
   sink: ['local'],
   ledger: ['local'],
-  intake: ['local-upload'],
+  intake: ['local-upload', 'sqs', 'sns-https'],
 } as const;
 
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
   z.enum(types, { error: () => `must be one of: ${types.join(', ')}` });
 
-const intakeConfig = z
-  .object({
-    type: adapterType(ADAPTER_TYPES.intake),
-    /** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
-    mode: z.enum(['background', 'inline']).default('background'),
-  })
-  .strict();
+const intakeConfig = z.discriminatedUnion(
+  'type',
+  [
+    z
+      .object({
+        type: z.literal('local-upload'),
+        /** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
+        mode: z.enum(['background', 'inline']).default('background'),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('sqs'),
+        /** The queue S3 (or SNS, or EventBridge) sends the bucket's notifications to. */
+        queueUrl: z.url().refine((url) => /^https?:\/\//.test(url), 'must be an http(s) URL'),
+        region: z.string().min(1).optional(),
+        /** Messages asked for per receive. */
+        maxMessages: z.number().int().min(1).max(10).default(10),
+        /** Messages (files) handled at once. */
+        concurrency: z.number().int().min(1).max(256).default(4),
+        /** Visibility given on receipt, extended every third of it while a file is ingested. */
+        visibilityTimeoutSeconds: z.number().int().min(10).max(43_200).default(300),
+        /** Long-poll wait of each receive; a stop waits for the receive in progress. */
+        waitTimeSeconds: z.number().int().min(1).max(20).default(20),
+        /** Longest wait before a message that hit a fault is delivered again. */
+        maxRetryDelaySeconds: z.number().int().min(0).max(43_200).default(300),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('sns-https'),
+        /** Only messages of these topics are accepted (and their subscriptions confirmed). */
+        topicArns: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+                'must be an SNS topic ARN',
+              ),
+          )
+          .min(1),
+      })
+      .strict(),
+  ],
+  { error: () => `must be one of: ${ADAPTER_TYPES.intake.join(', ')}` },
+);
 
 export const configFileSchema = z
   .object({

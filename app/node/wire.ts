@@ -4,18 +4,33 @@
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from '../../adapters/ports.js';
+import type {
+  EventSink,
+  HttpIntake,
+  Ledger,
+  ObjectStore,
+  QueueConsumer,
+  UploadReceiver,
+} from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
+import { createSnsHttpsIntake } from '../../adapters/intake/sns-https/sns-https-intake.js';
+import { createSqsIntake } from '../../adapters/intake/sqs/sqs-intake.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
 import type { ConfigFile } from '../config.js';
+import { silentLogger, type Logger } from '../logger.js';
 
 export interface WiredAdapters {
   store: ObjectStore;
   sink: EventSink;
   ledger: Ledger;
   intakes: HttpIntake[];
+  /**
+   * Intakes that pull from a queue (`sqs`), not started: the gateway starts them once it can accept, and
+   * stops them before `close`.
+   */
+  queueConsumers: QueueConsumer[];
   /** Closes what holds resources or locks (the sink's files, the ledger's directory lock). */
   close(): Promise<void>;
 }
@@ -25,6 +40,7 @@ export interface WireOptions {
   dataDir: string;
   publicUrl: string;
   signingSecret: string;
+  logger?: Logger;
 }
 
 export async function wireAdapters(options: WireOptions): Promise<WiredAdapters> {
@@ -38,20 +54,31 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     opened.push(ledger);
     // With the data directory's locks held, no upload is in flight: what a killed process left is waste.
     await removeTemporaryUploads(join(dataDir, 'tmp'));
-    const intakes = file.intake.map((intake) => {
+    const intakes: HttpIntake[] = [];
+    const queueConsumers: QueueConsumer[] = [];
+    for (const intake of file.intake) {
       switch (intake.type) {
         case 'local-upload':
-          return createLocalUploadIntake({
-            receiver: store as ObjectStore & UploadReceiver,
-            mode: intake.mode,
-          });
+          intakes.push(
+            createLocalUploadIntake({ receiver: store as ObjectStore & UploadReceiver, mode: intake.mode }),
+          );
+          break;
+        case 'sns-https':
+          intakes.push(createSnsHttpsIntake({ topicArns: intake.topicArns }));
+          break;
+        case 'sqs': {
+          const { type: _type, ...settings } = intake;
+          queueConsumers.push(createSqsIntake({ ...settings, logger: options.logger ?? silentLogger }));
+          break;
+        }
       }
-    });
+    }
     return {
       store,
       sink,
       ledger,
       intakes,
+      queueConsumers,
       async close() {
         for (const adapter of opened.reverse()) await adapter.close();
       },
