@@ -103,7 +103,14 @@ const intakeConfig = z.discriminatedUnion(
       .object({
         type: z.literal('sqs'),
         /** The queue S3 (or SNS, or EventBridge) sends the bucket's notifications to. */
-        queueUrl: z.url().refine((url) => /^https?:\/\//.test(url), 'must be an http(s) URL'),
+        // Checked by shape only: stand-ins hand out URLs such as http://sqs.us-east-1.127.0.0.1:4566/...
+        // that a URL parser refuses but SQS clients use as they are.
+        queueUrl: z
+          .string()
+          .regex(
+            /^https?:\/\/[^/\s]+\/[^\s]+$/,
+            'must be a queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/dropgate-notifications',
+          ),
         region: z.string().min(1).optional(),
         /** Messages asked for per receive. */
         maxMessages: z.number().int().min(1).max(10).default(10),

@@ -316,6 +316,23 @@ describe('the sqs intake', () => {
     });
   });
 
+  it('leaves a message that is no notification for the redrive policy to dead-letter, never dropping it', async () => {
+    const base = stand();
+    const { url, deadLetterUrl } = await createQueue({ maxReceiveCount: 2 });
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'not a notification' }));
+    const { accepted } = consumer(base, url);
+
+    await until(
+      async () => (await queueDepth(deadLetterUrl!)).visible === 1,
+      15_000,
+      'the message in the dead-letter queue',
+    );
+    expect(accepted).toHaveLength(0);
+    expect(await queueDepth(url)).toEqual({ visible: 0, inFlight: 0 });
+    const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: deadLetterUrl, WaitTimeSeconds: 1 }));
+    expect(dead.Messages?.[0]?.Body).toBe('not a notification');
+  });
+
   it('extends the visibility of a file that outlasts the timeout: ingested once, never redelivered', async () => {
     const base = stand({ chunkSize: 256 });
     const { url } = await createQueue();
