@@ -403,7 +403,8 @@ export interface HttpIntake {
  */
 export interface QueueIntake {
   readonly type: string;
-  parse(body: string): IntakeResult;
+  /** One message's body: a string (SQS), or the value a queue already decoded (Cloudflare Queues' JSON). */
+  parse(body: unknown): IntakeResult;
 }
 
 /** What a queue consumer does with one message once its landings are handled. */

@@ -24,7 +24,7 @@ const UNREADABLE_RETRY_SECONDS = 300;
  */
 export async function settleQueueMessage(
   intake: QueueIntake,
-  body: string,
+  body: unknown,
   options: SettleOptions,
 ): Promise<MessageSettlement> {
   let result: IntakeResult;

@@ -52,9 +52,10 @@ export function compareSequencers(a: string, b: string): number {
  * The landings one notification message names. For a key named more than once in the message (two
  * uploads in one batch), only its newest record by sequencer is kept: an older version is superseded
  * before it could be read. A message naming nothing to ingest (a test event, a restore, a tagging) is
- * `ignored` with the reason. Throws BAD_REQUEST naming the field for a message of none of these shapes.
+ * `ignored` with the reason. `body` is the message's JSON text, or the value already decoded from it.
+ * Throws BAD_REQUEST naming the field for a message of none of these shapes.
  */
-export function parseS3Notification(body: string | unknown, via: string): IntakeResult {
+export function parseS3Notification(body: unknown, via: string): IntakeResult {
   const message = typeof body === 'string' ? parseJson(body) : body;
   if (!isObject(message)) throw badRequest('the notification is not a JSON object');
   if (message.Type === 'Notification' && typeof message.Message === 'string') {

@@ -72,7 +72,7 @@ export function createSqsIntake(options: SqsIntakeOptions): QueueConsumer {
 
   const intake = {
     type: 'sqs',
-    parse: (body: string) => parseS3Notification(body, 'sqs'),
+    parse: (body: unknown) => parseS3Notification(body, 'sqs'),
   };
 
   const setVisibility = (message: Message, seconds: number) =>
