@@ -73,18 +73,22 @@ it('runs the sqs consumer inside the gateway and serves the sns-https route', as
       new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ Records: [record] }) }),
     );
 
+    // The ledger finishes a file just after its last events are published: wait for the record.
+    const fileStatus = () =>
+      call<{ state: string; via: string }>(
+        gateway,
+        'GET',
+        `/admin/files/${key.split('/').map(encodeURIComponent).join('/')}`,
+        {
+          token: 'admin-token-5d1c9e7a3f0b8264',
+        },
+      );
     const deadline = Date.now() + 15_000;
-    while ((await readTopic(gateway.dataDir, 'orders')).length < 5 && Date.now() < deadline) {
+    while ((await fileStatus()).body.state !== 'ingested' && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    expect((await fileStatus()).body).toMatchObject({ state: 'ingested', via: 'sqs' });
     expect(await readTopic(gateway.dataDir, 'orders')).toHaveLength(5);
-    const status = await call<{ state: string; via: string }>(
-      gateway,
-      'GET',
-      `/admin/files/${key.split('/').map(encodeURIComponent).join('/')}`,
-      { token: 'admin-token-5d1c9e7a3f0b8264' },
-    );
-    expect(status.body).toMatchObject({ state: 'ingested', via: 'sqs' });
 
     const unsigned = await call(gateway, 'POST', '/v1/notifications/sns-https', {
       body: JSON.stringify({ Type: 'Notification', TopicArn: 'arn:aws:sns:us-east-1:123456789012:uploads' }),
