@@ -337,6 +337,11 @@ export interface Landing {
   via: string;
   /** When the provider says the event happened, RFC 3339. */
   eventTime?: string;
+  /**
+   * Orders the landings of one key, where the provider gives an order (S3's `sequencer`: hexadecimal,
+   * compared as strings after right-padding the shorter with zeros); meaningless across keys.
+   */
+  sequencer?: string;
 }
 
 /** What an intake made of one inbound message or request. */
@@ -386,4 +391,37 @@ export interface HttpIntake {
   receive(request: Request): Promise<IntakeResult>;
   /** The HTTP answer: a 2xx exactly when every outcome is acknowledged. */
   respond(result: IntakeResult, outcomes: LandingOutcome[]): Response;
+}
+
+/**
+ * A channel whose notifications arrive as messages on a queue (SQS, Cloudflare Queues). Each message is
+ * parsed on its own and its landings are ingested `inline`; the message is then settled from their
+ * outcomes (adapters/intake/queue-messages.ts): deleted only when every outcome is `ack`, otherwise left
+ * for redelivery after `retryAfterSeconds`, so the queue's own redrive policy dead-letters a message that
+ * keeps failing. `parse` throws a DropgateError `BAD_REQUEST` naming what is wrong with a body it cannot
+ * read; such a message is left for redelivery too, and so reaches the dead-letter queue, never dropped.
+ */
+export interface QueueIntake {
+  readonly type: string;
+  /** One message's body: a string (SQS), or the value a queue already decoded (Cloudflare Queues' JSON). */
+  parse(body: unknown): IntakeResult;
+}
+
+/** What a queue consumer does with one message once its landings are handled. */
+export type MessageSettlement =
+  { settle: 'ack' } | { settle: 'retry'; retryAfterSeconds: number; reason: string };
+
+/**
+ * A queue intake that pulls its messages itself (SQS long polling) inside a running gateway; a runtime
+ * that pushes batches to a handler (a Workers `queue()` handler) calls the shared settlement instead.
+ */
+export interface QueueConsumer extends QueueIntake {
+  /** Starts receiving; each message's landings go to `accept` (the gateway's, inline). */
+  start(accept: (result: IntakeResult) => Promise<LandingOutcome[]>): void;
+  /**
+   * Stops receiving and waits for the messages in flight (the gateway's shutdown stops their ingestions at
+   * the next block); a message still unsettled after the grace period is abandoned: made visible again
+   * for redelivery, never deleted unless its events were durable.
+   */
+  stop(): Promise<void>;
 }

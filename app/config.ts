@@ -101,7 +101,7 @@ export const ADAPTER_TYPES = {
   store: ['local', 'gcs', 's3'],
   sink: ['local', 'pubsub', 'sqs'],
   ledger: ['local', 'firestore', 'dynamodb'],
-  intake: ['local-upload', 'gcs-pubsub-push', 'eventarc'],
+  intake: ['local-upload', 'gcs-pubsub-push', 'eventarc', 'sqs', 'sns-https'],
 } as const;
 
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
@@ -149,6 +149,47 @@ const intakeConfig = z.discriminatedUnion(
     z.object({ type: z.literal('local-upload'), mode: intakeMode.default('background') }).strict(),
     googlePushIntake('gcs-pubsub-push'),
     googlePushIntake('eventarc'),
+    z
+      .object({
+        type: z.literal('sqs'),
+        /** The queue S3 (or SNS, or EventBridge) sends the bucket's notifications to. */
+        // Checked by shape only: stand-ins hand out URLs such as http://sqs.us-east-1.127.0.0.1:4566/...
+        // that a URL parser refuses but SQS clients use as they are.
+        queueUrl: z
+          .string()
+          .regex(
+            /^https?:\/\/[^/\s]+\/[^\s]+$/,
+            'must be a queue URL, e.g. https://sqs.eu-west-1.amazonaws.com/123456789012/dropgate-notifications',
+          ),
+        region: z.string().min(1).optional(),
+        /** Messages asked for per receive. */
+        maxMessages: z.number().int().min(1).max(10).default(10),
+        /** Messages (files) handled at once. */
+        concurrency: z.number().int().min(1).max(256).default(4),
+        /** Visibility given on receipt, extended every third of it while a file is ingested. */
+        visibilityTimeoutSeconds: z.number().int().min(10).max(43_200).default(300),
+        /** Long-poll wait of each receive; a stop waits for the receive in progress. */
+        waitTimeSeconds: z.number().int().min(1).max(20).default(20),
+        /** Longest wait before a message that hit a fault is delivered again. */
+        maxRetryDelaySeconds: z.number().int().min(0).max(43_200).default(300),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('sns-https'),
+        /** Only messages of these topics are accepted (and their subscriptions confirmed). */
+        topicArns: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+                'must be an SNS topic ARN',
+              ),
+          )
+          .min(1),
+      })
+      .strict(),
   ],
   unknownType(ADAPTER_TYPES.intake),
 );

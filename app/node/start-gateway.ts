@@ -92,6 +92,8 @@ export async function startGateway(
     intakes: adapters.intakes,
     metrics,
   }).fetch;
+  for (const consumer of adapters.queueConsumers)
+    consumer.start((result) => gateway.accept(result, 'inline'));
   const resumed = await gateway.resumeUnfinished();
   if (resumed > 0) logger.info('resuming unfinished files', { count: resumed });
   const sweeps =
@@ -125,6 +127,8 @@ export async function startGateway(
       clearInterval(sweeps);
       shutdown.abort();
       gateway.stop();
+      // Messages in flight settle as their ingestions stop at a checkpoint: left for redelivery, not deleted.
+      await Promise.all(adapters.queueConsumers.map((consumer) => consumer.stop()));
       let grace: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([closed, new Promise((resolve) => (grace = setTimeout(resolve, CLOSE_GRACE_MS)))]);
       clearTimeout(grace);

@@ -4,7 +4,14 @@
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EventSink, HttpIntake, Ledger, ObjectStore, UploadReceiver } from '../../adapters/ports.js';
+import type {
+  EventSink,
+  HttpIntake,
+  Ledger,
+  ObjectStore,
+  QueueConsumer,
+  UploadReceiver,
+} from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
 import { createPubSubEventSink } from '../../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import { createSqsEventSink } from '../../adapters/event-sink/sqs/sqs-event-sink.js';
@@ -14,19 +21,26 @@ import { createEventarcIntake } from '../../adapters/intake/eventarc/eventarc-in
 import { createGcsPubsubPushIntake } from '../../adapters/intake/gcs-pubsub-push/gcs-pubsub-push-intake.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createFirestoreLedger } from '../../adapters/ledger/firestore/firestore-ledger.js';
+import { createSnsHttpsIntake } from '../../adapters/intake/sns-https/sns-https-intake.js';
+import { createSqsIntake } from '../../adapters/intake/sqs/sqs-intake.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
 import { createGcsObjectStore } from '../../adapters/object-store/gcs/gcs-object-store.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
 import { createS3ObjectStore } from '../../adapters/object-store/s3/s3-object-store.js';
 import { DropgateError } from '../../adapters/errors.js';
 import type { ConfigFile, IntakeConfig } from '../config.js';
-import type { Logger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 
 export interface WiredAdapters {
   store: ObjectStore;
   sink: EventSink;
   ledger: Ledger;
   intakes: HttpIntake[];
+  /**
+   * Intakes that pull from a queue (`sqs`), not started: the gateway starts them once it can accept, and
+   * stops them before `close`.
+   */
+  queueConsumers: QueueConsumer[];
   /** Closes what holds resources or locks (the sink's files, the local ledger's lock, Firestore's channels). */
   close(): Promise<void>;
 }
@@ -49,12 +63,20 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     opened.push(sink);
     const ledger = await wireLedger(options);
     opened.push(ledger);
-    const intakes = file.intake.map((intake) => wireIntake(intake, store, options));
+    const intakes: HttpIntake[] = [];
+    const queueConsumers: QueueConsumer[] = [];
+    for (const intake of file.intake) {
+      if (intake.type === 'sqs') {
+        const { type: _type, ...settings } = intake;
+        queueConsumers.push(createSqsIntake({ ...settings, logger: options.logger ?? silentLogger }));
+      } else intakes.push(wireIntake(intake, store, options));
+    }
     return {
       store,
       sink,
       ledger,
       intakes,
+      queueConsumers,
       async close() {
         for (const adapter of opened.reverse()) await adapter.close();
       },
@@ -66,8 +88,14 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
   }
 }
 
-function wireIntake(intake: IntakeConfig, store: ObjectStore, options: WireOptions): HttpIntake {
+function wireIntake(
+  intake: Exclude<IntakeConfig, { type: 'sqs' }>,
+  store: ObjectStore,
+  options: WireOptions,
+): HttpIntake {
   switch (intake.type) {
+    case 'sns-https':
+      return createSnsHttpsIntake({ topicArns: intake.topicArns });
     case 'local-upload':
       if (!receivesUploads(store)) {
         throw new DropgateError(

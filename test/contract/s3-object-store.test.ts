@@ -18,7 +18,7 @@ import {
   type S3ObjectStore,
   type S3ObjectStoreOptions,
 } from '../../adapters/object-store/s3/s3-object-store.js';
-import { parseS3ObjectVersion, s3ObjectVersion } from '../../adapters/object-store/s3/s3-object-version.js';
+import { parseS3ObjectVersion, s3ObjectVersion } from '../../adapters/object-store/s3-object-version.js';
 import type { SignedPostUpload, SignedPutUpload, UploadUrlRequest } from '../../adapters/ports.js';
 import {
   TEST_CREDENTIALS,

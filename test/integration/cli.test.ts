@@ -324,7 +324,7 @@ describe('configuration', () => {
     [{ store: { type: 'gcs', bucket: 'gs://drop' } }, 'store.bucket: must be a GCS bucket name'],
     [{ sink: { type: 'kafka' } }, 'sink.type: must be one of: local'],
     [{ ledger: { type: 'redis' } }, 'ledger.type: must be one of: local'],
-    [{ intake: [{ type: 'ftp' }] }, 'intake.0.type: must be one of: local-upload'],
+    [{ intake: [{ type: 'ftp' }] }, 'intake.0.type: must be one of: local-upload, sqs, sns-https'],
     [{ intake: [{ type: 'local-upload', mode: 'sometimes' }] }, 'intake.0.mode'],
     [
       { intake: [{ type: 'local-upload' }, { type: 'local-upload' }] },

@@ -15,7 +15,7 @@ import { pageLimit } from '../listing.js';
 import { isR2Endpoint } from '../s3-endpoints.js';
 import { assertSafeKey } from '../object-keys.js';
 import { s3Error, statusOf } from './s3-errors.js';
-import { parseS3ObjectVersion, s3ObjectVersion, type S3VersionPin } from './s3-object-version.js';
+import { parseS3ObjectVersion, s3ObjectVersion, type S3VersionPin } from '../s3-object-version.js';
 import { createS3UploadSigner, type S3UploadMethod } from './s3-upload-signer.js';
 
 export interface S3ObjectStoreOptions {

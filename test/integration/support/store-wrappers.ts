@@ -1,5 +1,6 @@
 /** Object stores that behave as a real one can at its worst: slow reads, objects replaced mid-read. */
-import type { ObjectStore } from '../../../adapters/ports.js';
+import { parseS3ObjectVersion, s3ObjectVersion } from '../../../adapters/object-store/s3-object-version.js';
+import type { ListOptions, ObjectStore } from '../../../adapters/ports.js';
 
 /** `store` with its reads replaced by `read` and `readRange` where given; everything else passes through. */
 function overriding(
@@ -65,3 +66,35 @@ export function interceptReads(store: ObjectStore, hooks: ReadHooks): ObjectStor
     },
   });
 }
+
+/**
+ * The memory store naming its versions as the `s3` store names those of an unversioned bucket
+ * (`etag:<ETag>`, its own version standing in for the ETag): for tests that send S3 notifications naming
+ * an object's ETag, which the intakes turn into the same token. Everything else passes through.
+ */
+export function withS3VersionTokens<T extends ObjectStore>(store: T): T {
+  const raw = (version: string) => {
+    const pin = parseS3ObjectVersion(version);
+    return pin && 'etag' in pin ? pin.etag : `not-an-etag-token:${version}`;
+  };
+  return {
+    ...store,
+    stat: async (key: string) => {
+      const info = await store.stat(key);
+      return info && { ...info, version: s3ObjectVersion({ etag: info.version }) };
+    },
+    list: async (prefix: string, options?: ListOptions) => {
+      const page = await store.list(prefix, options);
+      return {
+        ...page,
+        objects: page.objects.map((info) => ({ ...info, version: s3ObjectVersion({ etag: info.version }) })),
+      };
+    },
+    read: (key: string, version: string) => store.read(key, raw(version)),
+    readRange: (key: string, version: string, start: number, end: number) =>
+      store.readRange(key, raw(version), start, end),
+  };
+}
+
+/** The `s3` store's token for an object whose ETag is `etag`. */
+export const etagToken = (etag: string) => s3ObjectVersion({ etag });
