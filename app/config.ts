@@ -80,38 +80,118 @@ const datasetConfig = z
 
 /** Adapter types this build knows, per port; cloud types join as their adapters land. */
 export const ADAPTER_TYPES = {
-  store: ['local'],
-  sink: ['local'],
-  ledger: ['local'],
-  intake: ['local-upload'],
+  store: ['local', 'r2'],
+  sink: ['local', 'cloudflare-queues'],
+  ledger: ['local', 'durable-object'],
+  intake: ['local-upload', 'r2-queue'],
 } as const;
+
+/** Adapter types that exist only on Cloudflare Workers (their bindings exist nowhere else). */
+export const WORKERS_ONLY_TYPES: readonly string[] = [
+  'r2',
+  'cloudflare-queues',
+  'durable-object',
+  'r2-queue',
+];
 
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
   z.enum(types, { error: () => `must be one of: ${types.join(', ')}` });
 
-const intakeConfig = z
+/**
+ * A port's config: `type` is checked first against the known types (so an unknown one is named as
+ * such), then the object against its type's own strict fields.
+ */
+const adapterConfig = <
+  T extends readonly [string, ...string[]],
+  O extends readonly [
+    z.ZodObject<{ type: z.ZodLiteral<string> }>,
+    ...z.ZodObject<{ type: z.ZodLiteral<string> }>[],
+  ],
+>(
+  types: T,
+  options: O,
+) =>
+  z
+    .object({ type: adapterType(types) })
+    .passthrough()
+    .pipe(z.discriminatedUnion('type', options));
+
+/** A Workers binding name, as wrangler.toml's `binding` takes it. */
+const bindingName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a binding name: letters, digits and "_", e.g. BUCKET');
+
+const r2StoreConfig = z
   .object({
-    type: adapterType(ADAPTER_TYPES.intake),
-    /** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
-    mode: z.enum(['background', 'inline']).default('background'),
+    type: z.literal('r2'),
+    /** The bucket's name, as R2 event notifications and the S3 API name it. */
+    bucket: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+        'must be an R2 bucket name: 3-63 lowercase letters, digits, "-"',
+      ),
+    /** The R2 bucket binding in wrangler.toml. */
+    binding: bindingName.default('BUCKET'),
   })
   .strict();
+
+const cloudflareQueuesSinkConfig = z
+  .object({
+    type: z.literal('cloudflare-queues'),
+    /** The queue producer binding of each topic; a topic not listed is itself the binding's name. */
+    bindings: z.record(z.string(), bindingName).default({}),
+    /** Topics whose messages carry many events each, as NDJSON: the most events per message. */
+    rowsPerMessage: z.record(z.string(), z.number().int().min(1).max(10_000)).default({}),
+  })
+  .strict();
+
+const durableObjectLedgerConfig = z
+  .object({
+    type: z.literal('durable-object'),
+    /** The Durable Object namespace binding of the LedgerDurableObject class. */
+    binding: bindingName.default('LEDGER'),
+  })
+  .strict();
+
+const storeConfig = adapterConfig(ADAPTER_TYPES.store, [
+  z.object({ type: z.literal('local') }).strict(),
+  r2StoreConfig,
+]);
+const sinkConfig = adapterConfig(ADAPTER_TYPES.sink, [
+  z.object({ type: z.literal('local') }).strict(),
+  cloudflareQueuesSinkConfig,
+]);
+const ledgerConfig = adapterConfig(ADAPTER_TYPES.ledger, [
+  z.object({ type: z.literal('local') }).strict(),
+  durableObjectLedgerConfig,
+]);
+
+/** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
+const intakeMode = z.enum(['background', 'inline']);
+
+const intakeConfig = adapterConfig(ADAPTER_TYPES.intake, [
+  z.object({ type: z.literal('local-upload'), mode: intakeMode.default('background') }).strict(),
+  // A queue consumer on Workers has no process to ingest in afterwards: it always ingests inline.
+  z
+    .object({
+      type: z.literal('r2-queue'),
+      mode: z
+        .literal('inline', { error: 'must be "inline": a Workers queue consumer ingests within the message' })
+        .default('inline'),
+      /** Delay of a message's first retry, doubling with each delivery up to `maxRetrySeconds`. */
+      firstRetrySeconds: z.number().int().min(0).max(43_200).default(10),
+      maxRetrySeconds: z.number().int().min(0).max(43_200).default(900),
+    })
+    .strict(),
+]);
 
 export const configFileSchema = z
   .object({
     dataDir: z.string().min(1).default('.dropgate'),
-    store: z
-      .object({ type: adapterType(ADAPTER_TYPES.store) })
-      .strict()
-      .default({ type: 'local' }),
-    sink: z
-      .object({ type: adapterType(ADAPTER_TYPES.sink) })
-      .strict()
-      .default({ type: 'local' }),
-    ledger: z
-      .object({ type: adapterType(ADAPTER_TYPES.ledger) })
-      .strict()
-      .default({ type: 'local' }),
+    store: storeConfig.default({ type: 'local' }),
+    sink: sinkConfig.default({ type: 'local' }),
+    ledger: ledgerConfig.default({ type: 'local' }),
     /** Exactly the intakes that run; the local upload intake when absent. */
     intake: z
       .array(intakeConfig)

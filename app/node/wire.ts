@@ -9,7 +9,8 @@ import { createLocalEventSink } from '../../adapters/event-sink/local/local-even
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
-import type { ConfigFile } from '../config.js';
+import { DropgateError } from '../../adapters/errors.js';
+import { WORKERS_ONLY_TYPES, type ConfigFile } from '../config.js';
 
 export interface WiredAdapters {
   store: ObjectStore;
@@ -29,6 +30,7 @@ export interface WireOptions {
 
 export async function wireAdapters(options: WireOptions): Promise<WiredAdapters> {
   const { dataDir, file } = options;
+  refuseWorkersOnlyTypes(file);
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
     const store = await wireStore(options);
@@ -38,13 +40,17 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     opened.push(ledger);
     // With the data directory's locks held, no upload is in flight: what a killed process left is waste.
     await removeTemporaryUploads(join(dataDir, 'tmp'));
-    const intakes = file.intake.map((intake) => {
+    const intakes = file.intake.flatMap((intake) => {
       switch (intake.type) {
         case 'local-upload':
-          return createLocalUploadIntake({
-            receiver: store as ObjectStore & UploadReceiver,
-            mode: intake.mode,
-          });
+          return [
+            createLocalUploadIntake({
+              receiver: store as ObjectStore & UploadReceiver,
+              mode: intake.mode,
+            }),
+          ];
+        case 'r2-queue':
+          return [];
       }
     });
     return {
@@ -65,6 +71,8 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
 
 function wireStore(options: WireOptions) {
   switch (options.file.store.type) {
+    case 'r2':
+      throw new DropgateError('INVARIANT_BROKEN', 'refuseWorkersOnlyTypes let store.type r2 through');
     case 'local':
       return createLocalObjectStore({
         directory: join(options.dataDir, 'bucket'),
@@ -72,6 +80,24 @@ function wireStore(options: WireOptions) {
         baseUrl: options.publicUrl,
         signingSecret: options.signingSecret,
       });
+  }
+}
+
+/** The Cloudflare adapters live on their bindings, which exist only inside a Worker (app/worker/wire.ts). */
+function refuseWorkersOnlyTypes(file: WireOptions['file']) {
+  const chosen = [
+    ['store.type', file.store.type],
+    ['sink.type', file.sink.type],
+    ['ledger.type', file.ledger.type],
+    ...file.intake.map((intake, index) => [`intake.${index}.type`, intake.type]),
+  ];
+  for (const [field, type] of chosen) {
+    if (WORKERS_ONLY_TYPES.includes(type!)) {
+      throw new DropgateError(
+        'CONFIG_INVALID',
+        `${field}: ${type} runs on Cloudflare Workers only (deploy with wrangler: docs/deploy-workers.md)`,
+      );
+    }
   }
 }
 
