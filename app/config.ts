@@ -98,14 +98,60 @@ const datasetConfig = z
 
 /** Adapter types this build knows, per port; cloud types join as their adapters land. */
 export const ADAPTER_TYPES = {
-  store: ['local', 'gcs', 's3'],
-  sink: ['local', 'pubsub', 'sqs'],
-  ledger: ['local', 'firestore', 'dynamodb'],
-  intake: ['local-upload', 'gcs-pubsub-push', 'eventarc', 'sqs', 'sns-https'],
+  store: ['local', 'gcs', 's3', 'r2'],
+  sink: ['local', 'pubsub', 'sqs', 'cloudflare-queues'],
+  ledger: ['local', 'firestore', 'dynamodb', 'durable-object'],
+  intake: ['local-upload', 'gcs-pubsub-push', 'eventarc', 'sqs', 'sns-https', 'r2-queue'],
 } as const;
+
+/** Adapter types that exist only on Cloudflare Workers (their bindings exist nowhere else). */
+export const WORKERS_ONLY_TYPES: readonly string[] = [
+  'r2',
+  'cloudflare-queues',
+  'durable-object',
+  'r2-queue',
+];
 
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
   z.enum(types, { error: () => `must be one of: ${types.join(', ')}` });
+
+/** A Workers binding name, as wrangler.toml's `binding` takes it. */
+const bindingName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a binding name: letters, digits and "_", e.g. BUCKET');
+
+const r2StoreConfig = z
+  .object({
+    type: z.literal('r2'),
+    /** The bucket's name, as R2 event notifications and the S3 API name it. */
+    bucket: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+        'must be an R2 bucket name: 3-63 lowercase letters, digits, "-"',
+      ),
+    /** The R2 bucket binding in wrangler.toml. */
+    binding: bindingName.default('BUCKET'),
+  })
+  .strict();
+
+const cloudflareQueuesSinkConfig = z
+  .object({
+    type: z.literal('cloudflare-queues'),
+    /** The queue producer binding of each topic; a topic not listed is itself the binding's name. */
+    bindings: z.record(z.string(), bindingName).default({}),
+    /** Topics whose messages carry many events each, as NDJSON: the most events per message. */
+    rowsPerMessage: z.record(z.string(), z.number().int().min(1).max(10_000)).default({}),
+  })
+  .strict();
+
+const durableObjectLedgerConfig = z
+  .object({
+    type: z.literal('durable-object'),
+    /** The Durable Object namespace binding of the LedgerDurableObject class. */
+    binding: bindingName.default('LEDGER'),
+  })
+  .strict();
 
 /** For a union of config objects by `type`: an unknown type names the known ones. */
 const unknownType = (types: readonly string[]) => ({
@@ -190,6 +236,20 @@ const intakeConfig = z.discriminatedUnion(
           .min(1),
       })
       .strict(),
+    // A queue consumer on Workers has no process to ingest in afterwards: it always ingests inline.
+    z
+      .object({
+        type: z.literal('r2-queue'),
+        mode: z
+          .literal('inline', {
+            error: 'must be "inline": a Workers queue consumer ingests within the message',
+          })
+          .default('inline'),
+        /** Delay of a message's first retry, doubling with each delivery up to `maxRetrySeconds`. */
+        firstRetrySeconds: z.number().int().min(0).max(43_200).default(10),
+        maxRetrySeconds: z.number().int().min(0).max(43_200).default(900),
+      })
+      .strict(),
   ],
   unknownType(ADAPTER_TYPES.intake),
 );
@@ -232,6 +292,7 @@ const sinkConfig = z.discriminatedUnion(
           .optional(),
       })
       .strict(),
+    cloudflareQueuesSinkConfig,
   ],
   unknownType(ADAPTER_TYPES.sink),
 );
@@ -283,6 +344,7 @@ const ledgerConfig = z.discriminatedUnion(
         retentionDays: z.number().int().positive().optional(),
       })
       .strict(),
+    durableObjectLedgerConfig,
   ],
   unknownType(ADAPTER_TYPES.ledger),
 );
@@ -344,6 +406,7 @@ const storeConfig = z
       z.object({ type: z.literal('local') }).strict(),
       gcsStoreConfig,
       s3StoreConfig,
+      r2StoreConfig,
     ]),
   );
 
@@ -405,7 +468,9 @@ export const configFileSchema = z
   .superRefine((config, context) => {
     // Each sink names its topics its own way, checked at start rather than at the first file: the local
     // sink's files, Pub/Sub topic ids, SQS queues (by name or URL).
+    // Cloudflare Queues topics name bindings, which the Worker's entry checks against its environment.
     const [rule, expected] = {
+      'cloudflare-queues': [LOCAL_TOPIC, 'letters, digits, ".", "_" or "-", starting with a letter or digit'],
       local: [LOCAL_TOPIC, 'letters, digits, ".", "_" or "-", starting with a letter or digit'],
       pubsub: [
         PUBSUB_TOPIC_ID,

@@ -28,7 +28,7 @@ import { createGcsObjectStore } from '../../adapters/object-store/gcs/gcs-object
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
 import { createS3ObjectStore } from '../../adapters/object-store/s3/s3-object-store.js';
 import { DropgateError } from '../../adapters/errors.js';
-import type { ConfigFile, IntakeConfig } from '../config.js';
+import { WORKERS_ONLY_TYPES, type ConfigFile, type IntakeConfig } from '../config.js';
 import { silentLogger, type Logger } from '../logger.js';
 
 export interface WiredAdapters {
@@ -56,6 +56,7 @@ export interface WireOptions {
 
 export async function wireAdapters(options: WireOptions): Promise<WiredAdapters> {
   const { file } = options;
+  refuseWorkersOnlyTypes(file);
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
     const store = await wireStore(options, opened);
@@ -133,6 +134,8 @@ function wireIntake(
         },
       });
     }
+    default:
+      throw workersOnly(intake.type);
   }
 }
 
@@ -159,6 +162,8 @@ async function wireLedger(options: WireOptions): Promise<Ledger & { close(): Pro
         ...(config.region ? { region: config.region } : {}),
         ...(config.retentionDays ? { retentionDays: config.retentionDays } : {}),
       });
+    default:
+      throw workersOnly(config.type);
   }
 }
 
@@ -192,6 +197,8 @@ async function wireStore(
         ...(store.projectId ? { projectId: store.projectId } : {}),
         ...(store.keyFile ? { keyFile: store.keyFile } : {}),
       });
+    default:
+      throw workersOnly(store.type);
   }
 }
 
@@ -212,6 +219,8 @@ async function wireSink({ file, dataDir }: WireOptions): Promise<EventSink> {
         ...(sink.region ? { region: sink.region } : {}),
         ...(sink.fifoGroup ? { fifoGroup: sink.fifoGroup } : {}),
       });
+    default:
+      throw workersOnly(sink.type);
   }
 }
 
@@ -232,6 +241,29 @@ export async function createLedgerStorage(file: Pick<ConfigFile, 'ledger'>): Pro
     ...(ledger.region ? { region: ledger.region } : {}),
   });
   return created ? `created DynamoDB table ${ledger.table}` : `DynamoDB table ${ledger.table} exists already`;
+}
+
+/** A Workers-only type that got past `refuseWorkersOnlyTypes`. */
+function workersOnly(type: string): DropgateError {
+  return new DropgateError('INVARIANT_BROKEN', `refuseWorkersOnlyTypes let type ${type} through`);
+}
+
+/** The Cloudflare adapters live on their bindings, which exist only inside a Worker (app/worker/wire.ts). */
+function refuseWorkersOnlyTypes(file: WireOptions['file']) {
+  const chosen = [
+    ['store.type', file.store.type],
+    ['sink.type', file.sink.type],
+    ['ledger.type', file.ledger.type],
+    ...file.intake.map((intake, index) => [`intake.${index}.type`, intake.type]),
+  ];
+  for (const [field, type] of chosen) {
+    if (WORKERS_ONLY_TYPES.includes(type!)) {
+      throw new DropgateError(
+        'CONFIG_INVALID',
+        `${field}: ${type} runs on Cloudflare Workers only (deploy with wrangler: docs/deploy-workers.md)`,
+      );
+    }
+  }
 }
 
 /**

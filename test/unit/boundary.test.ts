@@ -86,6 +86,8 @@ const neutral = {
   platform: 'neutral',
   mainFields: ['browser', 'module', 'main'],
   conditions: ['workerd', 'worker', 'browser'],
+  // The Worker's config and precompiled validators, which the Worker build generates (wrangler.toml).
+  external: ['dropgate-worker-build'],
   logLevel: 'silent',
 } satisfies esbuild.BuildOptions;
 

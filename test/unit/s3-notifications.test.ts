@@ -31,7 +31,11 @@ describe('S3 notification parsing', () => {
           via: 'sqs',
           sequencer: '0A',
         }),
-        expect.objectContaining({ key: 'vendors/acme/orders/b.csv', version: 'version-id:v-2', sequencer: '0B' }),
+        expect.objectContaining({
+          key: 'vendors/acme/orders/b.csv',
+          version: 'version-id:v-2',
+          sequencer: '0B',
+        }),
       ],
     });
   });

@@ -197,10 +197,15 @@ describe('core under workerd', () => {
     expect(bundled).not.toMatch(/\bBuffer\.from\(/);
   });
 
-  test('the product worker bundle serves /healthz with the core bundled in', async () => {
+  test('the product worker bundle starts, and without its bindings names the first one missing', async () => {
+    // With every binding, the product serves the app: test/workerd/edge-path.test.ts.
     const response = await product.dispatchFetch('http://localhost/healthz');
-    expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: 'ok', runtime: 'workerd', core: true });
+    expect(response.status).toBe(503);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toContain(
+      'binding BUCKET (R2) is missing: add [[r2_buckets]] binding = "BUCKET" bucket_name = "dropgate-uploads" to wrangler.toml',
+    );
   });
 
   test('a CSV ingested inside workerd yields exactly the events Node yields', async () => {

@@ -1,0 +1,151 @@
+/**
+ * The ledger as a Durable Object with SQLite storage, one object per bucket. Every call runs to the end
+ * without yielding (SQLite calls are synchronous in a Durable Object), so each decision of ledger-rules.ts
+ * reads and writes one consistent state: claims are atomic without transactions of our own.
+ */
+import { DropgateError, serializeError } from '../../errors.js';
+import type {
+  Checkpoint,
+  ClaimRequest,
+  FileOutcome,
+  FileRecord,
+  FileVersionRef,
+  RegisterRequest,
+  UnfinishedQuery,
+} from '../../ports.js';
+import {
+  applyCheckpoint,
+  applyFinish,
+  applyRenew,
+  decideClaim,
+  decideRegister,
+  isUnfinished,
+} from '../ledger-rules.js';
+import { LEDGER_METHODS, type LedgerAnswer, type LedgerCall } from './ledger-protocol.js';
+
+/** The SQLite API of a Durable Object's storage (`ctx.storage.sql`), as much of it as the ledger uses. */
+export interface SqlStorageLike {
+  exec(query: string, ...bindings: Array<string | number | null>): { toArray(): Record<string, unknown>[] };
+}
+
+export interface DurableObjectStateLike {
+  storage: { sql: SqlStorageLike };
+}
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS records (
+     id TEXT PRIMARY KEY, bucket TEXT NOT NULL, unfinished INTEGER NOT NULL, record TEXT NOT NULL)`,
+  'CREATE INDEX IF NOT EXISTS records_unfinished ON records (bucket, unfinished, id)',
+  `CREATE TABLE IF NOT EXISTS latest (
+     bucket TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (bucket, key))`,
+];
+
+const idOf = (ref: FileVersionRef) => JSON.stringify([ref.bucket, ref.key, ref.version]);
+
+/** Bound as the class wrangler.toml names (`class_name = "LedgerDurableObject"`, a `new_sqlite_classes` migration). */
+export class LedgerDurableObject {
+  private readonly sql: SqlStorageLike;
+
+  constructor(state: DurableObjectStateLike, _env: unknown) {
+    this.sql = state.storage.sql;
+    for (const statement of SCHEMA) this.sql.exec(statement);
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    let call: LedgerCall;
+    try {
+      call = (await request.json()) as LedgerCall;
+      if (!(LEDGER_METHODS as readonly string[]).includes(call.method) || !Array.isArray(call.args))
+        throw new Error(`unknown ledger method ${String(call.method)}`);
+    } catch (error) {
+      const refused = new DropgateError('BAD_REQUEST', `not a ledger call: ${(error as Error).message}`);
+      return Response.json({ error: serializeError(refused) } satisfies LedgerAnswer, { status: 400 });
+    }
+    try {
+      return Response.json({ result: this.run(call) ?? null } satisfies LedgerAnswer);
+    } catch (error) {
+      return Response.json({ error: serializeError(error) } satisfies LedgerAnswer, { status: 409 });
+    }
+  }
+
+  private run({ method, args, now }: LedgerCall): unknown {
+    const ref = args[0] as FileVersionRef;
+    switch (method) {
+      case 'register': {
+        const existing = this.read(ref);
+        const result = decideRegister(existing, ref, args[1] as RegisterRequest, now);
+        if (result.changed) this.write(result.record, existing === undefined);
+        return result;
+      }
+      case 'claim': {
+        const existing = this.read(ref);
+        const result = decideClaim(existing, ref, args[1] as ClaimRequest, now);
+        if (result.claimed) this.write(result.record, existing === undefined);
+        return result;
+      }
+      case 'renew':
+        this.write(applyRenew(this.read(ref), ref, args[1] as string, args[2] as number, now), false);
+        return undefined;
+      case 'checkpoint': {
+        const [, owner, checkpoint, leaseMs] = args as [unknown, string, Checkpoint, number];
+        this.write(applyCheckpoint(this.read(ref), ref, owner, checkpoint, leaseMs, now), false);
+        return undefined;
+      }
+      case 'finish': {
+        const record = applyFinish(this.read(ref), ref, args[1] as string, args[2] as FileOutcome, now);
+        this.write(record, false);
+        return record;
+      }
+      case 'get':
+        return this.read(ref);
+      case 'latest': {
+        const [bucket, key] = args as [string, string];
+        const [row] = this.sql
+          .exec('SELECT version FROM latest WHERE bucket = ? AND key = ?', bucket, key)
+          .toArray();
+        return row ? this.read({ bucket, key, version: String(row.version) }) : undefined;
+      }
+      case 'unfinished':
+        return this.unfinished(args[0] as UnfinishedQuery);
+    }
+  }
+
+  private read(ref: FileVersionRef): FileRecord | undefined {
+    const [row] = this.sql.exec('SELECT record FROM records WHERE id = ?', idOf(ref)).toArray();
+    return row ? (JSON.parse(String(row.record)) as FileRecord) : undefined;
+  }
+
+  private write(record: FileRecord, first: boolean) {
+    this.sql.exec(
+      'INSERT OR REPLACE INTO records (id, bucket, unfinished, record) VALUES (?, ?, ?, ?)',
+      idOf(record),
+      record.bucket,
+      isUnfinished(record) ? 1 : 0,
+      JSON.stringify(record),
+    );
+    // The per-key index names the most recently first-seen version, so it moves only on a new record.
+    if (first) {
+      this.sql.exec(
+        'INSERT OR REPLACE INTO latest (bucket, key, version) VALUES (?, ?, ?)',
+        record.bucket,
+        record.key,
+        record.version,
+      );
+    }
+  }
+
+  private unfinished(query: UnfinishedQuery): { records: FileRecord[]; cursor?: string } {
+    const limit = query.limit ?? 100;
+    const rows = this.sql
+      .exec(
+        'SELECT id, record FROM records WHERE bucket = ? AND unfinished = 1 AND id > ? ORDER BY id LIMIT ?',
+        query.bucket,
+        query.cursor ?? '',
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const records = page.map((row) => JSON.parse(String(row.record)) as FileRecord);
+    return rows.length > limit ? { records, cursor: String(page[page.length - 1]!.id) } : { records };
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The one place on Workers that turns config and bindings into concrete adapters: the R2 bucket, the
+ * queues, the Durable Object ledger and the R2 notification intake. The bindings and secrets the config
+ * needs are checked once, with one schema, and a missing one is named with how to add it.
+ */
+import { z } from 'zod';
+import {
+  createCloudflareQueuesEventSink,
+  type QueueBinding,
+} from '../../adapters/event-sink/cloudflare-queues/cloudflare-queues-event-sink.js';
+import { createR2QueueIntake, type R2QueueIntake } from '../../adapters/intake/r2-queue/r2-queue-intake.js';
+import {
+  createDurableObjectLedger,
+  type DurableObjectNamespaceLike,
+} from '../../adapters/ledger/durable-object/durable-object-ledger.js';
+import { createR2ObjectStore, type R2BucketBinding } from '../../adapters/object-store/r2/r2-object-store.js';
+import { DropgateError } from '../../adapters/errors.js';
+import type { EventSink, Ledger, ObjectStore } from '../../adapters/ports.js';
+import { environmentSchema, parseOrExplain, type ConfigFile } from '../config.js';
+
+export { LedgerDurableObject } from '../../adapters/ledger/durable-object/ledger-durable-object.js';
+export type { QueueMessageLike } from '../../adapters/intake/r2-queue/r2-queue-intake.js';
+
+type StoreConfig = Extract<ConfigFile['store'], { type: 'r2' }>;
+type SinkConfig = Extract<ConfigFile['sink'], { type: 'cloudflare-queues' }>;
+type LedgerConfig = Extract<ConfigFile['ledger'], { type: 'durable-object' }>;
+type IntakeConfig = Extract<ConfigFile['intake'][number], { type: 'r2-queue' }>;
+
+/** The config as the Worker runs it: Cloudflare's adapter on every port. */
+export interface WorkerConfig {
+  store: StoreConfig;
+  sink: SinkConfig;
+  ledger: LedgerConfig;
+  intake: IntakeConfig;
+}
+
+/** Refuses, naming the field, a config whose adapters do not run on Workers. */
+export function workerConfigOf(file: ConfigFile): WorkerConfig & { file: ConfigFile } {
+  const wrong = (field: string, type: string, wanted: string) =>
+    new DropgateError('CONFIG_INVALID', `${field}: ${type} does not run on Workers; use "${wanted}"`);
+  if (file.store.type !== 'r2') throw wrong('store.type', file.store.type, 'r2');
+  if (file.sink.type !== 'cloudflare-queues') throw wrong('sink.type', file.sink.type, 'cloudflare-queues');
+  if (file.ledger.type !== 'durable-object') throw wrong('ledger.type', file.ledger.type, 'durable-object');
+  const [intake, ...more] = file.intake;
+  if (intake?.type !== 'r2-queue' || more.length > 0) {
+    throw new DropgateError(
+      'CONFIG_INVALID',
+      `intake: must be exactly [{ "type": "r2-queue" }] on Workers, not ${JSON.stringify(file.intake.map(({ type }) => type))}`,
+    );
+  }
+  return { file, store: file.store, sink: file.sink, ledger: file.ledger, intake };
+}
+
+/** The topics the gateway publishes to: each dataset's topic and dead-letter topic, and the control topic. */
+export function topicsOf(file: ConfigFile): string[] {
+  return [
+    ...new Set([
+      file.controlTopic,
+      ...file.datasets.flatMap((dataset) => [dataset.topic, dataset.deadLetterTopic]),
+    ]),
+  ];
+}
+
+/** The queue binding a topic publishes through: the sink's `bindings` entry, else the topic's own name. */
+export const queueBindingOf = (sink: SinkConfig, topic: string) => sink.bindings[topic] ?? topic;
+
+const hasMethods = (value: unknown, names: string[]) =>
+  typeof value === 'object' &&
+  value !== null &&
+  names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
+
+const binding = <T>(names: string[], missing: string) =>
+  z.custom<T>((value) => hasMethods(value, names), { error: missing });
+
+const secret = (name: string, minimum: number) =>
+  z
+    .string({ error: `secret ${name} is missing: run \`wrangler secret put ${name}\`` })
+    .min(minimum, `secret ${name} must be at least ${minimum} characters`);
+
+/**
+ * The one schema of the Worker's environment for `config`: its bindings by the names the config gives
+ * them, and the secrets.
+ */
+export function workerEnvironmentSchema(config: WorkerConfig & { file: ConfigFile }) {
+  const { store, sink, ledger, file } = config;
+  const queues = Object.fromEntries(
+    topicsOf(file).map((topic) => {
+      const name = queueBindingOf(sink, topic);
+      return [
+        name,
+        binding<QueueBinding>(
+          ['send', 'sendBatch'],
+          `binding ${name} (Queue producer of topic ${topic}) is missing: add [[queues.producers]] binding = "${name}" queue = "<queue name>" to wrangler.toml`,
+        ),
+      ];
+    }),
+  );
+  return z.object({
+    [store.binding]: binding<R2BucketBinding>(
+      ['head', 'get', 'put', 'list'],
+      `binding ${store.binding} (R2) is missing: add [[r2_buckets]] binding = "${store.binding}" bucket_name = "${store.bucket}" to wrangler.toml`,
+    ),
+    [ledger.binding]: binding<DurableObjectNamespaceLike>(
+      ['idFromName', 'get'],
+      `binding ${ledger.binding} (Durable Object) is missing: add [[durable_objects.bindings]] name = "${ledger.binding}" class_name = "LedgerDurableObject" and its [[migrations]] new_sqlite_classes to wrangler.toml`,
+    ),
+    ...queues,
+    DROPGATE_ADMIN_TOKEN: secret('DROPGATE_ADMIN_TOKEN', 16),
+    // The same `vendor=key` rules as on Node.
+    DROPGATE_VENDOR_KEYS: secret('DROPGATE_VENDOR_KEYS', 1).pipe(
+      environmentSchema.shape.DROPGATE_VENDOR_KEYS as unknown as z.ZodType<
+        Map<string, string> | undefined,
+        string
+      >,
+    ),
+    R2_ACCOUNT_ID: secret('R2_ACCOUNT_ID', 1),
+    R2_ACCESS_KEY_ID: secret('R2_ACCESS_KEY_ID', 1),
+    R2_SECRET_ACCESS_KEY: secret('R2_SECRET_ACCESS_KEY', 1),
+    /** The S3 API origin; set only to point presigned URLs at a stand-in (`wrangler dev`). */
+    R2_S3_ENDPOINT: z.url().optional(),
+  });
+}
+
+export interface WorkerAdapters {
+  store: ObjectStore;
+  sink: EventSink;
+  ledger: Ledger;
+  credentials: { adminToken: string; vendorKeys: Map<string, string> };
+  /** The notification consumer, once the gateway's `accept` is known. */
+  intake(accept: Parameters<typeof createR2QueueIntake>[0]): R2QueueIntake;
+}
+
+export function wireWorker(
+  config: WorkerConfig & { file: ConfigFile },
+  env: Record<string, unknown>,
+): WorkerAdapters {
+  const parsed = parseOrExplain(
+    workerEnvironmentSchema(config),
+    env,
+    "the Worker's environment (bindings and secrets)",
+  ) as Record<string, unknown>;
+  const { store, sink, ledger, intake, file } = config;
+  const secretOf = (name: string) => parsed[name] as string;
+  const vendorKeys = parsed.DROPGATE_VENDOR_KEYS as Map<string, string> | undefined;
+  if (!vendorKeys) throw new DropgateError('CONFIG_INVALID', 'DROPGATE_VENDOR_KEYS: names no vendor');
+  return {
+    store: createR2ObjectStore({
+      binding: parsed[store.binding] as R2BucketBinding,
+      bucket: store.bucket,
+      accountId: secretOf('R2_ACCOUNT_ID'),
+      accessKeyId: secretOf('R2_ACCESS_KEY_ID'),
+      secretAccessKey: secretOf('R2_SECRET_ACCESS_KEY'),
+      ...(parsed.R2_S3_ENDPOINT ? { endpoint: parsed.R2_S3_ENDPOINT as string } : {}),
+    }),
+    sink: createCloudflareQueuesEventSink({
+      queues: new Map(
+        topicsOf(file).map((topic) => [topic, parsed[queueBindingOf(sink, topic)] as QueueBinding]),
+      ),
+      rowsPerMessage: new Map(Object.entries(sink.rowsPerMessage)),
+    }),
+    ledger: createDurableObjectLedger({ namespace: parsed[ledger.binding] as DurableObjectNamespaceLike }),
+    credentials: { adminToken: secretOf('DROPGATE_ADMIN_TOKEN'), vendorKeys },
+    intake: (options) =>
+      createR2QueueIntake({
+        ...options,
+        baseDelaySeconds: intake.firstRetrySeconds,
+        maxDelaySeconds: intake.maxRetrySeconds,
+      }),
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The product Worker (app/worker/index.ts) under Miniflare with every binding it needs: an R2 bucket,
+ * the Durable Object ledger, the notification queue with its consumer and dead-letter queue, and output
+ * queues that a second Worker (the recorder) drains into KV, so a test reads back what was published.
+ * The bundle is built as `wrangler deploy` builds it (the build step precompiles the validators), with
+ * esbuild directly and a test config, so it takes a second and never touches .wrangler/generated.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { generateWorkerModules } from '../../../app/node/generate-worker-modules.js';
+
+export const root = join(import.meta.dirname, '../../..');
+
+export const BUCKET = 'dropgate-test-uploads';
+export const QUEUES = {
+  notifications: 'dropgate-notifications',
+  deadLetters: 'dropgate-notifications-dlq',
+  files: 'dropgate-files',
+  orders: 'dropgate-orders',
+  ordersDeadLetter: 'dropgate-orders-dead-letter',
+};
+/** Deliveries of a notification before it goes to the dead-letter queue (wrangler.toml: max_retries). */
+export const MAX_RETRIES = 2;
+
+export const SECRETS = {
+  DROPGATE_ADMIN_TOKEN: 'admin-token-for-the-edge-tests',
+  DROPGATE_VENDOR_KEYS: 'acme=acme-key-for-the-edge-tests',
+  R2_ACCOUNT_ID: '0123456789abcdef0123456789abcdef',
+  R2_ACCESS_KEY_ID: 'test-access-key-id',
+  R2_SECRET_ACCESS_KEY: 'test-secret-access-key',
+};
+
+export function edgeConfig(overrides: { rowsPerMessage?: Record<string, number> } = {}) {
+  return {
+    controlTopic: 'dropgate-files',
+    store: { type: 'r2', bucket: BUCKET, binding: 'BUCKET' },
+    sink: {
+      type: 'cloudflare-queues',
+      bindings: {
+        'dropgate-files': 'FILES_QUEUE',
+        orders: 'ORDERS_QUEUE',
+        'orders-dead-letter': 'ORDERS_DEAD_LETTER_QUEUE',
+      },
+      rowsPerMessage: overrides.rowsPerMessage ?? {},
+    },
+    ledger: { type: 'durable-object', binding: 'LEDGER' },
+    // Short delays: the tests wait for real redeliveries.
+    intake: [{ type: 'r2-queue', firstRetrySeconds: 0, maxRetrySeconds: 1 }],
+    datasets: [
+      {
+        name: 'orders',
+        match: 'vendors/*/orders/**',
+        schema: join(root, 'schemas/orders'),
+        eventType: 'OrderReceived',
+        topic: 'orders',
+        deadLetterTopic: 'orders-dead-letter',
+      },
+    ],
+  };
+}
+
+/** Bundles the product Worker for `config` into a temporary folder; returns the script's path. */
+export async function bundleEdgeWorker(
+  config: unknown,
+): Promise<{ script: string; remove(): Promise<void> }> {
+  // Inside the package, so the generated validators resolve ajv's runtime from its node_modules.
+  await mkdir(join(root, '.wrangler/test'), { recursive: true });
+  const directory = await mkdtemp(join(root, '.wrangler/test/edge-'));
+  const configPath = join(directory, 'dropgate.config.json');
+  await writeFile(configPath, JSON.stringify(config));
+  await generateWorkerModules(configPath, join(directory, 'generated'), root);
+  const script = join(directory, 'index.js');
+  await build({
+    entryPoints: [join(root, 'app/worker/index.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    conditions: ['workerd', 'worker', 'browser'],
+    target: 'es2022',
+    alias: { 'dropgate-worker-build': join(directory, 'generated/worker-build.js') },
+    outfile: script,
+    logLevel: 'warning',
+  });
+  return { script, remove: () => rm(directory, { recursive: true, force: true }) };
+}
+
+/** Drains every output queue and the dead-letter queue into KV `RECEIVED` as `<queue>/<message id>`. */
+const RECORDER = `
+export default {
+  async queue(batch, env) {
+    for (const message of batch.messages) {
+      const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+      await env.RECEIVED.put(batch.queue + '/' + Date.now() + '-' + message.id, body);
+      message.ack();
+    }
+  },
+};`;
+
+export function startEdgeMiniflare(script: string, bindings: Record<string, string> = SECRETS) {
+  const drain = { maxBatchSize: 100, maxBatchTimeout: 0 };
+  return new Miniflare({
+    workers: [
+      {
+        name: 'dropgate',
+        modules: true,
+        scriptPath: script,
+        compatibilityDate: '2026-04-01',
+        bindings,
+        r2Buckets: { BUCKET },
+        durableObjects: { LEDGER: { className: 'LedgerDurableObject', useSQLite: true } },
+        queueProducers: {
+          NOTIFICATIONS: { queueName: QUEUES.notifications },
+          FILES_QUEUE: { queueName: QUEUES.files },
+          ORDERS_QUEUE: { queueName: QUEUES.orders },
+          ORDERS_DEAD_LETTER_QUEUE: { queueName: QUEUES.ordersDeadLetter },
+        },
+        queueConsumers: {
+          [QUEUES.notifications]: {
+            maxBatchSize: 10,
+            maxBatchTimeout: 0,
+            maxRetries: MAX_RETRIES,
+            deadLetterQueue: QUEUES.deadLetters,
+          },
+        },
+      },
+      {
+        name: 'recorder',
+        modules: true,
+        script: RECORDER,
+        compatibilityDate: '2026-04-01',
+        kvNamespaces: ['RECEIVED'],
+        queueConsumers: {
+          [QUEUES.files]: drain,
+          [QUEUES.orders]: drain,
+          [QUEUES.ordersDeadLetter]: drain,
+          [QUEUES.deadLetters]: drain,
+        },
+      },
+    ],
+  });
+}
+
+/** Message bodies received so far on `queue`, in the order received. */
+interface KvLike {
+  list(options: { prefix: string; cursor?: string }): Promise<{
+    keys: Array<{ name: string }>;
+    list_complete: boolean;
+    cursor?: string;
+  }>;
+  get(key: string): Promise<string | null>;
+  delete(key: string): Promise<void>;
+}
+
+const recorded = async (miniflare: Miniflare) =>
+  (await miniflare.getKVNamespace('RECEIVED', 'recorder')) as unknown as KvLike;
+
+/** Forgets every message received so far. */
+export async function forgetReceived(miniflare: Miniflare): Promise<void> {
+  const kv = await recorded(miniflare);
+  const { keys } = await kv.list({ prefix: '' });
+  await Promise.all(keys.map((key) => kv.delete(key.name)));
+}
+
+export async function received(miniflare: Miniflare, queue: string): Promise<string[]> {
+  const kv = await recorded(miniflare);
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await kv.list({ prefix: `${queue}/`, ...(cursor ? { cursor } : {}) });
+    keys.push(...page.keys.map((key) => key.name));
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  keys.sort(
+    (left, right) => Number(left.split('/')[1]!.split('-')[0]) - Number(right.split('/')[1]!.split('-')[0]),
+  );
+  return Promise.all(keys.map(async (key) => (await kv.get(key))!));
+}
+
+/** Waits until `check` holds (polling), or fails after `timeoutMs` with what it last saw. */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  check: (value: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (check(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting; last saw ${JSON.stringify(value).slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
