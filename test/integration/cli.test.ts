@@ -324,7 +324,10 @@ describe('configuration', () => {
     [{ store: { type: 'gcs', bucket: 'gs://drop' } }, 'store.bucket: must be a GCS bucket name'],
     [{ sink: { type: 'kafka' } }, 'sink.type: must be one of: local'],
     [{ ledger: { type: 'redis' } }, 'ledger.type: must be one of: local'],
-    [{ intake: [{ type: 'ftp' }] }, 'intake.0.type: must be one of: local-upload, sqs, sns-https'],
+    [
+      { intake: [{ type: 'ftp' }] },
+      'intake.0.type: must be one of: local-upload, gcs-pubsub-push, eventarc, sqs, sns-https, r2-queue',
+    ],
     [{ intake: [{ type: 'local-upload', mode: 'sometimes' }] }, 'intake.0.mode'],
     [
       { intake: [{ type: 'local-upload' }, { type: 'local-upload' }] },

@@ -157,7 +157,7 @@ describe('gateway with the gcs store', () => {
   it('refuses to start with the local-upload intake, which a gcs store cannot serve', async () => {
     await expect(startGcsGateway({ intake: [{ type: 'local-upload' }] })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
-      message: expect.stringContaining('intake local-upload'),
+      message: expect.stringContaining('intake: local-upload receives uploads for the local store only'),
     });
   });
 });

@@ -46,8 +46,11 @@ describe('AWS adapters in the config', () => {
     [{ ledger: { type: 'dynamodb' } }, 'ledger.table: is missing'],
     [{ ledger: { type: 'dynamodb', table: 'x' } }, 'ledger.table: must be a DynamoDB table name'],
     [{ ledger: { type: 'local', table: 'ledger' } }, 'ledger: Unrecognized key: "table"'],
-    [{ ledger: { type: 'redis' } }, 'ledger.type: must be one of: local, dynamodb'],
-    [{ sink: { type: 'kafka' } }, 'sink.type: must be one of: local, sqs'],
+    [
+      { ledger: { type: 'redis' } },
+      'ledger.type: must be one of: local, firestore, dynamodb, durable-object',
+    ],
+    [{ sink: { type: 'kafka' } }, 'sink.type: must be one of: local, pubsub, sqs, cloudflare-queues'],
     [{ sink: { type: 'sqs', region: 'Ireland' } }, 'sink.region: must be an AWS region such as us-east-1'],
     [{ sink: { type: 'local', fifoGroup: 'g' } }, 'sink: Unrecognized key: "fifoGroup"'],
   ])('names the field at fault in %j', (adapters, message) => {

@@ -65,6 +65,8 @@ describe('the firestore ledger config', () => {
     expect(() => parse({ type: 'firestore', projectId: 'acme-data-prod', retentionDays: 0 })).toThrow(
       'ledger.retentionDays: Too small',
     );
-    expect(() => parse({ type: 'dynamodb' })).toThrow('ledger.type: must be one of: local, firestore');
+    expect(() => parse({ type: 'redis' })).toThrow(
+      'ledger.type: must be one of: local, firestore, dynamodb, durable-object',
+    );
   });
 });

@@ -61,7 +61,7 @@ describe('the config of a Google push intake', () => {
 
   it('names the intake types it knows for an unknown one', () => {
     expect(() => parse([{ type: 'gcs-pull' }])).toThrow(
-      'intake.0.type: must be one of: local-upload, gcs-pubsub-push, eventarc',
+      'intake.0.type: must be one of: local-upload, gcs-pubsub-push, eventarc, sqs, sns-https, r2-queue',
     );
   });
 

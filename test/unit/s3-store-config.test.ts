@@ -42,7 +42,7 @@ describe('store config of type s3', () => {
   });
 
   it('names what is wrong: an unknown type, a missing or malformed bucket, an unknown field, an upload method', () => {
-    expect(() => parseStore({ type: 'ftp' })).toThrow('store.type: must be one of: local, s3');
+    expect(() => parseStore({ type: 'ftp' })).toThrow('store.type: must be one of: local, gcs, s3, r2');
     expect(() => parseStore({ type: 's3' })).toThrow('store.bucket: is missing (must be a string)');
     expect(() => parseStore({ type: 's3', bucket: 'Acme_Uploads' })).toThrow(
       'store.bucket: must be an S3 bucket name',
