@@ -14,7 +14,7 @@ import { createLedgerStorage, wireAdapters, wireLocalFilesStore } from './wire.j
 import { DropgateError } from '../../adapters/errors.js';
 import { ingestFile, type IngestResult, type Progress } from '../../workers/ingest-file.js';
 import { datasetVersionFor } from '../../workers/compiled-dataset.js';
-import { createGateway } from '../gateway.js';
+import { createGateway, type Gateway } from '../gateway.js';
 import { iconvTextDecoding } from './iconv-text-decoding.js';
 import { createIngestPools } from './ingest-threads.js';
 import { createJsonLogger, silentLogger } from '../logger.js';
@@ -165,33 +165,12 @@ async function ingestLocalFile(
 }
 
 async function replay(config: LoadedConfig, key: string): Promise<number> {
-  const { signingSecret } = await localCredentials(config);
-  const adapters = await wireAdapters({
-    file: config.file,
-    dataDir: config.dataDir,
-    publicUrl: 'http://localhost',
-    signingSecret,
+  return withCliGateway(config, progressReporter(key), async (gateway) => {
+    const dataset = gateway.datasetForKey(key);
+    if (!dataset) throw new DropgateError('NO_DATASET_MATCHES', `no dataset's match pattern covers ${key}`);
+    const result = await gateway.ingestNow(key, 'replay');
+    return report(result, key, dataset.name, datasetVersionFor(dataset, key).schemaVersion);
   });
-  const pools = createIngestPools(config.file.ingestThreads);
-  const gateway = createGateway({
-    ...adapters,
-    datasets: config.datasets,
-    controlTopic: config.file.controlTopic,
-    owner: owner(),
-    uploads: config.file.uploads,
-    logger: silentLogger,
-    ingest: {
-      onProgress: progressReporter(key),
-      textDecoding: iconvTextDecoding,
-      segmentPool: pools.segmentPool,
-      rowGroupPool: pools.rowGroupPool,
-    },
-  });
-  const dataset = gateway.datasetForKey(key);
-  if (!dataset) throw new DropgateError('NO_DATASET_MATCHES', `no dataset's match pattern covers ${key}`);
-  const result = await gateway.ingestNow(key, 'replay').finally(() => pools.close());
-  await adapters.close();
-  return report(result, key, dataset.name, datasetVersionFor(dataset, key).schemaVersion);
 }
 
 /**
@@ -199,9 +178,34 @@ async function replay(config: LoadedConfig, key: string): Promise<number> {
  * listing, then ingests them here. Prints one JSON line with the totals; a recorded version that fails
  * stays in the ledger for a gateway's sweep to retry.
  */
-async function backfillBucket(
+function backfillBucket(
   config: LoadedConfig,
   request: { prefix: string; since?: string; dryRun: boolean },
+): Promise<number> {
+  return withCliGateway(config, undefined, async (gateway) => {
+    const totals = { scanned: 0, recorded: 0, known: 0, unmatched: 0, older: 0 };
+    let cursor: string | undefined;
+    do {
+      const step = await gateway.backfill({ ...request, ...(cursor ? { cursor } : {}) });
+      for (const name of Object.keys(totals) as Array<keyof typeof totals>) totals[name] += step[name];
+      cursor = step.cursor;
+    } while (cursor);
+    await gateway.idle();
+    process.stdout.write(
+      `${JSON.stringify({ prefix: request.prefix, dryRun: request.dryRun, ...totals })}\n`,
+    );
+    return 0;
+  });
+}
+
+/**
+ * Runs `use` with a gateway over the config's adapters in this process (no HTTP), then lets go of the
+ * threads and adapters (the local ledger's lock among them), however `use` ended.
+ */
+async function withCliGateway(
+  config: LoadedConfig,
+  onProgress: ((progress: Progress) => void) | undefined,
+  use: (gateway: Gateway) => Promise<number>,
 ): Promise<number> {
   const { signingSecret } = await localCredentials(config);
   const adapters = await wireAdapters({
@@ -220,23 +224,13 @@ async function backfillBucket(
       uploads: config.file.uploads,
       logger: silentLogger,
       ingest: {
+        ...(onProgress ? { onProgress } : {}),
         textDecoding: iconvTextDecoding,
         segmentPool: pools.segmentPool,
         rowGroupPool: pools.rowGroupPool,
       },
     });
-    const totals = { scanned: 0, recorded: 0, known: 0, unmatched: 0, older: 0 };
-    let cursor: string | undefined;
-    do {
-      const step = await gateway.backfill({ ...request, ...(cursor ? { cursor } : {}) });
-      for (const name of Object.keys(totals) as Array<keyof typeof totals>) totals[name] += step[name];
-      cursor = step.cursor;
-    } while (cursor);
-    await gateway.idle();
-    process.stdout.write(
-      `${JSON.stringify({ prefix: request.prefix, dryRun: request.dryRun, ...totals })}\n`,
-    );
-    return 0;
+    return await use(gateway);
   } finally {
     await pools.close();
     await adapters.close();
