@@ -37,11 +37,19 @@ export async function startFauxqs(): Promise<StandIn> {
   return { endpoint: address.replace('localhost', '127.0.0.1'), stop: () => app.close() };
 }
 
-/** s3rver 3.7 over a temporary directory, verifying signatures made with TEST_CREDENTIALS. */
-export async function startS3rver(buckets: string[] = []): Promise<StandIn> {
+/**
+ * s3rver 3.7 over a temporary directory, verifying signatures made with TEST_CREDENTIALS. `onEvent` gets
+ * the S3 event notification (`{ Records: [...] }`) s3rver emits for each object created or removed: what a
+ * bucket's notification configuration would send on to SQS, SNS or EventBridge.
+ */
+export async function startS3rver(
+  buckets: string[] = [],
+  options: { onEvent?: (notification: S3rverNotification) => void } = {},
+): Promise<StandIn> {
   const S3rver = require('s3rver') as new (options: Record<string, unknown>) => {
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    on(event: 'event', listener: (notification: S3rverNotification) => void): void;
   };
   const directory = await mkdtemp(join(tmpdir(), 'dropgate-s3rver-'));
   const server = new S3rver({
@@ -52,6 +60,7 @@ export async function startS3rver(buckets: string[] = []): Promise<StandIn> {
     vhostBuckets: false,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
+  if (options.onEvent) server.on('event', options.onEvent);
   const { port } = await server.run();
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -60,6 +69,21 @@ export async function startS3rver(buckets: string[] = []): Promise<StandIn> {
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An S3 event notification as s3rver emits it: S3's own shape, except that the key is not URL-encoded
+ * (S3 encodes it, spaces as `+`) and the bucket is unversioned (no `versionId`).
+ */
+export interface S3rverNotification {
+  Records: Array<{
+    eventName: string;
+    eventTime: string;
+    s3: {
+      bucket: { name: string };
+      object: { key: string; size?: number; eTag?: string; sequencer: string };
+    };
+  }>;
 }
 
 /** dynalite 4 in memory; tables are created at once (no CREATING wait). */

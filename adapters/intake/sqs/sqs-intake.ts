@@ -62,7 +62,14 @@ export function createSqsIntake(options: SqsIntakeOptions): QueueConsumer {
   const logger = options.logger;
   // An AWS queue URL names its region; requests go there whatever AWS_REGION says.
   const region = options.region ?? regionOfQueueUrl(queueUrl);
-  const client = options.client ?? new SQSClient(region ? { region } : {});
+  const client =
+    options.client ??
+    new SQSClient({
+      ...(region ? { region } : {}),
+      // An endpoint the operator set (a stand-in, a VPC endpoint) wins over the host of the queue's URL,
+      // which for a stand-in need not even parse as one (`sqs.us-east-1.127.0.0.1:9324`).
+      useQueueUrlAsEndpoint: !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL),
+    });
   const ownsClient = options.client === undefined;
   const watermark = createSequencerWatermark();
   const inFlight = new Map<string, { done: Promise<void>; abandon(): Promise<void> }>();
