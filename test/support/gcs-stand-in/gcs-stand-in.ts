@@ -47,6 +47,11 @@ export interface GcsStandIn {
   failNext(status: number, count?: number): void;
   /** Flips a bit of the next download's body, leaving its `x-goog-hash` as stored: damage on the way. */
   corruptNextDownload(): void;
+  /**
+   * Calls `listener` with each object version stored from now on: what a bucket's notification
+   * configuration reports as OBJECT_FINALIZE.
+   */
+  onFinalize(listener: (object: StoredObject) => void): void;
   /** Every request received, as `METHOD path?query`. */
   readonly requests: string[];
   close(): Promise<void>;
@@ -83,6 +88,7 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
   let failures: { status: number; count: number } | undefined;
   let lastGeneration = 0;
   let corruptDownload = false;
+  const finalizeListeners: Array<(object: StoredObject) => void> = [];
   for (const name of options.buckets ?? []) buckets.set(name, new Map());
   for (const account of options.serviceAccounts ?? []) accounts.set(account.clientEmail, account.publicKey);
 
@@ -169,6 +175,7 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
       crc32c: crc32cBase64(bytes),
     };
     bucket.set(name, object);
+    for (const listener of finalizeListeners) listener(object);
     return object;
   }
 
@@ -626,6 +633,7 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
     url,
     requests,
     createBucket: (name) => void buckets.set(name, buckets.get(name) ?? new Map()),
+    onFinalize: (listener) => void finalizeListeners.push(listener),
     trust: (account) => void accounts.set(account.clientEmail, account.publicKey),
     object: (bucket, name) => buckets.get(bucket)?.get(name),
     advanceClock: (milliseconds) => void (clockOffset += milliseconds),
