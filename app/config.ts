@@ -101,7 +101,7 @@ export const ADAPTER_TYPES = {
   store: ['local', 'gcs', 's3', 'r2'],
   sink: ['local', 'pubsub', 'sqs', 'cloudflare-queues'],
   ledger: ['local', 'firestore', 'dynamodb', 'durable-object'],
-  intake: ['local-upload', 'gcs-pubsub-push', 'eventarc', 'sqs', 'sns-https', 'r2-queue'],
+  intake: ['local-upload', 'gcs-pubsub-push', 'gcs-pubsub-pull', 'eventarc', 'sqs', 'sns-https', 'r2-queue'],
 } as const;
 
 /** Adapter types that exist only on Cloudflare Workers (their bindings exist nowhere else). */
@@ -164,6 +164,9 @@ const awsRegion = z
   .regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')
   .optional();
 
+/** A Google Cloud project id, optionally behind a domain (`example.com:project`). */
+const GOOGLE_PROJECT_ID = /^(?:[a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+
 /** `background`: acknowledge once recorded, ingest after; `inline`: ingest before answering. */
 const intakeMode = z.enum(['background', 'inline']);
 
@@ -195,6 +198,24 @@ const intakeConfig = z.discriminatedUnion(
     z.object({ type: z.literal('local-upload'), mode: intakeMode.default('background') }).strict(),
     googlePushIntake('gcs-pubsub-push'),
     googlePushIntake('eventarc'),
+    z
+      .object({
+        type: z.literal('gcs-pubsub-pull'),
+        /** The subscription to the bucket's notification topic: `projects/<p>/subscriptions/<s>`, or its name. */
+        subscription: z
+          .string()
+          .regex(
+            /^(?:projects\/[a-z][a-z0-9.:-]{4,62}\/subscriptions\/)?[A-Za-z][A-Za-z0-9._~+%-]{2,254}$/,
+            'must be a Pub/Sub subscription: projects/<project>/subscriptions/<name>, or the name alone',
+          ),
+        /** The project of a subscription given by name; default the client's (GOOGLE_CLOUD_PROJECT). */
+        projectId: z.string().regex(GOOGLE_PROJECT_ID, 'must be a Google Cloud project id').optional(),
+        /** Messages (files) handled at once. */
+        concurrency: z.number().int().min(1).max(256).default(4),
+        /** How long the lease of a message being ingested is extended. */
+        maxExtensionMinutes: z.number().int().min(1).max(1440).default(60),
+      })
+      .strict(),
     z
       .object({
         type: z.literal('sqs'),
@@ -255,9 +276,6 @@ const intakeConfig = z.discriminatedUnion(
 );
 
 export type IntakeConfig = z.infer<typeof intakeConfig>;
-
-/** A Google Cloud project id, optionally behind a domain (`example.com:project`). */
-const GOOGLE_PROJECT_ID = /^(?:[a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 
 /** Pub/Sub's topic ids: 3-255 characters, a letter first, not starting with `goog`. */
 const PUBSUB_TOPIC_ID = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;

@@ -18,6 +18,7 @@ import { createSqsEventSink } from '../../adapters/event-sink/sqs/sqs-event-sink
 import { createDynamoDbLedger } from '../../adapters/ledger/dynamodb/dynamodb-ledger.js';
 import { createLedgerTable } from '../../adapters/ledger/dynamodb/ledger-table.js';
 import { createEventarcIntake } from '../../adapters/intake/eventarc/eventarc-intake.js';
+import { createGcsPubsubPullIntake } from '../../adapters/intake/gcs-pubsub-pull/gcs-pubsub-pull-intake.js';
 import { createGcsPubsubPushIntake } from '../../adapters/intake/gcs-pubsub-push/gcs-pubsub-push-intake.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
 import { createFirestoreLedger } from '../../adapters/ledger/firestore/firestore-ledger.js';
@@ -37,7 +38,7 @@ export interface WiredAdapters {
   ledger: Ledger;
   intakes: HttpIntake[];
   /**
-   * Intakes that pull from a queue (`sqs`), not started: the gateway starts them once it can accept, and
+   * Intakes that pull from a queue (`sqs`, `gcs-pubsub-pull`), not started: the gateway starts them once it can accept, and
    * stops them before `close`.
    */
   queueConsumers: QueueConsumer[];
@@ -70,6 +71,15 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
       if (intake.type === 'sqs') {
         const { type: _type, ...settings } = intake;
         queueConsumers.push(createSqsIntake({ ...settings, logger: options.logger ?? silentLogger }));
+      } else if (intake.type === 'gcs-pubsub-pull') {
+        const { type: _type, ...settings } = intake;
+        queueConsumers.push(
+          createGcsPubsubPullIntake({
+            ...settings,
+            bucket: store.bucket,
+            logger: options.logger ?? silentLogger,
+          }),
+        );
       } else intakes.push(wireIntake(intake, store, options));
     }
     return {
@@ -90,7 +100,7 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
 }
 
 function wireIntake(
-  intake: Exclude<IntakeConfig, { type: 'sqs' }>,
+  intake: Exclude<IntakeConfig, { type: 'sqs' | 'gcs-pubsub-pull' }>,
   store: ObjectStore,
   options: WireOptions,
 ): HttpIntake {

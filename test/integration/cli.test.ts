@@ -326,7 +326,7 @@ describe('configuration', () => {
     [{ ledger: { type: 'redis' } }, 'ledger.type: must be one of: local'],
     [
       { intake: [{ type: 'ftp' }] },
-      'intake.0.type: must be one of: local-upload, gcs-pubsub-push, eventarc, sqs, sns-https, r2-queue',
+      'intake.0.type: must be one of: local-upload, gcs-pubsub-push, gcs-pubsub-pull, eventarc, sqs, sns-https, r2-queue',
     ],
     [{ intake: [{ type: 'local-upload', mode: 'sometimes' }] }, 'intake.0.mode'],
     [

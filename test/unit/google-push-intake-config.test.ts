@@ -52,6 +52,49 @@ describe('the config of a Google push intake', () => {
     });
   }
 
+  it('gcs-pubsub-pull: takes a subscription path or name, with defaults for concurrency and lease extension', () => {
+    expect(
+      parse([
+        { type: 'gcs-pubsub-pull', subscription: 'projects/acme-prod/subscriptions/gcs-uploads.dropgate' },
+      ]).intake,
+    ).toEqual([
+      {
+        type: 'gcs-pubsub-pull',
+        subscription: 'projects/acme-prod/subscriptions/gcs-uploads.dropgate',
+        concurrency: 4,
+        maxExtensionMinutes: 60,
+      },
+    ]);
+    expect(
+      parse([
+        { type: 'gcs-pubsub-pull', subscription: 'gcs-uploads', projectId: 'acme-prod', concurrency: 2 },
+      ]).intake,
+    ).toEqual([
+      {
+        type: 'gcs-pubsub-pull',
+        subscription: 'gcs-uploads',
+        projectId: 'acme-prod',
+        concurrency: 2,
+        maxExtensionMinutes: 60,
+      },
+    ]);
+  });
+
+  it('gcs-pubsub-pull: names what is wrong with a subscription, a project or a limit', () => {
+    expect(() => parse([{ type: 'gcs-pubsub-pull' }])).toThrow(/intake\.0\.subscription: is missing/);
+    expect(() =>
+      parse([{ type: 'gcs-pubsub-pull', subscription: 'projects/acme-prod/topics/gcs-uploads' }]),
+    ).toThrow(
+      'intake.0.subscription: must be a Pub/Sub subscription: projects/<project>/subscriptions/<name>, or the name alone',
+    );
+    expect(() =>
+      parse([{ type: 'gcs-pubsub-pull', subscription: 'gcs-uploads', projectId: 'Acme' }]),
+    ).toThrow('intake.0.projectId: must be a Google Cloud project id');
+    expect(() => parse([{ type: 'gcs-pubsub-pull', subscription: 'gcs-uploads', concurrency: 0 }])).toThrow(
+      /intake\.0\.concurrency/,
+    );
+  });
+
   it('keeps the local upload intake, in the background, as the default', () => {
     expect(parseOrExplain(configFileSchema, { datasets: [dataset] }, 'config').intake).toEqual([
       { type: 'local-upload', mode: 'background' },
@@ -61,7 +104,7 @@ describe('the config of a Google push intake', () => {
 
   it('names the intake types it knows for an unknown one', () => {
     expect(() => parse([{ type: 'gcs-pull' }])).toThrow(
-      'intake.0.type: must be one of: local-upload, gcs-pubsub-push, eventarc, sqs, sns-https, r2-queue',
+      'intake.0.type: must be one of: local-upload, gcs-pubsub-push, gcs-pubsub-pull, eventarc, sqs, sns-https, r2-queue',
     );
   });
 

@@ -9,8 +9,8 @@
  * dead-letter topic after its maximum delivery attempts, where an operator can see and replay it.
  */
 import { DropgateError } from '../../errors.js';
-import type { HttpIntake, IntakeMode, IntakeResult } from '../../ports.js';
-import { isGeneration, parseObjectResource, type GcsObjectResource } from '../gcs-object-resource.js';
+import type { HttpIntake, IntakeMode } from '../../ports.js';
+import { landingOf, type PubsubMessage } from '../gcs-notification.js';
 import { createGoogleOidcVerifier, type GoogleOidcOptions } from '../google-oidc.js';
 import { readNotificationBody } from '../read-notification-body.js';
 
@@ -23,14 +23,6 @@ export interface GcsPubsubPushIntakeOptions {
   mode?: IntakeMode;
   /** How pushes are authenticated: Google's OIDC token, or (the emulator, which sends none) not at all. */
   auth: GoogleOidcOptions | 'none';
-}
-
-/** One Pub/Sub message as the push carried it, wrapped or not. */
-export interface PushedMessage {
-  attributes: Record<string, string>;
-  /** The decoded `data`: the object resource JSON for JSON_API_V1, empty for NONE. */
-  data: string;
-  messageId?: string;
 }
 
 /** The attributes GCS sets on every notification; an unwrapped push carries each as a header of its name. */
@@ -46,9 +38,6 @@ const NOTIFICATION_ATTRIBUTES = [
   'overwrittenByGeneration',
 ] as const;
 
-/** The one event type ingested; OBJECT_METADATA_UPDATE, OBJECT_DELETE, OBJECT_ARCHIVE and any later ones are not. */
-const FINALIZE = 'OBJECT_FINALIZE';
-
 export function createGcsPubsubPushIntake(options: GcsPubsubPushIntakeOptions): HttpIntake {
   const verify = options.auth === 'none' ? undefined : createGoogleOidcVerifier(options.auth);
   return {
@@ -60,7 +49,7 @@ export function createGcsPubsubPushIntake(options: GcsPubsubPushIntakeOptions): 
       // Nothing of an unauthenticated request is read, let alone acted on.
       await verify?.(request);
       const message = parsePush(request.headers, await readNotificationBody(request));
-      return landingOf(message, options.bucket);
+      return landingOf(message, options.bucket, 'gcs-pubsub-push');
     },
     respond(result, outcomes) {
       const messageId = result.reply?.messageId;
@@ -83,7 +72,7 @@ export function createGcsPubsubPushIntake(options: GcsPubsubPushIntakeOptions): 
  * from a subscription with payload unwrapping and `--push-no-wrapper-write-metadata`, the bare data as the
  * body with Pub/Sub's metadata in `x-goog-pubsub-*` headers and each attribute as a header of its own name.
  */
-export function parsePush(headers: Headers, body: string): PushedMessage {
+export function parsePush(headers: Headers, body: string): PubsubMessage {
   // Wrapped pushes may carry the x-goog-pubsub-* headers as well: the body decides first.
   const envelope = wrappedEnvelope(body);
   if (envelope) return fromWrapped(envelope);
@@ -123,7 +112,7 @@ function wrappedEnvelope(body: string): Record<string, unknown> | undefined {
     : undefined;
 }
 
-function fromWrapped(message: Record<string, unknown>): PushedMessage {
+function fromWrapped(message: Record<string, unknown>): PubsubMessage {
   const { attributes = {}, data, messageId, message_id } = message;
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) {
     throw new DropgateError('BAD_REQUEST', 'message.attributes of the push is not an object');
@@ -161,79 +150,4 @@ function decodeBase64(data: string): string {
   } catch {
     throw new DropgateError('BAD_REQUEST', 'message.data of the push is not base64 of UTF-8 text');
   }
-}
-
-/**
- * What a GCS notification asks for: an OBJECT_FINALIZE of the store's bucket lands the notified generation;
- * any other event type, or another bucket, is acknowledged and ignored (the gateway logs why).
- */
-export function landingOf(message: PushedMessage, bucket: string): IntakeResult {
-  const { attributes } = message;
-  const reply = message.messageId ? { messageId: message.messageId } : undefined;
-  const withReply = <T extends object>(result: T) => (reply ? { ...result, reply } : result);
-  const eventType = attributes.eventType;
-  if (!eventType) {
-    throw new DropgateError(
-      'BAD_REQUEST',
-      'the message has no eventType attribute: not a GCS notification (an unwrapped push needs ' +
-        '--push-no-wrapper-write-metadata to carry the attributes)',
-    );
-  }
-  const format = attributes.payloadFormat ?? (message.data ? 'JSON_API_V1' : 'NONE');
-  let resource: GcsObjectResource | undefined;
-  if (format === 'JSON_API_V1') {
-    if (!message.data) throw new DropgateError('BAD_REQUEST', 'a JSON_API_V1 notification carries no data');
-    resource = parseObjectResource(message.data, 'the notification data');
-  } else if (format !== 'NONE') {
-    throw new DropgateError(
-      'BAD_REQUEST',
-      `payloadFormat ${JSON.stringify(format)} is not JSON_API_V1 or NONE`,
-    );
-  }
-  const bucketId = agreed('bucketId', attributes.bucketId, resource?.bucket);
-  const key = agreed('objectId', attributes.objectId, resource?.name);
-  const generation = agreed('objectGeneration', attributes.objectGeneration, resource?.generation);
-  if (!isGeneration(generation)) {
-    throw new DropgateError(
-      'BAD_REQUEST',
-      `objectGeneration ${JSON.stringify(generation)} is not a generation`,
-    );
-  }
-  const object = `gs://${bucketId}/${key}#${generation}`;
-  if (bucketId !== bucket) {
-    return withReply({ ignored: `${eventType} of ${object}: bucket ${bucketId} is not ${bucket}` });
-  }
-  if (eventType !== FINALIZE) {
-    return withReply({ ignored: `${eventType} of ${object}: only ${FINALIZE} is ingested` });
-  }
-  const eventTime = attributes.eventTime ?? resource?.updated;
-  return withReply({
-    landings: [
-      {
-        bucket: bucketId,
-        key,
-        version: generation,
-        kind: 'finalized' as const,
-        via: 'gcs-pubsub-push',
-        ...(eventTime ? { eventTime } : {}),
-      },
-    ],
-  });
-}
-
-/** The value an attribute and the object resource agree on; BAD_REQUEST when neither has it or they differ. */
-function agreed(
-  attribute: string,
-  fromAttribute: string | undefined,
-  fromResource: string | undefined,
-): string {
-  if (fromAttribute !== undefined && fromResource !== undefined && fromAttribute !== fromResource) {
-    throw new DropgateError(
-      'BAD_REQUEST',
-      `the ${attribute} attribute ${JSON.stringify(fromAttribute)} disagrees with the object resource's ${JSON.stringify(fromResource)}`,
-    );
-  }
-  const value = fromAttribute ?? fromResource;
-  if (!value) throw new DropgateError('BAD_REQUEST', `the notification has no ${attribute}`);
-  return value;
 }
