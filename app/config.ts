@@ -115,6 +115,9 @@ export const WORKERS_ONLY_TYPES: readonly string[] = [
 const adapterType = <T extends readonly [string, ...string[]]>(types: T) =>
   z.enum(types, { error: () => `must be one of: ${types.join(', ')}` });
 
+/** Per topic, the most events one message carries (packed); 1, or a topic not listed: one event a message. */
+const rowsPerMessage = z.record(z.string(), z.number().int().min(1).max(10_000)).default({});
+
 /** A Workers binding name, as wrangler.toml's `binding` takes it. */
 const bindingName = z
   .string()
@@ -141,7 +144,7 @@ const cloudflareQueuesSinkConfig = z
     /** The queue producer binding of each topic; a topic not listed is itself the binding's name. */
     bindings: z.record(z.string(), bindingName).default({}),
     /** Topics whose messages carry many events each, as NDJSON: the most events per message. */
-    rowsPerMessage: z.record(z.string(), z.number().int().min(1).max(10_000)).default({}),
+    rowsPerMessage,
   })
   .strict();
 
@@ -296,8 +299,19 @@ const sinkConfig = z.discriminatedUnion(
           ),
         /** CloudEvents content mode: the JSON document as data, or `ce-` attributes and the row as data. */
         mode: z.enum(['structured', 'binary']).default('structured'),
+        /** Topics whose messages carry many events each (a CloudEvents batch): the most events per message. */
+        rowsPerMessage,
       })
-      .strict(),
+      .strict()
+      .refine(
+        (sink) =>
+          sink.mode === 'structured' || Object.values(sink.rowsPerMessage).every((rows) => rows === 1),
+        {
+          message:
+            'packs events into CloudEvents batches, which binary mode cannot carry: use "mode": "structured"',
+          path: ['rowsPerMessage'],
+        },
+      ),
     z
       .object({
         type: z.literal('sqs'),
@@ -308,6 +322,8 @@ const sinkConfig = z.discriminatedUnion(
           .string()
           .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 letters, digits or punctuation')
           .optional(),
+        /** Queues whose messages carry many events each (a CloudEvents batch): the most events per message. */
+        rowsPerMessage,
       })
       .strict(),
     cloudflareQueuesSinkConfig,

@@ -223,11 +223,16 @@ async function wireSink({ file, dataDir }: WireOptions): Promise<EventSink> {
     case 'local':
       return createLocalEventSink({ directory: join(dataDir, 'events') });
     case 'pubsub':
-      return createPubSubEventSink({ projectId: sink.projectId, mode: sink.mode });
+      return createPubSubEventSink({
+        projectId: sink.projectId,
+        mode: sink.mode,
+        rowsPerMessage: new Map(Object.entries(sink.rowsPerMessage)),
+      });
     case 'sqs':
       return createSqsEventSink({
         ...(sink.region ? { region: sink.region } : {}),
         ...(sink.fifoGroup ? { fifoGroup: sink.fifoGroup } : {}),
+        rowsPerMessage: new Map(Object.entries(sink.rowsPerMessage)),
       });
     default:
       throw workersOnly(sink.type);

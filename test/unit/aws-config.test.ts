@@ -17,7 +17,7 @@ describe('AWS adapters in the config', () => {
   it('takes an sqs sink and a dynamodb ledger with their fields', () => {
     const config = parse({
       ...sqs,
-      sink: { type: 'sqs', region: 'eu-west-1', fifoGroup: 'orders' },
+      sink: { type: 'sqs', region: 'eu-west-1', fifoGroup: 'orders', rowsPerMessage: { 'orders.fifo': 50 } },
       ledger: { type: 'dynamodb', table: 'dropgate-ledger', region: 'eu-west-1', retentionDays: 90 },
       datasets: [
         {
@@ -27,7 +27,12 @@ describe('AWS adapters in the config', () => {
         },
       ],
     });
-    expect(config.sink).toEqual({ type: 'sqs', region: 'eu-west-1', fifoGroup: 'orders' });
+    expect(config.sink).toEqual({
+      type: 'sqs',
+      region: 'eu-west-1',
+      fifoGroup: 'orders',
+      rowsPerMessage: { 'orders.fifo': 50 },
+    });
     expect(config.ledger).toEqual({
       type: 'dynamodb',
       table: 'dropgate-ledger',

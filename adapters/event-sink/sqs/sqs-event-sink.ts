@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DropgateError, describeError } from '../../errors.js';
 import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
+import { packEvents, unpackFailures } from '../packed-events.js';
 import { publishInRequests } from '../publish-in-requests.js';
 
 /**
@@ -42,6 +43,11 @@ export interface SqsEventSinkOptions {
    * event's `dataset` attribute, so each dataset's events stay in order, or `dropgate` without one.
    */
   fifoGroup?: string;
+  /**
+   * Queues whose events go out packed, up to N a message, in the CloudEvents batch format: SQS bills a
+   * request per 64 KB, so small events cost far less packed.
+   */
+  rowsPerMessage?: ReadonlyMap<string, number>;
   /** SendMessageBatch requests in flight at once (default 8). */
   maxInFlight?: number;
   /** For tests and stand-ins; otherwise AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL, as the SDK reads them. */
@@ -87,61 +93,70 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
     // Several requests run at once, and a standard queue keeps no order anyway.
     capabilities: { ordered: false, maxMessageBytes: MAX_BODY_BYTES },
     async publish(topic: string, events: EventBatch) {
-      if (events.length === 0) return { failed: [] };
-      const queueUrl = await queueUrlOf(topic);
-      const fifo = isFifoQueue(queueUrl);
-      const messages = encodeMessages(events);
-      // A body past what the sink promises is never planned into a request; it is refused below instead.
-      const eventBytes = (_: EventBatch, index: number) =>
-        events.body(index).byteLength > MAX_BODY_BYTES ? Number.MAX_SAFE_INTEGER : messages.bytes[index]!;
-      const result = await publishInRequests(
-        new PositionedBatch(events, 0),
-        { ...limits, eventBytes },
-        async (request) => {
-          const { from } = request as PositionedBatch;
-          const entries: SendMessageBatchRequestEntry[] = [];
-          for (let index = 0; index < request.length; index++) {
-            entries.push({
-              Id: String(index),
-              MessageBody: messages.bodies[from + index]!,
-              MessageAttributes: messages.attributes[from + index]!,
-              ...(fifo
-                ? {
-                    MessageGroupId: options.fifoGroup ?? request.attributes(index)?.dataset ?? 'dropgate',
-                    MessageDeduplicationId: deduplicationIdOf(request.id(index)),
-                  }
-                : {}),
-            });
-          }
-          let answer;
-          try {
-            answer = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-          } catch (error) {
-            throw asSinkError(error, topic);
-          }
-          const failed: PublishFailure[] = (answer.Failed ?? []).map((failure) => ({
-            index: Number(failure.Id),
-            message: `SQS refused the message: ${failure.Code ?? 'unknown'}: ${failure.Message ?? ''}`,
-            // SenderFault: the message itself is wrong, and sending it again fails the same way.
-            retryable: failure.SenderFault !== true,
-          }));
-          return { failed };
-        },
-      );
-      for (const failure of result.failed) {
-        const bytes = events.body(failure.index).byteLength;
-        if (bytes > MAX_BODY_BYTES) {
-          failure.message =
-            `event of ${bytes} bytes is larger than the ${MAX_BODY_BYTES} bytes an SQS message leaves ` +
-            `its body (${SQS_MAX_REQUEST_BYTES} bytes a message, attributes included)`;
-        }
-      }
-      return result;
+      const rows = options.rowsPerMessage?.get(topic) ?? 1;
+      if (rows <= 1) return publishEach(topic, events);
+      const { messages, members } = packEvents(events, rows, MAX_BODY_BYTES);
+      const { failed } = await publishEach(topic, messages);
+      return { failed: unpackFailures(failed, members) };
     },
     async close() {
       client.destroy();
     },
   };
+
+  /** Each event of the batch as one message. */
+  async function publishEach(topic: string, events: EventBatch): Promise<{ failed: PublishFailure[] }> {
+    if (events.length === 0) return { failed: [] };
+    const queueUrl = await queueUrlOf(topic);
+    const fifo = isFifoQueue(queueUrl);
+    const messages = encodeMessages(events);
+    // A body past what the sink promises is never planned into a request; it is refused below instead.
+    const eventBytes = (_: EventBatch, index: number) =>
+      events.body(index).byteLength > MAX_BODY_BYTES ? Number.MAX_SAFE_INTEGER : messages.bytes[index]!;
+    const result = await publishInRequests(
+      new PositionedBatch(events, 0),
+      { ...limits, eventBytes },
+      async (request) => {
+        const { from } = request as PositionedBatch;
+        const entries: SendMessageBatchRequestEntry[] = [];
+        for (let index = 0; index < request.length; index++) {
+          entries.push({
+            Id: String(index),
+            MessageBody: messages.bodies[from + index]!,
+            MessageAttributes: messages.attributes[from + index]!,
+            ...(fifo
+              ? {
+                  MessageGroupId: options.fifoGroup ?? request.attributes(index)?.dataset ?? 'dropgate',
+                  MessageDeduplicationId: deduplicationIdOf(request.id(index)),
+                }
+              : {}),
+          });
+        }
+        let answer;
+        try {
+          answer = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+        } catch (error) {
+          throw asSinkError(error, topic);
+        }
+        const failed: PublishFailure[] = (answer.Failed ?? []).map((failure) => ({
+          index: Number(failure.Id),
+          message: `SQS refused the message: ${failure.Code ?? 'unknown'}: ${failure.Message ?? ''}`,
+          // SenderFault: the message itself is wrong, and sending it again fails the same way.
+          retryable: failure.SenderFault !== true,
+        }));
+        return { failed };
+      },
+    );
+    for (const failure of result.failed) {
+      const bytes = events.body(failure.index).byteLength;
+      if (bytes > MAX_BODY_BYTES) {
+        failure.message =
+          `event of ${bytes} bytes is larger than the ${MAX_BODY_BYTES} bytes an SQS message leaves ` +
+          `its body (${SQS_MAX_REQUEST_BYTES} bytes a message, attributes included)`;
+      }
+    }
+    return result;
+  }
 }
 
 /**
@@ -220,11 +235,12 @@ function messageAttributes(
     ['ce-type', extra?.type ?? envelope.type],
     ['ce-source', envelope.source],
     ['ce-time', envelope.time],
-    ['content-type', 'application/cloudevents+json'],
+    // A packed message's attributes name the batch format as its content type.
+    ['content-type', extra?.['content-type'] ?? 'application/cloudevents+json'],
     ['ce-subject', envelope.subject],
   ];
   for (const [name, value] of Object.entries(extra ?? {})) {
-    if (name !== 'type') candidates.push([`ce-${name}`, value]);
+    if (name !== 'type' && name !== 'content-type') candidates.push([`ce-${name}`, value]);
   }
   const values: Record<string, MessageAttributeValue> = {};
   let count = 0;
