@@ -9,14 +9,29 @@ interface Issue {
 }
 
 /**
- * An issue as `<field path>: <problem>`, the path dotted from `root` (named when the path is empty). A
+ * An issue as `<field path>: <problem>`, `root` when the path is empty. A
  * bad key of a record is the record's problem, naming the key: its path would end in the key itself,
  * which for an empty key reads as a dangling dot.
  */
 export function describeIssue(issue: Issue, root: string): string {
   const keyed = issue.code === 'invalid_key';
-  const path = (keyed ? issue.path.slice(0, -1) : issue.path).map(String).join('.') || root;
+  const path = fieldPath(keyed ? issue.path.slice(0, -1) : issue.path) || root;
   return `${path}: ${issueMessage(issue)}`;
+}
+
+/**
+ * A path as dotted names and indices (`datasets.0.topic`); a key that would not read as one segment
+ * (empty, spaces, dots: a record's keys are the config's own) in quotes (`aliases[" "]`).
+ */
+function fieldPath(path: PropertyKey[]): string {
+  return path
+    .map((segment, index) => {
+      const name = String(segment);
+      if (typeof segment === 'number' || /^[A-Za-z_$][\w$-]*$/.test(name))
+        return index === 0 ? name : `.${name}`;
+      return `[${JSON.stringify(name)}]`;
+    })
+    .join('');
 }
 
 function issueMessage(issue: Issue): string {

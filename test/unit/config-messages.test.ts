@@ -41,6 +41,16 @@ describe('config validation messages', () => {
     );
   });
 
+  it('quote a record key that would not read as one segment of the path', () => {
+    expect(() =>
+      parseOrExplain(
+        configFileSchema,
+        { datasets: [{ ...dataset, aliases: { order_id: ['OrderID'], 'order id': 'OrderID' } }] },
+        'config',
+      ),
+    ).toThrow('datasets.0.aliases["order id"]: Invalid input: expected array, received string');
+  });
+
   it('bound a dataset’s key glob, instead of failing to compile it at start', () => {
     expect(() =>
       parseOrExplain(configFileSchema, { datasets: [{ ...dataset, match: '*'.repeat(70_000) }] }, 'config'),
