@@ -10,19 +10,22 @@ export interface FuzzRun {
   cases: number;
   /** Fixed, so that every run tries the same inputs and runs are comparable. */
   seed: number;
+  /** What the cases came to (e.g. how many files were rejected), added to the line printed. */
+  outcomes?: () => string;
 }
 
 export async function runFuzz<Ts extends [unknown, ...unknown[]]>(
   name: string,
   property: fc.IAsyncPropertyWithHooks<Ts> | fc.IPropertyWithHooks<Ts>,
-  { cases, seed }: FuzzRun,
+  { cases, seed, outcomes }: FuzzRun,
 ): Promise<void> {
   const started = performance.now();
   const details = await fc.check(property, { numRuns: cases, seed });
   const failures = details.failed ? 1 : 0;
   const ran = details.failed ? details.numRuns : cases;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`fuzz ${name}: ${ran} cases, ${failures} failures, seed ${seed} (${seconds} s)`);
+  const counted = outcomes ? `; ${outcomes()}` : '';
+  console.log(`fuzz ${name}: ${ran} cases, ${failures} failures, seed ${seed} (${seconds} s${counted})`);
   if (details.failed) {
     throw new Error(`fuzz ${name} failed\n${fc.defaultReportMessage(details)}`, {
       cause: details.errorInstance,
