@@ -15,7 +15,7 @@ import { canDecode } from '../workers/decode.js';
 import type { TextDecoding } from '../workers/text-decoding.js';
 import { DropgateError } from '../adapters/errors.js';
 import { isR2Endpoint } from '../adapters/object-store/s3-endpoints.js';
-import { issueMessage } from './issue-messages.js';
+import { describeIssue } from './issue-messages.js';
 import type { CompiledDataset } from '../workers/ingest-file.js';
 
 const LOCAL_TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
@@ -607,9 +607,7 @@ export type Environment = z.infer<typeof environmentSchema>;
 export function parseOrExplain<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map(
-    (issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issueMessage(issue)}`,
-  );
+  const problems = result.error.issues.map((issue) => describeIssue(issue, '(root)'));
   throw new DropgateError('CONFIG_INVALID', `${what} is invalid:\n  ${problems.join('\n  ')}`);
 }
 

@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { DropgateError } from '../../adapters/errors.js';
-import { issueMessage } from '../issue-messages.js';
+import { describeIssue } from '../issue-messages.js';
 
 export async function jsonBody<T>(context: Context, schema: z.ZodType<T>): Promise<T> {
   let body: unknown;
@@ -13,9 +13,7 @@ export async function jsonBody<T>(context: Context, schema: z.ZodType<T>): Promi
   }
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const problems = result.error.issues.map(
-    (issue) => `${issue.path.join('.') || 'body'}: ${issueMessage(issue)}`,
-  );
+  const problems = result.error.issues.map((issue) => describeIssue(issue, 'body'));
   throw new DropgateError('BAD_REQUEST', `invalid request body: ${problems.join('; ')}`);
 }
 

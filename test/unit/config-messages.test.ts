@@ -29,6 +29,28 @@ describe('config validation messages', () => {
     ).toThrow('datasets.0.csv.header: Invalid input: expected boolean, received string');
   });
 
+  it('name a record’s bad key as a problem of the record, not as a path ending in a dot', () => {
+    expect(() =>
+      parseOrExplain(
+        configFileSchema,
+        { datasets: [{ ...dataset, aliases: { order_id: ['OrderID'], '': ['x'] } }] },
+        'config',
+      ),
+    ).toThrow(
+      'datasets.0.aliases: key "" is not allowed (Too small: expected string to have >=1 characters)',
+    );
+  });
+
+  it('quote a record key that would not read as one segment of the path', () => {
+    expect(() =>
+      parseOrExplain(
+        configFileSchema,
+        { datasets: [{ ...dataset, aliases: { order_id: ['OrderID'], 'order id': 'OrderID' } }] },
+        'config',
+      ),
+    ).toThrow('datasets.0.aliases["order id"]: Invalid input: expected array, received string');
+  });
+
   it('bound a dataset’s key glob, instead of failing to compile it at start', () => {
     expect(() =>
       parseOrExplain(configFileSchema, { datasets: [{ ...dataset, match: '*'.repeat(70_000) }] }, 'config'),
