@@ -20,7 +20,8 @@ import { createIngestPools } from './ingest-threads.js';
 import { createJsonLogger, silentLogger } from '../logger.js';
 import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
 import { startGateway } from './start-gateway.js';
-import { checkDataset, formatFinding } from '../../schemas/compatibility.js';
+import { checkDataset, formatFinding, type CompatibilityMode } from '../../schemas/compatibility.js';
+import { CONTROL_COMPATIBILITY, CONTROL_NAMESPACE, CONTROL_SCHEMAS } from '../../schemas/control-schemas.js';
 
 /**
  * What `ingest` and `replay` exit with: 0 done (or done before), 2 the file was rejected, 3 not done
@@ -251,17 +252,26 @@ function checkSchemas(config: LoadedConfig): number {
         version.schema,
       ]),
     );
-    const findings = checkDataset(dataset.name, versions, mode);
-    const names = [...versions.keys()]
-      .sort((a, b) => a - b)
-      .map((version) => `v${version}`)
-      .join(', ');
-    const verdict = findings.length === 0 ? 'compatible' : `${findings.length} breaking change(s)`;
-    process.stdout.write(`${dataset.name} (${names}) under ${mode}: ${verdict}\n`);
-    for (const finding of findings) process.stdout.write(`  ${formatFinding(finding, mode)}\n`);
-    breaking += findings.length;
+    breaking += reportCheck(dataset.name, versions, mode);
+  }
+  for (const control of CONTROL_SCHEMAS) {
+    const name = `${CONTROL_NAMESPACE}/${control.name}`;
+    breaking += reportCheck(name, control.versions, CONTROL_COMPATIBILITY);
   }
   return breaking === 0 ? 0 : 1;
+}
+
+/** Prints a dataset's verdict and its findings; returns how many there are. */
+function reportCheck(name: string, versions: ReadonlyMap<number, unknown>, mode: CompatibilityMode): number {
+  const findings = checkDataset(name, versions, mode);
+  const names = [...versions.keys()]
+    .sort((a, b) => a - b)
+    .map((version) => `v${version}`)
+    .join(', ');
+  const verdict = findings.length === 0 ? 'compatible' : `${findings.length} breaking change(s)`;
+  process.stdout.write(`${name} (${names}) under ${mode}: ${verdict}\n`);
+  for (const finding of findings) process.stdout.write(`  ${formatFinding(finding, mode)}\n`);
+  return findings.length;
 }
 
 function report(result: IngestResult, key: string, dataset: string, schemaVersion: number): number {

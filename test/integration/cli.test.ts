@@ -590,6 +590,11 @@ describe('dropgate serve', () => {
 });
 
 describe('dropgate schemas check', () => {
+  /** Dropgate's own event schemas are checked with every config's datasets. */
+  const CONTROL_VERDICTS = [
+    '_dropgate/file-summary (v1) under FULL_TRANSITIVE: compatible',
+    '_dropgate/dead-letter (v1) under FULL_TRANSITIVE: compatible',
+  ];
   const ordersFrom = (schema: string, compatibility?: string) => ({
     datasets: [
       {
@@ -611,7 +616,20 @@ describe('dropgate schemas check', () => {
     );
     const result = await runCli(['schemas', 'check'], directory);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toBe('orders (v1, v2) under BACKWARD: compatible\n');
+    expect(result.stdout).toBe(
+      ['orders (v1, v2) under BACKWARD: compatible', ...CONTROL_VERDICTS, ''].join('\n'),
+    );
+  });
+
+  it('refuses an event type not named in the past tense, naming the field', async () => {
+    const config = ordersFrom(join(PACKAGE_ROOT, 'schemas/orders'));
+    config.datasets[0]!.eventType = 'ReceiveOrder';
+    await writeFile(join(directory, 'dropgate.config.json'), JSON.stringify(config));
+    const result = await runCli(['schemas', 'check'], directory);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'datasets.0.eventType: "ReceiveOrder" is not named in the past tense ("Order")',
+    );
   });
 
   it('fails a breaking v3 with findings naming dataset, versions, pointer and rule, exiting 1', async () => {
@@ -634,6 +652,7 @@ describe('dropgate schemas check', () => {
         '[required-field-added] v3 requires channel (with no default), in v2 it is optional',
       '  orders v2 -> v3 breaks BACKWARD: consumers on v3 cannot read every v2 event: /properties/note ' +
         '[removed-field] note is in v2 but not in v3, which allows no other properties (removed or renamed)',
+      ...CONTROL_VERDICTS,
       '',
     ]);
   });
