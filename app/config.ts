@@ -83,6 +83,8 @@ const datasetConfig = z
       }),
     topic: topicName,
     deadLetterTopic: topicName,
+    /** Who answers for the dataset's events (a team, an address), shown in the event catalog. */
+    owner: z.string().min(1).max(200).optional(),
     csv: csvOptions.default(csvOptions.parse({})),
     /**
      * Columns the schema does not declare: `reject` the file, `rescue` them as text into the event's
@@ -623,6 +625,7 @@ export async function compileDatasets(
         version,
         retired,
         compatibility: _mode,
+        owner: _owner,
         schema: _path,
         drift,
         headers,

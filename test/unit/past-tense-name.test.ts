@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { pastTenseNameProblem } from '../../schemas/past-tense-name.js';
 import { configFileSchema, parseOrExplain } from '../../app/config.js';
+import { CONTROL_SCHEMAS } from '../../schemas/control-schemas.js';
 
 describe('the past-tense rule for event type names', () => {
   it.each([
@@ -60,5 +61,10 @@ describe('the past-tense rule for event type names', () => {
     expect(() =>
       parseOrExplain(configFileSchema, { datasets: [{ ...dataset, eventType: 'OrderReceived' }] }, 'x'),
     ).not.toThrow();
+  });
+
+  it("holds Dropgate's own event types to it too", () => {
+    const types = CONTROL_SCHEMAS.flatMap((schema) => schema.eventTypes);
+    expect(types.map(pastTenseNameProblem)).toEqual(types.map(() => undefined));
   });
 });
