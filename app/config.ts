@@ -11,6 +11,7 @@ import {
 import type { ValidatorFactory } from '../schemas/row-validator.js';
 import { isVersionSegment, versionOfSchemaFile } from '../schemas/schema-versions.js';
 import { COMPATIBILITY_MODES } from '../schemas/compatibility.js';
+import { pastTenseNameProblem } from '../schemas/past-tense-name.js';
 import { canDecode } from '../workers/decode.js';
 import type { TextDecoding } from '../workers/text-decoding.js';
 import { DropgateError } from '../adapters/errors.js';
@@ -72,9 +73,18 @@ const datasetConfig = z
     retired: z.array(z.number().int().positive()).default([]),
     /** What `dropgate schemas check` holds the dataset's versions to. */
     compatibility: z.enum(COMPATIBILITY_MODES).default('BACKWARD'),
-    eventType: z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be PascalCase, e.g. OrderReceived'),
+    /** Past tense, checked at start (schemas/past-tense-name.ts): an event names what happened. */
+    eventType: z
+      .string()
+      .regex(/^[A-Z][A-Za-z0-9]*$/, 'must be PascalCase, e.g. OrderReceived')
+      .superRefine((eventType, context) => {
+        const problem = /^[A-Z][A-Za-z0-9]*$/.test(eventType) ? pastTenseNameProblem(eventType) : undefined;
+        if (problem) context.addIssue({ code: 'custom', message: problem });
+      }),
     topic: topicName,
     deadLetterTopic: topicName,
+    /** Who answers for the dataset's events (a team, an address), shown in the event catalog. */
+    owner: z.string().min(1).max(200).optional(),
     csv: csvOptions.default(csvOptions.parse({})),
     /**
      * Columns the schema does not declare: `reject` the file, `rescue` them as text into the event's
@@ -647,6 +657,7 @@ export async function compileDatasets(
         version,
         retired,
         compatibility: _mode,
+        owner: _owner,
         schema: _path,
         drift,
         headers,

@@ -5,6 +5,7 @@
 import type { ObjectInfo, OutgoingEvent } from '../adapters/ports.js';
 import { dataschemaUri, type DatasetDefinition } from '../schemas/dataset.js';
 import type { FieldIssue } from '../schemas/row-validator.js';
+import { controlDataschemaUri } from '../schemas/control-schemas.js';
 
 export interface FileContext {
   object: ObjectInfo;
@@ -58,7 +59,7 @@ export function rejectionEvent(file: FileContext, rejection: Rejection): Outgoin
   const { object, dataset } = file;
   const id = `${file.fingerprint}-${rejection.row}-rejected`;
   const event = {
-    ...envelope(file, id, 'RowRejected'),
+    ...envelope(file, id, 'RowRejected', controlDataschemaUri('dead-letter', dataset.schemaBaseUrl)),
     rownumber: rejection.row,
     data: {
       dataset: dataset.name,
@@ -83,11 +84,16 @@ export function fileSummaryEvent(
   data: Record<string, unknown>,
 ): OutgoingEvent {
   const id = `${file.fingerprint}-file${replay > 0 ? `-replay-${replay}` : ''}`;
-  const event = { ...envelope(file, id, type), data };
+  const dataschema = controlDataschemaUri('file-summary', file.dataset.schemaBaseUrl);
+  const event = { ...envelope(file, id, type, dataschema), data };
   return { id, body: JSON.stringify(event), attributes: eventAttributes(file, type) };
 }
 
-function envelope(file: FileContext, id: string, type: string) {
+/**
+ * A control event's envelope: `dataschema` names the control schema of its data, while `dataset` and
+ * `schemaversion` still name the dataset version of the file it is about.
+ */
+function envelope(file: FileContext, id: string, type: string, dataschema: string) {
   return {
     specversion: '1.0',
     id,
@@ -96,7 +102,7 @@ function envelope(file: FileContext, id: string, type: string) {
     subject: file.object.key,
     time: file.object.updated,
     datacontenttype: 'application/json',
-    dataschema: dataschemaUri(file.dataset),
+    dataschema,
     dataset: file.dataset.name,
     schemaversion: file.dataset.schemaVersion,
     objectversion: file.object.version,

@@ -3,11 +3,13 @@
  * through the pipeline, `replay <objectKey>` re-ingests a landed object. `ingest` and `replay` print one
  * JSON summary line and exit non-zero when the file is rejected (2) or ingestion fails (3); `backfill`
  * lists the bucket and ingests every object version the ledger never saw; `schemas check` compares
- * each dataset's schema versions under its compatibility mode and exits 1 on a break; `ledger
- * create-table` creates a dynamodb ledger's table (for development).
+ * each dataset's schema versions (and Dropgate's control schemas) under its compatibility mode and exits
+ * 1 on a break; `catalog` writes the event catalog (Markdown and HTML); `ledger create-table` creates a
+ * dynamodb ledger's table (for development).
  */
 import { parseArgs } from 'node:util';
-import { basename, relative, resolve, sep } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createLedgerStorage, wireAdapters, wireLocalFilesStore } from './wire.js';
@@ -20,7 +22,11 @@ import { createIngestPools } from './ingest-threads.js';
 import { createJsonLogger, silentLogger } from '../logger.js';
 import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
 import { startGateway } from './start-gateway.js';
-import { checkDataset, formatFinding } from '../../schemas/compatibility.js';
+import { buildEventCatalog } from '../catalog/event-catalog.js';
+import { catalogMarkdown } from '../catalog/catalog-markdown.js';
+import { catalogHtml } from '../catalog/catalog-html.js';
+import { checkDataset, formatFinding, type CompatibilityMode } from '../../schemas/compatibility.js';
+import { CONTROL_COMPATIBILITY, CONTROL_NAMESPACE, CONTROL_SCHEMAS } from '../../schemas/control-schemas.js';
 
 /**
  * What `ingest` and `replay` exit with: 0 done (or done before), 2 the file was rejected, 3 not done
@@ -43,6 +49,7 @@ const USAGE = `usage:
   dropgate replay <objectKey> [--config <file>]
   dropgate backfill [--prefix <prefix>] [--since <RFC 3339 time>] [--dry-run] [--config <file>]
   dropgate schemas check [--config <file>]
+  dropgate catalog [--out <dir>] [--config <file>]
   dropgate ledger create-table [--config <file>]`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -58,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
         prefix: { type: 'string', default: '' },
         since: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
+        out: { type: 'string', default: 'catalog' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -89,6 +97,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'schemas':
       if (target !== 'check' || extra.length > 0) return usage(64);
       return checkSchemas(config);
+    case 'catalog':
+      if (target) return usage(64);
+      return writeCatalog(config, resolve(values.out));
     case 'ledger':
       if (target !== 'create-table' || extra.length > 0) return usage(64);
       process.stdout.write(`${await createLedgerStorage(config.file)}\n`);
@@ -251,17 +262,52 @@ function checkSchemas(config: LoadedConfig): number {
         version.schema,
       ]),
     );
-    const findings = checkDataset(dataset.name, versions, mode);
-    const names = [...versions.keys()]
-      .sort((a, b) => a - b)
-      .map((version) => `v${version}`)
-      .join(', ');
-    const verdict = findings.length === 0 ? 'compatible' : `${findings.length} breaking change(s)`;
-    process.stdout.write(`${dataset.name} (${names}) under ${mode}: ${verdict}\n`);
-    for (const finding of findings) process.stdout.write(`  ${formatFinding(finding, mode)}\n`);
-    breaking += findings.length;
+    breaking += reportCheck(dataset.name, versions, mode);
+  }
+  for (const control of CONTROL_SCHEMAS) {
+    const name = `${CONTROL_NAMESPACE}/${control.name}`;
+    breaking += reportCheck(name, control.versions, CONTROL_COMPATIBILITY);
   }
   return breaking === 0 ? 0 : 1;
+}
+
+/**
+ * `catalog`: the event catalog as `event-catalog.md` and a self-contained `event-catalog.html` in `out`.
+ * An example the schema refuses (a pattern no generated value meets) is written with a note, and named on
+ * stderr, without failing the command.
+ */
+async function writeCatalog(config: LoadedConfig, out: string): Promise<number> {
+  const catalog = await buildEventCatalog(config.file, config.datasets);
+  await mkdir(out, { recursive: true });
+  const markdown = join(out, 'event-catalog.md');
+  const html = join(out, 'event-catalog.html');
+  await writeFile(markdown, catalogMarkdown(catalog));
+  await writeFile(html, catalogHtml(catalog));
+  for (const entry of catalog.entries) {
+    for (const version of entry.versions) {
+      if (version.exampleIssues.length > 0) {
+        process.stderr.write(
+          `dropgate: the example ${entry.eventType} v${version.version} event does not meet its schema: ${version.exampleIssues.join('; ')}\n`,
+        );
+      }
+    }
+  }
+  const types = catalog.entries.map((entry) => entry.eventType).join(', ');
+  process.stdout.write(`wrote ${markdown} and ${html}: ${catalog.entries.length} event types (${types})\n`);
+  return 0;
+}
+
+/** Prints a dataset's verdict and its findings; returns how many there are. */
+function reportCheck(name: string, versions: ReadonlyMap<number, unknown>, mode: CompatibilityMode): number {
+  const findings = checkDataset(name, versions, mode);
+  const names = [...versions.keys()]
+    .sort((a, b) => a - b)
+    .map((version) => `v${version}`)
+    .join(', ');
+  const verdict = findings.length === 0 ? 'compatible' : `${findings.length} breaking change(s)`;
+  process.stdout.write(`${name} (${names}) under ${mode}: ${verdict}\n`);
+  for (const finding of findings) process.stdout.write(`  ${formatFinding(finding, mode)}\n`);
+  return findings.length;
 }
 
 function report(result: IngestResult, key: string, dataset: string, schemaVersion: number): number {

@@ -7,6 +7,9 @@ import { idCounts, readTopic, type FileSummaryData } from './support/events.js';
 import { ORDERS_HEADER, orderData, orderLine, ordersFile } from './support/orders-csv.js';
 import { BIN, PACKAGE_ROOT, buildDist, cleanEnvironment } from './support/child-gateway.js';
 import { makeTemporaryDirectory } from './support/test-gateway.js';
+import { createAjvValidatorFactory } from '../../schemas/row-validator.js';
+import { CONTROL_SCHEMAS } from '../../schemas/control-schemas.js';
+import type { RowSchema } from '../../schemas/dataset.js';
 
 interface CliResult {
   code: number | null;
@@ -590,6 +593,11 @@ describe('dropgate serve', () => {
 });
 
 describe('dropgate schemas check', () => {
+  /** Dropgate's own event schemas are checked with every config's datasets. */
+  const CONTROL_VERDICTS = [
+    '_dropgate/file-summary (v1) under FULL_TRANSITIVE: compatible',
+    '_dropgate/dead-letter (v1) under FULL_TRANSITIVE: compatible',
+  ];
   const ordersFrom = (schema: string, compatibility?: string) => ({
     datasets: [
       {
@@ -611,7 +619,20 @@ describe('dropgate schemas check', () => {
     );
     const result = await runCli(['schemas', 'check'], directory);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toBe('orders (v1, v2) under BACKWARD: compatible\n');
+    expect(result.stdout).toBe(
+      ['orders (v1, v2) under BACKWARD: compatible', ...CONTROL_VERDICTS, ''].join('\n'),
+    );
+  });
+
+  it('refuses an event type not named in the past tense, naming the field', async () => {
+    const config = ordersFrom(join(PACKAGE_ROOT, 'schemas/orders'));
+    config.datasets[0]!.eventType = 'ReceiveOrder';
+    await writeFile(join(directory, 'dropgate.config.json'), JSON.stringify(config));
+    const result = await runCli(['schemas', 'check'], directory);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'datasets.0.eventType: "ReceiveOrder" is not named in the past tense ("Order")',
+    );
   });
 
   it('fails a breaking v3 with findings naming dataset, versions, pointer and rule, exiting 1', async () => {
@@ -634,6 +655,7 @@ describe('dropgate schemas check', () => {
         '[required-field-added] v3 requires channel (with no default), in v2 it is optional',
       '  orders v2 -> v3 breaks BACKWARD: consumers on v3 cannot read every v2 event: /properties/note ' +
         '[removed-field] note is in v2 but not in v3, which allows no other properties (removed or renamed)',
+      ...CONTROL_VERDICTS,
       '',
     ]);
   });
@@ -649,4 +671,123 @@ describe('dropgate schemas check', () => {
       'orders v1 -> v2 breaks FORWARD: consumers on v1 cannot read every v2 event: /properties/channel [additional-properties]',
     );
   });
+});
+
+describe('dropgate catalog', () => {
+  /** The JSON of each example event: Markdown's blocks after "Example event:", the HTML's example blocks. */
+  const markdownExamples = (markdown: string) =>
+    [...markdown.matchAll(/Example event:\n\n```json\n([\s\S]*?)\n```/g)].map((match) =>
+      JSON.parse(match[1]!),
+    );
+  const htmlExamples = (html: string) =>
+    [...html.matchAll(/<pre class="example"[^>]*><code>([\s\S]*?)<\/code><\/pre>/g)].map((match) =>
+      JSON.parse(
+        match[1]!
+          .replace(/&quot;/g, '"')
+          .replace(/&#39;/g, "'")
+          .replace(/&lt;/g, '<')
+          .replace(/&gt;/g, '>')
+          .replace(/&amp;/g, '&'),
+      ),
+    );
+
+  // One CLI run (about 3 s of CPU) and two dozen schema compilations: on a loaded machine that passes 30 s.
+  it(
+    'writes Markdown and one self-contained HTML page: every event type, version, diff, topic, owner and a valid example',
+    { timeout: 90_000 },
+    async () => {
+      await mkdir(join(directory, 'orders'));
+      for (const [from, to] of [
+        ['schemas/orders/v1.json', 'v1.json'],
+        ['schemas/orders/v2.json', 'v2.json'],
+        ['test/fixtures/schemas/orders/v3.json', 'v3.json'],
+      ] as const) {
+        await writeFile(join(directory, 'orders', to), await readFile(join(PACKAGE_ROOT, from)));
+      }
+      await writeFile(
+        join(directory, 'dropgate.config.json'),
+        JSON.stringify({
+          controlTopic: 'files.control',
+          schemaBaseUrl: 'https://dropgate.example.com/schemas',
+          datasets: [
+            {
+              name: 'orders',
+              match: 'vendors/*/orders/**',
+              schema: 'orders',
+              owner: 'order-platform@example.com',
+              eventType: 'OrderReceived',
+              topic: 'orders.events',
+              deadLetterTopic: 'orders.rejected',
+            },
+          ],
+        }),
+      );
+
+      const result = await runCli(['catalog', '--out', 'site'], directory);
+
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe('');
+      const markdown = await readFile(join(directory, 'site/event-catalog.md'), 'utf8');
+      const html = await readFile(join(directory, 'site/event-catalog.html'), 'utf8');
+      for (const text of [markdown, html]) {
+        for (const heading of [
+          'OrderReceived v1',
+          'OrderReceived v2',
+          'OrderReceived v3',
+          'FileIngested v1',
+        ]) {
+          expect(text).toContain(heading);
+        }
+        expect(text).toContain('FileRejected v1');
+        expect(text).toContain('RowRejected v1');
+        expect(text).toContain('+ channel: optional, type [');
+        expect(text).toContain('- note: optional');
+        const arrow = text === html ? '-&gt;' : '->';
+        expect(text).toContain(`~ channel: optional ${arrow} required`);
+        expect(text).toContain(`orders v2 ${arrow} v3 breaks BACKWARD`);
+        for (const topic of [
+          'orders.events',
+          'orders.rejected',
+          'files.control',
+          'order-platform@example.com',
+        ]) {
+          expect(text).toContain(topic);
+        }
+      }
+      // Self-contained: nothing is fetched from elsewhere.
+      expect(html).not.toMatch(/<(script|link|img)\b|@import|url\(/);
+
+      const compile = createAjvValidatorFactory();
+      const schemaOf = async (event: { dataschema: string }) => {
+        const path = event.dataschema.replace('https://dropgate.example.com/schemas/', '');
+        const [, name, version] = /^(_dropgate\/[a-z-]+|[a-z]+)\/v(\d+)$/.exec(path)!;
+        if (name!.startsWith('_dropgate/')) {
+          return CONTROL_SCHEMAS.find((schema) => `_dropgate/${schema.name}` === name)!.versions.get(
+            Number(version),
+          )!;
+        }
+        return JSON.parse(await readFile(join(directory, name!, `v${version}.json`), 'utf8')) as RowSchema;
+      };
+      for (const examples of [markdownExamples(markdown), htmlExamples(html)]) {
+        expect(examples.map((event) => `${event.type} v${event.dataschema.split('/v').at(-1)}`)).toEqual([
+          'OrderReceived v1',
+          'OrderReceived v2',
+          'OrderReceived v3',
+          'FileIngested v1',
+          'FileRejected v1',
+          'RowRejected v1',
+        ]);
+        for (const event of examples) {
+          expect(event).toMatchObject({
+            specversion: '1.0',
+            datacontenttype: 'application/json',
+            dataset: 'orders',
+          });
+          expect(event.subject).toMatch(/^vendors\/acme\/orders\//);
+          const validate = compile(await schemaOf(event), event.dataschema);
+          expect(validate(event.data), JSON.stringify(event)).toBeNull();
+        }
+      }
+    },
+  );
 });

@@ -45,6 +45,7 @@ describe('GET /schemas', () => {
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual({
+      control: expect.any(Array),
       datasets: [
         {
           name: 'orders',
