@@ -20,6 +20,7 @@ import { DropgateError, ERROR_CODES, isRetryableCode, type ErrorCode } from '../
 import {
   ingestFile,
   type CompiledDataset,
+  type FileSummary,
   type IngestDependencies,
   type IngestResult,
 } from '../workers/ingest-file.js';
@@ -368,12 +369,11 @@ function contentTypeOf(key: string): string {
   return /\.(parquet|pq)$/.test(key) ? 'application/vnd.apache.parquet' : 'text/csv';
 }
 
-function counts(summary: {
-  rowsRead: number;
-  rowsPublished: number;
-  rowsRejected: number;
-  durationMs: number;
-}) {
-  const { rowsRead, rowsPublished, rowsRejected, durationMs } = summary;
-  return { rowsRead, rowsPublished, rowsRejected, durationMs };
+function counts(
+  summary: Pick<FileSummary, 'rowsRead' | 'rowsPublished' | 'rowsRejected' | 'durationMs' | 'drift'>,
+) {
+  const { rowsRead, rowsPublished, rowsRejected, durationMs, drift } = summary;
+  const rowsRescued = drift?.rowsRescued ?? 0;
+  const valuesIgnored = drift?.valuesIgnored ?? 0;
+  return { rowsRead, rowsPublished, rowsRejected, rowsRescued, valuesIgnored, durationMs };
 }

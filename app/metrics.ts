@@ -7,11 +7,21 @@ export type FileResultState =
   'ingested' | 'rejected' | 'failed' | 'duplicate' | 'in-progress' | 'missing' | 'superseded';
 
 export interface GatewayMetrics {
-  /** An ingestion attempt ended (or was skipped) with `state`; rows and duration for finished files. */
+  /**
+   * An ingestion attempt ended (or was skipped) with `state`; rows and duration for finished files, with
+   * the rows rescued and values ignored under the dataset's drift rule.
+   */
   fileDone(
     dataset: string,
     state: FileResultState,
-    finished?: { rowsRead: number; rowsPublished: number; rowsRejected: number; durationSeconds: number },
+    finished?: {
+      rowsRead: number;
+      rowsPublished: number;
+      rowsRejected: number;
+      rowsRescued: number;
+      valuesIgnored: number;
+      durationSeconds: number;
+    },
   ): void;
   /** Files being ingested by this instance: +1 at the start of an attempt, -1 at its end. */
   inFlight(change: 1 | -1): void;

@@ -43,6 +43,14 @@ export interface ColumnDrift {
   unknown: NonNullable<ColumnRules['unknown']> | 'allowed';
 }
 
+/** A file's drift as its summary reports it: the columns, and what became of their values. */
+export interface FileDrift extends ColumnDrift {
+  /** Events that carry `_rescued` values (rule `rescue`). */
+  rowsRescued: number;
+  /** Values of accepted rows dropped (rule `ignore`): non-empty CSV cells, non-null Parquet values. */
+  valuesIgnored: number;
+}
+
 /** A JSON Schema 2020-12 document describing one row as an object. */
 export interface RowSchema {
   $id?: string;

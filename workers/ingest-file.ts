@@ -19,7 +19,9 @@ import {
   formatOf,
   type ColumnDrift,
   type DatasetDefinition,
+  type FileDrift,
 } from '../schemas/dataset.js';
+import { driftFound } from './column-mapping.js';
 import type { FieldIssue } from '../schemas/row-validator.js';
 import { BatchPublisher, publishWithRetries } from './batch-publisher.js';
 import { defaultRetry, type RetryPolicy } from './retry.js';
@@ -115,8 +117,11 @@ export interface FileSummary extends Progress {
   attempt: number;
   resumedFromRow: number;
   firstErrors: RowError[];
-  /** How the file's header differs from the schema, when it does (CSV files with a header). */
-  drift?: ColumnDrift;
+  /**
+   * How the file's columns differ from the schema, when they do (Parquet files, CSV files with a header),
+   * with the rows rescued and values ignored by this attempt (rows a resumed attempt skips are not counted).
+   */
+  drift?: FileDrift;
   error?: { code: string; message: string; line?: number };
   durationMs: number;
 }
@@ -376,12 +381,14 @@ async function ingestUnderLease(
     attempt: claim.record.attempts,
     resumedFromRow: start.row,
     firstErrors,
-    ...(drift ? { drift } : {}),
+    ...(drift ? { drift: { ...drift, rowsRescued, valuesIgnored } } : {}),
     ...(error ? { error } : {}),
     durationMs: now() - started,
   });
 
   let drift: ColumnDrift | undefined;
+  let rowsRescued = 0;
+  let valuesIgnored = 0;
   let fault: DropgateError | undefined;
   let summary: FileSummary;
   try {
@@ -396,13 +403,14 @@ async function ingestUnderLease(
       skipThrough: start.row,
       startRow: 0,
       onDrift: (found) => {
-        const differs = found.added.length + found.missing.length + Object.keys(found.renamed).length > 0;
-        drift = differs ? found : undefined;
+        drift = driftFound(found) ? found : undefined;
       },
     });
     for await (const block of blocks) {
       if (signal.aborted) throw signal.reason;
       rowsRead += block.rowsRead;
+      rowsRescued += block.rowsRescued;
+      valuesIgnored += block.valuesIgnored;
       for (const rejection of block.rejections) noteFirstErrors(firstErrors, rejection);
       // Blocks go out in the background: only a full window makes the parser wait.
       await publisher.add(block);
@@ -472,6 +480,8 @@ async function openBlocks(
   const blockSize = deps.blockSize ?? DEFAULT_BLOCK_SIZE;
   const format = formatOf(dataset, object.key);
   if (format === 'parquet') {
+    // The dataset's drift rules (config drift, headers, aliases) travel in its CSV options.
+    const columns = dataset.csv.columns ? { columns: dataset.csv.columns } : {};
     if (deps.rowGroupPool) {
       return parallelParquetBlocks(store, object, deps.rowGroupPool, {
         schema: dataset.schema,
@@ -480,9 +490,12 @@ async function openBlocks(
         skipThrough: options.skipThrough,
         blockSize,
         validate: options.validate,
+        ...columns,
+        onDrift,
       });
     }
-    return rowBlocks(await parquetRowSource(store, object, dataset.schema), blockSize, options);
+    const source = await parquetRowSource(store, object, dataset.schema, { ...columns, onDrift });
+    return rowBlocks(source, blockSize, options);
   }
   if (format !== 'csv') {
     throw new DropgateError(

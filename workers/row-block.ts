@@ -26,6 +26,10 @@ export interface RowBlock {
   lines: Uint32Array;
   /** Rejected rows, in row order, with their raw record rendered. */
   rejections: Rejection[];
+  /** Events of this block that carry `_rescued` values (drift rule `rescue`). */
+  rowsRescued: number;
+  /** Values of accepted rows dropped under the drift rule `ignore` (rejected rows keep theirs). */
+  valuesIgnored: number;
   /**
    * Hands `bytes` back to whoever made the block, to hold its next block's events; called once the
    * events are published and nothing reads them any more. Set by a thread pool on the blocks it passes
@@ -78,6 +82,8 @@ export class RowBlockBuilder {
   private events = 0;
   private rejections: Rejection[] = [];
   private rowsRead = 0;
+  private rowsRescued = 0;
+  private valuesIgnored = 0;
   private lastRow: number;
   /** Events the last block grew to hold, for the next block's offsets. */
   private eventCapacity = INITIAL_EVENTS;
@@ -119,8 +125,12 @@ export class RowBlockBuilder {
     }
     // `${head}${row}","rownumber":${row},"data":${JSON.stringify(values)}}\n`, written as bytes.
     const { head, bytes } = this;
-    for (const { row, line, values, rescued } of accepted) {
-      if (rescued) setColumn(values!, RESCUED_PROPERTY, rescued);
+    for (const { row, line, values, rescued, valuesIgnored } of accepted) {
+      if (rescued) {
+        setColumn(values!, RESCUED_PROPERTY, rescued);
+        this.rowsRescued++;
+      }
+      if (valuesIgnored) this.valuesIgnored += valuesIgnored;
       bytes.writeBytes(head);
       const digits = bytes.length;
       bytes.writeUint(row);
@@ -154,6 +164,8 @@ export class RowBlockBuilder {
       rows: filled(this.rows),
       lines: filled(this.lines),
       rejections: this.rejections,
+      rowsRescued: this.rowsRescued,
+      valuesIgnored: this.valuesIgnored,
     };
     this.ends = EMPTY_OFFSETS;
     this.rows = EMPTY_OFFSETS;
@@ -161,6 +173,8 @@ export class RowBlockBuilder {
     this.events = 0;
     this.rejections = [];
     this.rowsRead = 0;
+    this.rowsRescued = 0;
+    this.valuesIgnored = 0;
     return block;
   }
 
@@ -191,6 +205,8 @@ export function countedBlock(lastRow: number, rowsRead: number): RowBlock {
     rows: none(),
     lines: none(),
     rejections: [],
+    rowsRescued: 0,
+    valuesIgnored: 0,
   };
 }
 

@@ -13,10 +13,13 @@ export interface ParsedRow {
   /** The record as parsed (CSV: its fields); rendered for dead letters only, by the source's `renderRaw`. */
   raw: unknown;
   /**
-   * Text of the columns the schema does not declare, under the `rescue` drift rule: added to an accepted
-   * row's event as `_rescued`, after validation (the schema knows nothing of them).
+   * Values of the columns the schema does not declare, under the `rescue` drift rule (CSV: their text;
+   * Parquet: their JSON values): added to an accepted row's event as `_rescued`, after validation (the
+   * schema knows nothing of them). Absent when the row has no such value.
    */
-  rescued?: Record<string, string>;
+  rescued?: Record<string, unknown>;
+  /** Values (non-empty cells, non-null Parquet values) of columns dropped under the `ignore` drift rule. */
+  valuesIgnored?: number;
 }
 
 /** A file's rows; iteration throws `FILE_UNREADABLE` when the file is unusable. */

@@ -21,6 +21,18 @@ export function createPrometheusMetrics(): GatewayMetrics {
     labelNames: ['dataset', 'outcome'],
     registers: [registry],
   });
+  const rowsRescued = new Counter({
+    name: 'dropgate_rows_rescued_total',
+    help: 'Events of finished files carrying _rescued values (columns the schema does not declare, drift rule rescue)',
+    labelNames: ['dataset'],
+    registers: [registry],
+  });
+  const valuesIgnored = new Counter({
+    name: 'dropgate_values_ignored_total',
+    help: 'Values of accepted rows dropped under the drift rule ignore (columns the schema does not declare)',
+    labelNames: ['dataset'],
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'dropgate_ingest_duration_seconds',
     help: 'Duration of ingestion attempts that finished a file',
@@ -71,6 +83,8 @@ export function createPrometheusMetrics(): GatewayMetrics {
       rows.inc({ dataset, outcome: 'read' }, finished.rowsRead);
       rows.inc({ dataset, outcome: 'published' }, finished.rowsPublished);
       rows.inc({ dataset, outcome: 'rejected' }, finished.rowsRejected);
+      if (finished.rowsRescued > 0) rowsRescued.inc({ dataset }, finished.rowsRescued);
+      if (finished.valuesIgnored > 0) valuesIgnored.inc({ dataset }, finished.valuesIgnored);
       duration.observe({ dataset, state }, finished.durationSeconds);
     },
     inFlight: (change) => inFlight.inc(change),

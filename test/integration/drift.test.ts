@@ -81,7 +81,12 @@ describe('drift rules', () => {
     const { summary, events, deadLetters } = await ingest({ drift: 'rescue' }, driftedFile(6));
     expect(summary.type).toBe('FileIngested');
     expect(summary.data).toMatchObject({ rowsPublished: 6, rowsRejected: 0 });
-    expect(summary.data.drift).toEqual({ ...EXPECTED_DRIFT, unknown: 'rescue' });
+    expect(summary.data.drift).toEqual({
+      ...EXPECTED_DRIFT,
+      unknown: 'rescue',
+      rowsRescued: 6,
+      valuesIgnored: 0,
+    });
     expect(deadLetters).toEqual([]);
     expect(events.map((event) => event.data)).toEqual(
       [1, 2, 3, 4, 5, 6].map((n) => ({
@@ -98,10 +103,16 @@ describe('drift rules', () => {
     );
   });
 
-  it('ignore: unknown columns are dropped from the events and named in the summary', async () => {
+  it('ignore: unknown columns are dropped from the events, named and their values counted in the summary', async () => {
     const { summary, events } = await ingest({ drift: 'ignore' }, driftedFile(4));
     expect(summary.type).toBe('FileIngested');
-    expect(summary.data.drift).toEqual({ ...EXPECTED_DRIFT, unknown: 'ignore' });
+    // region in each of the 4 rows, promo in all but row 3 (empty there).
+    expect(summary.data.drift).toEqual({
+      ...EXPECTED_DRIFT,
+      unknown: 'ignore',
+      rowsRescued: 0,
+      valuesIgnored: 7,
+    });
     expect(events).toHaveLength(4);
     for (const event of events) {
       expect(Object.keys(event.data as object).sort()).toEqual(
@@ -116,7 +127,7 @@ describe('drift rules', () => {
     const { summary, events } = await ingest({ drift: 'rescue' }, csv);
     expect(summary.data).toMatchObject({
       rowsPublished: 40_000,
-      drift: { ...EXPECTED_DRIFT, unknown: 'rescue' },
+      drift: { ...EXPECTED_DRIFT, unknown: 'rescue', rowsRescued: 40_000, valuesIgnored: 0 },
     });
     const rescued = events.map((event) => (event.data as { _rescued?: object })._rescued);
     expect(rescued.filter((value) => value === undefined)).toEqual([]);

@@ -1,6 +1,9 @@
 /** GET /metrics after real ingestions: the Prometheus figures agree with the files' summaries. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { readTopic, type FileSummaryData } from './support/events.js';
+import { driftedOrdersQuery, openTabular, writeParquet } from '../support/parquet-fixtures.js';
 import { ordersFile } from './support/orders-csv.js';
 import {
   ADMIN_TOKEN,
@@ -77,6 +80,63 @@ describe('GET /metrics', () => {
       sum('rowsRead') + summaries[0]!.data.rowsRead,
     );
   });
+
+  it.each(['rescue', 'ignore'] as const)(
+    'counts rows rescued and values ignored under drift rule %s as the summaries do, CSV and Parquet',
+    async (drift) => {
+      await gateway.close();
+      gateway = await startTestGateway({
+        configFile: {
+          datasets: [
+            {
+              name: 'orders',
+              match: 'vendors/*/orders/**',
+              schema: join(process.cwd(), 'schemas/orders/v2.json'),
+              eventType: 'OrderReceived',
+              topic: 'orders',
+              deadLetterTopic: 'orders.dead-letter',
+              drift,
+              headers: 'insensitive',
+              aliases: { order_id: ['Order ID'], unit_price: ['unit price'] },
+            },
+          ],
+        },
+      });
+      const { connection, close } = await openTabular();
+      try {
+        const path = await writeParquet(connection, gateway.directory, 'drifted', driftedOrdersQuery(30));
+        await upload(gateway, 'drifted.parquet', new Uint8Array(await readFile(path)));
+      } finally {
+        close();
+      }
+      const csv = [
+        'Order ID,customer_id,SKU,quantity,unit price,currency,ordered_at,promo,region',
+        'ORD-1,CUST-1,SKU-1,2,9.5,EUR,2024-05-01T10:00:00Z,P1,EU',
+        'ORD-2,CUST-2,SKU-2,2,9.5,EUR,2024-05-01T10:00:00Z,,EU',
+      ].join('\n');
+      await upload(gateway, 'drifted.csv', csv);
+      await gateway.running.gateway.idle();
+      const summaries = await readTopic<FileSummaryData & { drift?: Record<string, number> }>(
+        gateway.dataDir,
+        'dropgate.files',
+      );
+      expect(summaries.map((summary) => summary.type)).toEqual(['FileIngested', 'FileIngested']);
+      const sum = (field: 'rowsRescued' | 'valuesIgnored') =>
+        summaries.reduce((total, summary) => total + summary.data.drift![field]!, 0);
+      const { values } = await scrape();
+      if (drift === 'rescue') {
+        // Every Parquet row has unknown values, and both CSV rows.
+        expect(sum('rowsRescued')).toBe(32);
+        expect(values.get('dropgate_rows_rescued_total{dataset="orders"}')).toBe(32);
+        expect(values.has('dropgate_values_ignored_total{dataset="orders"}')).toBe(false);
+      } else {
+        // Parquet: 7 unknown columns, promo null in 10 of the 30 rows; CSV: 3 non-empty cells.
+        expect(sum('valuesIgnored')).toBe(30 * 7 - 10 + 3);
+        expect(values.get('dropgate_values_ignored_total{dataset="orders"}')).toBe(30 * 7 - 10 + 3);
+        expect(values.has('dropgate_rows_rescued_total{dataset="orders"}')).toBe(false);
+      }
+    },
+  );
 
   it('is refused without the admin token', async () => {
     expectError(await call(gateway, 'GET', '/metrics'), 401, 'UNAUTHORIZED');

@@ -496,3 +496,31 @@ export function relabelCodec(
   }
   return { bytes: patchedBytes, patched };
 }
+
+/**
+ * A vendor's orders drifted from schemas/orders/v2.json, rows 1..`rows`: order_id, sku and unit_price
+ * under other names ("Order ID", SKU, "unit price"), ship_by, gift and channel left out, and columns the
+ * schema does not declare of every kind: promo (null in every third row), region, big (INT64 past
+ * 2^53), payload (bytes), tags (a list), point (a struct), day (a date). Row `invalidRow` has quantity 0.
+ */
+export function driftedOrdersQuery(rows: number, invalidRow = 0): string {
+  return `
+  SELECT
+    'ORD-' || n AS "Order ID",
+    'CUST-' || (n % 7) AS customer_id,
+    'SKU-' || n AS SKU,
+    CASE WHEN n = ${invalidRow} THEN 0 ELSE 2 END::INTEGER AS quantity,
+    9.5::DOUBLE AS "unit price",
+    'EUR' AS currency,
+    TIMESTAMP '2024-05-01 10:00:00' AS ordered_at,
+    'n' || n AS note,
+    CASE WHEN n % 3 = 0 THEN NULL ELSE 'P' || n END AS promo,
+    'EU' AS region,
+    9007199254740993::BIGINT + n AS big,
+    '\\x00\\xFF'::BLOB AS payload,
+    [n::INTEGER, NULL] AS tags,
+    {'a': n::INTEGER, 'b': 'x'} AS point,
+    DATE '2024-02-29' AS day
+  FROM range(1, ${rows + 1}) AS t(n)
+  ORDER BY n`;
+}

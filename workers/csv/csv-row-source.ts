@@ -12,6 +12,7 @@ import { DropgateError } from '../../adapters/errors.js';
 import { NO_ISSUES, setColumn, type ParsedRow, type RowSource } from '../rows.js';
 import { coercerFor, InvalidCell, OMIT, type CellCoercer } from './cell-coercion.js';
 import { csvRecords } from './csv-records.js';
+import { columnMapping } from '../column-mapping.js';
 
 export const DEFAULT_MAX_RECORD_CHARS = 1 << 20;
 
@@ -106,9 +107,10 @@ async function* csvRows(
         const reason = `expected ${columns.length} fields, found ${record.length}`;
         out.push({ row, line, values: null, issues: [{ field: '', reason }], raw: record });
       } else {
-        const { values, issues, rescued } = coerceRecord(record, columns);
+        const { values, issues, rescued, ignored } = coerceRecord(record, columns);
         const parsed: ParsedRow = { row, line, values, issues: issues ?? NO_ISSUES, raw: record };
         if (rescued) parsed.rescued = rescued;
+        if (ignored > 0) parsed.valuesIgnored = ignored;
         out.push(parsed);
       }
     }
@@ -121,11 +123,14 @@ function coerceRecord(record: string[], columns: Column[]) {
   const values: Record<string, unknown> = {};
   let issues: FieldIssue[] | null = null;
   let rescued: Record<string, string> | undefined;
+  let ignored = 0;
   for (let index = 0; index < columns.length; index++) {
     const column = columns[index]!;
     if (column.kind !== 'value') {
       const text = record[index]!;
-      if (column.kind === 'rescue' && text !== '') setColumn((rescued ??= {}), column.name, text);
+      if (text === '') continue;
+      if (column.kind === 'rescue') setColumn((rescued ??= {}), column.name, text);
+      else ignored++;
       continue;
     }
     const value = column.coerce(record[index]!);
@@ -133,7 +138,7 @@ function coerceRecord(record: string[], columns: Column[]) {
     if (value instanceof InvalidCell) (issues ??= []).push({ field: column.name, reason: value.reason });
     else setColumn(values, column.name, value);
   }
-  return { values, issues, rescued };
+  return { values, issues, rescued, ignored };
 }
 
 /**
@@ -161,28 +166,6 @@ function readHeader(record: string[]): string[] {
   return names;
 }
 
-/** Case and whitespace fold, for `matching: 'insensitive'`. */
-const folded = (name: string) => name.toLowerCase().replace(/\s+/g, '');
-
-/** The property each header name stands for: the same name, an alias, or (insensitive) a folded match. */
-function propertiesOf(names: string[], schema: RowSchema, rules: ColumnRules | undefined) {
-  const properties = schema.properties ?? {};
-  const declared = (name: string) => Object.hasOwn(properties, name);
-  const insensitive = rules?.matching === 'insensitive';
-  const keyOf = insensitive ? folded : (name: string) => name;
-  const byAlias = new Map<string, string>();
-  for (const [property, aliases] of Object.entries(rules?.aliases ?? {})) {
-    for (const alias of aliases) byAlias.set(keyOf(alias), property);
-  }
-  const byFolded = new Map<string, string>();
-  if (insensitive) for (const property of Object.keys(properties)) byFolded.set(folded(property), property);
-  return names.map((name) =>
-    declared(name)
-      ? name
-      : (byAlias.get(keyOf(name)) ?? (insensitive ? byFolded.get(folded(name)) : undefined)),
-  );
-}
-
 function columnsFor(
   names: string[],
   schema: RowSchema,
@@ -190,49 +173,21 @@ function columnsFor(
 ): { columns: Column[]; drift: ColumnDrift } {
   const properties = schema.properties ?? {};
   const required = new Set(schema.required ?? []);
-  const mapped = propertiesOf(names, schema, rules);
-  const holder = new Map<string, string>();
-  const renamed: Record<string, string> = {};
-  for (const [index, property] of mapped.entries()) {
-    if (property === undefined) continue;
-    const name = names[index]!;
-    const other = holder.get(property);
-    if (other !== undefined) {
-      throw headerError(`columns "${other}" and "${name}" both stand for property ${property}`);
-    }
-    holder.set(property, name);
-    if (name !== property) setColumn(renamed, name, property);
-  }
-  const missingRequired = [...required].filter((name) => !holder.has(name));
-  if (missingRequired.length > 0) {
-    throw headerError(
-      `missing required column(s) ${missingRequired.join(', ')}; the header has ${names.join(', ')}`,
-    );
-  }
-  const added = names.filter((_, index) => mapped[index] === undefined);
-  const unknown = rules?.unknown ?? (schema.additionalProperties === false ? 'reject' : 'allowed');
-  if (added.length > 0 && unknown === 'reject') {
-    throw headerError(
-      rules?.unknown === 'reject'
-        ? `column(s) ${added.join(', ')} are not in the schema, and the dataset's drift rule is reject`
-        : `column(s) ${added.join(', ')} are not in the schema, which allows no other columns`,
-    );
-  }
-  const columns = names.map((name, index): Column => {
-    const property = mapped[index];
-    if (property !== undefined) {
-      return {
-        name: property,
-        coerce: coercerFor(properties[property], required.has(property)),
-        kind: 'value',
-      };
-    }
-    if (unknown === 'rescue' || unknown === 'ignore')
-      return { name, coerce: coercerFor(undefined, false), kind: unknown };
-    return { name, coerce: coercerFor(undefined, false), kind: 'value' };
+  const { columns, drift } = columnMapping(names, schema, rules, {
+    holder: 'the header',
+    fail: headerError,
   });
-  const missing = Object.keys(properties).filter((property) => !holder.has(property));
-  return { columns, drift: { added, missing, renamed, unknown } };
+  return {
+    columns: columns.map(({ name, kind }): Column => {
+      const declared = kind === 'value' && Object.hasOwn(properties, name);
+      return {
+        name,
+        coerce: declared ? coercerFor(properties[name], required.has(name)) : coercerFor(undefined, false),
+        kind,
+      };
+    }),
+    drift,
+  };
 }
 
 /** A file that ends before its header row does. */

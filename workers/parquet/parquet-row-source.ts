@@ -3,43 +3,54 @@
  * so memory is bounded by a row group's compressed and page bytes whatever the file size, and the same
  * code reads local files, GCS, S3 and R2. Pages are decoded with hyparquet's functions a slice of rows
  * at a time (row-group-slices.ts: every codec, see compressors.ts; V1 and V2 pages, dictionaries,
- * nested types); parquet-values.ts maps the values to JSON.
+ * nested types); parquet-values.ts maps the values to JSON. The file's top-level columns meet the
+ * schema under the dataset's drift rules (column-mapping.ts), worked out once per file.
  */
 import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { columnChunkRange, openRowGroupSlices } from './row-group-slices.js';
 import type { ObjectInfo, ObjectStore } from '../../adapters/ports.js';
-import type { RowSchema } from '../../schemas/dataset.js';
+import type { ColumnDrift, ColumnRules, RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
 import { countedBlock, rowBlocks, type AllocateBytes, type BlockSize, type RowBlock } from '../row-block.js';
 import { DropgateError, describeError, isDropgateError } from '../../adapters/errors.js';
 import { NO_ISSUES, setColumn, type ParsedRow, type RowSource } from '../rows.js';
 import { converterFor, isDecimal, parsers, temporalFormat, type ValueConverter } from './parquet-values.js';
+import { columnMapping } from '../column-mapping.js';
+
+/** How a file's columns meet the dataset's schema. */
+export interface ParquetColumnOptions {
+  /** The dataset's drift rules; absent: exact names, unknown columns as the schema allows. */
+  columns?: ColumnRules;
+  /** Told how the file's columns differ from the schema, once its footer is read. */
+  onDrift?: (drift: ColumnDrift) => void;
+}
 
 export async function parquetRowSource(
   store: ObjectStore,
   object: ObjectInfo,
   schema: RowSchema,
+  options: ParquetColumnOptions = {},
 ): Promise<RowSource> {
-  const { file, metadata } = await openParquet(store, object, schema);
-  const converters = convertersFor(metadata, schema);
+  const { file, metadata, columns } = await openParquet(store, object, schema, options);
   const rawMetadata = withRawValues(metadata);
   const prefetching = withPrefetch(file, metadata);
   return {
     rows: (async function* () {
       for (const [index, group] of rowGroupRanges(metadata).entries()) {
-        yield* rowGroupRows(prefetching, rawMetadata, converters, index, group.start, group.end);
+        yield* rowGroupRows(prefetching, rawMetadata, columns, index, group.start, group.end);
       }
     })(),
-    renderRaw: (raw) => raw,
+    renderRaw: rawRenderer(columns),
   };
 }
 
-/** The footer, read and checked against the dataset's schema. */
+/** The footer, read and checked against the dataset's schema under its drift rules. */
 async function openParquet(
   store: ObjectStore,
   object: ObjectInfo,
   schema: RowSchema,
-): Promise<{ file: AsyncBuffer; metadata: FileMetaData }> {
+  options: ParquetColumnOptions,
+): Promise<{ file: AsyncBuffer; metadata: FileMetaData; columns: ParquetColumns }> {
   // Magic number, footer length and magic number again: nothing shorter can be Parquet.
   if (object.size < 12) {
     throw new DropgateError('FILE_UNREADABLE', `not a Parquet file: ${object.size} bytes is too small`);
@@ -51,28 +62,87 @@ async function openParquet(
   );
   // A corrupt footer can parse, and still describe a schema tree or column chunks that do not hold
   // together: everything made from them must be made here, or its TypeError would leave as INTERNAL.
-  await unreadable('the footer', () => {
-    checkColumns(
-      parquetSchema(metadata).children.map((column) => column.element.name),
-      schema,
-    );
-    convertersFor(metadata, schema);
+  const columns = await unreadable('the footer', () => {
+    const planned = parquetColumns(metadata, schema, options.columns);
     rowGroupSpans(metadata);
+    return planned;
   });
-  return { file, metadata };
+  options.onDrift?.(columns.drift);
+  return { file, metadata, columns };
 }
 
 interface NamedConverter {
+  /** The column's name in the file. */
+  column: string;
+  /** The property it sets; for a column the schema does not declare, the column's name. */
   name: string;
   convert: ValueConverter;
 }
 
-function convertersFor(metadata: FileMetaData, schema: RowSchema): NamedConverter[] {
+interface ExtraConverter extends NamedConverter {
+  kind: 'rescue' | 'ignore';
+}
+
+/** How a file's columns are read: worked out once per file (and once per row group in a thread). */
+interface ParquetColumns {
+  /** Columns that set a property of the row (the schema's, or any under no drift rule). */
+  values: NamedConverter[];
+  /** Columns the schema does not declare, rescued or ignored by the drift rule. */
+  extras: ExtraConverter[];
+  /** Whether any column is an extra or is read under another name than its own. */
+  drifted: boolean;
+  /** Every column in the file's order: its name and where its value is (an index of extras, or -1). */
+  fileOrder: Array<{ column: string; name: string; extra: number }>;
+  drift: ColumnDrift;
+}
+
+function parquetColumns(metadata: FileMetaData, schema: RowSchema, rules?: ColumnRules): ParquetColumns {
   const properties = schema.properties ?? {};
-  return parquetSchema(metadata).children.map((column) => ({
-    name: column.element.name,
-    convert: converterFor(column, properties[column.element.name]),
-  }));
+  const nodes = parquetSchema(metadata).children;
+  const { columns, drift } = columnMapping(
+    nodes.map((node) => node.element.name),
+    schema,
+    rules,
+    { holder: 'the file', fail: columnsError },
+  );
+  const planned: ParquetColumns = { values: [], extras: [], drifted: false, fileOrder: [], drift };
+  for (const [index, { name, kind }] of columns.entries()) {
+    const node = nodes[index]!;
+    const column = node.element.name;
+    const property = kind === 'value' && Object.hasOwn(properties, name) ? properties[name] : undefined;
+    const convert = converterFor(node, property);
+    if (kind === 'value') {
+      planned.values.push({ column, name, convert });
+      planned.fileOrder.push({ column, name, extra: -1 });
+    } else {
+      planned.fileOrder.push({ column, name, extra: planned.extras.length });
+      planned.extras.push({ column, name, convert, kind });
+    }
+    if (kind !== 'value' || name !== column) planned.drifted = true;
+  }
+  return planned;
+}
+
+/** A row's record for its dead letter: under the file's column names, the extras included. */
+function rawRenderer(columns: ParquetColumns): (raw: unknown) => unknown {
+  if (!columns.drifted) return (raw) => raw;
+  return (raw) => {
+    const { values, extras } =
+      columns.extras.length > 0
+        ? (raw as DriftedRaw)
+        : { values: raw as Record<string, unknown>, extras: [] as unknown[] };
+    const record: Record<string, unknown> = {};
+    for (const { column, name, extra } of columns.fileOrder) {
+      setColumn(record, column, extra === -1 ? values[name] : extras[extra]);
+    }
+    return record;
+  };
+}
+
+/** The raw record of a row of a file with extra columns: its values and its extras' values. */
+interface DriftedRaw {
+  values: Record<string, unknown>;
+  extras: unknown[];
 }
 
 /** Each row group's rows, as [start, end) of the file's rows. */
@@ -99,7 +169,7 @@ const SLICE_ROWS = 512;
 async function* rowGroupRows(
   file: AsyncBuffer,
   metadata: FileMetaData,
-  converters: NamedConverter[],
+  columns: ParquetColumns,
   index: number,
   groupStart: number,
   groupEnd: number,
@@ -107,6 +177,7 @@ async function* rowGroupRows(
   const issues: FieldIssue[] = [];
   const report = (issue: FieldIssue) => void issues.push(issue);
   const where = `row group ${index + 1} of ${metadata.row_groups.length}`;
+  const { values: converters, extras } = columns;
   const template = Object.fromEntries(converters.map(({ name }) => [name, null])) as Record<string, unknown>;
   const slices = await unreadable(where, () =>
     // INT64 values as numbers where exact: parquet-values.ts converts both alike.
@@ -116,18 +187,20 @@ async function* rowGroupRows(
   );
   for (let sliceStart = 0; sliceStart < groupEnd - groupStart; sliceStart += SLICE_ROWS) {
     const count = Math.min(SLICE_ROWS, groupEnd - groupStart - sliceStart);
-    const { rows: decoded, columns } = await unreadable(where, () => slices.read(count));
+    const { rows: decoded, columns: decodedColumns } = await unreadable(where, () => slices.read(count));
     if (decoded !== count) {
       throw new DropgateError(
         'FILE_UNREADABLE',
         `not a readable Parquet file (${where}): its columns end after ${sliceStart + decoded} of the ${groupEnd - groupStart} rows its footer declares`,
       );
     }
-    const data = converters.map(({ name }) => {
-      const column = columns.get(name);
-      if (!column) throw new DropgateError('FILE_UNREADABLE', `${where} has no data for column ${name}`);
-      return column;
-    });
+    const dataOf = ({ column }: NamedConverter) => {
+      const data = decodedColumns.get(column);
+      if (!data) throw new DropgateError('FILE_UNREADABLE', `${where} has no data for column ${column}`);
+      return data;
+    };
+    const data = converters.map(dataOf);
+    const extraData = extras.map(dataOf);
     const rows = new Array<ParsedRow>(count);
     // Values of a type their column's converter does not take come from a footer that lies about them.
     await unreadable(where, () => {
@@ -141,6 +214,10 @@ async function* rowGroupRows(
           );
         }
         const row = groupStart + sliceStart + offset + 1;
+        if (extras.length > 0) {
+          rows[offset] = rowWithExtras(row, values, extras, extraData, offset, issues, report);
+          continue;
+        }
         rows[offset] = {
           row,
           line: row,
@@ -154,6 +231,46 @@ async function* rowGroupRows(
   }
 }
 
+const ignoreIssue = () => undefined;
+
+/**
+ * A row of a file with columns the schema does not declare: their values (JSON values, as the schema's
+ * columns' are) rescued or counted as ignored, and kept in the row's raw record for a dead letter.
+ */
+function rowWithExtras(
+  row: number,
+  values: Record<string, unknown>,
+  extras: ExtraConverter[],
+  extraData: ArrayLike<unknown>[],
+  offset: number,
+  issues: FieldIssue[],
+  report: (issue: FieldIssue) => void,
+): ParsedRow {
+  let rescued: Record<string, unknown> | undefined;
+  let ignored = 0;
+  const extraValues = new Array<unknown>(extras.length);
+  for (let index = 0; index < extras.length; index++) {
+    const extra = extras[index]!;
+    // A value JSON cannot carry rejects the row only where it would have gone into the event.
+    const value = extra.convert(extraData[index]![offset], extra.kind === 'rescue' ? report : ignoreIssue);
+    extraValues[index] = value;
+    if (value === null || value === undefined) continue;
+    if (extra.kind === 'rescue') setColumn((rescued ??= {}), extra.name, value);
+    else ignored++;
+  }
+  const raw: DriftedRaw = { values, extras: extraValues };
+  const parsed: ParsedRow = {
+    row,
+    line: row,
+    values,
+    issues: issues.length ? issues.splice(0) : NO_ISSUES,
+    raw,
+  };
+  if (rescued) parsed.rescued = rescued;
+  if (ignored > 0) parsed.valuesIgnored = ignored;
+  return parsed;
+}
+
 /** What every row group of one file shares; plain data, so it crosses to a worker thread as it is. */
 export interface RowGroupPlan {
   schema: RowSchema;
@@ -165,6 +282,8 @@ export interface RowGroupPlan {
   skipThrough: number;
   /** The pipeline's block size, as on the calling thread. */
   blockSize: BlockSize;
+  /** The dataset's drift rules. */
+  columns?: ColumnRules;
 }
 
 /**
@@ -206,10 +325,10 @@ export async function* rowGroupBlocks(
       return bytes.buffer.slice(at, at + to - from) as ArrayBuffer;
     },
   };
-  const converters = convertersFor(plan.metadata, plan.schema);
-  const rows = rowGroupRows(file, withRawValues(plan.metadata), converters, task.index, start, end);
+  const columns = parquetColumns(plan.metadata, plan.schema, plan.columns);
+  const rows = rowGroupRows(file, withRawValues(plan.metadata), columns, task.index, start, end);
   const size = { rows: plan.blockSize.rows, bytes: Math.min(plan.blockSize.bytes, THREAD_BLOCK_BYTES) };
-  yield* rowBlocks({ rows, renderRaw: (raw) => raw }, size, {
+  yield* rowBlocks({ rows, renderRaw: rawRenderer(columns) }, size, {
     head: plan.head,
     validate,
     skipThrough: plan.skipThrough,
@@ -239,7 +358,7 @@ export async function* parallelParquetBlocks(
   store: ObjectStore,
   object: ObjectInfo,
   pool: RowGroupPool,
-  options: {
+  options: ParquetColumnOptions & {
     schema: RowSchema;
     schemaName: string;
     head: string;
@@ -248,8 +367,8 @@ export async function* parallelParquetBlocks(
     validate: RowValidator;
   },
 ): AsyncGenerator<RowBlock> {
-  const { file, metadata } = await openParquet(store, object, options.schema);
-  const { validate, ...shared } = options;
+  const { file, metadata } = await openParquet(store, object, options.schema, options);
+  const { validate, onDrift: _onDrift, ...shared } = options;
   const plan: RowGroupPlan = { ...shared, metadata, fileSize: object.size };
   const spans = rowGroupSpans(metadata);
   const ranges = rowGroupRanges(metadata);
@@ -387,24 +506,8 @@ function withRawValues(metadata: FileMetaData): FileMetaData {
   };
 }
 
-function checkColumns(names: string[], schema: RowSchema): void {
-  const missing = (schema.required ?? []).filter((name) => !names.includes(name));
-  if (missing.length > 0) {
-    throw new DropgateError(
-      'FILE_UNREADABLE',
-      `columns: missing required column(s) ${missing.join(', ')}; the file has ${names.join(', ')}`,
-    );
-  }
-  if (schema.additionalProperties === false) {
-    const properties = schema.properties ?? {};
-    const unknown = names.filter((name) => !(name in properties));
-    if (unknown.length > 0) {
-      throw new DropgateError(
-        'FILE_UNREADABLE',
-        `columns: ${unknown.join(', ')} are not in the schema, which allows no other columns`,
-      );
-    }
-  }
+function columnsError(message: string): DropgateError {
+  return new DropgateError('FILE_UNREADABLE', `columns: ${message}`);
 }
 
 /** Runs a hyparquet step; its errors mean the file is corrupt, truncated or uses something unsupported. */
