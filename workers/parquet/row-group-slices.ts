@@ -22,7 +22,7 @@ import type {
   SchemaTree,
 } from 'hyparquet/src/types.js';
 import { assembleLists, assembleNested } from 'hyparquet/src/assemble.js';
-import { parquetHeader, readPage } from 'hyparquet/src/column.js';
+import { parquetHeader } from 'hyparquet/src/column.js';
 import { DEFAULT_PARSERS, convert } from 'hyparquet/src/convert.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { deltaBinaryUnpack, deltaByteArray, deltaLengthByteArray } from 'hyparquet/src/delta.js';
@@ -157,6 +157,8 @@ class LeafCursor {
   private readonly exactInt64: boolean;
   /** UTF-8 strings that convert() would decode with the default parser: decoded from the page. */
   private readonly text: boolean;
+  /** An INT96 timestamp's text from its nanoseconds since the epoch, for INT96 columns convert() would parse. */
+  private readonly int96: ((nanoseconds: bigint) => unknown) | undefined;
   private dictionary: DecodedArray | undefined;
   private page: Page | undefined;
   private level = 0;
@@ -178,6 +180,10 @@ class LeafCursor {
       decoder.type === 'BYTE_ARRAY' &&
       isPlainString(decoder.element) &&
       decoder.parsers.stringFromBytes === DEFAULT_PARSERS.stringFromBytes;
+    this.int96 =
+      decoder.type === 'INT96' && !decoder.element.converted_type
+        ? (nanoseconds) => decoder.parsers.timestampFromNanoseconds(nanoseconds)
+        : undefined;
   }
 
   /** The next `rows` rows of this leaf, assembled (lists, nulls) as hyparquet assembles a page. */
@@ -256,11 +262,6 @@ class LeafCursor {
       this.page = undefined;
       if (reader.offset >= reader.view.byteLength) return false;
       const header = checkedHeader(parquetHeader(reader));
-      if (header.type === 'DICTIONARY_PAGE') {
-        const { data } = readPage(reader, header, this.decoder, undefined, undefined, 0);
-        if (data) this.dictionary = this.numbers(convert(data, this.decoder));
-        continue;
-      }
       const start = reader.offset;
       reader.offset += header.compressed_page_size;
       const bytes = new Uint8Array(
@@ -268,11 +269,26 @@ class LeafCursor {
         reader.view.byteOffset + start,
         header.compressed_page_size,
       );
+      if (header.type === 'DICTIONARY_PAGE') {
+        this.dictionary = this.decodeDictionary(header, bytes);
+        continue;
+      }
       this.page = this.decodePage(header, bytes);
       this.level = 0;
       this.value = 0;
     }
     return true;
+  }
+
+  /** A dictionary page's values, converted as the values of a data page would be. */
+  private decodeDictionary(header: PageHeader, compressed: Uint8Array): DecodedArray {
+    const page = header.dictionary_page_header;
+    if (!page) throw new Error('parquet dictionary page header is undefined');
+    const { codec, type, element } = this.decoder;
+    const bytes = decompressPage(compressed, Number(header.uncompressed_page_size), codec, compressors);
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+    if (this.int96) return plainInt96(reader, page.num_values, this.int96)(0, page.num_values);
+    return this.numbers(convert(readPlain(reader, type, page.num_values, element.type_length), this.decoder));
   }
 
   private decodePage(header: PageHeader, compressed: Uint8Array): Page {
@@ -342,6 +358,7 @@ class LeafCursor {
     const converted = (raw: (from: number, to: number) => DecodedArray) => (from: number, to: number) =>
       convert(raw(from, to), decoder);
     if (encoding === 'PLAIN') {
+      if (this.int96) return plainInt96(reader, count, this.int96);
       if (type === 'BYTE_ARRAY') {
         return this.text ? plainStrings(reader, count) : converted(plainByteArrays(reader, count));
       }
@@ -485,6 +502,35 @@ function levels(reader: DataReader, max: number, count: number, length?: number)
   const out = max < 256 ? new Uint8Array(count) : new Int32Array(count);
   readHybridRuns(reader, 32 - Math.clz32(max), out, length);
   return out;
+}
+
+/** Julian day 2440588 is 1970-01-01. */
+const UNIX_EPOCH_JULIAN_DAY = 2_440_588;
+
+/**
+ * PLAIN INT96 timestamps (Impala's and Spark's) as `toTimestamp` makes them of their nanoseconds since
+ * the epoch, a slice at a time. Each is 8 bytes of nanoseconds of the day, little-endian and signed (Spark
+ * writes negative ones, counted back from the day), then 4 bytes of Julian day. hyparquet joins the two
+ * into one bigint with a bitwise or, which a negative nanosecond count overwrites, day and all.
+ */
+function plainInt96(
+  reader: DataReader,
+  count: number,
+  toTimestamp: (nanoseconds: bigint) => unknown,
+): (from: number, to: number) => unknown[] {
+  const { view } = reader;
+  const start = reader.offset;
+  if (start + count * 12 > view.byteLength) throw new Error('parquet INT96 values run past the page');
+  reader.offset += count * 12;
+  return (from, to) => {
+    const out = new Array<unknown>(to - from);
+    for (let index = from; index < to; index++) {
+      const at = start + index * 12;
+      const days = view.getUint32(at + 8, true) - UNIX_EPOCH_JULIAN_DAY;
+      out[index - from] = toTimestamp(BigInt(days) * 86_400_000_000_000n + view.getBigInt64(at, true));
+    }
+    return out;
+  };
 }
 
 /** Where each PLAIN BYTE_ARRAY value starts in the page: value i is [starts[i], starts[i + 1] - 4). */
