@@ -357,7 +357,7 @@ describe('files rejected as a whole', () => {
     const page = Number(metadataOf(bytes).row_groups[0]!.columns[0]!.meta_data!.data_page_offset);
     bytes.set([0, 0], page + 5);
     const run = await ingest(bytes);
-    expectRejected(run, ['not a readable Parquet file (row group 1 of 1): it is corrupt']);
+    expectRejected(run, ['not a readable Parquet file (row group 1 of 1, column id, page 1): it is corrupt']);
     expect(run.summaries[0]!.data.error?.message).not.toMatch(/undefined|NaN/);
   });
 

@@ -30,7 +30,26 @@ import { byteStreamSplit } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
 import { compressors } from './compressors.js';
+import { crc32 } from './crc32.js';
 import { readHybridRuns } from './rle-hybrid.js';
+
+/**
+ * A column's values that could not be read or converted: `cause` says why; `column` (the dotted path of a
+ * leaf, or a top-level column's name) and `place` ("page 3", pages counted from 1 with the dictionary,
+ * or "row 1234") say where.
+ */
+export class ParquetColumnError extends Error {
+  constructor(
+    readonly column: string,
+    readonly place: string,
+    cause: unknown,
+  ) {
+    super(`parquet column ${column}, ${place}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'ParquetColumnError';
+  }
+}
 
 /** The next rows of a row group, as top-level columns by name; `read(count)` returns fewer at its end. */
 export interface RowGroupSlices {
@@ -160,6 +179,8 @@ class LeafCursor {
   /** An INT96 timestamp's text from its nanoseconds since the epoch, for INT96 columns convert() would parse. */
   private readonly int96: ((nanoseconds: bigint) => unknown) | undefined;
   private dictionary: DecodedArray | undefined;
+  /** Pages read so far, the dictionary's included. */
+  private pages = 0;
   private page: Page | undefined;
   private level = 0;
   private value = 0;
@@ -188,7 +209,11 @@ class LeafCursor {
 
   /** The next `rows` rows of this leaf, assembled (lists, nulls) as hyparquet assembles a page. */
   take(rows: number): DecodedArray {
-    return this.flat ? this.takeFlat(rows) : this.takeNested(rows);
+    try {
+      return this.flat ? this.takeFlat(rows) : this.takeNested(rows);
+    } catch (error) {
+      throw new ParquetColumnError(this.decoder.pathInSchema.join('.'), `page ${this.pages}`, error);
+    }
   }
 
   /**
@@ -261,14 +286,23 @@ class LeafCursor {
     while (!this.page || this.level >= this.page.count) {
       this.page = undefined;
       if (reader.offset >= reader.view.byteLength) return false;
+      this.pages += 1;
       const header = checkedHeader(parquetHeader(reader));
       const start = reader.offset;
       reader.offset += header.compressed_page_size;
+      if (reader.offset > reader.view.byteLength) {
+        throw new Error(`its ${header.compressed_page_size} bytes run past the column chunk`);
+      }
       const bytes = new Uint8Array(
         reader.view.buffer,
         reader.view.byteOffset + start,
         header.compressed_page_size,
       );
+      // The checksum is optional (parquet-mr writes it, DuckDB and pyarrow do not); where a writer gave
+      // one, a page that does not match is refused before any of its rows is made.
+      if (header.crc !== undefined && crc32(bytes) !== header.crc) {
+        throw new Error('its bytes do not match the checksum in its header');
+      }
       if (header.type === 'DICTIONARY_PAGE') {
         this.dictionary = this.decodeDictionary(header, bytes);
         continue;
@@ -341,7 +375,22 @@ class LeafCursor {
     let defined = count;
     if (definition) {
       defined = 0;
-      for (let i = 0; i < count; i++) if (definition[i] === this.maxDefinition) defined += 1;
+      let highest = 0;
+      for (let i = 0; i < count; i++) {
+        const level = definition[i]!;
+        if (level === this.maxDefinition) defined += 1;
+        else if (level > highest) highest = level;
+      }
+      if (highest > this.maxDefinition) {
+        throw new Error(`a definition level of ${highest} exceeds the column's ${this.maxDefinition}`);
+      }
+    }
+    if (repetition) {
+      let highest = 0;
+      for (let i = 0; i < count; i++) if (repetition[i]! > highest) highest = repetition[i]!;
+      if (highest > this.maxRepetition) {
+        throw new Error(`a repetition level of ${highest} exceeds the column's ${this.maxRepetition}`);
+      }
     }
     return {
       count,
@@ -389,9 +438,18 @@ class LeafCursor {
       const width = view.getUint8(reader.offset++);
       const indices = new Int32Array(count);
       if (width) readHybridRuns(reader, width, indices, view.byteLength - reader.offset);
+      const dictionary = this.dictionary;
+      if (!dictionary) throw new Error('parquet dictionary-encoded page without a dictionary');
+      // Checked for the whole page now: its values become JS values a slice at a time, after the rows
+      // before them are published, and an index past the dictionary would be an undefined value.
+      let highest = 0;
+      for (let i = 0; i < count; i++) if (indices[i]! > highest) highest = indices[i]!;
+      if (count > 0 && highest >= dictionary.length) {
+        throw new Error(
+          `a dictionary index of ${highest} is past the dictionary's ${dictionary.length} values`,
+        );
+      }
       return (from, to) => {
-        const dictionary = this.dictionary;
-        if (!dictionary) throw new Error('parquet dictionary-encoded page without a dictionary');
         const out = new Array<unknown>(to - from);
         for (let i = from; i < to; i++) out[i - from] = dictionary[indices[i]!];
         return out;
