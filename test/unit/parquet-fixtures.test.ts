@@ -8,15 +8,9 @@
 import { parquetMetadata, type FileMetaData } from 'hyparquet';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
-import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
-import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import type { RowSchema } from '../../schemas/dataset.js';
 import { createParquetThreadPool } from '../../app/node/ingest-threads.js';
-import { ingestFile, type IngestResult } from '../../workers/ingest-file.js';
-import type { RowGroupPool } from '../../workers/parquet/parquet-row-source.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from '../contract/temporary-directory.js';
-import { testDataset } from '../support/datasets.js';
 import {
   PARQUET_VARIANTS,
   TABULAR_FAILING_REJECTIONS,
@@ -30,118 +24,24 @@ import {
   writeParquetVariants,
   type ParquetVariant,
 } from '../support/parquet-fixtures.js';
-import type { CloudEvent, DeadLetterData, FileSummaryData as SummaryData } from '../support/cloud-events.js';
+import {
+  expectIngested,
+  expectRejected,
+  ingestBothWays,
+  ingestParquet,
+  numbered,
+  type IngestOptions,
+  type Run,
+} from '../support/parquet-ingest.js';
 
-const CONTROL_TOPIC = 'dropgate.files';
-const KEY = 'vendors/acme/orders/x.parquet';
 const COLUMNS = Object.keys(TABULAR_ROWS[0]!);
-
-interface Run {
-  result: IngestResult;
-  events: CloudEvent[];
-  deadLetters: DeadLetterData[];
-  summaries: Array<CloudEvent & { data: SummaryData }>;
-}
-
-const parse = (topicEvents: Array<{ body: string }>) =>
-  topicEvents.map((event) => JSON.parse(event.body) as CloudEvent);
 
 const threads = createParquetThreadPool(2);
 afterAll(() => threads.close());
 
-/**
- * Ingests on the calling thread, and again with row groups decoded by worker threads; both must publish
- * the same events, dead letters and summary.
- */
-async function ingest(
-  bytes: Uint8Array,
-  options: { schema?: RowSchema; format?: 'parquet' | 'auto'; key?: string } = {},
-): Promise<Run> {
-  const sequential = await ingestWith(bytes, options);
-  const pooled = await ingestWith(bytes, options, threads);
-  const withoutDuration = (run: Run) => ({
-    ...run,
-    result: run.result.status,
-    summaries: run.summaries.map(({ data: { durationMs: _, ...data }, ...event }) => ({ ...event, data })),
-  });
-  expect(withoutDuration(pooled)).toEqual(withoutDuration(sequential));
-  return sequential;
-}
-
-async function ingestWith(
-  bytes: Uint8Array,
-  options: { schema?: RowSchema; format?: 'parquet' | 'auto'; key?: string },
-  rowGroupPool?: RowGroupPool,
-): Promise<Run> {
-  const store = createMemoryObjectStore();
-  const sink = createMemoryEventSink();
-  const dataset = testDataset({
-    name: 'tabular',
-    format: options.format ?? 'parquet',
-    schema: options.schema ?? TABULAR_SCHEMA,
-    topic: 'tabular',
-    deadLetterTopic: 'tabular.dead-letter',
-  });
-  const key = options.key ?? KEY;
-  store.put(key, bytes, { updated: '2024-05-01T12:00:00.000Z' });
-  const result = await ingestFile(
-    {
-      store,
-      sink,
-      ledger: createMemoryLedger(),
-      controlTopic: CONTROL_TOPIC,
-      owner: 'parquet-fixtures',
-      ...(rowGroupPool ? { rowGroupPool } : {}),
-    },
-    { dataset, key, mode: 'notification' },
-  );
-  return {
-    result,
-    events: parse(sink.events('tabular')),
-    deadLetters: parse(sink.events('tabular.dead-letter')).map(
-      (event) => event.data as unknown as DeadLetterData,
-    ),
-    summaries: parse(sink.events(CONTROL_TOPIC)) as Run['summaries'],
-  };
-}
-
-/** Rows as the events carry them: row number and data. */
-const numbered = (
-  rows: ReadonlyArray<Record<string, unknown>>,
-  rowNumbers = rows.map((_, index) => index + 1),
-) => rows.map((data, index) => ({ row: rowNumbers[index], data }));
-
-function expectIngested(run: Run, published: number, rejected: number): SummaryData {
-  expect(run.result.status).toBe('ingested');
-  expect(run.summaries).toHaveLength(1);
-  const summary = run.summaries[0]!;
-  expect(summary.type).toBe('FileIngested');
-  expect(summary.data).toMatchObject({
-    state: 'ingested',
-    rowsRead: published + rejected,
-    rowsPublished: published,
-    rowsRejected: rejected,
-  });
-  expect(summary.data.error).toBeUndefined();
-  if (run.result.status === 'ingested') {
-    expect(run.result.record.outcome).toMatchObject({ rowsPublished: published, rowsRejected: rejected });
-  }
-  return summary.data;
-}
-
-function expectRejected(run: Run, messageIncludes: string[]): void {
-  expect(run.result.status).toBe('rejected');
-  expect(run.summaries).toHaveLength(1);
-  const summary = run.summaries[0]!;
-  expect(summary.type).toBe('FileRejected');
-  expect(summary.data.state).toBe('rejected');
-  expect(summary.data.error?.code).toBe('FILE_UNREADABLE');
-  for (const text of messageIncludes) expect(summary.data.error?.message).toContain(text);
-  if (run.result.status === 'rejected') {
-    expect(run.result.record.state).toBe('rejected');
-    expect(run.result.record.outcome?.error?.code).toBe('FILE_UNREADABLE');
-  }
-}
+/** Ingests on the calling thread and with worker threads (both must agree), by TABULAR_SCHEMA unless given. */
+const ingest = (bytes: Uint8Array, options: Partial<IngestOptions> = {}): Promise<Run> =>
+  ingestBothWays(threads, bytes, { schema: TABULAR_SCHEMA, ...options });
 
 function footerOf(bytes: Uint8Array): { start: number; length: number } {
   const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 8, true);
@@ -457,7 +357,7 @@ describe('files rejected as a whole', () => {
     const page = Number(metadataOf(bytes).row_groups[0]!.columns[0]!.meta_data!.data_page_offset);
     bytes.set([0, 0], page + 5);
     const run = await ingest(bytes);
-    expectRejected(run, ['not a readable Parquet file (row group 1 of 1): it is corrupt']);
+    expectRejected(run, ['not a readable Parquet file (row group 1 of 1, column id, page 1): it is corrupt']);
     expect(run.summaries[0]!.data.error?.message).not.toMatch(/undefined|NaN/);
   });
 
@@ -468,7 +368,7 @@ describe('files rejected as a whole', () => {
     for (let at = footer.start; at < Math.min(footer.start + 600, footer.start + footer.length); at++) {
       const damaged = new Uint8Array(bytes);
       damaged[at] = 0;
-      const run = await ingestWith(damaged, { schema: { type: 'object' } });
+      const run = await ingestParquet(damaged, { schema: { type: 'object' } });
       const { status } = run.result;
       outcomes.add(
         status === 'rejected'

@@ -144,7 +144,7 @@ describe('corrupt page headers', () => {
         try {
           slices.read(37); // the damaged page is the first one
         } catch (error) {
-          errors.push((error as Error).message);
+          errors.push(((error as Error).cause as Error).message);
         }
       }
     }

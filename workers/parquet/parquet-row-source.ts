@@ -7,7 +7,7 @@
  * schema under the dataset's drift rules (column-mapping.ts), worked out once per file.
  */
 import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
-import { columnChunkRange, openRowGroupSlices } from './row-group-slices.js';
+import { ParquetColumnError, columnChunkRange, openRowGroupSlices } from './row-group-slices.js';
 import type { ObjectInfo, ObjectStore } from '../../adapters/ports.js';
 import type { ColumnDrift, ColumnRules, RowSchema } from '../../schemas/dataset.js';
 import type { FieldIssue, RowValidator } from '../../schemas/row-validator.js';
@@ -206,14 +206,19 @@ async function* rowGroupRows(
     await unreadable(where, () => {
       for (let offset = 0; offset < count; offset++) {
         const values: Record<string, unknown> = { ...template };
-        for (let column = 0; column < converters.length; column++) {
-          setColumn(
-            values,
-            converters[column]!.name,
-            converters[column]!.convert(data[column]![offset], report),
-          );
-        }
         const row = groupStart + sliceStart + offset + 1;
+        let column = 0;
+        try {
+          for (; column < converters.length; column++) {
+            setColumn(
+              values,
+              converters[column]!.name,
+              converters[column]!.convert(data[column]![offset], report),
+            );
+          }
+        } catch (error) {
+          throw new ParquetColumnError(converters[column]!.name, `row ${row}`, error);
+        }
         if (extras.length > 0) {
           rows[offset] = rowWithExtras(row, values, extras, extraData, offset, issues, report);
           continue;
@@ -515,16 +520,52 @@ async function unreadable<T>(what: string, step: () => T | Promise<T>): Promise<
   try {
     return await step();
   } catch (error) {
-    if (error instanceof DropgateError) throw error;
-    // hyparquet's own messages name the problem; a JS TypeError or RangeError means it met garbage, and
-    // so does a message naming a value read as undefined or NaN ("unsupported page type: undefined").
-    const message = describeError(error);
-    const detail =
-      error instanceof TypeError || error instanceof RangeError || /\b(?:undefined|NaN)\b/.test(message)
-        ? 'it is corrupt'
-        : message;
-    throw new DropgateError('FILE_UNREADABLE', `not a readable Parquet file (${what}): ${detail}`, {
-      cause: error,
-    });
+    throw unreadableError(what, error);
   }
+}
+
+/**
+ * The longest string V8 makes (2^29 - 24 UTF-16 units): Node's buffer.constants.MAX_STRING_LENGTH on
+ * 64-bit platforms. A value longer than that cannot become a JS string, nor JSON.
+ */
+export const LONGEST_STRING = 2 ** 29 - 24;
+
+/**
+ * What a failed step of reading `what` (a row group, the footer) means for the file: a DropgateError as
+ * it is, else FILE_UNREADABLE naming the column and page or row where one is known.
+ */
+export function unreadableError(what: string, error: unknown): DropgateError {
+  if (error instanceof DropgateError) return error;
+  const [place, cause] =
+    error instanceof ParquetColumnError
+      ? [`${what}, column ${error.column}, ${error.place}`, error.cause]
+      : [what, error];
+  // hyparquet's own messages name the problem; a JS TypeError or RangeError means it met garbage, and
+  // so does a message naming a value read as undefined or NaN ("unsupported page type: undefined").
+  const message = describeError(cause);
+  if (isStringTooLong(cause)) {
+    return new DropgateError(
+      'FILE_UNREADABLE',
+      `a value of the Parquet file (${place}) is longer than the longest string JavaScript holds ` +
+        `(${LONGEST_STRING.toLocaleString('en-US')} characters; binary values count 4 base64 characters ` +
+        'for every 3 bytes), so it cannot be carried in an event',
+      { cause: error },
+    );
+  }
+  const detail =
+    cause instanceof TypeError || cause instanceof RangeError || /\b(?:undefined|NaN)\b/.test(message)
+      ? 'it is corrupt'
+      : message;
+  return new DropgateError('FILE_UNREADABLE', `not a readable Parquet file (${place}): ${detail}`, {
+    cause: error,
+  });
+}
+
+/**
+ * V8's RangeError for a string past LONGEST_STRING (concatenation, repeat, JSON.stringify), and Node's
+ * own error when TextDecoder or a Buffer would make one (ERR_STRING_TOO_LONG).
+ */
+function isStringTooLong(error: unknown): boolean {
+  if (error instanceof RangeError && error.message === 'Invalid string length') return true;
+  return (error as { code?: unknown } | null)?.code === 'ERR_STRING_TOO_LONG';
 }

@@ -7,7 +7,8 @@
  *   ".123456789"); naive timestamps are rendered as UTC too; TIME is "HH:MM:SS" and the unit's digits;
  * - ENUM is its string;
  * - binary (unannotated BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY) is base64; LIST is an array, STRUCT and MAP
- *   are objects, recursively; null is null, and a null column is a present key;
+ *   are objects, recursively; a repeated field without a LIST annotation is an array too, `[]` when
+ *   empty; null is null, and a null column is a present key;
  * - NaN and infinities, which JSON cannot carry, reject the row.
  */
 import type { ParquetParsers, SchemaElement, SchemaTree } from 'hyparquet';
@@ -176,15 +177,36 @@ export function converterFor(node: SchemaTree, property: PropertySchema | undefi
   return build(node, node.element.name, !holdsString && wantsNumber, holdsString);
 }
 
-function build(node: SchemaTree, path: string, decimalAsNumber: boolean, holdsString = true): ValueConverter {
+/**
+ * `asItem`: `node` is a list's item, converted one value at a time, even when it is the repeated field
+ * itself (a two-level list).
+ */
+function build(
+  node: SchemaTree,
+  path: string,
+  decimalAsNumber: boolean,
+  holdsString = true,
+  asItem = false,
+): ValueConverter {
   const { element } = node;
   // hyparquet builds fresh arrays and objects for every row, so they are converted in place.
   if (isList(node)) {
     const repeated = node.children[0]!;
     const item = repeated.children.length === 1 ? repeated.children[0]! : repeated;
-    const convertItem = build(item, `${path}[]`, false);
+    const convertItem = build(item, `${path}[]`, false, true, item === repeated);
     return (value, report) => {
       if (!Array.isArray(value)) return null;
+      for (let index = 0; index < value.length; index++) value[index] = convertItem(value[index], report);
+      return value;
+    };
+  }
+  if (!asItem && element.repetition_type === 'REPEATED') {
+    // A repeated field without a LIST annotation (parquetjs-lite and other older writers write them) is,
+    // by the Parquet spec's backward-compatibility rules, a required list of its values: never null, and
+    // hyparquet gives null for an empty repeated primitive.
+    const convertItem = build(node, `${path}[]`, false, true, true);
+    return (value, report) => {
+      if (!Array.isArray(value)) return [];
       for (let index = 0; index < value.length; index++) value[index] = convertItem(value[index], report);
       return value;
     };

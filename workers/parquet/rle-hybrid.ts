@@ -22,6 +22,10 @@ export function readHybridRuns(
     reader.offset += 4;
   }
   const start = reader.offset;
+  // A corrupt length would move the values that follow the levels, read then as garbage.
+  if (length < 0 || start + length > view.byteLength) {
+    throw new Error(`parquet levels of ${length} bytes run past the page's ${view.byteLength - start}`);
+  }
   const values = output as { length: number; [index: number]: number };
   const valueBytes = (width + 7) >> 3;
   let seen = 0;

@@ -22,7 +22,7 @@ import type {
   SchemaTree,
 } from 'hyparquet/src/types.js';
 import { assembleLists, assembleNested } from 'hyparquet/src/assemble.js';
-import { parquetHeader, readPage } from 'hyparquet/src/column.js';
+import { parquetHeader } from 'hyparquet/src/column.js';
 import { DEFAULT_PARSERS, convert } from 'hyparquet/src/convert.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { deltaBinaryUnpack, deltaByteArray, deltaLengthByteArray } from 'hyparquet/src/delta.js';
@@ -30,7 +30,26 @@ import { byteStreamSplit } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
 import { compressors } from './compressors.js';
+import { crc32 } from './crc32.js';
 import { readHybridRuns } from './rle-hybrid.js';
+
+/**
+ * A column's values that could not be read or converted: `cause` says why; `column` (the dotted path of a
+ * leaf, or a top-level column's name) and `place` ("page 3", pages counted from 1 with the dictionary,
+ * or "row 1234") say where.
+ */
+export class ParquetColumnError extends Error {
+  constructor(
+    readonly column: string,
+    readonly place: string,
+    cause: unknown,
+  ) {
+    super(`parquet column ${column}, ${place}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'ParquetColumnError';
+  }
+}
 
 /** The next rows of a row group, as top-level columns by name; `read(count)` returns fewer at its end. */
 export interface RowGroupSlices {
@@ -157,7 +176,11 @@ class LeafCursor {
   private readonly exactInt64: boolean;
   /** UTF-8 strings that convert() would decode with the default parser: decoded from the page. */
   private readonly text: boolean;
+  /** An INT96 timestamp's text from its nanoseconds since the epoch, for INT96 columns convert() would parse. */
+  private readonly int96: ((nanoseconds: bigint) => unknown) | undefined;
   private dictionary: DecodedArray | undefined;
+  /** Pages read so far, the dictionary's included. */
+  private pages = 0;
   private page: Page | undefined;
   private level = 0;
   private value = 0;
@@ -178,11 +201,19 @@ class LeafCursor {
       decoder.type === 'BYTE_ARRAY' &&
       isPlainString(decoder.element) &&
       decoder.parsers.stringFromBytes === DEFAULT_PARSERS.stringFromBytes;
+    this.int96 =
+      decoder.type === 'INT96' && !decoder.element.converted_type
+        ? (nanoseconds) => decoder.parsers.timestampFromNanoseconds(nanoseconds)
+        : undefined;
   }
 
   /** The next `rows` rows of this leaf, assembled (lists, nulls) as hyparquet assembles a page. */
   take(rows: number): DecodedArray {
-    return this.flat ? this.takeFlat(rows) : this.takeNested(rows);
+    try {
+      return this.flat ? this.takeFlat(rows) : this.takeNested(rows);
+    } catch (error) {
+      throw new ParquetColumnError(this.decoder.pathInSchema.join('.'), `page ${this.pages}`, error);
+    }
   }
 
   /**
@@ -255,24 +286,43 @@ class LeafCursor {
     while (!this.page || this.level >= this.page.count) {
       this.page = undefined;
       if (reader.offset >= reader.view.byteLength) return false;
+      this.pages += 1;
       const header = checkedHeader(parquetHeader(reader));
-      if (header.type === 'DICTIONARY_PAGE') {
-        const { data } = readPage(reader, header, this.decoder, undefined, undefined, 0);
-        if (data) this.dictionary = this.numbers(convert(data, this.decoder));
-        continue;
-      }
       const start = reader.offset;
       reader.offset += header.compressed_page_size;
+      if (reader.offset > reader.view.byteLength) {
+        throw new Error(`its ${header.compressed_page_size} bytes run past the column chunk`);
+      }
       const bytes = new Uint8Array(
         reader.view.buffer,
         reader.view.byteOffset + start,
         header.compressed_page_size,
       );
+      // The checksum is optional (parquet-mr writes it, DuckDB and pyarrow do not); where a writer gave
+      // one, a page that does not match is refused before any of its rows is made.
+      if (header.crc !== undefined && crc32(bytes) !== header.crc) {
+        throw new Error('its bytes do not match the checksum in its header');
+      }
+      if (header.type === 'DICTIONARY_PAGE') {
+        this.dictionary = this.decodeDictionary(header, bytes);
+        continue;
+      }
       this.page = this.decodePage(header, bytes);
       this.level = 0;
       this.value = 0;
     }
     return true;
+  }
+
+  /** A dictionary page's values, converted as the values of a data page would be. */
+  private decodeDictionary(header: PageHeader, compressed: Uint8Array): DecodedArray {
+    const page = header.dictionary_page_header;
+    if (!page) throw new Error('parquet dictionary page header is undefined');
+    const { codec, type, element } = this.decoder;
+    const bytes = decompressPage(compressed, Number(header.uncompressed_page_size), codec, compressors);
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+    if (this.int96) return plainInt96(reader, page.num_values, this.int96)(0, page.num_values);
+    return this.numbers(convert(readPlain(reader, type, page.num_values, element.type_length), this.decoder));
   }
 
   private decodePage(header: PageHeader, compressed: Uint8Array): Page {
@@ -325,7 +375,22 @@ class LeafCursor {
     let defined = count;
     if (definition) {
       defined = 0;
-      for (let i = 0; i < count; i++) if (definition[i] === this.maxDefinition) defined += 1;
+      let highest = 0;
+      for (let i = 0; i < count; i++) {
+        const level = definition[i]!;
+        if (level === this.maxDefinition) defined += 1;
+        else if (level > highest) highest = level;
+      }
+      if (highest > this.maxDefinition) {
+        throw new Error(`a definition level of ${highest} exceeds the column's ${this.maxDefinition}`);
+      }
+    }
+    if (repetition) {
+      let highest = 0;
+      for (let i = 0; i < count; i++) if (repetition[i]! > highest) highest = repetition[i]!;
+      if (highest > this.maxRepetition) {
+        throw new Error(`a repetition level of ${highest} exceeds the column's ${this.maxRepetition}`);
+      }
     }
     return {
       count,
@@ -342,6 +407,7 @@ class LeafCursor {
     const converted = (raw: (from: number, to: number) => DecodedArray) => (from: number, to: number) =>
       convert(raw(from, to), decoder);
     if (encoding === 'PLAIN') {
+      if (this.int96) return plainInt96(reader, count, this.int96);
       if (type === 'BYTE_ARRAY') {
         return this.text ? plainStrings(reader, count) : converted(plainByteArrays(reader, count));
       }
@@ -372,9 +438,18 @@ class LeafCursor {
       const width = view.getUint8(reader.offset++);
       const indices = new Int32Array(count);
       if (width) readHybridRuns(reader, width, indices, view.byteLength - reader.offset);
+      const dictionary = this.dictionary;
+      if (!dictionary) throw new Error('parquet dictionary-encoded page without a dictionary');
+      // Checked for the whole page now: its values become JS values a slice at a time, after the rows
+      // before them are published, and an index past the dictionary would be an undefined value.
+      let highest = 0;
+      for (let i = 0; i < count; i++) if (indices[i]! > highest) highest = indices[i]!;
+      if (count > 0 && highest >= dictionary.length) {
+        throw new Error(
+          `a dictionary index of ${highest} is past the dictionary's ${dictionary.length} values`,
+        );
+      }
       return (from, to) => {
-        const dictionary = this.dictionary;
-        if (!dictionary) throw new Error('parquet dictionary-encoded page without a dictionary');
         const out = new Array<unknown>(to - from);
         for (let i = from; i < to; i++) out[i - from] = dictionary[indices[i]!];
         return out;
@@ -485,6 +560,35 @@ function levels(reader: DataReader, max: number, count: number, length?: number)
   const out = max < 256 ? new Uint8Array(count) : new Int32Array(count);
   readHybridRuns(reader, 32 - Math.clz32(max), out, length);
   return out;
+}
+
+/** Julian day 2440588 is 1970-01-01. */
+const UNIX_EPOCH_JULIAN_DAY = 2_440_588;
+
+/**
+ * PLAIN INT96 timestamps (Impala's and Spark's) as `toTimestamp` makes them of their nanoseconds since
+ * the epoch, a slice at a time. Each is 8 bytes of nanoseconds of the day, little-endian and signed (Spark
+ * writes negative ones, counted back from the day), then 4 bytes of Julian day. hyparquet joins the two
+ * into one bigint with a bitwise or, which a negative nanosecond count overwrites, day and all.
+ */
+function plainInt96(
+  reader: DataReader,
+  count: number,
+  toTimestamp: (nanoseconds: bigint) => unknown,
+): (from: number, to: number) => unknown[] {
+  const { view } = reader;
+  const start = reader.offset;
+  if (start + count * 12 > view.byteLength) throw new Error('parquet INT96 values run past the page');
+  reader.offset += count * 12;
+  return (from, to) => {
+    const out = new Array<unknown>(to - from);
+    for (let index = from; index < to; index++) {
+      const at = start + index * 12;
+      const days = view.getUint32(at + 8, true) - UNIX_EPOCH_JULIAN_DAY;
+      out[index - from] = toTimestamp(BigInt(days) * 86_400_000_000_000n + view.getBigInt64(at, true));
+    }
+    return out;
+  };
 }
 
 /** Where each PLAIN BYTE_ARRAY value starts in the page: value i is [starts[i], starts[i + 1] - 4). */
