@@ -11,7 +11,14 @@ export interface GatewayMetrics {
   fileDone(
     dataset: string,
     state: FileResultState,
-    finished?: { rowsRead: number; rowsPublished: number; rowsRejected: number; durationSeconds: number },
+    finished?: {
+      rowsRead: number;
+      rowsPublished: number;
+      rowsRejected: number;
+      /** Bytes of the object as stored (compressed when it is). */
+      bytesRead: number;
+      durationSeconds: number;
+    },
   ): void;
   /** Files being ingested by this instance: +1 at the start of an attempt, -1 at its end. */
   inFlight(change: 1 | -1): void;
@@ -19,10 +26,14 @@ export interface GatewayMetrics {
   leaseLost(): void;
   /** From the provider's event time (the object written) to the landing reaching the gateway. */
   notificationLag(via: string, seconds: number): void;
+  /** From the object written (its stored time) to its ingestion starting (claimed), for notified files. */
+  ingestLag(dataset: string, seconds: number): void;
   /** One `publish` call to the sink: how long it took, how many events it accepted and failed. */
   published(topic: string, seconds: number, accepted: number, failed: number): void;
   /** A `publish` call that failed as a whole (a missing topic, an outage). */
   publishFault(topic: string): void;
+  /** A publish to `topic` tried again: after a fault, or for events the sink did not take. */
+  publishRetried(topic: string): void;
   /** The Prometheus text exposition of everything measured so far. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -33,7 +44,9 @@ export const noMetrics: GatewayMetrics = {
   inFlight: () => undefined,
   leaseLost: () => undefined,
   notificationLag: () => undefined,
+  ingestLag: () => undefined,
   published: () => undefined,
   publishFault: () => undefined,
+  publishRetried: () => undefined,
   render: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' }),
 };
