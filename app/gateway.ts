@@ -2,6 +2,7 @@
  * The gateway's use cases, independent of HTTP and of the runtime: issue upload URLs, record and ingest
  * landed objects, replay, report file state, resume what a stop or a crash left unfinished.
  */
+import { SpanStatusCode, type Context } from '@opentelemetry/api';
 import picomatch from 'picomatch/posix.js';
 import type {
   EventSink,
@@ -12,6 +13,7 @@ import type {
   Landing,
   LandingOutcome,
   Ledger,
+  ObjectInfo,
   ObjectStore,
   SignedUpload,
 } from '../adapters/ports.js';
@@ -27,6 +29,7 @@ import {
 import { versionRefusal } from '../workers/compiled-dataset.js';
 import { backfill, type BackfillRequest, type BackfillResult } from './backfill.js';
 import { createBackgroundIngestion } from './background-ingestion.js';
+import { fileObserver, withSpan } from './ingest-tracing.js';
 import type { Logger } from './logger.js';
 import { meteredSink } from './metered-sink.js';
 import { noMetrics, type GatewayMetrics } from './metrics.js';
@@ -70,6 +73,9 @@ export interface GatewayOptions {
 
 const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
+/** Notification spans kept for versions waiting in the background queue; past this, new ones start a trace. */
+const MAX_WAITING_TRACES = 10_000;
+
 export type Gateway = ReturnType<typeof createGateway>;
 
 export function createGateway(options: GatewayOptions) {
@@ -101,6 +107,7 @@ export function createGateway(options: GatewayOptions) {
     key: string,
     mode: 'notification' | 'replay',
     version?: string,
+    parent?: Context,
   ): Promise<IngestResult> {
     const dataset = datasetForKey(key);
     if (!dataset) {
@@ -108,28 +115,60 @@ export function createGateway(options: GatewayOptions) {
         context: { key },
       });
     }
-    metrics.inFlight(1);
-    const result = await ingestFile(dependencies, {
-      dataset,
+    const attributes = {
+      bucket: store.bucket,
       key,
+      dataset: dataset.name,
       mode,
       ...(version ? { version } : {}),
-    }).finally(() => metrics.inFlight(-1));
-    metrics.fileDone(
-      dataset.name,
-      result.status,
-      'summary' in result
-        ? { ...counts(result.summary), durationSeconds: result.summary.durationMs / 1000 }
-        : undefined,
-    );
-    if (result.status === 'failed' && result.error.code === 'LEASE_LOST') metrics.leaseLost();
-    const fields = { key, version, mode, dataset: dataset.name, status: result.status };
-    if (result.status === 'failed')
-      logger.warn('ingestion failed', { ...fields, error: result.error.message, code: result.error.code });
-    else if ('summary' in result) logger.info('file finished', { ...fields, ...counts(result.summary) });
-    else logger.info('file skipped', fields);
-    return result;
+    };
+    return withSpan('dropgate.ingest', attributes, parent, async (span, spanContext) => {
+      let object: ObjectInfo | undefined;
+      const observer = fileObserver(span, spanContext, {
+        claimed(claimed) {
+          object = claimed;
+          if (mode === 'notification')
+            metrics.ingestLag(dataset.name, (Date.now() - Date.parse(claimed.updated)) / 1000 || 0);
+        },
+        retried: (topic) => metrics.publishRetried(topic),
+      });
+      metrics.inFlight(1);
+      const result = await ingestFile(dependencies, {
+        dataset,
+        key,
+        mode,
+        ...(version ? { version } : {}),
+        observer,
+      }).finally(() => metrics.inFlight(-1));
+      metrics.fileDone(
+        dataset.name,
+        result.status,
+        'summary' in result
+          ? {
+              ...counts(result.summary),
+              bytesRead: object?.size ?? 0,
+              durationSeconds: result.summary.durationMs / 1000,
+            }
+          : undefined,
+      );
+      span.setAttribute('dropgate.state', result.status);
+      if (object) span.setAttribute('dropgate.version', object.version);
+      if ('summary' in result) span.setAttribute('dropgate.rows', result.summary.rowsRead);
+      if (result.status === 'failed')
+        span.setStatus({ code: SpanStatusCode.ERROR, message: result.error.message });
+      if (result.status === 'failed' && result.error.code === 'LEASE_LOST') metrics.leaseLost();
+      const fields = { key, version, mode, dataset: dataset.name, status: result.status };
+      if (result.status === 'failed')
+        logger.warn('ingestion failed', { ...fields, error: result.error.message, code: result.error.code });
+      else if ('summary' in result) logger.info('file finished', { ...fields, ...counts(result.summary) });
+      else logger.info('file skipped', fields);
+      return result;
+    });
   }
+
+  /** The notification span of each version waiting in the background queue, by `key\nversion`. */
+  const waitingTraces = new Map<string, Context>();
+  const traceKey = (ref: { key: string; version: string }) => `${ref.key}\n${ref.version}`;
 
   const background = createBackgroundIngestion({
     concurrency: options.background?.concurrency ?? 2,
@@ -137,7 +176,9 @@ export function createGateway(options: GatewayOptions) {
     baseDelayMs: options.background?.baseDelayMs ?? 1000,
     maxDelayMs: options.background?.maxDelayMs ?? 5 * 60_000,
     run: async (ref) => {
-      const result = await ingest(ref.key, 'notification', ref.version);
+      const parent = waitingTraces.get(traceKey(ref));
+      waitingTraces.delete(traceKey(ref));
+      const result = await ingest(ref.key, 'notification', ref.version, parent);
       return result.status === 'failed' && result.error.retryable ? 'retry' : 'done';
     },
     onError: (ref, error) =>
@@ -160,7 +201,21 @@ export function createGateway(options: GatewayOptions) {
   }
 
   /** Records one landing in the ledger, then ingests it now (`inline`) or in the background. */
-  async function land(landing: Landing, mode: IntakeMode): Promise<LandingOutcome> {
+  function land(landing: Landing, mode: IntakeMode): Promise<LandingOutcome> {
+    const attributes = {
+      bucket: landing.bucket,
+      key: landing.key,
+      via: landing.via,
+      ...(landing.version ? { version: landing.version } : {}),
+    };
+    return withSpan('dropgate.notification', attributes, undefined, async (span, spanContext) => {
+      const outcome = await landTraced(landing, mode, spanContext);
+      span.setAttribute('dropgate.outcome', outcome.status);
+      return outcome;
+    });
+  }
+
+  async function landTraced(landing: Landing, mode: IntakeMode, trace: Context): Promise<LandingOutcome> {
     const fields = { bucket: landing.bucket, key: landing.key, version: landing.version, via: landing.via };
     const ignored = (reason: string): LandingOutcome => {
       logger.info('landing ignored', { ...fields, reason });
@@ -204,10 +259,11 @@ export function createGateway(options: GatewayOptions) {
       return { landing, status: 'duplicate', ack: true };
     }
     if (mode === 'background') {
+      if (waitingTraces.size < MAX_WAITING_TRACES) waitingTraces.set(traceKey(ref), trace);
       background.wake(ref);
       return { landing, status: 'pending', ack: true };
     }
-    const result = await ingest(landing.key, 'notification', version);
+    const result = await ingest(landing.key, 'notification', version, trace);
     switch (result.status) {
       case 'failed':
         return {

@@ -20,6 +20,8 @@ export interface GatewayMetrics {
       rowsRejected: number;
       rowsRescued: number;
       valuesIgnored: number;
+      /** Bytes of the object as stored (compressed when it is). */
+      bytesRead: number;
       durationSeconds: number;
     },
   ): void;
@@ -29,10 +31,14 @@ export interface GatewayMetrics {
   leaseLost(): void;
   /** From the provider's event time (the object written) to the landing reaching the gateway. */
   notificationLag(via: string, seconds: number): void;
+  /** From the object written (its stored time) to its ingestion starting (claimed), for notified files. */
+  ingestLag(dataset: string, seconds: number): void;
   /** One `publish` call to the sink: how long it took, how many events it accepted and failed. */
   published(topic: string, seconds: number, accepted: number, failed: number): void;
   /** A `publish` call that failed as a whole (a missing topic, an outage). */
   publishFault(topic: string): void;
+  /** A publish to `topic` tried again: after a fault, or for events the sink did not take. */
+  publishRetried(topic: string): void;
   /** The Prometheus text exposition of everything measured so far. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -43,7 +49,9 @@ export const noMetrics: GatewayMetrics = {
   inFlight: () => undefined,
   leaseLost: () => undefined,
   notificationLag: () => undefined,
+  ingestLag: () => undefined,
   published: () => undefined,
   publishFault: () => undefined,
+  publishRetried: () => undefined,
   render: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' }),
 };

@@ -46,6 +46,10 @@ import { createLocalObjectStore } from '../adapters/object-store/local/local-obj
 import { createAjvValidatorFactory } from '../schemas/row-validator.js';
 import { defaultCsvOptions, type RowSchema } from '../schemas/dataset.js';
 import { ingestFile } from '../workers/ingest-file.js';
+import { InMemorySpanExporter, BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { fileObserver, withSpan } from '../app/ingest-tracing.js';
+import { meteredSink } from '../app/metered-sink.js';
+import { createPrometheusMetrics } from '../app/node/prometheus-metrics.js';
 import { readFile } from 'node:fs/promises';
 import { packageRoot } from '../app/node/load-config.js';
 import { createCsvThreadPool, createParquetThreadPool } from '../app/node/ingest-threads.js';
@@ -155,7 +159,12 @@ async function pipeline(
   file: string,
   format: 'csv' | 'parquet',
   parquetSchema?: object,
-  options: { sink?: 'local' | 'pubsub'; keepEventsIn?: string; eventSink?: EventSink } = {},
+  options: {
+    sink?: 'local' | 'pubsub';
+    keepEventsIn?: string;
+    eventSink?: EventSink;
+    observed?: boolean;
+  } = {},
 ): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'dropgate-bench-'));
   try {
@@ -204,18 +213,40 @@ async function pipeline(
     const segmentBytes = process.env.BENCH_SEGMENT_KB
       ? Number(process.env.BENCH_SEGMENT_KB) << 10
       : undefined;
-    const result = await ingestFile(
-      {
-        store,
-        sink,
-        ledger,
-        controlTopic: 'files',
-        owner: 'bench',
-        ...(segmentPool ? { segmentPool } : {}),
-        ...(rowGroupPool ? { rowGroupPool } : {}),
-        ...(segmentBytes ? { segmentBytes } : {}),
-      },
-      { dataset, key: basename(file), mode: 'notification' },
+    // Metrics and tracing as the gateway has them on: prom-client, and the real SDK into memory.
+    const metrics = options.observed ? createPrometheusMetrics() : undefined;
+    if (options.observed) {
+      const spans = new InMemorySpanExporter();
+      new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(spans)] }).register();
+    }
+    const ingest = (observer?: Parameters<typeof fileObserver>[2]) =>
+      observer
+        ? withSpan('dropgate.ingest', {}, undefined, (span, context) =>
+            run(fileObserver(span, context, observer)),
+          )
+        : run();
+    const run = (observer?: ReturnType<typeof fileObserver>) =>
+      ingestFile(
+        {
+          store,
+          sink: metrics ? meteredSink(sink, metrics) : sink,
+          ledger,
+          controlTopic: 'files',
+          owner: 'bench',
+          ...(segmentPool ? { segmentPool } : {}),
+          ...(rowGroupPool ? { rowGroupPool } : {}),
+          ...(segmentBytes ? { segmentBytes } : {}),
+        },
+        { dataset, key: basename(file), mode: 'notification', ...(observer ? { observer } : {}) },
+      );
+    const result = await ingest(
+      metrics
+        ? {
+            claimed: (object) =>
+              metrics.ingestLag('orders', (Date.now() - Date.parse(object.updated)) / 1000),
+            retried: (topic) => metrics.publishRetried(topic),
+          }
+        : undefined,
     );
     await Promise.all([segmentPool?.close(), rowGroupPool?.close()]);
     await sink.close();
@@ -294,6 +325,7 @@ const modes: Record<string, (file: string) => Promise<number>> = {
   'raw-papaparse': (file) => rawPapaparse(file, false),
   'raw-papaparse-header': (file) => rawPapaparse(file, true),
   pipeline: (file) => pipeline(file, 'csv'),
+  'observed-pipeline': (file) => pipeline(file, 'csv', undefined, { observed: true }),
   'parquet-bare': parquetBare,
   'parquet-pipeline': (file) => pipeline(file, 'parquet'),
   'flat-pipeline': (file) => pipeline(file, 'parquet', flatParquetSchema),

@@ -15,6 +15,9 @@
  *   SQS:     a generated ~BENCH_SQS_MB MB (default 1) orders file into the SQS sink on fauxqs (the stand-in,
  *            in a process of its own, fresh for each measurement); baseline the stand-in's own
  *            SendMessageBatch rate for the same requests, recorded from the sink, in the same run.
+ *   Observability: a generated ~BENCH_OBSERVED_MB MB (default 100) orders CSV through the pipeline with the
+ *            gateway's metrics (prom-client) and tracing (the OpenTelemetry SDK, spans kept in memory) on;
+ *            baseline the same pipeline with both off. Only when BENCH_FILES names `observability`.
  * BENCH_FILES (default csv,parquet,flat,pubsub,sqs) picks which of them are measured.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -157,6 +160,26 @@ if (files.has('csv')) {
       '(target >= 0.50)',
   );
   console.log(`  peak RSS: ${csvPipeline.peakRssMb.toFixed(0)} MB (target < 256 MB)`);
+}
+
+if (files.has('observability')) {
+  const observedMegabytes = Number(process.env.BENCH_OBSERVED_MB ?? 100);
+  const csvFile = join(dataDir, `orders-${observedMegabytes}mb.csv`);
+  if (!existsSync(csvFile)) {
+    process.stderr.write(`generating ${csvFile} ...\n`);
+    await generateOrdersCsv(csvFile, observedMegabytes * 1e6);
+  }
+  process.stderr.write('Observability overhead\n');
+  const csvBytes = statSync(csvFile).size;
+  const results = await measureModes(csvFile, ['pipeline', 'observed-pipeline']);
+  const off = summary(results.pipeline!, csvBytes);
+  const on = summary(results['observed-pipeline']!, csvBytes);
+  console.log(`Metrics and tracing: ${(csvBytes / 1e6).toFixed(0)} MB CSV, median of ${runs} runs`);
+  console.log(line('dropgate, metrics + tracing off', off));
+  console.log(line('dropgate, metrics + tracing on', on));
+  console.log(
+    `  throughput ratio on/off: ${(on.rowsPerSecond / off.rowsPerSecond).toFixed(3)} (target >= 0.95)`,
+  );
 }
 
 /** Measures a Parquet file against bare hyparquet and prints its lines, headed by `title`. */

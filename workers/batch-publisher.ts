@@ -8,6 +8,7 @@ import type { Rejection } from './envelope.js';
 import { DropgateError, describeError, isDropgateError, isRetryable } from '../adapters/errors.js';
 import { retryWithBackoff, type RetryOptions, type RetryPolicy } from './retry.js';
 import { EncodedEvents } from './event-batch.js';
+import type { FileObserver } from './file-observer.js';
 import type { RowBlock } from './row-block.js';
 
 const MAX_IN_FLIGHT = 4;
@@ -26,6 +27,8 @@ export interface BatchPublisherOptions {
   eventId: (row: number) => string;
   eventAttributes: Readonly<Record<string, string>>;
   deadLetter: (rejection: Rejection) => OutgoingEvent;
+  /** Gets a `publish` step per block and each retry of a publish. */
+  observer?: FileObserver;
 }
 
 export class BatchPublisher {
@@ -68,6 +71,23 @@ export class BatchPublisher {
   }
 
   private async send(block: RowBlock, previous: Promise<void>): Promise<void> {
+    const end = this.options.observer?.step('publish', {
+      topic: this.options.topic,
+      rows: block.rows.length,
+      rejected: block.rejections.length,
+      firstRow: block.rows[0] ?? block.lastRow,
+      lastRow: block.lastRow,
+    });
+    try {
+      await this.sendBlock(block, previous);
+    } catch (error) {
+      end?.({ error });
+      throw error;
+    }
+    end?.();
+  }
+
+  private async sendBlock(block: RowBlock, previous: Promise<void>): Promise<void> {
     const { topic, deadLetterTopic, eventId, eventAttributes, deadLetter } = this.options;
     const events = new EncodedEvents(
       block.bytes,
@@ -112,9 +132,11 @@ export class BatchPublisher {
   }
 
   private publish(topic: string, events: EventBatch): Promise<Refusal[]> {
+    const { observer } = this.options;
     return publishWithRetries(this.options.sink, topic, events, {
       ...this.options.retry,
       signal: this.options.signal,
+      ...(observer ? { onRetry: (error: unknown) => observer.retried(topic, error) } : {}),
     });
   }
 }

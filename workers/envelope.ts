@@ -14,6 +14,12 @@ export interface FileContext {
   dataset: DatasetDefinition;
   /** Hex digest naming (bucket, key, version, dataset, schema version); the prefix of every event id. */
   fingerprint: string;
+  /**
+   * W3C trace context of the file's ingestion, carried by each of its events as the CloudEvents
+   * distributed-tracing extension. Absent when the file is not traced, and then absent from the events.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export async function fileFingerprint(object: ObjectInfo, dataset: DatasetDefinition): Promise<string> {
@@ -35,7 +41,15 @@ export function rowEventHead(file: FileContext): string {
     `"subject":${JSON.stringify(object.key)},"time":${JSON.stringify(object.updated)},` +
     `"datacontenttype":"application/json","dataschema":${JSON.stringify(dataschemaUri(dataset))},` +
     `"dataset":${JSON.stringify(dataset.name)},"schemaversion":${dataset.schemaVersion},` +
-    `"objectversion":${JSON.stringify(object.version)},"id":"${file.fingerprint}-`
+    `"objectversion":${JSON.stringify(object.version)},${traceMembers(file)}"id":"${file.fingerprint}-`
+  );
+}
+
+/** `"traceparent":"…",` and `"tracestate":"…",` of a traced file: written once into its events' head. */
+function traceMembers(file: FileContext): string {
+  return (
+    (file.traceparent ? `"traceparent":${JSON.stringify(file.traceparent)},` : '') +
+    (file.tracestate ? `"tracestate":${JSON.stringify(file.tracestate)},` : '')
   );
 }
 
@@ -106,6 +120,8 @@ function envelope(file: FileContext, id: string, type: string, dataschema: strin
     dataset: file.dataset.name,
     schemaversion: file.dataset.schemaVersion,
     objectversion: file.object.version,
+    ...(file.traceparent ? { traceparent: file.traceparent } : {}),
+    ...(file.tracestate ? { tracestate: file.tracestate } : {}),
   };
 }
 
@@ -114,5 +130,8 @@ function eventAttributes(file: FileContext, type: string): Record<string, string
     type,
     dataset: file.dataset.name,
     schemaversion: String(file.dataset.schemaVersion),
+    // Sinks that carry attributes beside the body (SQS, Pub/Sub) hand the trace on there too.
+    ...(file.traceparent ? { traceparent: file.traceparent } : {}),
+    ...(file.tracestate ? { tracestate: file.tracestate } : {}),
   }) as Record<string, string>;
 }

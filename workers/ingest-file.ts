@@ -24,7 +24,7 @@ import {
 import { driftFound } from './column-mapping.js';
 import type { FieldIssue } from '../schemas/row-validator.js';
 import { BatchPublisher, publishWithRetries } from './batch-publisher.js';
-import { defaultRetry, type RetryPolicy } from './retry.js';
+import { defaultRetry, type RetryOptions, type RetryPolicy } from './retry.js';
 import { parallelCsvBlocks, type CsvSegmentPool } from './csv/csv-parallel.js';
 import { csvRowSource } from './csv/csv-row-source.js';
 import { canCutRecords } from './csv/csv-segments.js';
@@ -44,6 +44,7 @@ import {
 import { DropgateError, describeError, isDropgateError } from '../adapters/errors.js';
 import { EncodedEvents } from './event-batch.js';
 import { datasetVersionFor, type CompiledDataset } from './compiled-dataset.js';
+import type { FileObserver } from './file-observer.js';
 import {
   DEFAULT_BLOCK_SIZE,
   rowBlocks,
@@ -104,6 +105,8 @@ export interface IngestRequest {
   /** The version a notification names; absent to ingest whatever version is current. */
   version?: string;
   mode: 'notification' | 'replay';
+  /** Traces the ingestion and reports what metrics need; nothing is traced or reported without one. */
+  observer?: FileObserver;
 }
 
 export interface FileSummary extends Progress {
@@ -161,8 +164,17 @@ async function ingestClaimed(deps: IngestDependencies, request: IngestRequest): 
     return closeVanished(deps, request, object);
   }
   const ref = { bucket: object.bucket, key, version: object.version };
-  const claim = await ledger.claim(ref, { dataset: dataset.name, owner, leaseMs, mode: request.mode });
+  const endClaim = request.observer?.step('claim', { ...ref, dataset: dataset.name });
+  let claim;
+  try {
+    claim = await ledger.claim(ref, { dataset: dataset.name, owner, leaseMs, mode: request.mode });
+  } catch (error) {
+    endClaim?.({ error });
+    throw error;
+  }
+  endClaim?.({ attributes: { claimed: claim.claimed ? 'yes' : claim.reason } });
   if (!claim.claimed) return { status: claim.reason, record: claim.record };
+  request.observer?.claimed(object);
   // A resumed file keeps the version its first rows were stamped with, even if the default moved since.
   const started = claim.record.checkpoint?.schemaVersion;
   if (started !== undefined && started !== dataset.schemaVersion) {
@@ -326,11 +338,14 @@ async function ingestUnderLease(
   const ref = { bucket: object.bucket, key, version: object.version };
   const claim = { record: claimed };
   const started = now();
+  const { observer } = request;
   const file: FileContext = {
     object,
     source: store.source,
     dataset,
     fingerprint: await fileFingerprint(object, dataset),
+    ...(observer?.traceparent ? { traceparent: observer.traceparent } : {}),
+    ...(observer?.tracestate ? { tracestate: observer.tracestate } : {}),
   };
   const start: Checkpoint = claim.record.checkpoint ?? { row: 0, published: 0, rejected: 0 };
   // Rows up to the checkpoint are only counted this time, so their errors come from the checkpoint.
@@ -365,6 +380,7 @@ async function ingestUnderLease(
     eventId: (row) => rowEventId(file, row),
     eventAttributes: rowEventAttributes(file),
     deadLetter: (rejection) => rejectionEvent(file, rejection),
+    ...(observer ? { observer } : {}),
   });
 
   const summarize = (checkpoint: Checkpoint, state: FileSummary['state'], error?: FileSummary['error']) => ({
@@ -391,6 +407,7 @@ async function ingestUnderLease(
   let valuesIgnored = 0;
   let fault: DropgateError | undefined;
   let summary: FileSummary;
+  const endRead = observer?.step('read', { ...ref, dataset: dataset.name, fromRow: start.row });
   try {
     if (dataset.refused) {
       throw new DropgateError('SCHEMA_VERSION_REFUSED', dataset.refused, {
@@ -430,7 +447,9 @@ async function ingestUnderLease(
       }
     }
   }
+  endRead?.({ ...(fault ? { error: fault } : {}), attributes: { rows: rowsRead } });
 
+  const endFinish = observer?.step('finish', { ...ref, dataset: dataset.name });
   if (!fault) {
     try {
       // The ledger records every row as durable, under this attempt's lease, before the file is announced:
@@ -438,7 +457,10 @@ async function ingestUnderLease(
       // is lost after the summary went out, the next attempt resumes at the end and only sends it again.
       const end = publisher.checkpoint;
       if (end.row !== recordedRow) await ledger.checkpoint(ref, owner, withFirstErrors(end), leaseMs);
-      await publishSummary(deps.sink, deps.controlTopic, file, summary!, deps.retry ?? defaultRetry);
+      await publishSummary(deps.sink, deps.controlTopic, file, summary!, {
+        ...(deps.retry ?? defaultRetry),
+        ...(observer ? { onRetry: (error: unknown) => observer.retried(deps.controlTopic, error) } : {}),
+      });
     } catch (error) {
       // Every row is durable: recorded so below (when the ledger answers), the next attempt resumes at the
       // end and only sends the summary.
@@ -453,20 +475,27 @@ async function ingestUnderLease(
       .checkpoint(ref, owner, withFirstErrors(checkpoint), leaseMs)
       .then(() => ledger.finish(ref, owner, outcome(dataset, 'failed', rowsRead, checkpoint, fault)))
       .catch(async () => (await ledger.get(ref))!);
+    endFinish?.({ error: fault, attributes: { state: 'failed' } });
     return { status: 'failed', record, error: fault };
   }
   const done = summary!;
-  const record = await ledger.finish(
-    ref,
-    owner,
-    outcome(
-      dataset,
-      done.state,
-      rowsRead,
-      { row: 0, published: done.rowsPublished, rejected: done.rowsRejected },
-      done.error,
-    ),
-  );
+  const record = await ledger
+    .finish(
+      ref,
+      owner,
+      outcome(
+        dataset,
+        done.state,
+        rowsRead,
+        { row: 0, published: done.rowsPublished, rejected: done.rowsRejected },
+        done.error,
+      ),
+    )
+    .catch((error: unknown) => {
+      endFinish?.({ error });
+      throw error;
+    });
+  endFinish?.({ attributes: { state: done.state, rows: done.rowsRead } });
   return { status: done.state, record, summary: done };
 }
 
@@ -535,7 +564,7 @@ async function publishSummary(
   topic: string,
   file: FileContext,
   summary: FileSummary,
-  retry: RetryPolicy,
+  retry: RetryOptions,
 ): Promise<void> {
   const type = summary.state === 'ingested' ? 'FileIngested' : 'FileRejected';
   const event: OutgoingEvent = fileSummaryEvent(file, type, summary.replay, { ...summary });

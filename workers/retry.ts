@@ -22,6 +22,8 @@ export interface RetryOptions extends RetryPolicy {
   signal?: AbortSignal;
   /** Whether an attempt that threw `error` is worth another (default: the error code's rule, isRetryable). */
   retryable?: (error: unknown) => boolean;
+  /** Called before each attempt after the first, with the error of the attempt before it. */
+  onRetry?: (error: unknown) => void;
 }
 
 /**
@@ -53,12 +55,15 @@ export async function retryWithBackoff<T>(
 ): Promise<T> {
   const { signal } = options;
   const retryable = options.retryable ?? isRetryable;
+  let failure: unknown;
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) throw stopped(signal);
+    if (attempt > 1) options.onRetry?.(failure);
     try {
       return await operation(attempt);
     } catch (error) {
       if (attempt >= options.attempts || !retryable(error)) throw error;
+      failure = error;
     }
     await sleep(backoffDelay(attempt, options), signal);
   }

@@ -19,7 +19,8 @@ import { datasetVersionFor } from '../../workers/compiled-dataset.js';
 import { createGateway, type Gateway } from '../gateway.js';
 import { iconvTextDecoding } from './iconv-text-decoding.js';
 import { createIngestPools } from './ingest-threads.js';
-import { createJsonLogger, silentLogger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { createPinoLogger } from './pino-logger.js';
 import { loadConfig, localCredentials, type LoadedConfig } from './load-config.js';
 import { startGateway } from './start-gateway.js';
 import { buildEventCatalog } from '../catalog/event-catalog.js';
@@ -110,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: LoadedConfig): Promise<number> {
-  const logger = createJsonLogger();
+  const logger = createPinoLogger();
   const running = await startGateway(config, logger);
   const lines = [
     `Dropgate is listening on ${running.url}`,

@@ -33,6 +33,12 @@ export function createPrometheusMetrics(): GatewayMetrics {
     labelNames: ['dataset'],
     registers: [registry],
   });
+  const bytes = new Counter({
+    name: 'dropgate_bytes_read_total',
+    help: 'Bytes of finished files by dataset, as stored (compressed when the object is)',
+    labelNames: ['dataset'],
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'dropgate_ingest_duration_seconds',
     help: 'Duration of ingestion attempts that finished a file',
@@ -57,6 +63,13 @@ export function createPrometheusMetrics(): GatewayMetrics {
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
+  const ingestLag = new Histogram({
+    name: 'dropgate_ingest_lag_seconds',
+    help: 'From the object written (its stored time) to its ingestion starting, for notified files',
+    labelNames: ['dataset'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
   const publishSeconds = new Histogram({
     name: 'dropgate_publish_duration_seconds',
     help: 'Duration of one publish of a block of events to the sink',
@@ -76,6 +89,12 @@ export function createPrometheusMetrics(): GatewayMetrics {
     labelNames: ['topic'],
     registers: [registry],
   });
+  const publishRetries = new Counter({
+    name: 'dropgate_publish_retries_total',
+    help: 'Publishes tried again, after a fault or for events the sink did not take',
+    labelNames: ['topic'],
+    registers: [registry],
+  });
   return {
     fileDone(dataset, state, finished) {
       files.inc({ dataset, state });
@@ -85,17 +104,20 @@ export function createPrometheusMetrics(): GatewayMetrics {
       rows.inc({ dataset, outcome: 'rejected' }, finished.rowsRejected);
       if (finished.rowsRescued > 0) rowsRescued.inc({ dataset }, finished.rowsRescued);
       if (finished.valuesIgnored > 0) valuesIgnored.inc({ dataset }, finished.valuesIgnored);
+      bytes.inc({ dataset }, finished.bytesRead);
       duration.observe({ dataset, state }, finished.durationSeconds);
     },
     inFlight: (change) => inFlight.inc(change),
     leaseLost: () => leaseLosses.inc(),
     notificationLag: (via, seconds) => lag.observe({ via }, Math.max(0, seconds)),
+    ingestLag: (dataset, seconds) => ingestLag.observe({ dataset }, Math.max(0, seconds)),
     published(topic, seconds, accepted, failed) {
       publishSeconds.observe({ topic }, seconds);
       if (accepted > 0) publishedEvents.inc({ topic, result: 'accepted' }, accepted);
       if (failed > 0) publishedEvents.inc({ topic, result: 'failed' }, failed);
     },
     publishFault: (topic) => publishFaults.inc({ topic }),
+    publishRetried: (topic) => publishRetries.inc({ topic }),
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }

@@ -11,6 +11,7 @@ import { createGateway, type Gateway } from '../gateway.js';
 import { iconvTextDecoding } from './iconv-text-decoding.js';
 import { createIngestPools } from './ingest-threads.js';
 import { createPrometheusMetrics } from './prometheus-metrics.js';
+import { startTracing } from './start-tracing.js';
 import type { Logger } from '../logger.js';
 import { localCredentials, type LoadedConfig } from './load-config.js';
 
@@ -30,6 +31,8 @@ export async function startGateway(
   logger: Logger,
   options: { port?: number } = {},
 ): Promise<RunningGateway> {
+  // Before the port is taken: OTEL_* variables Dropgate cannot follow stop the start.
+  const tracing = startTracing();
   let handler: (request: Request) => Response | Promise<Response> = () =>
     new Response(JSON.stringify({ error: { code: 'STARTING', message: 'gateway is starting' } }), {
       status: 503,
@@ -65,6 +68,7 @@ export async function startGateway(
   } catch (error) {
     // A gateway that cannot start gives its port back and fails, so a supervisor restarts it.
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await tracing?.shutdown();
     throw error;
   }
   const shutdown = new AbortController();
@@ -137,6 +141,7 @@ export async function startGateway(
       await gateway.idle();
       await pools.close();
       await adapters.close();
+      await tracing?.shutdown();
     },
   };
 }

@@ -66,6 +66,13 @@ describe('GET /metrics', () => {
     expect(values.get('dropgate_files_in_flight')).toBe(0);
     expect(values.get('dropgate_lease_losses_total')).toBe(0);
     expect(values.get('dropgate_process_resident_memory_bytes')).toBeGreaterThan(0);
+    // Bytes of both files as stored, and each notified file's lag from written to claimed.
+    expect(values.get('dropgate_bytes_read_total{dataset="orders"}')).toBe(
+      files.reduce((total, file) => total + new TextEncoder().encode(file.csv).byteLength, 0),
+    );
+    expect(values.get('dropgate_ingest_lag_seconds_count{dataset="orders"}')).toBe(2);
+    expect(values.get('dropgate_ingest_lag_seconds_sum{dataset="orders"}')).toBeGreaterThanOrEqual(0);
+    expect(values.get('dropgate_ingest_lag_seconds_sum{dataset="orders"}')).toBeLessThan(60);
 
     // A replay is another attempt, its rows counted again.
     const replayed = await call(gateway, 'POST', '/admin/replay', {

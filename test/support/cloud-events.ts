@@ -11,6 +11,9 @@ export interface CloudEvent<T = Record<string, unknown>> {
   schemaversion: number;
   objectversion: string;
   rownumber?: number;
+  /** The CloudEvents distributed-tracing extension, on events of a traced ingestion. */
+  traceparent?: string;
+  tracestate?: string;
   data: T;
 }
 

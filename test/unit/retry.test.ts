@@ -26,6 +26,17 @@ describe('retryWithBackoff', () => {
     expect(operation.mock.calls.map(([attempt]) => attempt)).toEqual([1, 2, 3]);
   });
 
+  it('reports each retry with the error of the attempt before it (the publish retries metric)', async () => {
+    const [first, second] = [outage(), outage()];
+    const retried: unknown[] = [];
+    const options = { attempts: 5, baseDelayMs: 1, onRetry: (error: unknown) => retried.push(error) };
+    await expect(retryWithBackoff(failing(first, second), options)).resolves.toBe('done');
+    expect(retried).toEqual([first, second]);
+    retried.length = 0;
+    await expect(retryWithBackoff(failing(), options)).resolves.toBe('done');
+    expect(retried).toEqual([]);
+  });
+
   it('rethrows an error that is not retryable at once', async () => {
     const unreadable = new DropgateError('FILE_UNREADABLE', 'not gzip');
     const operation = failing(unreadable);

@@ -6,7 +6,7 @@ import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { createJsonLogger } from '../../../app/logger.js';
+import { createJsonLogger, type Logger } from '../../../app/logger.js';
 import { loadConfig, type LoadedConfig } from '../../../app/node/load-config.js';
 import { startGateway, type RunningGateway } from '../../../app/node/start-gateway.js';
 
@@ -32,13 +32,18 @@ export async function makeTemporaryDirectory(prefix = 'dropgate-it-'): Promise<s
 }
 
 export async function startTestGateway(
-  options: { configFile?: Record<string, unknown>; env?: Record<string, string> } = {},
+  options: {
+    configFile?: Record<string, unknown>;
+    env?: Record<string, string>;
+    /** The logger writing each line through `write` (default: the dependency-free JSON logger). */
+    logger?: (write: (line: string) => void) => Logger;
+  } = {},
 ): Promise<TestGateway> {
   const directory = await makeTemporaryDirectory();
   if (options.configFile) {
     await writeFile(join(directory, 'dropgate.config.json'), JSON.stringify(options.configFile));
   }
-  return startIn(directory, await loadTestConfig(directory, options.env));
+  return startIn(directory, await loadTestConfig(directory, options.env), options.logger);
 }
 
 /** The config a gateway started in `directory` reads, with the test credentials in its environment. */
@@ -57,11 +62,15 @@ export function loadTestConfig(directory: string, env: Record<string, string> = 
 }
 
 /** Starts a gateway on an already loaded config, e.g. over a data directory a previous run left behind. */
-export async function startIn(directory: string, config: LoadedConfig): Promise<TestGateway> {
+export async function startIn(
+  directory: string,
+  config: LoadedConfig,
+  logger: (write: (line: string) => void) => Logger = createJsonLogger,
+): Promise<TestGateway> {
   const logs: string[] = [];
   const running = await startGateway(
     config,
-    createJsonLogger((line) => logs.push(line)),
+    logger((line) => logs.push(line)),
     { port: 0 },
   );
   return {
