@@ -197,6 +197,12 @@ describe('local ledger on disk', () => {
     expect((await ledger.latest('contract', 'vendors/acme/orders/a.csv'))?.version).toBe('v2');
     const { records } = await ledger.unfinished({ bucket: 'contract' });
     expect(records).toMatchObject([{ version: 'v2', state: 'failed', checkpoint: { row: 7 } }]);
+    // The load history lists them as any other record: same first sighting, so by version.
+    const history = await ledger.history({ bucket: 'contract' });
+    expect(history.records.map((each) => [each.version, each.state])).toEqual([
+      ['v1', 'ingested'],
+      ['v2', 'failed'],
+    ]);
     expect(await ledger.claim(ref('v1'), claimBy('worker-a'))).toMatchObject({ reason: 'duplicate' });
   });
 });
