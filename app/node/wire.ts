@@ -241,7 +241,8 @@ async function wireSink({ file, dataDir }: WireOptions): Promise<EventSink> {
 
 /**
  * Creates the table of a `dynamodb` ledger (`dropgate ledger create-table`, for development; production
- * tables come from the README's command or infrastructure code). Fails for any other ledger type.
+ * tables come from the README's command or infrastructure code), or brings an existing one up to date (the
+ * history index and its attributes on older records). Fails for any other ledger type.
  */
 export async function createLedgerStorage(file: Pick<ConfigFile, 'ledger'>): Promise<string> {
   const { ledger } = file;
@@ -251,11 +252,16 @@ export async function createLedgerStorage(file: Pick<ConfigFile, 'ledger'>): Pro
       `ledger.type is ${ledger.type}: only a dynamodb ledger has a table to create`,
     );
   }
-  const { created } = await createLedgerTable({
+  const { created, historyIndexAdded, recordsFilled } = await createLedgerTable({
     table: ledger.table,
     ...(ledger.region ? { region: ledger.region } : {}),
   });
-  return created ? `created DynamoDB table ${ledger.table}` : `DynamoDB table ${ledger.table} exists already`;
+  if (created) return `created DynamoDB table ${ledger.table}`;
+  return [
+    `DynamoDB table ${ledger.table} exists already`,
+    ...(historyIndexAdded ? ['added its history index'] : []),
+    ...(recordsFilled > 0 ? [`filled in the history of ${recordsFilled} records written before it`] : []),
+  ].join('; ');
 }
 
 /** A Workers-only type that got past `refuseWorkersOnlyTypes`. */

@@ -7,13 +7,28 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoDbLedger, type DynamoDbLedger } from '../../adapters/ledger/dynamodb/dynamodb-ledger.js';
-import { createLedgerTable } from '../../adapters/ledger/dynamodb/ledger-table.js';
+import { createLedgerTable, ledgerTableDefinition } from '../../adapters/ledger/dynamodb/ledger-table.js';
 import { packageRoot } from '../../app/node/load-config.js';
 import { startDynalite, useTestCredentials } from '../support/aws-stand-ins.js';
-import { claimBy, ledgerContract, outcomeOf, ref } from './ledger-contract.js';
+import {
+  claimBy,
+  ledgerContract,
+  ledgerHistoryContract,
+  outcomeOf,
+  ref,
+  type LedgerFactory,
+} from './ledger-contract.js';
 
 useTestCredentials();
 const dynalite = await startDynalite();
@@ -24,14 +39,17 @@ let tables = 0;
 /** A table of its own for each test, created as `dropgate ledger create-table` does. */
 async function freshTable(): Promise<string> {
   const table = `ledger-${process.pid}-${++tables}`;
-  expect(await createLedgerTable({ table })).toEqual({ created: true });
+  expect(await createLedgerTable({ table })).toMatchObject({ created: true });
   return table;
 }
 
-ledgerContract('dynamodb on dynalite', async ({ now }) => {
+const dynamoDbLedger: LedgerFactory = async ({ now }) => {
   const ledger = createDynamoDbLedger({ table: await freshTable(), now });
   return { ledger, dispose: () => ledger.close() };
-});
+};
+
+ledgerContract('dynamodb on dynalite', dynamoDbLedger);
+ledgerHistoryContract('dynamodb on dynalite', dynamoDbLedger);
 
 describe('DynamoDB ledger', () => {
   let table: string;
@@ -53,7 +71,11 @@ describe('DynamoDB ledger', () => {
   });
 
   it('leaves an existing table as it is when asked to create it again', async () => {
-    expect(await createLedgerTable({ table })).toEqual({ created: false });
+    expect(await createLedgerTable({ table })).toEqual({
+      created: false,
+      historyIndexAdded: false,
+      recordsFilled: 0,
+    });
   });
 
   it('grants each version to exactly one of several processes racing to claim it', async () => {
@@ -227,6 +249,85 @@ describe('DynamoDB ledger', () => {
     });
   });
 
+  it('refuses the history of a table made before its index, naming the index and the command that adds it', async () => {
+    const client = new DynamoDBClient({});
+    const definition = ledgerTableDefinition(`${table}-old`);
+    await client.send(
+      new CreateTableCommand({
+        ...definition,
+        AttributeDefinitions: definition.AttributeDefinitions!.filter(
+          (attribute) => !attribute.AttributeName!.startsWith('history'),
+        ),
+        GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes!.filter(
+          (index) => index.IndexName !== 'history',
+        ),
+      }),
+    );
+    while (
+      (await client.send(new DescribeTableCommand({ TableName: `${table}-old` }))).Table?.TableStatus !==
+      'ACTIVE'
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    client.destroy();
+    const ledger = open({ table: `${table}-old` });
+    await ledger.register(ref('v1'), { dataset: 'orders', via: 'test', request: 'ingest' });
+    const error = await ledger.history({ bucket: 'contract' }).catch((reason: unknown) => reason);
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect((error as Error).message).toContain(`table ${table}-old has no "history" index`);
+    expect((error as Error).message).toContain('dropgate ledger create-table --config <file>');
+  });
+
+  it('lists records written before the history once create-table has filled them in, each once, in order', async () => {
+    const ledger = open();
+    const landing = { dataset: 'orders', via: 'test', request: 'ingest' as const };
+    await ledger.register(ref('v1'), landing);
+    await ledger.claim(ref('v1'), claimBy('worker'));
+    await ledger.finish(ref('v1'), 'worker', outcomeOf('ingested'));
+    clock += 1_000;
+    await ledger.register(ref('v2'), { ...landing, dataset: 'stock' });
+    await ledger.register(ref('v1', 'vendors/acme/orders/b.csv'), landing);
+    clock += 1_000;
+    await ledger.claim(ref('v1', 'vendors/globex/c.csv'), claimBy('worker'));
+    const expected = [
+      'vendors/globex/c.csv@v1',
+      'vendors/acme/orders/a.csv@v2',
+      'vendors/acme/orders/b.csv@v1',
+      'vendors/acme/orders/a.csv@v1',
+    ];
+    expect((await ledger.history({ bucket: 'contract' })).records.map(labelOf)).toEqual(expected);
+
+    // Items as the ledger wrote them before the history: without its attributes, so not in its index.
+    const client = new DynamoDBClient({});
+    const { Items } = await client.send(new ScanCommand({ TableName: table }));
+    const versions = (Items ?? []).filter((item) => item.pk!.S!.startsWith('version#'));
+    expect(versions).toHaveLength(4);
+    for (const item of versions) {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: item.pk! },
+          UpdateExpression: 'REMOVE historyBucket, historyOrder, dataset',
+        }),
+      );
+    }
+    client.destroy();
+    expect((await ledger.history({ bucket: 'contract' })).records).toEqual([]);
+
+    expect(await createLedgerTable({ table })).toEqual({
+      created: false,
+      historyIndexAdded: false,
+      recordsFilled: 4,
+    });
+    const page = await ledger.history({ bucket: 'contract' });
+    expect(page.records.map(labelOf)).toEqual(expected);
+    for (const record of page.records) expect(record).toEqual(await ledger.get(record));
+    expect((await ledger.history({ bucket: 'contract', dataset: 'stock' })).records.map(labelOf)).toEqual([
+      'vendors/acme/orders/a.csv@v2',
+    ]);
+    expect((await createLedgerTable({ table })).recordsFilled).toBe(0);
+  });
+
   it('ignores items that are not its own records in the unfinished index', async () => {
     // A stray item without the ledger's attributes is not in the sparse index, so paging skips it.
     const client = new DynamoDBClient({});
@@ -235,6 +336,8 @@ describe('DynamoDB ledger', () => {
     expect((await open().unfinished({ bucket: 'contract' })).records).toEqual([]);
   });
 });
+
+const labelOf = (record: { key: string; version: string }) => `${record.key}@${record.version}`;
 
 function sha256Of(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex');
