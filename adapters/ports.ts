@@ -299,6 +299,22 @@ export interface UnfinishedQuery {
   limit?: number;
 }
 
+export interface HistoryQuery {
+  bucket: string;
+  /** Only keys starting with this (plain string prefix). */
+  prefix?: string;
+  dataset?: string;
+  state?: FileState;
+  /** firstSeenAt >= since (RFC 3339). */
+  since?: string;
+  /** firstSeenAt < until (RFC 3339). */
+  until?: string;
+  /** From a previous page's `cursor`. */
+  cursor?: string;
+  /** Most records in one page (default 100, at most 1000). */
+  limit?: number;
+}
+
 /**
  * Durable record of which object versions landed, which were ingested, and how far an unfinished one got.
  *
@@ -329,6 +345,17 @@ export interface Ledger {
    * version that becomes unfinished while paging may or may not appear.
    */
   unfinished(query: UnfinishedQuery): Promise<{ records: FileRecord[]; cursor?: string }>;
+  /**
+   * One page of the bucket's records, one per object version, newest first (firstSeenAt descending, then
+   * key and version ascending), filtered by the query. A page may hold fewer than `limit` records, even
+   * none, and still carry a `cursor`; only a page without one ends the history. Each record appears once
+   * across the pages of one history.
+   * Keys and versions compare by their UTF-8 bytes, as in `ObjectStore.list`. Fails BAD_REQUEST, naming
+   * the field, for a `limit` that is not an integer in 1-1000, a `since` or `until` that is not an RFC 3339
+   * instant, an unknown `state`, and a `cursor` not handed out by a page of a history with the same
+   * bucket and filters.
+   */
+  history(query: HistoryQuery): Promise<{ records: FileRecord[]; cursor?: string }>;
 }
 
 /** A bucket's word that an object version landed (or went), whatever cloud and channel it came through. */

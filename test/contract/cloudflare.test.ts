@@ -13,7 +13,7 @@ import {
 import { createR2ObjectStore, type R2BucketBinding } from '../../adapters/object-store/r2/r2-object-store.js';
 import { TEST_CREDENTIALS, startS3rver, type StandIn } from '../support/aws-stand-ins.js';
 import { bundleEdgeWorker, edgeConfig, startEdgeMiniflare } from '../workerd/support/edge-worker.js';
-import { ledgerContract } from './ledger-contract.js';
+import { ledgerContract, ledgerHistoryContract, type LedgerFactory } from './ledger-contract.js';
 
 let miniflare: Miniflare;
 let remove: () => Promise<void>;
@@ -40,7 +40,7 @@ const r2Store = (binding: R2BucketBinding, endpoint?: string) =>
     ...(endpoint ? { endpoint } : {}),
   });
 
-ledgerContract('durable-object (Miniflare SQLite Durable Object)', async ({ now }) => {
+const durableObjectLedger: LedgerFactory = async ({ now }) => {
   const namespace = (await miniflare.getDurableObjectNamespace(
     'LEDGER',
     'dropgate',
@@ -56,7 +56,10 @@ ledgerContract('durable-object (Miniflare SQLite Durable Object)', async ({ now 
       now,
     }),
   };
-});
+};
+
+ledgerContract('durable-object (Miniflare SQLite Durable Object)', durableObjectLedger);
+ledgerHistoryContract('durable-object (Miniflare SQLite Durable Object)', durableObjectLedger);
 
 describe('r2 presigned upload URL, sent to an S3 API (s3rver)', () => {
   let s3: StandIn;

@@ -13,7 +13,14 @@ import { createDynamoDbLedger, type DynamoDbLedger } from '../../adapters/ledger
 import { createLedgerTable } from '../../adapters/ledger/dynamodb/ledger-table.js';
 import { packageRoot } from '../../app/node/load-config.js';
 import { startDynalite, useTestCredentials } from '../support/aws-stand-ins.js';
-import { claimBy, ledgerContract, outcomeOf, ref } from './ledger-contract.js';
+import {
+  claimBy,
+  ledgerContract,
+  ledgerHistoryContract,
+  outcomeOf,
+  ref,
+  type LedgerFactory,
+} from './ledger-contract.js';
 
 useTestCredentials();
 const dynalite = await startDynalite();
@@ -24,14 +31,17 @@ let tables = 0;
 /** A table of its own for each test, created as `dropgate ledger create-table` does. */
 async function freshTable(): Promise<string> {
   const table = `ledger-${process.pid}-${++tables}`;
-  expect(await createLedgerTable({ table })).toEqual({ created: true });
+  expect(await createLedgerTable({ table })).toMatchObject({ created: true });
   return table;
 }
 
-ledgerContract('dynamodb on dynalite', async ({ now }) => {
+const dynamoDbLedger: LedgerFactory = async ({ now }) => {
   const ledger = createDynamoDbLedger({ table: await freshTable(), now });
   return { ledger, dispose: () => ledger.close() };
-});
+};
+
+ledgerContract('dynamodb on dynalite', dynamoDbLedger);
+ledgerHistoryContract('dynamodb on dynalite', dynamoDbLedger);
 
 describe('DynamoDB ledger', () => {
   let table: string;
@@ -53,7 +63,11 @@ describe('DynamoDB ledger', () => {
   });
 
   it('leaves an existing table as it is when asked to create it again', async () => {
-    expect(await createLedgerTable({ table })).toEqual({ created: false });
+    expect(await createLedgerTable({ table })).toEqual({
+      created: false,
+      historyIndexAdded: false,
+      recordsFilled: 0,
+    });
   });
 
   it('grants each version to exactly one of several processes racing to claim it', async () => {

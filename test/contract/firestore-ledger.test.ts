@@ -15,7 +15,14 @@ import {
 } from '../../adapters/ledger/firestore/firestore-ledger.js';
 import { isDropgateError } from '../../adapters/errors.js';
 import { buildDist, PACKAGE_ROOT } from '../integration/support/child-gateway.js';
-import { claimBy, ledgerContract, outcomeOf, ref } from './ledger-contract.js';
+import {
+  claimBy,
+  ledgerContract,
+  ledgerHistoryContract,
+  outcomeOf,
+  ref,
+  type LedgerFactory,
+} from './ledger-contract.js';
 
 const PROJECT_ID = 'dropgate-test';
 
@@ -29,11 +36,14 @@ function emulatorHost(): string {
 /** A prefix of collections no other test uses, so tests sharing the emulator never see each other's records. */
 const freshPrefix = () => `test-${randomUUID()}-`;
 
-ledgerContract('firestore', async ({ now }) => {
+const firestoreLedger: LedgerFactory = async ({ now }) => {
   emulatorHost();
   const ledger = createFirestoreLedger({ projectId: PROJECT_ID, collectionPrefix: freshPrefix(), now });
   return { ledger, dispose: () => ledger.close() };
-});
+};
+
+ledgerContract('firestore', firestoreLedger);
+ledgerHistoryContract('firestore', firestoreLedger);
 
 describe('firestore ledger', () => {
   let prefix: string;

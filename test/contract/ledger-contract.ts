@@ -3,7 +3,14 @@
  * checkpoints kept across crashes and failures, and only the lease holder allowed to write.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ClaimRequest, FileOutcome, FileVersionRef, Ledger } from '../../adapters/ports.js';
+import type {
+  ClaimRequest,
+  FileOutcome,
+  FileState,
+  FileVersionRef,
+  HistoryQuery,
+  Ledger,
+} from '../../adapters/ports.js';
 import { isDropgateError } from '../../adapters/errors.js';
 
 export interface LedgerSubject {
@@ -551,6 +558,265 @@ export function ledgerContract(name: string, factory: LedgerFactory) {
         const stored = await ledger.get(ref('v1'));
         expect(stored).toMatchObject({ owner: 'worker-a', attempts: 1, checkpoint: { row: 5 } });
       });
+    });
+  });
+}
+
+/** One version the history cases record: when it was first seen (seconds after START), its dataset and state. */
+interface Landed {
+  key: string;
+  version: string;
+  at: number;
+  dataset: string;
+  state: FileState;
+  bucket?: string;
+}
+
+/** Recorded out of order on purpose; HISTORY_ORDER is the order the history must give. */
+const LANDED: Landed[] = [
+  { key: 'vendors/acme/orders/b.csv', version: 'v1', at: 0, dataset: 'orders', state: 'pending' },
+  { key: 'vendors/acme/orders/a.csv', version: 'v2', at: 0, dataset: 'orders', state: 'pending' },
+  { key: 'vendors/acme/orders/a.csv', version: 'v1', at: 0, dataset: 'orders', state: 'ingested' },
+  { key: 'vendors/globex/stock/%_*.csv', version: 'v1', at: 30, dataset: 'stock', state: 'ingested' },
+  { key: 'vendors/acme/stock/s.csv', version: 'v1', at: 10, dataset: 'stock', state: 'rejected' },
+  { key: 'vendors/acme-eu/orders/c.csv', version: 'v1', at: 20, dataset: 'orders', state: 'failed' },
+  { key: 'vendors/globex/orders/d.csv', version: 'v1', at: 30, dataset: 'orders', state: 'processing' },
+  { key: 'vendors/acme/orders/ü.csv', version: 'v1', at: 40, dataset: 'orders', state: 'pending' },
+  { key: 'vendors/acme/orders/a.csv', version: 'v3', at: 50, dataset: 'stock', state: 'ingested' },
+  {
+    key: 'vendors/acme/orders/a.csv',
+    version: 'v1',
+    at: 25,
+    dataset: 'orders',
+    state: 'pending',
+    bucket: 'other-bucket',
+  },
+];
+
+const HISTORY_ORDER = [
+  'vendors/acme/orders/a.csv@v3',
+  'vendors/acme/orders/ü.csv@v1',
+  'vendors/globex/orders/d.csv@v1',
+  'vendors/globex/stock/%_*.csv@v1',
+  'vendors/acme-eu/orders/c.csv@v1',
+  'vendors/acme/stock/s.csv@v1',
+  'vendors/acme/orders/a.csv@v1',
+  'vendors/acme/orders/a.csv@v2',
+  'vendors/acme/orders/b.csv@v1',
+];
+
+const labelOf = (record: { key: string; version: string }) => `${record.key}@${record.version}`;
+
+/** HISTORY_ORDER narrowed to the versions `keep` holds. */
+const expectedWhere = (keep: (landed: Landed) => boolean) =>
+  HISTORY_ORDER.filter((label) =>
+    LANDED.some((landed) => !landed.bucket && labelOf(landed) === label && keep(landed)),
+  );
+
+async function expectBadRequest(promise: Promise<unknown>, mentions: string) {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(isDropgateError(error) ? error.code : error).toBe('BAD_REQUEST');
+  expect((error as Error).message).toContain(mentions);
+}
+
+/**
+ * The contract of `Ledger.history`: newest first, filters alone and together, pages that cover every
+ * record exactly once, and clear refusals of bad limits, instants, states and cursors.
+ */
+export function ledgerHistoryContract(name: string, factory: LedgerFactory) {
+  describe(`Ledger history contract: ${name}`, () => {
+    let clock: number;
+    let subject: LedgerSubject;
+    let ledger: Ledger;
+    const at = (seconds: number) => new Date(START + seconds * 1_000).toISOString();
+
+    /** Every page of `query` from the first on, with the size of each. */
+    async function everyPage(query: HistoryQuery) {
+      const labels: string[] = [];
+      const sizes: number[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await ledger.history({ ...query, ...(cursor ? { cursor } : {}) });
+        sizes.push(page.records.length);
+        labels.push(...page.records.map(labelOf));
+        cursor = page.cursor;
+        if (sizes.length > 100) throw new Error('the history never ended');
+      } while (cursor);
+      return { labels, sizes };
+    }
+
+    beforeEach(async () => {
+      clock = START;
+      subject = await factory({ now: () => clock });
+      ledger = subject.ledger;
+      for (const landed of LANDED) {
+        const version = ref(landed.version, landed.key, landed.bucket);
+        clock = START + landed.at * 1_000;
+        await ledger.register(version, { dataset: landed.dataset, via: 'test', request: 'ingest' });
+        if (landed.state === 'pending') continue;
+        clock += 100;
+        await ledger.claim(version, { ...claimBy('worker-a'), dataset: landed.dataset });
+        if (landed.state !== 'processing') await ledger.finish(version, 'worker-a', outcomeOf(landed.state));
+      }
+    });
+    afterEach(async () => {
+      await subject.dispose?.();
+    });
+
+    it('lists every version of the bucket newest first, then by key and version, as get gives them', async () => {
+      const page = await ledger.history({ bucket: 'contract' });
+      expect(page.records.map(labelOf)).toEqual(HISTORY_ORDER);
+      expect(page.cursor).toBeUndefined();
+      for (const record of page.records) expect(record).toEqual(await ledger.get(record));
+      expect(page.records[0]).toMatchObject({ state: 'ingested', dataset: 'stock', firstSeenAt: at(50) });
+    });
+
+    it('filters by prefix, dataset, state, since and until, each alone', async () => {
+      const cases: Array<[Omit<HistoryQuery, 'bucket'>, (landed: Landed) => boolean]> = [
+        [{ prefix: 'vendors/acme' }, (landed) => landed.key.startsWith('vendors/acme')],
+        [{ prefix: 'vendors/acme/' }, (landed) => landed.key.startsWith('vendors/acme/')],
+        [{ dataset: 'stock' }, (landed) => landed.dataset === 'stock'],
+        [{ state: 'pending' }, (landed) => landed.state === 'pending'],
+        [{ state: 'processing' }, (landed) => landed.state === 'processing'],
+        [{ state: 'failed' }, (landed) => landed.state === 'failed'],
+        [{ since: at(30) }, (landed) => landed.at >= 30],
+        [{ until: at(30) }, (landed) => landed.at < 30],
+      ];
+      for (const [filters, keep] of cases) {
+        const expected = expectedWhere(keep);
+        // Each filter keeps some versions and leaves out others, so a filter ignored would show.
+        expect(expected.length).toBeGreaterThan(0);
+        expect(expected.length).toBeLessThan(HISTORY_ORDER.length);
+        const { labels } = await everyPage({ bucket: 'contract', ...filters });
+        expect({ filters, labels }).toEqual({ filters, labels: expected });
+      }
+    });
+
+    it('combines every filter', async () => {
+      const { labels } = await everyPage({
+        bucket: 'contract',
+        prefix: 'vendors/acme/',
+        dataset: 'orders',
+        state: 'pending',
+        since: at(0),
+        until: at(45),
+      });
+      expect(labels).toEqual([
+        'vendors/acme/orders/ü.csv@v1',
+        'vendors/acme/orders/a.csv@v2',
+        'vendors/acme/orders/b.csv@v1',
+      ]);
+      const { labels: none } = await everyPage({ bucket: 'contract', dataset: 'stock', state: 'pending' });
+      expect(none).toEqual([]);
+    });
+
+    it('pages with small limits cover every record once, in order, never more than the limit a page', async () => {
+      const filtered = { prefix: 'vendors/acme', state: 'pending' as const };
+      for (const limit of [1, 2, 3, 4]) {
+        const all = await everyPage({ bucket: 'contract', limit });
+        expect(all.labels).toEqual(HISTORY_ORDER);
+        expect(Math.max(...all.sizes)).toBeLessThanOrEqual(limit);
+        const some = await everyPage({ bucket: 'contract', limit, ...filtered });
+        expect(some.labels).toEqual(
+          expectedWhere((landed) => landed.key.startsWith('vendors/acme') && landed.state === 'pending'),
+        );
+        expect(Math.max(...some.sizes)).toBeLessThanOrEqual(limit);
+      }
+      // A cursor carries no limit: the next page may ask for another size.
+      const first = await ledger.history({ bucket: 'contract', limit: 2 });
+      const rest = await ledger.history({ bucket: 'contract', limit: 1000, cursor: first.cursor! });
+      expect([...first.records, ...rest.records].map(labelOf)).toEqual(HISTORY_ORDER);
+      expect(rest.cursor).toBeUndefined();
+    });
+
+    it('lists a version once though its state changes while paging', async () => {
+      const first = await ledger.history({ bucket: 'contract', limit: 3 });
+      // b.csv is pending on a later page; it is claimed and finished before that page is read.
+      const later = ref('v1', 'vendors/acme/orders/b.csv');
+      await ledger.claim(later, claimBy('worker-b'));
+      await ledger.finish(later, 'worker-b', outcomeOf('ingested'));
+      const rest = await everyPage({ bucket: 'contract', limit: 3, cursor: first.cursor! });
+      expect([...first.records.map(labelOf), ...rest.labels]).toEqual(HISTORY_ORDER);
+    });
+
+    it('keeps since inclusive and until exclusive, in any RFC 3339 form', async () => {
+      const thirty = ['vendors/globex/orders/d.csv@v1', 'vendors/globex/stock/%_*.csv@v1'];
+      const between = async (since: string, until: string) =>
+        (await everyPage({ bucket: 'contract', since, until })).labels;
+      expect(await between(at(30), at(31))).toEqual(thirty);
+      expect(await between(at(29), at(30))).toEqual([]);
+      expect(await between('2024-05-01T14:00:30+02:00', '2024-05-01T12:00:30.001Z')).toEqual(thirty);
+      expect(await between('2024-05-01t12:00:30z', '2024-05-01T12:00:30.000001Z')).toEqual(thirty);
+      // Finer than a millisecond: just after the records' instant, so they are left out.
+      expect(await between('2024-05-01T12:00:30.0001Z', at(31))).toEqual([]);
+      expect(await between(at(30), at(30))).toEqual([]);
+      expect(await between(at(31), at(30))).toEqual([]);
+    });
+
+    it('takes the prefix as plain text: empty, a whole key, wildcard characters and non-ASCII', async () => {
+      const labelsOf = async (prefix: string) => (await everyPage({ bucket: 'contract', prefix })).labels;
+      expect(await labelsOf('')).toEqual(HISTORY_ORDER);
+      expect(await labelsOf('vendors/acme/orders/a.csv')).toEqual([
+        'vendors/acme/orders/a.csv@v3',
+        'vendors/acme/orders/a.csv@v1',
+        'vendors/acme/orders/a.csv@v2',
+      ]);
+      expect(await labelsOf('vendors/globex/stock/%_')).toEqual(['vendors/globex/stock/%_*.csv@v1']);
+      for (const wildcard of ['%', '_', '*', 'vendors/%', 'vendors/acme/orders/_.csv', '.*']) {
+        expect({ wildcard, labels: await labelsOf(wildcard) }).toEqual({ wildcard, labels: [] });
+      }
+      expect(await labelsOf('vendors/acme/orders/ü')).toEqual(['vendors/acme/orders/ü.csv@v1']);
+      expect(await labelsOf('vendors/acme/orders/a.csv.bak')).toEqual([]);
+      expect(await labelsOf('Vendors/')).toEqual([]);
+    });
+
+    it('knows nothing of another bucket, and ends an empty history at once', async () => {
+      expect(await ledger.history({ bucket: 'nobody' })).toEqual({ records: [] });
+      const other = await ledger.history({ bucket: 'other-bucket' });
+      expect(other.records.map((record) => `${record.bucket}/${labelOf(record)}`)).toEqual([
+        'other-bucket/vendors/acme/orders/a.csv@v1',
+      ]);
+    });
+
+    it('refuses a cursor from a history of another bucket or other filters', async () => {
+      const { cursor } = await ledger.history({ bucket: 'contract', limit: 2 });
+      expect(cursor).toBeDefined();
+      for (const other of [
+        { bucket: 'other-bucket' },
+        { bucket: 'contract', dataset: 'orders' },
+        { bucket: 'contract', prefix: 'vendors/' },
+        { bucket: 'contract', state: 'pending' as const },
+        { bucket: 'contract', since: at(0) },
+        { bucket: 'contract', until: at(60) },
+      ]) {
+        await expectBadRequest(ledger.history({ ...other, cursor: cursor! }), 'cursor');
+      }
+    });
+
+    it('refuses a cursor it did not hand out, naming the cursor', async () => {
+      const { cursor } = await ledger.history({ bucket: 'contract', limit: 2 });
+      const forged = btoa(JSON.stringify(['00000000', at(0), 'a', 'b'])).replace(/=+$/, '');
+      for (const bad of ['', 'garbage!', 'e30', forged, `${cursor!}x`, cursor!.slice(0, -2)]) {
+        await expectBadRequest(ledger.history({ bucket: 'contract', cursor: bad }), 'cursor');
+      }
+    });
+
+    it('refuses a limit outside 1-1000, a state it does not know and instants that are not RFC 3339', async () => {
+      for (const limit of [0, -1, 2.5, 1001, Number.NaN]) {
+        await expectBadRequest(ledger.history({ bucket: 'contract', limit }), 'limit');
+      }
+      expect((await ledger.history({ bucket: 'contract', limit: 1000 })).records).toHaveLength(9);
+      await expectBadRequest(
+        ledger.history({ bucket: 'contract', state: 'done' as FileState }),
+        'state must be one of pending, processing, ingested, rejected, failed',
+      );
+      for (const since of ['yesterday', '2024-05-01', '2024-05-01T12:00:00', '2024-13-01T00:00:00Z', '']) {
+        await expectBadRequest(ledger.history({ bucket: 'contract', since }), 'since');
+      }
+      await expectBadRequest(ledger.history({ bucket: 'contract', until: '1714564800' }), 'until');
     });
   });
 }

@@ -11,15 +11,26 @@ import { packageRoot } from '../../app/node/load-config.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
-import { claimBy, ledgerContract, outcomeOf, ref } from './ledger-contract.js';
+import {
+  claimBy,
+  ledgerContract,
+  ledgerHistoryContract,
+  outcomeOf,
+  ref,
+  type LedgerFactory,
+} from './ledger-contract.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from './temporary-directory.js';
 
-ledgerContract('memory', async ({ now }) => ({ ledger: createMemoryLedger({ now }) }));
-
-ledgerContract('local', async ({ now }) => {
+const memoryLedger: LedgerFactory = async ({ now }) => ({ ledger: createMemoryLedger({ now }) });
+const localLedger: LedgerFactory = async ({ now }) => {
   const directory = await createTemporaryDirectory('ledger');
   return { ledger: await createLocalLedger({ directory: directory.path, now }), dispose: directory.remove };
-});
+};
+
+ledgerContract('memory', memoryLedger);
+ledgerHistoryContract('memory', memoryLedger);
+ledgerContract('local', localLedger);
+ledgerHistoryContract('local', localLedger);
 
 describe('local ledger on disk', () => {
   let directory: TemporaryDirectory;

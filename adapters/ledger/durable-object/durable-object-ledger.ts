@@ -4,6 +4,7 @@
  */
 import { DropgateError, deserializeError, describeError } from '../../errors.js';
 import type { Ledger } from '../../ports.js';
+import { planHistory } from '../ledger-history.js';
 import type { LedgerAnswer, LedgerCall, LedgerMethod } from './ledger-protocol.js';
 
 /** A Durable Object namespace binding (`env.LEDGER`), as much of it as the ledger uses. */
@@ -58,5 +59,10 @@ export function createDurableObjectLedger(options: DurableObjectLedgerOptions): 
     get: (ref) => call(ref.bucket, 'get', [ref]),
     latest: (bucket, key) => call(bucket, 'latest', [bucket, key]),
     unfinished: (query) => call(query.bucket, 'unfinished', [query]),
+    async history(query) {
+      // Checked here too: JSON would carry a NaN limit as null, which the object would take for no limit.
+      planHistory(query);
+      return call(query.bucket, 'history', [query]);
+    },
   };
 }

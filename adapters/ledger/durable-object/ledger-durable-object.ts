@@ -10,6 +10,7 @@ import type {
   FileOutcome,
   FileRecord,
   FileVersionRef,
+  HistoryQuery,
   RegisterRequest,
   UnfinishedQuery,
 } from '../../ports.js';
@@ -21,6 +22,7 @@ import {
   decideRegister,
   isUnfinished,
 } from '../ledger-rules.js';
+import { historyCursor, planHistory, type HistoryPosition } from '../ledger-history.js';
 import { LEDGER_METHODS, type LedgerAnswer, type LedgerCall } from './ledger-protocol.js';
 
 /** The SQLite API of a Durable Object's storage (`ctx.storage.sql`), as much of it as the ledger uses. */
@@ -32,10 +34,17 @@ export interface DurableObjectStateLike {
   storage: { sql: SqlStorageLike };
 }
 
+/** The record's fields as the history index names them (the same expressions, so SQLite uses it). */
+const FIRST_SEEN = `json_extract(record, '$.firstSeenAt')`;
+const KEY = `json_extract(record, '$.key')`;
+const VERSION = `json_extract(record, '$.version')`;
+
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS records (
      id TEXT PRIMARY KEY, bucket TEXT NOT NULL, unfinished INTEGER NOT NULL, record TEXT NOT NULL)`,
   'CREATE INDEX IF NOT EXISTS records_unfinished ON records (bucket, unfinished, id)',
+  // The history's order, over the record's own fields: rows written before the history existed are in it.
+  `CREATE INDEX IF NOT EXISTS records_history ON records (bucket, ${FIRST_SEEN} DESC, ${KEY}, ${VERSION})`,
   `CREATE TABLE IF NOT EXISTS latest (
      bucket TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (bucket, key))`,
 ];
@@ -107,6 +116,8 @@ export class LedgerDurableObject {
       }
       case 'unfinished':
         return this.unfinished(args[0] as UnfinishedQuery);
+      case 'history':
+        return this.history(args[0] as HistoryQuery);
     }
   }
 
@@ -147,5 +158,46 @@ export class LedgerDurableObject {
     const page = rows.slice(0, limit);
     const records = page.map((row) => JSON.parse(String(row.record)) as FileRecord);
     return rows.length > limit ? { records, cursor: String(page[page.length - 1]!.id) } : { records };
+  }
+
+  /**
+   * One page read along the history index from the cursor on: SQLite reads the page's rows and those the
+   * filters leave out on the way, never the rows before the cursor.
+   */
+  private history(query: HistoryQuery): { records: FileRecord[]; cursor?: string } {
+    const { filter, limit, after } = planHistory(query);
+    const conditions = ['bucket = ?'];
+    const bindings: Array<string | number> = [filter.bucket];
+    const where = (condition: string, ...values: Array<string | number>) => {
+      conditions.push(condition);
+      bindings.push(...values);
+    };
+    // substr counts characters, as spread does: a plain comparison, where LIKE would read % and _.
+    if (filter.prefix !== '') where(`substr(${KEY}, 1, ?) = ?`, [...filter.prefix].length, filter.prefix);
+    if (filter.dataset !== undefined) where(`json_extract(record, '$.dataset') = ?`, filter.dataset);
+    if (filter.state !== undefined) where(`json_extract(record, '$.state') = ?`, filter.state);
+    if (filter.since !== undefined) where(`${FIRST_SEEN} >= ?`, filter.since);
+    if (filter.until !== undefined) where(`${FIRST_SEEN} < ?`, filter.until);
+    if (after) {
+      where(
+        `(${FIRST_SEEN} < ? OR (${FIRST_SEEN} = ? AND (${KEY} > ? OR (${KEY} = ? AND ${VERSION} > ?))))`,
+        after.firstSeenAt,
+        after.firstSeenAt,
+        after.key,
+        after.key,
+        after.version,
+      );
+    }
+    const rows = this.sql
+      .exec(
+        `SELECT record FROM records WHERE ${conditions.join(' AND ')}
+         ORDER BY ${FIRST_SEEN} DESC, ${KEY}, ${VERSION} LIMIT ?`,
+        ...bindings,
+        limit + 1,
+      )
+      .toArray();
+    const records = rows.slice(0, limit).map((row) => JSON.parse(String(row.record)) as FileRecord);
+    const last: HistoryPosition | undefined = records[records.length - 1];
+    return rows.length > limit && last ? { records, cursor: historyCursor(filter, last) } : { records };
   }
 }

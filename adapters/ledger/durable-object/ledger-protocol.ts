@@ -13,6 +13,7 @@ export const LEDGER_METHODS = [
   'get',
   'latest',
   'unfinished',
+  'history',
 ] as const satisfies readonly LedgerMethod[];
 
 /** A call: the method's arguments as JSON, and the caller's clock, which leases are measured by. */

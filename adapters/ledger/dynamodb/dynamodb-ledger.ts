@@ -23,6 +23,7 @@ import type {
   FileOutcome,
   FileRecord,
   FileVersionRef,
+  HistoryQuery,
   Ledger,
   RegisterRequest,
   UnfinishedQuery,
@@ -35,7 +36,14 @@ import {
   decideRegister,
   isUnfinished,
 } from '../ledger-rules.js';
-import { LEDGER_ATTRIBUTES } from './ledger-table.js';
+import { historyCursor, planHistory, type HistoryPosition } from '../ledger-history.js';
+import {
+  ADD_HISTORY_INDEX_COMMAND,
+  LEDGER_ATTRIBUTES,
+  historyOrderOf,
+  historyTimeBounds,
+  positionOfHistoryOrder,
+} from './ledger-table.js';
 
 export interface DynamoDbLedgerOptions {
   table: string;
@@ -57,9 +65,23 @@ export interface DynamoDbLedger extends Ledger {
 
 type Item = Record<string, AttributeValue>;
 
-const { partitionKey, unfinishedBucket, unfinishedIndex, timeToLive } = LEDGER_ATTRIBUTES;
+const {
+  partitionKey,
+  unfinishedBucket,
+  unfinishedIndex,
+  timeToLive,
+  historyBucket,
+  historyOrder,
+  historyIndex,
+  dataset,
+} = LEDGER_ATTRIBUTES;
 /** Writers that lose a compare-and-set read again; this many losses in a row is contention, not luck. */
 const MAX_CONFLICTS = 50;
+/**
+ * Most index items one history page evaluates while its filters (DynamoDB applies them after reading)
+ * leave them out; the page then ends short, with a cursor.
+ */
+const HISTORY_READ_BUDGET = 1000;
 
 const sha256 = (...parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex');
 const versionKey = (ref: FileVersionRef) => `version#${sha256(ref.bucket, ref.key, ref.version)}`;
@@ -95,6 +117,9 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): DynamoDbLe
       version: { S: record.version },
       state: { S: record.state },
       record: { S: JSON.stringify(record) },
+      [historyBucket]: { S: record.bucket },
+      [historyOrder]: { S: historyOrderOf(record) },
+      [dataset]: { S: record.dataset },
     };
     if (isUnfinished(record)) item[unfinishedBucket] = { S: record.bucket };
     if (options.retentionDays !== undefined && !isUnfinished(record)) {
@@ -278,6 +303,81 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): DynamoDbLe
         ...(items.length > limit && last ? { cursor: cursorOf(last[partitionKey]!.S!) } : {}),
       };
     },
+    /**
+     * Queries the `history` index, one bucket's versions in the history's order, from the cursor on and
+     * within since/until (the key condition); prefix, dataset and state are filters DynamoDB applies to
+     * what it read, so a page evaluates `limit + 1` items when nothing is filtered out, and ends short,
+     * with a cursor, once HISTORY_READ_BUDGET items were evaluated.
+     */
+    async history(query: HistoryQuery) {
+      const { filter, limit, after } = planHistory(query);
+      const names: Record<string, string> = { '#bucket': historyBucket };
+      const values: Item = { ':bucket': { S: filter.bucket } };
+      // Newest first: `until` bounds the low end of the sort keys, `since` the high end.
+      const low = filter.until && historyTimeBounds(new Date(Date.parse(filter.until) - 1).toISOString()).low;
+      const high = filter.since && historyTimeBounds(filter.since).high;
+      let range = '';
+      if (low !== undefined) values[':low'] = { S: low };
+      if (high !== undefined) values[':high'] = { S: high };
+      if (low !== undefined || high !== undefined) names['#order'] = historyOrder;
+      if (low !== undefined && high !== undefined) range = ' AND #order BETWEEN :low AND :high';
+      else if (low !== undefined) range = ' AND #order >= :low';
+      else if (high !== undefined) range = ' AND #order <= :high';
+      const filters: string[] = [];
+      if (filter.prefix !== '') {
+        filters.push('begins_with(#key, :prefix)');
+        names['#key'] = 'key';
+        values[':prefix'] = { S: filter.prefix };
+      }
+      if (filter.dataset !== undefined) {
+        filters.push('#dataset = :dataset');
+        names['#dataset'] = dataset;
+        values[':dataset'] = { S: filter.dataset };
+      }
+      if (filter.state !== undefined) {
+        filters.push('#state = :state');
+        names['#state'] = 'state';
+        values[':state'] = { S: filter.state };
+      }
+      if (low !== undefined && high !== undefined && low > high) return { records: [] };
+
+      const records: FileRecord[] = [];
+      let start: Item | undefined = after && startKeyOfHistory(filter.bucket, after);
+      let evaluated = 0;
+      for (;;) {
+        const answer = await call(() =>
+          client.send(
+            new QueryCommand({
+              TableName: table,
+              IndexName: historyIndex,
+              KeyConditionExpression: `#bucket = :bucket${range}`,
+              ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+              // One more than the page, to know whether another follows.
+              Limit: limit + 1 - records.length,
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+          ),
+        ).catch((error: unknown) => {
+          throw missingHistoryIndex(error, table) ?? error;
+        });
+        records.push(...(answer.Items ?? []).map(recordOf));
+        evaluated += answer.ScannedCount ?? 0;
+        start = answer.LastEvaluatedKey;
+        if (records.length > limit) {
+          const page = records.slice(0, limit);
+          return { records: page, cursor: historyCursor(filter, page[limit - 1]!) };
+        }
+        if (!start) return { records };
+        if (evaluated >= HISTORY_READ_BUDGET) {
+          const position = positionOfHistoryOrder(start[historyOrder]?.S ?? '');
+          if (!position)
+            throw new DropgateError('INVARIANT_BROKEN', `DynamoDB handed back a key of no history order`);
+          return { records, cursor: historyCursor(filter, position) };
+        }
+      }
+    },
     async close() {
       if (!options.client) client.destroy();
     },
@@ -299,6 +399,30 @@ function startKeyOf(cursor: string, bucket: string): Item {
     throw new DropgateError('BAD_REQUEST', `cursor ${JSON.stringify(cursor)} is not one this ledger gave`);
   }
   return { [partitionKey]: { S: key }, [unfinishedBucket]: { S: bucket } };
+}
+
+/** Where the history query of `bucket` starts after `position`: the index's keys and the table's. */
+function startKeyOfHistory(bucket: string, position: HistoryPosition): Item {
+  return {
+    [historyBucket]: { S: bucket },
+    [historyOrder]: { S: historyOrderOf(position) },
+    [partitionKey]: { S: versionKey({ bucket, key: position.key, version: position.version }) },
+  };
+}
+
+/** The clear error for a table made before the history existed, which lacks its index. */
+function missingHistoryIndex(error: unknown, table: string): DropgateError | undefined {
+  const cause = error instanceof DropgateError ? error.cause : error;
+  const name = (cause as { name?: string })?.name;
+  const message = describeError(cause);
+  if (name !== 'ValidationException' || !/index/i.test(message)) return undefined;
+  return new DropgateError(
+    'CONFIG_INVALID',
+    `DynamoDB table ${table} has no "${historyIndex}" index, which the load history reads: add it with ` +
+      `\`${ADD_HISTORY_INDEX_COMMAND}\` (it also fills it in for the records already written), or as ` +
+      'docs/deploy-aws.md shows',
+    { cause, context: { table, index: historyIndex } },
+  );
 }
 
 /** Errors that say DynamoDB could not serve the call now; the same call can succeed later. */

@@ -17,6 +17,7 @@ import type {
   FileOutcome,
   FileRecord,
   FileVersionRef,
+  HistoryQuery,
   Ledger,
   RegisterRequest,
   RowError,
@@ -30,6 +31,7 @@ import {
   decideRegister,
   isUnfinished,
 } from '../ledger-rules.js';
+import { historyCursor, planHistory, type HistoryPosition } from '../ledger-history.js';
 
 export interface FirestoreLedgerOptions {
   projectId: string;
@@ -71,6 +73,12 @@ const TRANSIENT_CODES = new Map([
   [10, 'ABORTED'],
   [14, 'UNAVAILABLE'],
 ]);
+
+/**
+ * Most documents one history page reads while a prefix filter, which Firestore cannot apply together with
+ * the range on `firstSeenAt`, leaves them out; the page then ends short, with a cursor.
+ */
+const HISTORY_SCAN_BUDGET = 1000;
 
 /** A create of a document that exists, an update of one changed since it was read: a lost race. */
 const ALREADY_EXISTS = 6;
@@ -250,6 +258,56 @@ export function createFirestoreLedger(options: FirestoreLedgerOptions): Firestor
         const { docs } = await page.get();
         const records = docs.slice(0, limit).map((snapshot) => recordOf(snapshot.data()));
         return docs.length > limit ? { records, cursor: docs[limit - 1]!.id } : { records };
+      });
+    },
+    /**
+     * Reads the bucket's documents in the history's order with the equality and time filters applied by
+     * Firestore (one composite index per combination, firestore.indexes.json): `limit + 1` documents per
+     * query. The key prefix is checked here, reading on until the page is full or HISTORY_SCAN_BUDGET
+     * documents were read.
+     */
+    async history(query: HistoryQuery) {
+      const { filter, limit, after } = planHistory(query);
+      let ordered = versions.where('bucket', '==', filter.bucket);
+      if (filter.dataset !== undefined) ordered = ordered.where('dataset', '==', filter.dataset);
+      if (filter.state !== undefined) ordered = ordered.where('state', '==', filter.state);
+      if (filter.since !== undefined) ordered = ordered.where('firstSeenAt', '>=', filter.since);
+      if (filter.until !== undefined) ordered = ordered.where('firstSeenAt', '<', filter.until);
+      ordered = ordered.orderBy('firstSeenAt', 'desc').orderBy('key').orderBy('version');
+      // Firestore answers a query whose composite index is missing with FAILED_PRECONDITION (the emulator
+      // needs none): the operator creates the indexes, after which the same query succeeds.
+      const missingIndex = (error: unknown) =>
+        new DropgateError(
+          'CONFIG_INVALID',
+          `the load history needs composite indexes ${where} lacks: create those of firestore.indexes.json ` +
+            `(the README's Firestore section has the commands): ${(error as Error).message}`,
+          { cause: error },
+        );
+      return guard(`reading the history of bucket ${filter.bucket}`, async () => {
+        const records: FileRecord[] = [];
+        let position: HistoryPosition | undefined = after;
+        let read = 0;
+        for (;;) {
+          const from = position
+            ? ordered.startAfter(position.firstSeenAt, position.key, position.version)
+            : ordered;
+          const { docs } = await from
+            .limit(limit + 1)
+            .get()
+            .catch((error: unknown) => {
+              throw (error as { code?: unknown }).code === FAILED_PRECONDITION ? missingIndex(error) : error;
+            });
+          for (const snapshot of docs) {
+            // Another document follows a full page: the page ends here, with a cursor.
+            if (records.length === limit) return { records, cursor: historyCursor(filter, position!) };
+            const record = recordOf(snapshot.data());
+            position = record;
+            read++;
+            if (record.key.startsWith(filter.prefix)) records.push(record);
+          }
+          if (docs.length <= limit) return { records };
+          if (read >= HISTORY_SCAN_BUDGET) return { records, cursor: historyCursor(filter, position!) };
+        }
       });
     },
     close: () => firestore.terminate(),

@@ -18,6 +18,7 @@ import type {
   FileOutcome,
   FileRecord,
   FileVersionRef,
+  HistoryQuery,
   Ledger,
   RegisterRequest,
   UnfinishedQuery,
@@ -33,6 +34,7 @@ import {
   isUnfinished,
   type HolderAlive,
 } from '../ledger-rules.js';
+import { pageOfHistory, planHistory } from '../ledger-history.js';
 
 interface KeyIndex {
   bucket: string;
@@ -158,6 +160,25 @@ export async function createLocalLedger(options: {
         if (record && isUnfinished(record)) records.push(record);
       }
       return { records };
+    },
+    /** Reads every record of the bucket for each page: the local ledger keeps no index by time. */
+    async history(query: HistoryQuery) {
+      const plan = planHistory(query);
+      const prefix = `${hash(query.bucket).slice(0, 16)}-`;
+      const names = (await readdir(folders.versions)).filter(
+        (name) => name.startsWith(prefix) && name.endsWith('.json'),
+      );
+      const records: FileRecord[] = [];
+      // A few reads at a time: a bucket's records may outnumber the open files a process may hold.
+      for (let start = 0; start < names.length; start += 64) {
+        const batch = names.slice(start, start + 64);
+        for (const record of await Promise.all(
+          batch.map((name) => readJson<FileRecord>(join(folders.versions, name))),
+        )) {
+          if (record) records.push(record);
+        }
+      }
+      return pageOfHistory(records, plan);
     },
     close: unlock,
   };

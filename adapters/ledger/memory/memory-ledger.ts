@@ -5,6 +5,7 @@ import type {
   FileOutcome,
   FileRecord,
   FileVersionRef,
+  HistoryQuery,
   Ledger,
   RegisterRequest,
   UnfinishedQuery,
@@ -18,6 +19,7 @@ import {
   isUnfinished,
   type HolderAlive,
 } from '../ledger-rules.js';
+import { pageOfHistory, planHistory } from '../ledger-history.js';
 
 export function createMemoryLedger(options: { now?: () => number; holderAlive?: HolderAlive } = {}): Ledger {
   const now = options.now ?? Date.now;
@@ -75,6 +77,9 @@ export function createMemoryLedger(options: { now?: () => number; holderAlive?: 
         const record = records.get(key)!;
         return record.bucket === query.bucket && isUnfinished(record);
       }
+    },
+    async history(query: HistoryQuery) {
+      return structuredClone(pageOfHistory(records.values(), planHistory(query)));
     },
   };
 }
