@@ -75,6 +75,7 @@ const html = `<!doctype html>
 `;
 
 const style = `
+[hidden] { display: none !important; }
 :root { font-family: system-ui, sans-serif; font-size: 14px; color: #1d1d1f; background: #fafafa; }
 body { margin: 0; }
 header { display: flex; align-items: baseline; gap: 1em; padding: 0.8em 1.5em; background: #23395d; color: #fff; }
