@@ -236,6 +236,11 @@ export interface FileOutcome {
   rowsRead: number;
   rowsPublished: number;
   rowsRejected: number;
+  /**
+   * The file's first errors (at most ten), kept with a finished file's outcome because its checkpoint,
+   * which carried them while it ran, is dropped once it is done; absent on outcomes recorded before.
+   */
+  firstErrors?: RowError[];
   error?: { code: string; message: string };
 }
 

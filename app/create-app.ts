@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { DropgateError } from '../adapters/errors.js';
 import type { AppDependencies, AppEnv } from './app-env.js';
 import { errorResponse } from './http-errors.js';
+import { adminPageRoutes } from './routes/admin-page-routes.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { intakeRoutes } from './routes/intake-routes.js';
 import { schemaRoutes } from './routes/schema-routes.js';
@@ -59,6 +60,8 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   app.get('/healthz', (context) => context.json({ status: 'ok' }));
   app.route('/', uploadRoutes(deps));
   app.route('/', intakeRoutes(deps));
+  // Before the admin routes: their token check covers all of /admin/ but the page's own files.
+  app.route('/', adminPageRoutes());
   app.route('/', adminRoutes(deps));
   app.route('/', schemaRoutes(deps));
   const { metrics } = deps;

@@ -8,6 +8,7 @@ import type {
   EventSink,
   FileRecord,
   FileVersionRef,
+  HistoryQuery,
   IntakeMode,
   IntakeResult,
   Landing,
@@ -372,6 +373,26 @@ export function createGateway(options: GatewayOptions) {
     },
 
     fileStatus: (key: string): Promise<FileRecord | undefined> => ledger.latest(store.bucket, key),
+
+    /** One page of the bucket's load history, newest first: the ledger's records under the filters. */
+    history: (query: Omit<HistoryQuery, 'bucket'>) => ledger.history({ ...query, bucket: store.bucket }),
+
+    /** Every version of `key` the ledger holds, newest first. */
+    async versions(key: string): Promise<FileRecord[]> {
+      const versions: FileRecord[] = [];
+      let cursor: string | undefined;
+      do {
+        // The key as a prefix also finds longer keys (`a.csv` finds `a.csv.bak`): those are left out.
+        const page = await ledger.history({
+          bucket: store.bucket,
+          prefix: key,
+          ...(cursor ? { cursor } : {}),
+        });
+        versions.push(...page.records.filter((record) => record.key === key));
+        cursor = page.cursor;
+      } while (cursor);
+      return versions;
+    },
 
     /** Records the listed object versions the ledger has never seen, and ingests them in the background. */
     backfill: (request: BackfillRequest): Promise<BackfillResult> =>

@@ -34,7 +34,8 @@ function fieldPath(path: PropertyKey[]): string {
     .join('');
 }
 
-function issueMessage(issue: Issue): string {
+/** The problem an issue names, without its path. */
+export function issueMessage(issue: Issue): string {
   if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
     const expected = String(issue.expected);
     return `is missing (must be ${/^[aeiou]/.test(expected) ? 'an' : 'a'} ${expected})`;

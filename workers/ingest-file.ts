@@ -487,7 +487,12 @@ async function ingestUnderLease(
         dataset,
         done.state,
         rowsRead,
-        { row: 0, published: done.rowsPublished, rejected: done.rowsRejected },
+        {
+          row: 0,
+          published: done.rowsPublished,
+          rejected: done.rowsRejected,
+          firstErrors: done.firstErrors,
+        },
         done.error,
       ),
     )
@@ -612,6 +617,8 @@ function outcome(
     rowsRead,
     rowsPublished: checkpoint.published,
     rowsRejected: checkpoint.rejected,
+    // A failed attempt's checkpoint keeps its first errors; a finished file's outcome is all that is left.
+    ...(state !== 'failed' && checkpoint.firstErrors ? { firstErrors: checkpoint.firstErrors } : {}),
     ...(error ? { error: { code: error.code, message: error.message } } : {}),
   };
 }

@@ -2,10 +2,11 @@
  * The `dropgate` command: `serve` runs the gateway, `ingest <file> --dataset <name>` runs one local file
  * through the pipeline, `replay <objectKey>` re-ingests a landed object. `ingest` and `replay` print one
  * JSON summary line and exit non-zero when the file is rejected (2) or ingestion fails (3); `backfill`
- * lists the bucket and ingests every object version the ledger never saw; `schemas check` compares
- * each dataset's schema versions (and Dropgate's control schemas) under its compatibility mode and exits
- * 1 on a break; `catalog` writes the event catalog (Markdown and HTML); `ledger create-table` creates a
- * dynamodb ledger's table (for development).
+ * lists the bucket and ingests every object version the ledger never saw; `files` prints the load history
+ * (a table, or JSON lines with `--json`) from the ledger; `schemas check` compares each dataset's schema
+ * versions (and Dropgate's control schemas) under its compatibility mode and exits 1 on a break; `catalog`
+ * writes the event catalog (Markdown and HTML); `ledger create-table` creates a dynamodb ledger's table
+ * (for development).
  */
 import { parseArgs } from 'node:util';
 import { basename, join, relative, resolve, sep } from 'node:path';
@@ -28,6 +29,8 @@ import { catalogMarkdown } from '../catalog/catalog-markdown.js';
 import { catalogHtml } from '../catalog/catalog-html.js';
 import { checkDataset, formatFinding, type CompatibilityMode } from '../../schemas/compatibility.js';
 import { CONTROL_COMPATIBILITY, CONTROL_NAMESPACE, CONTROL_SCHEMAS } from '../../schemas/control-schemas.js';
+import { fileRow, type FileRow } from '../file-row.js';
+import { MAX_HISTORY_LIMIT, parseHistoryFilters, type HistoryFilters } from '../history-query.js';
 
 /**
  * What `ingest` and `replay` exit with: 0 done (or done before), 2 the file was rejected, 3 not done
@@ -49,6 +52,8 @@ const USAGE = `usage:
   dropgate ingest <file> --dataset <name> [--config <file>] [--force]
   dropgate replay <objectKey> [--config <file>]
   dropgate backfill [--prefix <prefix>] [--since <RFC 3339 time>] [--dry-run] [--config <file>]
+  dropgate files [--prefix <prefix>] [--dataset <name>] [--state <state>] [--since <RFC 3339 time>]
+                 [--until <RFC 3339 time>] [--limit <rows, default 100>] [--json] [--config <file>]
   dropgate schemas check [--config <file>]
   dropgate catalog [--out <dir>] [--config <file>]
   dropgate ledger create-table [--config <file>]`;
@@ -65,6 +70,10 @@ export async function main(argv: string[]): Promise<number> {
         force: { type: 'boolean', default: false },
         prefix: { type: 'string', default: '' },
         since: { type: 'string' },
+        until: { type: 'string' },
+        state: { type: 'string' },
+        limit: { type: 'string' },
+        json: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         out: { type: 'string', default: 'catalog' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -95,6 +104,9 @@ export async function main(argv: string[]): Promise<number> {
         ...(values.since === undefined ? {} : { since: values.since }),
         dryRun: values['dry-run'],
       });
+    case 'files':
+      if (target) return usage(64);
+      return listFiles(config, values);
     case 'schemas':
       if (target !== 'check' || extra.length > 0) return usage(64);
       return checkSchemas(config);
@@ -208,6 +220,126 @@ function backfillBucket(
     );
     return 0;
   });
+}
+
+/** Rows `files` prints when `--limit` is not given. */
+const DEFAULT_FILES_LIMIT = 100;
+
+/**
+ * `files`: the load history, newest first, read from the ledger in pages of up to MAX_HISTORY_LIMIT
+ * until `--limit` rows are printed: a table for people, or one JSON object per line (`--json`), the rows
+ * of `GET /admin/files`. Bad filters exit 64 naming the option.
+ */
+async function listFiles(
+  config: LoadedConfig,
+  options: Partial<Record<'prefix' | 'dataset' | 'state' | 'since' | 'until' | 'limit', string>> & {
+    json?: boolean;
+  },
+): Promise<number> {
+  let filters: HistoryFilters;
+  let wanted = DEFAULT_FILES_LIMIT;
+  try {
+    const { limit, ...rest } = options;
+    filters = parseHistoryFilters(
+      { prefix: rest.prefix, dataset: rest.dataset, state: rest.state, since: rest.since, until: rest.until },
+      (name) => `--${name}`,
+    );
+    if (limit !== undefined) {
+      wanted = /^\d{1,9}$/.test(limit) ? Number(limit) : 0;
+      if (wanted < 1)
+        throw new DropgateError('BAD_REQUEST', 'invalid query: --limit: must be a whole number from 1 on');
+    }
+  } catch (error) {
+    process.stderr.write(`dropgate: ${(error as Error).message}\n`);
+    return usage(64);
+  }
+  return withCliGateway(config, undefined, async (gateway) => {
+    const rows: FileRow[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await gateway.history({
+        ...filters,
+        ...(cursor ? { cursor } : {}),
+        limit: Math.min(MAX_HISTORY_LIMIT, wanted - rows.length),
+      });
+      for (const record of page.records.slice(0, wanted - rows.length)) {
+        const row = fileRow(record);
+        if (options.json) process.stdout.write(`${JSON.stringify(row)}\n`);
+        rows.push(row);
+      }
+      cursor = page.cursor;
+    } while (cursor && rows.length < wanted);
+    const more = cursor ? `; more match: raise --limit (${wanted})` : '';
+    if (options.json) {
+      if (more) process.stderr.write(`dropgate: ${rows.length} files printed${more}\n`);
+    } else {
+      process.stdout.write(`${fileTable(rows)}${rows.length} file version(s)${more}\n`);
+    }
+    return 0;
+  });
+}
+
+/** The rows as a plain-text table, columns padded to their widest cell; vendor text cannot reach the terminal raw. */
+function fileTable(rows: FileRow[]): string {
+  if (rows.length === 0) return '';
+  const header = [
+    'KEY',
+    'VERSION',
+    'DATASET',
+    'STATE',
+    'READ',
+    'PUBLISHED',
+    'REJECTED',
+    'FIRST SEEN',
+    'DURATION',
+    'FIRST ERROR',
+  ];
+  const cells = rows.map((row) => {
+    const [first] = row.firstErrors;
+    const state = row.progress ? `${row.state} (${row.progress.rows} rows so far)` : row.state;
+    const problem = first
+      ? `line ${first.line} ${first.field}: ${first.reason}${row.firstErrors.length > 1 ? ` (+${row.firstErrors.length - 1} more)` : ''}`
+      : row.error
+        ? `${row.error.code}: ${row.error.message}`
+        : '';
+    return [
+      row.key,
+      row.version,
+      row.dataset,
+      state,
+      String(row.rowsRead),
+      String(row.rowsPublished),
+      String(row.rowsRejected),
+      row.firstSeenAt,
+      row.durationMs === null ? '' : `${(row.durationMs / 1000).toFixed(1)}s`,
+      problem,
+    ].map(printable);
+  });
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...cells.map((cell) => cell[column]!.length)),
+  );
+  const numeric = new Set([4, 5, 6, 8]);
+  const line = (cell: string[]) =>
+    cell
+      .map((text, column) =>
+        column === cell.length - 1
+          ? text
+          : numeric.has(column)
+            ? text.padStart(widths[column]!)
+            : text.padEnd(widths[column]!),
+      )
+      .join('  ')
+      .trimEnd();
+  return `${[header, ...cells].map(line).join('\n')}\n`;
+}
+
+/** Control characters (a key or a reason may hold an escape sequence) as visible `\u` escapes. */
+function printable(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /**

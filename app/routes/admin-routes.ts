@@ -1,11 +1,13 @@
 /**
- * Operator endpoints, admin token only: replay a file by key, backfill what the ledger never saw, read a
- * file's ingestion state.
+ * Operator endpoints, admin token only: replay a file by key, backfill what the ledger never saw, read the
+ * load history and a file's ingestion state.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { DropgateError } from '../../adapters/errors.js';
 import type { AppDependencies, AppEnv } from '../app-env.js';
+import { fileRow } from '../file-row.js';
+import { parseHistoryFilters } from '../history-query.js';
 import { jsonBody, keyAfter } from './request-body.js';
 
 const FILES_PATH = '/admin/files/';
@@ -50,11 +52,25 @@ export function adminRoutes({ gateway, auth }: AppDependencies): Hono<AppEnv> {
     return context.json(result, result.dryRun || result.recorded === 0 ? 200 : 202);
   });
 
+  // Before `/admin/files/*`, which would match this path too.
+  routes.get('/admin/files', async (context) => {
+    for (const [name, values] of Object.entries(context.req.queries())) {
+      if (values.length > 1)
+        throw new DropgateError('BAD_REQUEST', `invalid query: ${name} is given more than once`);
+    }
+    const page = await gateway.history(parseHistoryFilters(context.req.query()));
+    return context.json({
+      files: page.records.map(fileRow),
+      ...(page.cursor ? { cursor: page.cursor } : {}),
+    });
+  });
+
   routes.get(`${FILES_PATH}*`, async (context) => {
     const key = keyAfter(context, FILES_PATH);
     const record = await gateway.fileStatus(key);
     if (!record) throw new DropgateError('NOT_FOUND', `no ingestion is recorded for ${key}`);
-    return context.json(record);
+    // The latest version's record as before, and every version as the load history shows it.
+    return context.json({ ...record, versions: (await gateway.versions(key)).map(fileRow) });
   });
 
   return routes;

@@ -213,6 +213,23 @@ describe('firestore ledger', () => {
     expect(JSON.stringify(record).length).toBeLessThan(100_000);
   });
 
+  it("caps a finished file's first errors, which its outcome keeps, like the checkpoint's", async () => {
+    const huge = 'y'.repeat(200_000);
+    await ledger.claim(ref('v2'), claimBy('worker-a'));
+    const firstErrors = Array.from({ length: 30 }, (_, index) => ({
+      row: index + 1,
+      line: index + 2,
+      field: huge,
+      reason: huge,
+    }));
+    const record = await ledger.finish(ref('v2'), 'worker-a', { ...outcomeOf('rejected'), firstErrors });
+    expect(await ledger.get(ref('v2'))).toEqual(record);
+    const stored = record.outcome!.firstErrors!;
+    expect(stored).toHaveLength(20);
+    expect(stored[19]).toMatchObject({ row: 20, line: 21, reason: `${'y'.repeat(1023)}…` });
+    expect(JSON.stringify(record).length).toBeLessThan(100_000);
+  });
+
   it('marks a finished record for a TTL policy after retentionDays, and unmarks it when replayed', async () => {
     const clock = Date.parse('2024-05-01T12:00:00.000Z');
     const kept = createFirestoreLedger({

@@ -20,6 +20,7 @@ import type {
   HistoryQuery,
   Ledger,
   RegisterRequest,
+  RowError,
   UnfinishedQuery,
 } from '../../ports.js';
 import {
@@ -337,23 +338,28 @@ function recordOf(document: DocumentData): FileRecord {
 /** The record with its free texts capped (see MAX_TEXT); unchanged when none is that long. */
 function bounded(record: FileRecord): FileRecord {
   const cap = (text: string) => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text);
+  const boundedErrors = (errors: RowError[]) =>
+    errors.slice(0, MAX_FIRST_ERRORS).map((error) => ({
+      ...error,
+      field: cap(error.field),
+      reason: cap(error.reason),
+    }));
   const { checkpoint, outcome } = record;
   return {
     ...record,
     checkpoint:
       checkpoint?.firstErrors === undefined
         ? checkpoint
-        : {
-            ...checkpoint,
-            firstErrors: checkpoint.firstErrors.slice(0, MAX_FIRST_ERRORS).map((error) => ({
-              ...error,
-              field: cap(error.field),
-              reason: cap(error.reason),
-            })),
-          },
+        : { ...checkpoint, firstErrors: boundedErrors(checkpoint.firstErrors) },
     outcome:
-      outcome?.error === undefined
+      outcome === null
         ? outcome
-        : { ...outcome, error: { code: outcome.error.code, message: cap(outcome.error.message) } },
+        : {
+            ...outcome,
+            ...(outcome.firstErrors ? { firstErrors: boundedErrors(outcome.firstErrors) } : {}),
+            ...(outcome.error
+              ? { error: { code: outcome.error.code, message: cap(outcome.error.message) } }
+              : {}),
+          },
   };
 }
