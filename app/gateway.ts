@@ -25,6 +25,7 @@ import {
 } from '../workers/ingest-file.js';
 import { versionRefusal } from '../workers/compiled-dataset.js';
 import { backfill, type BackfillRequest, type BackfillResult } from './backfill.js';
+import { replayListing, type ReplayListingRequest, type ReplayListingResult } from './replay-listing.js';
 import { createBackgroundIngestion } from './background-ingestion.js';
 import type { Logger } from './logger.js';
 import { meteredSink } from './metered-sink.js';
@@ -313,6 +314,10 @@ export function createGateway(options: GatewayOptions) {
       logger.info('replay scheduled', { key, version: object.version, dataset: dataset.name });
       return { version: object.version, dataset: dataset.name };
     },
+
+    /** Replays every current version under a prefix (and in a time range), one listing step per call. */
+    replayListing: (request: ReplayListingRequest): Promise<ReplayListingResult> =>
+      replayListing({ store, ledger, datasetForKey, wake: (ref) => background.wake(ref), logger }, request),
 
     fileStatus: (key: string): Promise<FileRecord | undefined> => ledger.latest(store.bucket, key),
 
