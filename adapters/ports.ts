@@ -92,6 +92,20 @@ export interface ObjectStore {
    * (S3 listings do not carry them). Fails BAD_REQUEST for a `limit` that is not an integer in 1-1000.
    */
   list(prefix: string, options?: ListOptions): Promise<ObjectPage>;
+  /**
+   * Copies `version` of `key` to `toKey`, bytes, content type and encoding alike, replacing whatever
+   * `toKey` holds, and answers the copy's metadata. Only while `version` is still `key`'s current version:
+   * otherwise (a newer upload replaced it, or the key is gone) it fails OBJECT_VERSION_GONE and `toKey`
+   * is left as it was, so a newer upload is never archived in an older one's name.
+   */
+  copy(key: string, version: string, toKey: string): Promise<ObjectInfo>;
+  /**
+   * Deletes `key` while `version` is its current version; otherwise (a newer upload replaced it, or the
+   * key is gone) fails OBJECT_VERSION_GONE and deletes nothing, so a newer upload is never deleted in an
+   * older one's name. Where the store cannot make the check and the delete one request (R2, stand-ins
+   * that ignore `If-Match`), an upload between the two is the only way around it.
+   */
+  delete(key: string, version: string): Promise<void>;
   createUploadUrl(request: UploadUrlRequest): Promise<SignedUpload>;
 }
 

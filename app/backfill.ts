@@ -4,9 +4,9 @@
  * listing pages up to a number of objects) and answers a cursor for the next step, so one call fits a
  * request's time limit however large the bucket.
  */
-import { DropgateError } from '../adapters/errors.js';
 import type { FileVersionRef, Ledger, ObjectStore } from '../adapters/ports.js';
 import type { CompiledDataset } from '../workers/compiled-dataset.js';
+import { instant, listingStep } from './listing-step.js';
 import type { Logger } from './logger.js';
 
 export interface BackfillRequest {
@@ -50,19 +50,14 @@ export interface BackfillDependencies {
   logger: Logger;
 }
 
-const DEFAULT_LIMIT = 10_000;
 const KEYS_SHOWN = 100;
 
 export async function backfill(
   { store, ledger, datasetForKey, wake, logger }: BackfillDependencies,
   request: BackfillRequest,
 ): Promise<BackfillResult> {
-  const since = request.since === undefined ? undefined : Date.parse(request.since);
-  if (since !== undefined && Number.isNaN(since)) {
-    throw new DropgateError('BAD_REQUEST', `since: ${request.since} is not an RFC 3339 date-time`);
-  }
+  const since = instant('since', request.since);
   const dryRun = request.dryRun ?? false;
-  const limit = request.limit ?? DEFAULT_LIMIT;
   const result: BackfillResult = {
     prefix: request.prefix,
     dryRun,
@@ -73,46 +68,39 @@ export async function backfill(
     older: 0,
     keys: [],
   };
-  let cursor = request.cursor;
-  do {
-    const page = await store.list(request.prefix, {
-      ...(cursor === undefined ? {} : { cursor }),
-      limit: Math.min(1_000, Math.max(1, limit - result.scanned)),
-    });
-    for (const object of page.objects) {
-      result.scanned++;
-      if (since !== undefined && Date.parse(object.updated) < since) {
-        result.older++;
-        continue;
-      }
-      const dataset = datasetForKey(object.key);
-      if (!dataset) {
-        result.unmatched++;
-        continue;
-      }
-      const ref = { bucket: store.bucket, key: object.key, version: object.version };
-      if (await ledger.get(ref)) {
-        result.known++;
-        continue;
-      }
-      if (!dryRun) {
-        const { changed } = await ledger.register(ref, {
-          dataset: dataset.name,
-          via: 'backfill',
-          request: 'ingest',
-        });
-        // A notification may have recorded it since the look-up: then it is that one's to ingest.
-        if (!changed) {
-          result.known++;
-          continue;
-        }
-        wake(ref);
-      }
-      result.recorded++;
-      if (result.keys.length < KEYS_SHOWN) result.keys.push(object.key);
+  const step = await listingStep(store, request, async (object) => {
+    if (since !== undefined && Date.parse(object.updated) < since) {
+      result.older++;
+      return;
     }
-    cursor = page.cursor;
-  } while (cursor !== undefined && result.scanned < limit);
+    const dataset = datasetForKey(object.key);
+    if (!dataset) {
+      result.unmatched++;
+      return;
+    }
+    const ref = { bucket: store.bucket, key: object.key, version: object.version };
+    if (await ledger.get(ref)) {
+      result.known++;
+      return;
+    }
+    if (!dryRun) {
+      const { changed } = await ledger.register(ref, {
+        dataset: dataset.name,
+        via: 'backfill',
+        request: 'ingest',
+      });
+      // A notification may have recorded it since the look-up: then it is that one's to ingest.
+      if (!changed) {
+        result.known++;
+        return;
+      }
+      wake(ref);
+    }
+    result.recorded++;
+    if (result.keys.length < KEYS_SHOWN) result.keys.push(object.key);
+  });
+  result.scanned = step.scanned;
+  const { cursor } = step;
   if (cursor !== undefined) result.cursor = cursor;
   logger.info(dryRun ? 'backfill dry run' : 'backfill step', {
     prefix: result.prefix,

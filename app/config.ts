@@ -50,6 +50,13 @@ const csvOptions = z
   })
   .strict();
 
+/** Where after-processing moves objects: a key prefix ending in "/" that the object's key is appended to. */
+const movePrefix = z
+  .string()
+  .min(2)
+  .max(1_024)
+  .regex(/^[^/].*\/$/, 'must be a key prefix ending in "/" (e.g. "archive/"), not starting with "/"');
+
 const datasetConfig = z
   .object({
     name: z
@@ -103,6 +110,21 @@ const datasetConfig = z
       })
       .strict()
       .default(defaultDecompressionLimits),
+    /** What becomes of an object once it is ingested and its events are durable; default keep. */
+    afterIngest: z
+      .discriminatedUnion('action', [
+        z.object({ action: z.literal('keep') }).strict(),
+        z.object({ action: z.literal('delete') }).strict(),
+        z.object({ action: z.literal('move'), prefix: movePrefix }).strict(),
+      ])
+      .default({ action: 'keep' }),
+    /** What becomes of a rejected object once its rejection is recorded; default keep. */
+    onRejected: z
+      .discriminatedUnion('action', [
+        z.object({ action: z.literal('keep') }).strict(),
+        z.object({ action: z.literal('move'), prefix: movePrefix }).strict(),
+      ])
+      .default({ action: 'keep' }),
   })
   .strict();
 

@@ -29,6 +29,7 @@ import {
 } from '../workers/ingest-file.js';
 import { versionRefusal } from '../workers/compiled-dataset.js';
 import { backfill, type BackfillRequest, type BackfillResult } from './backfill.js';
+import { replayListing, type ReplayListingRequest, type ReplayListingResult } from './replay-listing.js';
 import { createBackgroundIngestion } from './background-ingestion.js';
 import { fileObserver, withSpan } from './ingest-tracing.js';
 import type { Logger } from './logger.js';
@@ -92,8 +93,49 @@ export function createGateway(options: GatewayOptions) {
     ...options.ingest,
   };
 
-  /** The first dataset, in config order, whose glob matches the key. */
-  const datasetForKey = (key: string) => matchers.find(({ matches }) => matches(key))?.dataset;
+  /** Every prefix an after-processing action moves objects under, with the dataset that moves them there. */
+  const movedUnder = datasets.flatMap((dataset) =>
+    [dataset.afterIngest, dataset.onRejected].flatMap((action) =>
+      action?.action === 'move' ? [{ prefix: action.prefix, dataset: dataset.name }] : [],
+    ),
+  );
+  const movedPrefixOf = (key: string) => movedUnder.find(({ prefix }) => key.startsWith(prefix));
+
+  /**
+   * The first dataset, in config order, whose glob matches the key. A key under an archive or quarantine
+   * prefix matches none: an object moved there is never ingested again, whatever the globs say.
+   */
+  const datasetForKey = (key: string) =>
+    movedPrefixOf(key) ? undefined : matchers.find(({ matches }) => matches(key))?.dataset;
+
+  /**
+   * Runs the dataset's after-processing action on a file whose outcome the ledger has recorded, so its
+   * events are durable. A failed action leaves the record as it is (ingested, rejected): it is logged,
+   * and runs again when the file is replayed.
+   */
+  async function afterProcessing(dataset: CompiledDataset, result: IngestResult): Promise<void> {
+    if (result.status !== 'ingested' && result.status !== 'rejected') return;
+    const action = result.status === 'ingested' ? dataset.afterIngest : dataset.onRejected;
+    if (!action || action.action === 'keep') return;
+    const { objectKey: key, objectVersion: version } = result.summary;
+    const fields = { key, version, dataset: dataset.name, state: result.status, action: action.action };
+    try {
+      if (action.action === 'move') {
+        const moved = await store.copy(key, version, action.prefix + key);
+        await store.delete(key, version);
+        logger.info('file moved after processing', { ...fields, to: moved.key });
+      } else {
+        await store.delete(key, version);
+        logger.info('file deleted after processing', fields);
+      }
+    } catch (error) {
+      logger.warn('after-processing action failed', {
+        ...fields,
+        error: (error as Error).message,
+        code: (error as DropgateError).code,
+      });
+    }
+  }
 
   const datasetNamed = (name: string) => {
     const dataset = datasets.find((candidate) => candidate.name === name);
@@ -163,6 +205,7 @@ export function createGateway(options: GatewayOptions) {
         logger.warn('ingestion failed', { ...fields, error: result.error.message, code: result.error.code });
       else if ('summary' in result) logger.info('file finished', { ...fields, ...counts(result.summary) });
       else logger.info('file skipped', fields);
+      await afterProcessing(dataset, result);
       return result;
     });
   }
@@ -170,6 +213,15 @@ export function createGateway(options: GatewayOptions) {
   /** The notification span of each version waiting in the background queue, by `key\nversion`. */
   const waitingTraces = new Map<string, Context>();
   const traceKey = (ref: { key: string; version: string }) => `${ref.key}\n${ref.version}`;
+
+  /** Where the dataset's after-processing put `key`, if an object is there. */
+  async function movedTo(dataset: CompiledDataset, key: string): Promise<string | undefined> {
+    for (const action of [dataset.afterIngest, dataset.onRejected]) {
+      if (action?.action !== 'move') continue;
+      if (await store.stat(action.prefix + key)) return action.prefix + key;
+    }
+    return undefined;
+  }
 
   const background = createBackgroundIngestion({
     concurrency: options.background?.concurrency ?? 2,
@@ -227,6 +279,12 @@ export function createGateway(options: GatewayOptions) {
     }
     if (landing.bucket !== store.bucket) return ignored(`bucket ${landing.bucket} is not ${store.bucket}`);
     if (landing.kind !== 'finalized') return ignored(`a ${landing.kind} object is not ingested`);
+    const moved = movedPrefixOf(landing.key);
+    if (moved) {
+      return ignored(
+        `${moved.prefix} is where dataset ${moved.dataset} moves processed files; they are not ingested`,
+      );
+    }
     const dataset = datasetForKey(landing.key);
     if (!dataset) {
       logger.warn('no dataset matches the landed object', fields);
@@ -364,13 +422,26 @@ export function createGateway(options: GatewayOptions) {
       const dataset = datasetForKey(key);
       if (!dataset) throw new DropgateError('NO_DATASET_MATCHES', `no dataset's match pattern covers ${key}`);
       const object = await store.stat(key);
-      if (!object) throw new DropgateError('OBJECT_NOT_FOUND', `${store.bucket}/${key} does not exist`);
+      if (!object) {
+        const moved = await movedTo(dataset, key);
+        throw new DropgateError(
+          'OBJECT_NOT_FOUND',
+          moved
+            ? `${store.bucket}/${key} was moved to ${moved} after it was processed; copy it back to ${key} to replay it`
+            : `${store.bucket}/${key} does not exist`,
+          { context: { key, ...(moved ? { movedTo: moved } : {}) } },
+        );
+      }
       const ref = { bucket: store.bucket, key, version: object.version };
       await ledger.register(ref, { dataset: dataset.name, via: 'admin-replay', request: 'replay' });
       background.wake(ref);
       logger.info('replay scheduled', { key, version: object.version, dataset: dataset.name });
       return { version: object.version, dataset: dataset.name };
     },
+
+    /** Replays every current version under a prefix (and in a time range), one listing step per call. */
+    replayListing: (request: ReplayListingRequest): Promise<ReplayListingResult> =>
+      replayListing({ store, ledger, datasetForKey, wake: (ref) => background.wake(ref), logger }, request),
 
     fileStatus: (key: string): Promise<FileRecord | undefined> => ledger.latest(store.bucket, key),
 

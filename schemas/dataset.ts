@@ -87,6 +87,10 @@ export interface DatasetDefinition {
   csv: CsvOptions;
   /** Bounds on what a gzip file may decompress to; the defaults when absent. */
   decompression?: DecompressionLimits;
+  /** What becomes of an ingested object once its events are durable (config `afterIngest`); keep when absent. */
+  afterIngest?: { action: 'keep' | 'delete' } | { action: 'move'; prefix: string };
+  /** What becomes of a rejected object once its rejection is recorded (config `onRejected`); keep when absent. */
+  onRejected?: { action: 'keep' } | { action: 'move'; prefix: string };
 }
 
 /**

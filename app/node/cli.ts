@@ -1,6 +1,7 @@
 /**
  * The `dropgate` command: `serve` runs the gateway, `ingest <file> --dataset <name>` runs one local file
- * through the pipeline, `replay <objectKey>` re-ingests a landed object. `ingest` and `replay` print one
+ * through the pipeline, `replay <objectKey>` re-ingests a landed object and `replay --prefix` every object
+ * under a prefix. `ingest` and `replay` print one
  * JSON summary line and exit non-zero when the file is rejected (2) or ingestion fails (3); `backfill`
  * lists the bucket and ingests every object version the ledger never saw; `files` prints the load history
  * (a table, or JSON lines with `--json`) from the ledger; `schemas check` compares each dataset's schema
@@ -51,6 +52,7 @@ const USAGE = `usage:
   dropgate serve [--config <file>]
   dropgate ingest <file> --dataset <name> [--config <file>] [--force]
   dropgate replay <objectKey> [--config <file>]
+  dropgate replay --prefix <prefix> [--since <RFC 3339 time>] [--until <RFC 3339 time>] [--dry-run] [--config <file>]
   dropgate backfill [--prefix <prefix>] [--since <RFC 3339 time>] [--dry-run] [--config <file>]
   dropgate files [--prefix <prefix>] [--dataset <name>] [--state <state>] [--since <RFC 3339 time>]
                  [--until <RFC 3339 time>] [--limit <rows, default 100>] [--json] [--config <file>]
@@ -68,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string' },
         dataset: { type: 'string' },
         force: { type: 'boolean', default: false },
-        prefix: { type: 'string', default: '' },
+        prefix: { type: 'string' },
         since: { type: 'string' },
         until: { type: 'string' },
         state: { type: 'string' },
@@ -95,12 +97,21 @@ export async function main(argv: string[]): Promise<number> {
       if (!target || extra.length > 0 || !values.dataset) return usage(64);
       return ingestLocalFile(config, target, values.dataset, values.force);
     case 'replay':
+      if (values.prefix !== undefined) {
+        if (target) return usage(64, 'give an object key or --prefix, not both');
+        return replayPrefix(config, {
+          prefix: values.prefix,
+          ...(values.since === undefined ? {} : { since: values.since }),
+          ...(values.until === undefined ? {} : { until: values.until }),
+          dryRun: values['dry-run'],
+        });
+      }
       if (!target || extra.length > 0) return usage(64);
       return replay(config, target);
     case 'backfill':
       if (target) return usage(64);
       return backfillBucket(config, {
-        prefix: values.prefix,
+        prefix: values.prefix ?? '',
         ...(values.since === undefined ? {} : { since: values.since }),
         dryRun: values['dry-run'],
       });
@@ -343,6 +354,33 @@ function printable(text: string): string {
 }
 
 /**
+ * `replay --prefix`: asks for a replay of every current version under the prefix (and in the time range),
+ * step by step through the listing, then ingests them here. Prints one JSON line with the totals.
+ */
+function replayPrefix(
+  config: LoadedConfig,
+  request: { prefix: string; since?: string; until?: string; dryRun: boolean },
+): Promise<number> {
+  return withCliGateway(config, undefined, async (gateway) => {
+    const totals = { scanned: 0, matched: 0, replayed: 0, new: 0 };
+    const skipped = { noDataset: 0, outsideRange: 0, inProgress: 0 };
+    let cursor: string | undefined;
+    do {
+      const step = await gateway.replayListing({ ...request, ...(cursor ? { cursor } : {}) });
+      for (const name of Object.keys(totals) as Array<keyof typeof totals>) totals[name] += step[name];
+      for (const name of Object.keys(skipped) as Array<keyof typeof skipped>)
+        skipped[name] += step.skipped[name];
+      cursor = step.cursor;
+    } while (cursor);
+    await gateway.idle();
+    process.stdout.write(
+      `${JSON.stringify({ prefix: request.prefix, dryRun: request.dryRun, ...totals, skipped })}\n`,
+    );
+    return 0;
+  });
+}
+
+/**
  * Runs `use` with a gateway over the config's adapters in this process (no HTTP), then lets go of the
  * threads and adapters (the local ledger's lock among them), however `use` ended.
  */
@@ -503,7 +541,8 @@ function owner(): string {
   return `${hostname()}:${process.pid}:cli:${randomUUID().slice(0, 8)}`;
 }
 
-function usage(status: number): number {
+function usage(status: number, problem?: string): number {
+  if (problem) process.stderr.write(`dropgate: ${problem}\n`);
   (status === 0 ? process.stdout : process.stderr).write(`${USAGE}\n`);
   return status;
 }

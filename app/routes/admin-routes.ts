@@ -1,6 +1,6 @@
 /**
- * Operator endpoints, admin token only: replay a file by key, backfill what the ledger never saw, read the
- * load history and a file's ingestion state.
+ * Operator endpoints, admin token only: replay a file by key or every file under a prefix, backfill what
+ * the ledger never saw, read the load history and a file's ingestion state.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -22,6 +22,40 @@ const backfillRequest = z
   })
   .strict();
 
+/** `{ objectKey }` replays one file; `{ prefix, ... }` every file a listing step finds. */
+const replayRequest = z
+  .object({
+    objectKey: z.string().min(1).optional(),
+    prefix: z.string().max(1_024).optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
+    dryRun: z.boolean().optional(),
+    cursor: z.string().min(1).max(4_096).optional(),
+    limit: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict()
+  .superRefine((body, context) => {
+    if (body.objectKey !== undefined && body.prefix !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['prefix'],
+        message: 'give either objectKey (one file) or prefix (every file under it), not both',
+      });
+    } else if (body.objectKey === undefined && body.prefix === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['objectKey'],
+        message: 'give objectKey (one file) or prefix (every file under it)',
+      });
+    } else if (body.objectKey !== undefined) {
+      for (const field of ['since', 'until', 'dryRun', 'cursor', 'limit'] as const) {
+        if (body[field] !== undefined) {
+          context.addIssue({ code: 'custom', path: [field], message: 'goes with prefix, not objectKey' });
+        }
+      }
+    }
+  });
+
 export function adminRoutes({ gateway, auth }: AppDependencies): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
 
@@ -33,7 +67,11 @@ export function adminRoutes({ gateway, auth }: AppDependencies): Hono<AppEnv> {
   });
 
   routes.post('/admin/replay', async (context) => {
-    const { objectKey } = await jsonBody(context, z.object({ objectKey: z.string().min(1) }).strict());
+    const { objectKey, prefix, ...range } = await jsonBody(context, replayRequest);
+    if (objectKey === undefined) {
+      const result = await gateway.replayListing({ prefix: prefix!, ...range });
+      return context.json(result, result.dryRun || result.replayed + result.new === 0 ? 200 : 202);
+    }
     const scheduled = await gateway.replay(objectKey);
     return context.json(
       {

@@ -335,6 +335,55 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
       });
     });
 
+    describe('copy and delete (after-processing actions)', () => {
+      it('copies a version to another key, replacing what it held, and leaves the source', async () => {
+        const source = await put('vendors/acme/orders/a.csv', 'id,amount\n1,2\n');
+        await put('archive/vendors/acme/orders/a.csv', 'older archive\n');
+        const copy = await store.copy(source.key, source.version, 'archive/vendors/acme/orders/a.csv');
+        expect(copy).toMatchObject({
+          bucket: store.bucket,
+          key: 'archive/vendors/acme/orders/a.csv',
+          size: 14,
+        });
+        expect(await store.stat(copy.key)).toMatchObject({ version: copy.version, size: 14 });
+        const bytes = await readAll(await store.read(copy.key, copy.version));
+        expect(new TextDecoder().decode(bytes)).toBe('id,amount\n1,2\n');
+        expect((await store.stat(source.key))?.version).toBe(source.version);
+      });
+
+      it('copies nothing of a version a newer upload replaced', async () => {
+        const old = await put('vendors/acme/orders/b.csv', 'old\n');
+        const newer = await put('vendors/acme/orders/b.csv', 'newer\n');
+        expect(newer.version).not.toBe(old.version);
+        await expectCode(store.copy(old.key, old.version, 'archive/b.csv'), 'OBJECT_VERSION_GONE');
+        expect(await store.stat('archive/b.csv')).toBeUndefined();
+        await expectCode(
+          store.copy('vendors/acme/orders/none.csv', old.version, 'archive/c.csv'),
+          'OBJECT_VERSION_GONE',
+        );
+        expect(await store.stat('archive/c.csv')).toBeUndefined();
+      });
+
+      it('deletes the current version: gone from stat and from the listing', async () => {
+        const info = await put('vendors/acme/orders/d.csv', 'x\n');
+        await put('vendors/acme/orders/e.csv', 'y\n');
+        await store.delete(info.key, info.version);
+        expect(await store.stat(info.key)).toBeUndefined();
+        const page = await store.list('vendors/acme/orders/');
+        expect(page.objects.map((object) => object.key)).toEqual(['vendors/acme/orders/e.csv']);
+        await expectCode(store.delete(info.key, info.version), 'OBJECT_VERSION_GONE');
+      });
+
+      it("never deletes a newer upload in an older version's name", async () => {
+        const old = await put('vendors/acme/orders/f.csv', 'old\n');
+        const newer = await put('vendors/acme/orders/f.csv', 'newer\n');
+        await expectCode(store.delete(old.key, old.version), 'OBJECT_VERSION_GONE');
+        expect((await store.stat(newer.key))?.version).toBe(newer.version);
+        const bytes = await readAll(await store.read(newer.key, newer.version));
+        expect(new TextDecoder().decode(bytes)).toBe('newer\n');
+      });
+    });
+
     describe('upload URLs', () => {
       const key = 'vendors/acme/orders/2024-05-01.csv';
       const request = { key, maxBytes: 5_000, contentType: 'text/csv', expiresInSeconds: 600 };

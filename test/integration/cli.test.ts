@@ -232,6 +232,68 @@ describe('dropgate replay', () => {
   });
 });
 
+describe('dropgate replay --prefix', () => {
+  beforeEach(async () => {
+    for (const name of ['a.csv', 'b.csv']) {
+      const path = join(dataDir(), 'bucket', 'vendors', 'acme', 'orders', name);
+      await mkdir(join(path, '..'), { recursive: true });
+      await writeFile(path, ordersFile(3).csv);
+    }
+  });
+
+  it('says what it would replay with --dry-run, then ingests every object under the prefix', async () => {
+    const dry = await runCli(['replay', '--prefix', 'vendors/acme/', '--dry-run'], directory);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(summaryLine(dry)).toEqual({
+      prefix: 'vendors/acme/',
+      dryRun: true,
+      scanned: 2,
+      matched: 2,
+      replayed: 0,
+      new: 2,
+      skipped: { noDataset: 0, outsideRange: 0, inProgress: 0 },
+    });
+    expect(await readTopic(dataDir(), 'dropgate.files')).toHaveLength(0);
+
+    const first = await runCli(['replay', '--prefix', 'vendors/acme/'], directory);
+    expect(summaryLine(first)).toMatchObject({ dryRun: false, new: 2, replayed: 0 });
+    const second = await runCli(
+      [
+        'replay',
+        '--prefix',
+        'vendors/',
+        '--since',
+        '2000-01-01T00:00:00Z',
+        '--until',
+        '2999-01-01T00:00:00Z',
+      ],
+      directory,
+    );
+    expect(second.code, second.stderr).toBe(0);
+    expect(summaryLine(second)).toMatchObject({ new: 0, replayed: 2 });
+    const summaries = await readTopic<FileSummaryData>(dataDir(), 'dropgate.files');
+    expect(summaries.map((summary) => [summary.data.objectKey, summary.data.replay]).sort()).toEqual([
+      ['vendors/acme/orders/a.csv', 0],
+      ['vendors/acme/orders/a.csv', 1],
+      ['vendors/acme/orders/b.csv', 0],
+      ['vendors/acme/orders/b.csv', 1],
+    ]);
+  });
+
+  it('refuses a key and --prefix together, and a range that ends before it starts', async () => {
+    const both = await runCli(['replay', 'vendors/acme/orders/a.csv', '--prefix', 'vendors/'], directory);
+    expect(both.code).toBe(64);
+    expect(both.stderr).toContain('not both');
+    const backwards = await runCli(
+      ['replay', '--prefix', '', '--since', '2024-02-01T00:00:00Z', '--until', '2024-01-01T00:00:00Z'],
+      directory,
+    );
+    expect(backwards.code).toBe(1);
+    expect(backwards.stderr).toContain('must be before until');
+    expect(await readTopic(dataDir(), 'dropgate.files')).toHaveLength(0);
+  });
+});
+
 describe('dropgate backfill', () => {
   beforeEach(async () => {
     for (const name of ['a.csv', 'b.csv']) {

@@ -47,6 +47,8 @@ function countingStore(inner: ObjectStore): { store: ObjectStore; reads: Reads }
     stat: (key) => inner.stat(key),
     createUploadUrl: (request) => inner.createUploadUrl(request),
     list: (prefix, options) => inner.list(prefix, options),
+    copy: (key, version, toKey) => inner.copy(key, version, toKey),
+    delete: (key, version) => inner.delete(key, version),
     async read() {
       reads.wholeReads++;
       throw new Error('the Parquet path must read by byte ranges only');

@@ -193,6 +193,37 @@ export function createGcsObjectStore(options: GcsObjectStoreOptions): ObjectStor
       }
     },
 
+    async copy(key, version, toKey) {
+      const source = pinned(key, version);
+      try {
+        // The SDK's copy takes no source precondition: the live generation is checked first, and the
+        // copy names the generation, so it copies exactly these bytes (a replaced one, in an unversioned
+        // bucket, is gone: 404).
+        const [live] = await bucket.file(key).getMetadata();
+        if (String((live as ObjectMetadata).generation) !== version) {
+          throw new DropgateError(
+            'OBJECT_VERSION_GONE',
+            `gs://${bucketName}/${key} is no longer generation ${version}: a newer upload replaced it`,
+            { context: { bucket: bucketName, key, version } },
+          );
+        }
+        const [copied] = await source.copy(bucket.file(assertSafeKey(toKey)));
+        const [metadata] = await copied.getMetadata();
+        return infoOf(metadata as ObjectMetadata);
+      } catch (error) {
+        throw preconditionError(error, bucketName, key, version);
+      }
+    },
+
+    async delete(key, version) {
+      pinned(key, version);
+      try {
+        await bucket.file(key).delete({ ifGenerationMatch: version });
+      } catch (error) {
+        throw preconditionError(error, bucketName, key, version);
+      }
+    },
+
     async createUploadUrl(request): Promise<SignedPutUpload> {
       const key = assertSafeKey(request.key);
       const { expiresInSeconds, maxBytes } = request;
@@ -290,6 +321,19 @@ function storeError(error: unknown, bucket: string, key: string, version?: strin
   if (status === 416) return fail('BAD_REQUEST', `the range asked of ${object} is past its end`);
   // 408, 429, 5xx, and failures without a status (a reset connection, a checksum mismatch): retry.
   return fail('OBJECT_READ_FAILED', `GCS did not serve ${object}`);
+}
+
+/** A failed `ifGenerationMatch` (412) or a missing object (404): the generation is no longer the live one. */
+function preconditionError(error: unknown, bucket: string, key: string, version: string): DropgateError {
+  const status = statusOf(error);
+  if (status === 412 || status === 404) {
+    return new DropgateError(
+      'OBJECT_VERSION_GONE',
+      `gs://${bucket}/${key} is no longer generation ${version} (replaced or deleted)`,
+      { cause: error, context: { bucket, key, version, status } },
+    );
+  }
+  return storeError(error, bucket, key, version);
 }
 
 /**

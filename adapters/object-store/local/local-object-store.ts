@@ -6,7 +6,18 @@
  * entering only the directories that can hold keys under the prefix and after the cursor.
  */
 import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, open, readdir, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import {
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  rename,
+  rm,
+  stat,
+  type FileHandle,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BigIntStats, Dirent } from 'node:fs';
 import { DropgateError } from '../../errors.js';
@@ -188,6 +199,41 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         objects.push(object);
       }
       return { objects };
+    },
+    async copy(key, version, toKey) {
+      // The read is pinned to the version on its open descriptor; the copy lands whole, as an upload does.
+      const bytes = await store.read(key, version);
+      return store.receive(toKey, bytes, { maxBytes: Number.POSITIVE_INFINITY, contentType: '' });
+    },
+    async delete(key, version) {
+      // No conditional unlink exists: the file is taken aside by an atomic rename, then checked. A newer
+      // upload taken aside by mistake goes back, unless an even newer one has landed since.
+      const path = pathOf(key);
+      const aside = join(options.temporaryDirectory, `${randomUUID()}.delete`);
+      try {
+        await rename(path, aside);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        throw new DropgateError('OBJECT_VERSION_GONE', `${bucket}/${key} no longer exists`, {
+          context: { key, version },
+        });
+      }
+      const taken = infoOf(key, await stat(aside, { bigint: true })).version;
+      if (taken !== version) {
+        await link(aside, path).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EEXIST') throw error;
+        });
+        await rm(aside, { force: true });
+        throw new DropgateError(
+          'OBJECT_VERSION_GONE',
+          `${bucket}/${key} was replaced: version ${version} is gone`,
+          {
+            context: { key, version, current: taken },
+          },
+        );
+      }
+      await rm(aside, { force: true });
+      await syncDirectory(dirname(path));
     },
     createUploadUrl: async (request) => signer.sign({ ...request, key: assertSafeKey(request.key) }),
     async verifyUpload(url, contentType) {

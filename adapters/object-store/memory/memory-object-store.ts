@@ -40,6 +40,16 @@ export function createMemoryObjectStore(
     return stored;
   };
 
+  /** The stored `version` of `key` while it is the current one; OBJECT_VERSION_GONE otherwise. */
+  const currentVersion = (key: string, version: string) => {
+    if (current.get(key) !== version) {
+      throw new DropgateError('OBJECT_VERSION_GONE', `${bucket}/${key} is no longer version ${version}`, {
+        context: { key, version },
+      });
+    }
+    return versionOf(key, version);
+  };
+
   const store: MemoryObjectStore = {
     bucket,
     source: `//dropgate.local/buckets/${bucket}`,
@@ -69,6 +79,17 @@ export function createMemoryObjectStore(
       const page = keys.slice(0, size);
       const objects = page.map((key) => ({ ...versionOf(key, current.get(key)!).info }));
       return keys.length > size ? { objects, cursor: page[page.length - 1] } : { objects };
+    },
+    async copy(key, version, toKey) {
+      const stored = currentVersion(key, version);
+      return store.put(toKey, stored.bytes, {
+        ...(stored.info.contentType ? { contentType: stored.info.contentType } : {}),
+        ...(stored.info.contentEncoding ? { contentEncoding: stored.info.contentEncoding } : {}),
+      });
+    },
+    async delete(key, version) {
+      currentVersion(key, version);
+      current.delete(key);
     },
     createUploadUrl: async (request) => signer.sign({ ...request, key: assertSafeKey(request.key) }),
     async verifyUpload(url, contentType) {

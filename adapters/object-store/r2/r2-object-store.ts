@@ -36,6 +36,7 @@ export interface R2BucketBinding {
     value: Uint8Array | string | ReadableStream,
     options?: unknown,
   ): Promise<R2ObjectLike | null>;
+  delete(key: string): Promise<void>;
   list(options?: {
     prefix?: string;
     cursor?: string;
@@ -147,6 +148,24 @@ export function createR2ObjectStore(options: R2ObjectStoreOptions): ObjectStore 
       if (start >= last) return new Uint8Array(0);
       const object = await getPinned(key, version, { offset: start, length: last - start });
       return new Uint8Array(await (object as R2ObjectBodyLike).arrayBuffer());
+    },
+
+    async copy(key, version, toKey) {
+      const object = await getPinned(assertSafeKey(key), version);
+      const copied = await guarded('put', toKey, () =>
+        binding.put(assertSafeKey(toKey), object.body, {
+          ...(object.httpMetadata ? { httpMetadata: object.httpMetadata } : {}),
+        }),
+      );
+      if (!copied) throw new DropgateError('INTERNAL', `R2 put of ${bucket}/${toKey} answered nothing`);
+      return infoOf(copied);
+    },
+
+    async delete(key, version) {
+      // The binding's delete takes no condition: the check and the delete are two calls.
+      const object = await guarded('head', key, () => binding.head(assertSafeKey(key)));
+      if (!object || object.etag !== version) throw gone(key, version);
+      await guarded('delete', key, () => binding.delete(key));
     },
 
     async list(prefix, { cursor, limit } = {}) {

@@ -1,5 +1,7 @@
 /** Object store `s3`: an S3 bucket (or an S3-compatible one: MinIO, R2's S3 API), reads pinned to a version. */
 import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -128,6 +130,22 @@ export async function createS3ObjectStore(options: S3ObjectStoreOptions): Promis
     return answer;
   }
 
+  const gone = (key: string, version: string) =>
+    new DropgateError('OBJECT_VERSION_GONE', `s3://${bucket}/${key} is no longer version ${version}`, {
+      context: { key, version },
+    });
+
+  /**
+   * The pin of `version` while it is `key`'s current version. Checked by a HeadObject first because a
+   * version id also names a replaced version, and because stand-ins (s3rver) ignore `If-Match`.
+   */
+  async function currentPin(key: string, version: string): Promise<S3VersionPin> {
+    const pin = pinOf(key, version);
+    const current = await head(key);
+    if (current?.version !== version) throw gone(key, version);
+    return pin;
+  }
+
   /** Whether `version` is still what `key` serves: a broken read of a replaced version cannot succeed later. */
   async function stillCurrent(key: string, version: string): Promise<boolean> {
     const pin = parseS3ObjectVersion(version);
@@ -229,6 +247,44 @@ export async function createS3ObjectStore(options: S3ObjectStoreOptions): Promis
       return answer.IsTruncated && answer.NextContinuationToken
         ? { objects, cursor: answer.NextContinuationToken }
         : { objects };
+    },
+
+    async copy(key, version, toKey) {
+      const pin = await currentPin(key, version);
+      const source = `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+      try {
+        await client.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: assertSafeKey(toKey),
+            ...('versionId' in pin
+              ? { CopySource: `${source}?versionId=${encodeURIComponent(pin.versionId)}` }
+              : { CopySource: source, CopySourceIfMatch: `"${pin.etag}"` }),
+          }),
+        );
+      } catch (error) {
+        throw statusOf(error) === 412 ? gone(key, version) : s3Error(error, { bucket, key, version });
+      }
+      const copied = await head(toKey);
+      if (!copied)
+        throw new DropgateError('INTERNAL', `the copy of s3://${bucket}/${key} at ${toKey} vanished`);
+      return copied;
+    },
+
+    async delete(key, version) {
+      const pin = await currentPin(key, version);
+      try {
+        // A version id deletes exactly that version; `If-Match` (S3 since 2024) refuses a replaced object.
+        await client.send(
+          new DeleteObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            ...('versionId' in pin ? { VersionId: pin.versionId } : { IfMatch: `"${pin.etag}"` }),
+          }),
+        );
+      } catch (error) {
+        throw statusOf(error) === 412 ? gone(key, version) : s3Error(error, { bucket, key, version });
+      }
     },
 
     createUploadUrl: async (request) => signer.sign({ ...request, key: assertSafeKey(request.key) }),

@@ -15,6 +15,8 @@ function overriding(
     readRange: reads.readRange ?? ((key, version, start, end) => store.readRange(key, version, start, end)),
     createUploadUrl: (request) => store.createUploadUrl(request),
     list: (prefix, options) => store.list(prefix, options),
+    copy: (key, version, toKey) => store.copy(key, version, toKey),
+    delete: (key, version) => store.delete(key, version),
   };
 }
 

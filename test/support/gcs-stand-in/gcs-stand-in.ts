@@ -542,6 +542,44 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
     response.end();
   }
 
+  /**
+   * objects.rewrite in one call (`done: true`): the source generation (`sourceGeneration`, or the live one
+   * under `ifSourceGenerationMatch`) copied to the destination, whose own `ifGenerationMatch` also holds.
+   */
+  function rewrite(
+    response: ServerResponse,
+    [sourceBucket, sourceName, destinationBucket, destinationName]: [string, string, string, string],
+    query: URLSearchParams,
+  ) {
+    const sourceQuery = new URLSearchParams();
+    const generation = query.get('sourceGeneration');
+    if (generation !== null) sourceQuery.set('generation', generation);
+    const sourceMatch = query.get('ifSourceGenerationMatch');
+    if (sourceMatch !== null) sourceQuery.set('ifGenerationMatch', sourceMatch);
+    const source = find(sourceBucket, sourceName, sourceQuery);
+    const destinationQuery = new URLSearchParams();
+    const destinationMatch = query.get('ifGenerationMatch');
+    if (destinationMatch !== null) destinationQuery.set('ifGenerationMatch', destinationMatch);
+    const copy = write(
+      destinationBucket,
+      destinationName,
+      source.bytes,
+      {
+        contentType: source.contentType,
+        ...(source.contentEncoding ? { contentEncoding: source.contentEncoding } : {}),
+      },
+      destinationQuery,
+    );
+    const size = String(copy.bytes.byteLength);
+    return sendJson(response, 200, {
+      kind: 'storage#rewriteResponse',
+      totalBytesRewritten: size,
+      objectSize: size,
+      done: true,
+      resource: metadataOf(copy),
+    });
+  }
+
   async function handle(request: IncomingMessage, response: ServerResponse) {
     const rawUrl = request.url ?? '/';
     requests.push(`${request.method} ${rawUrl}`);
@@ -565,6 +603,14 @@ export async function startGcsStandIn(options: GcsStandInOptions = {}): Promise<
       return upload(request, response, decodeURIComponent(match[1]!), query);
     }
     const jsonPath = path.replace(/^\/storage\/v1(?=\/)/, '').replace(/^\/download\/storage\/v1(?=\/)/, '');
+    match = /^\/b\/([^/]+)\/o\/(.+)\/rewriteTo\/b\/([^/]+)\/o\/(.+)$/.exec(jsonPath);
+    if (match && request.method === 'POST') {
+      return rewrite(
+        response,
+        match.slice(1).map(decodeURIComponent) as [string, string, string, string],
+        query,
+      );
+    }
     match = /^\/b\/([^/]+)\/o\/(.+)$/.exec(jsonPath);
     if (match) {
       const bucketName = decodeURIComponent(match[1]!);
