@@ -3,22 +3,13 @@
  * vendor asks for an upload URL, PUTs the file to the bucket with the headers it was given, and the
  * landing of that generation (as a bucket notification reports it) is ingested from the bucket.
  */
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readTopic } from './support/events.js';
-import { useGcsStandIn } from './support/gcs.js';
+import { startGcsGateway as startGcsGatewayWith, useGcsStandIn } from './support/gcs.js';
 import { ordersFile } from './support/orders-csv.js';
 import { PACKAGE_ROOT } from './support/child-gateway.js';
-import {
-  ADMIN_TOKEN,
-  call,
-  loadTestConfig,
-  makeTemporaryDirectory,
-  requestUpload,
-  startIn,
-  type TestGateway,
-} from './support/test-gateway.js';
+import { ADMIN_TOKEN, call, requestUpload, type TestGateway } from './support/test-gateway.js';
 
 const gcs = useGcsStandIn();
 const BUCKET = 'vendor-drop';
@@ -38,27 +29,9 @@ const orders = {
   deadLetterTopic: 'orders.dead-letter',
 };
 
-/** A gateway over the stand-in's bucket, its key file given relative to the config file. */
-async function startGcsGateway(extra: Record<string, unknown> = {}): Promise<TestGateway> {
-  gcs.standIn.createBucket(BUCKET);
-  const directory = await makeTemporaryDirectory();
-  await mkdir(join(directory, 'keys'));
-  await copyFile(gcs.account.keyFile, join(directory, 'keys', 'dropgate.json'));
-  await writeFile(
-    join(directory, 'dropgate.config.json'),
-    JSON.stringify({
-      store: { type: 'gcs', bucket: BUCKET, keyFile: 'keys/dropgate.json' },
-      intake: [],
-      datasets: [orders],
-      ...extra,
-    }),
-  );
-  try {
-    return await startIn(directory, await loadTestConfig(directory));
-  } catch (error) {
-    await rm(directory, { recursive: true, force: true });
-    throw error;
-  }
+/** A gateway over the stand-in's bucket, the local upload intake off. */
+function startGcsGateway(extra: Record<string, unknown> = {}): Promise<TestGateway> {
+  return startGcsGatewayWith(gcs, BUCKET, { intake: [], datasets: [orders], ...extra });
 }
 
 async function vendorUpload(target: TestGateway, filename: string, body: string) {

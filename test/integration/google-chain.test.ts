@@ -7,7 +7,6 @@
  * generation; a redelivered notification publishes nothing; an overwrite is ingested as its own version.
  */
 import { PubSub } from '@google-cloud/pubsub';
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredObject } from '../support/gcs-stand-in/gcs-stand-in.js';
@@ -15,18 +14,10 @@ import { notificationAttributes, objectResource } from '../support/gcs-notificat
 import { emulatedProject, type EmulatedProject } from '../support/pubsub-emulator.js';
 import { waitFor } from './support/data-dir.js';
 import { readTopic, type CloudEvent } from './support/events.js';
-import { useGcsStandIn } from './support/gcs.js';
+import { startGcsGateway, useGcsStandIn } from './support/gcs.js';
 import { ordersFile } from './support/orders-csv.js';
 import { PACKAGE_ROOT } from './support/child-gateway.js';
-import {
-  ADMIN_TOKEN,
-  call,
-  loadTestConfig,
-  makeTemporaryDirectory,
-  requestUpload,
-  startIn,
-  type TestGateway,
-} from './support/test-gateway.js';
+import { ADMIN_TOKEN, call, requestUpload, type TestGateway } from './support/test-gateway.js';
 
 const gcs = useGcsStandIn();
 const BUCKET = 'vendor-drop-chain';
@@ -49,7 +40,6 @@ beforeAll(async () => {
   await project.createTopics(...TOPICS);
   pubsub = new PubSub({ projectId: project.projectId });
   await pubsub.createTopic(NOTIFICATIONS);
-  gcs.standIn.createBucket(BUCKET);
   // What the bucket's notification configuration does: one message per stored generation, JSON_API_V1.
   gcs.standIn.onFinalize((object) => {
     if (object.bucket !== BUCKET) return;
@@ -97,36 +87,23 @@ const orders = {
 };
 
 /** A gateway over the stand-in's bucket: the Google adapters, or the local sink and ledger as reference. */
-async function startGoogleGateway(reference: boolean): Promise<TestGateway> {
-  const directory = await makeTemporaryDirectory();
-  await mkdir(join(directory, 'keys'));
-  await copyFile(gcs.account.keyFile, join(directory, 'keys', 'dropgate.json'));
-  await writeFile(
-    join(directory, 'dropgate.config.json'),
-    JSON.stringify({
-      store: { type: 'gcs', bucket: BUCKET, keyFile: 'keys/dropgate.json' },
-      ...(reference
-        ? { intake: [] }
-        : {
-            // The emulator's pushes carry no OIDC token (google-push.security tests the verification).
-            intake: [{ type: 'gcs-pubsub-push', auth: 'none' }],
-            sink: { type: 'pubsub', projectId: project.projectId },
-            ledger: {
-              type: 'firestore',
-              projectId: project.projectId,
-              collectionPrefix: `${project.projectId}-`,
-            },
-          }),
-      ingestThreads: 0,
-      datasets: [orders],
-    }),
-  );
-  try {
-    return await startIn(directory, await loadTestConfig(directory));
-  } catch (error) {
-    await rm(directory, { recursive: true, force: true });
-    throw error;
-  }
+function startGoogleGateway(reference: boolean): Promise<TestGateway> {
+  return startGcsGateway(gcs, BUCKET, {
+    ...(reference
+      ? { intake: [] }
+      : {
+          // The emulator's pushes carry no OIDC token (google-push.security tests the verification).
+          intake: [{ type: 'gcs-pubsub-push', auth: 'none' }],
+          sink: { type: 'pubsub', projectId: project.projectId },
+          ledger: {
+            type: 'firestore',
+            projectId: project.projectId,
+            collectionPrefix: `${project.projectId}-`,
+          },
+        }),
+    ingestThreads: 0,
+    datasets: [orders],
+  });
 }
 
 async function vendorUploads(gateway: TestGateway, filename: string, body: string) {

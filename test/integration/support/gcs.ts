@@ -2,6 +2,8 @@
  * A GCS stand-in for one test file, with a service account it trusts and STORAGE_EMULATOR_HOST pointing
  * the SDK at it, as an operator points it at an emulator.
  */
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { startGcsStandIn, type GcsStandIn } from '../../support/gcs-stand-in/gcs-stand-in.js';
 import {
@@ -9,6 +11,7 @@ import {
   type TestServiceAccount,
 } from '../../support/gcs-stand-in/service-account.js';
 import { createTemporaryDirectory, type TemporaryDirectory } from '../../contract/temporary-directory.js';
+import { loadTestConfig, makeTemporaryDirectory, startIn, type TestGateway } from './test-gateway.js';
 
 export interface GcsFixture {
   standIn: GcsStandIn;
@@ -37,4 +40,29 @@ export function useGcsStandIn(): GcsFixture {
     await directory?.remove();
   });
   return fixture;
+}
+
+/**
+ * A gateway whose config file is `config` with the `gcs` store over the stand-in's `bucket` (created here),
+ * its key file given relative to the config file, as an operator writes it.
+ */
+export async function startGcsGateway(
+  gcs: GcsFixture,
+  bucket: string,
+  config: Record<string, unknown>,
+): Promise<TestGateway> {
+  gcs.standIn.createBucket(bucket);
+  const directory = await makeTemporaryDirectory();
+  await mkdir(join(directory, 'keys'));
+  await copyFile(gcs.account.keyFile, join(directory, 'keys', 'dropgate.json'));
+  await writeFile(
+    join(directory, 'dropgate.config.json'),
+    JSON.stringify({ store: { type: 'gcs', bucket, keyFile: 'keys/dropgate.json' }, ...config }),
+  );
+  try {
+    return await startIn(directory, await loadTestConfig(directory));
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
 }
