@@ -68,6 +68,22 @@ export function packEvents(events: EventBatch, rows: number, maxBytes: number): 
   return { messages: new ListedEvents(bodies, ids, attributes), members };
 }
 
+/**
+ * Publishes `events` packed `rows` to a message through `publishEach` (which sends each event it is given
+ * as one message), or one event a message when `rows` is 1, and names the failures by event.
+ */
+export async function publishPacked(
+  events: EventBatch,
+  rows: number,
+  maxBytes: number,
+  publishEach: (messages: EventBatch) => Promise<{ failed: PublishFailure[] }>,
+): Promise<{ failed: PublishFailure[] }> {
+  if (rows <= 1) return publishEach(events);
+  const { messages, members } = packEvents(events, rows, maxBytes);
+  const { failed } = await publishEach(messages);
+  return { failed: unpackFailures(failed, members) };
+}
+
 /** The failures of packed messages as failures of each of their events, by index in the packed batch. */
 export function unpackFailures(failed: readonly PublishFailure[], members: number[][]): PublishFailure[] {
   return failed

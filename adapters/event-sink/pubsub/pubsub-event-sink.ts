@@ -10,7 +10,7 @@
 import { PubSub, v1 } from '@google-cloud/pubsub';
 import { DropgateError, describeError } from '../../errors.js';
 import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
-import { packEvents, unpackFailures } from '../packed-events.js';
+import { publishPacked } from '../packed-events.js';
 import { publishInRequests, type RequestLimits } from '../publish-in-requests.js';
 import { binaryMessage } from './binary-message.js';
 
@@ -169,10 +169,9 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
 
     async publish(topic: string, events: EventBatch) {
       const rows = rowsPerMessage.get(topic) ?? 1;
-      if (rows <= 1) return publishEach(topic, events);
-      const { messages, members } = packEvents(events, rows, PUBSUB_MAX_MESSAGE_BYTES);
-      const { failed } = await publishEach(topic, messages);
-      return { failed: unpackFailures(failed, members) };
+      return publishPacked(events, rows, PUBSUB_MAX_MESSAGE_BYTES, (messages) =>
+        publishEach(topic, messages),
+      );
     },
 
     async close() {

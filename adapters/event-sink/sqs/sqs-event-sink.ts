@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DropgateError, describeError } from '../../errors.js';
 import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
-import { packEvents, unpackFailures } from '../packed-events.js';
+import { publishPacked } from '../packed-events.js';
 import { publishInRequests } from '../publish-in-requests.js';
 
 /**
@@ -94,10 +94,7 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
     capabilities: { ordered: false, maxMessageBytes: MAX_BODY_BYTES },
     async publish(topic: string, events: EventBatch) {
       const rows = options.rowsPerMessage?.get(topic) ?? 1;
-      if (rows <= 1) return publishEach(topic, events);
-      const { messages, members } = packEvents(events, rows, MAX_BODY_BYTES);
-      const { failed } = await publishEach(topic, messages);
-      return { failed: unpackFailures(failed, members) };
+      return publishPacked(events, rows, MAX_BODY_BYTES, (messages) => publishEach(topic, messages));
     },
     async close() {
       client.destroy();
