@@ -512,7 +512,7 @@ export const configFileSchema = z
     /**
      * The Worker's cron backfill (wrangler.toml `[triggers] crons`): each tick takes one listing step of at
      * most `limit` objects under `prefix` (written at or after `since`), records what the ledger never saw
-     * and ingests it; the ledger keeps the cursor for the next tick. Node ignores it: schedule
+     * and ingests it; the ledger keeps the cursor for the next tick. Node refuses it: schedule
      * `POST /admin/backfill` there (docs/deploy-cloud-run.md).
      */
     scheduledBackfill: z
