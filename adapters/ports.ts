@@ -372,6 +372,25 @@ export interface Ledger {
   history(query: HistoryQuery): Promise<{ records: FileRecord[]; cursor?: string }>;
 }
 
+/**
+ * Where a walk through a bucket's listing, one bounded step per invocation (the Worker's scheduled
+ * backfill), keeps its place between invocations, which share no memory: one cursor per name.
+ */
+export interface ListingCursors {
+  /** The cursor saved under `name`; undefined: the walk starts from the beginning. */
+  readCursor(bucket: string, name: string): Promise<string | undefined>;
+  /**
+   * Saves `next` under `name` (undefined: the walk ended, the next starts over) if the saved cursor is
+   * still `previous`; false, saving nothing, when another step moved it meanwhile.
+   */
+  saveCursor(
+    bucket: string,
+    name: string,
+    previous: string | undefined,
+    next: string | undefined,
+  ): Promise<boolean>;
+}
+
 /** A bucket's word that an object version landed (or went), whatever cloud and channel it came through. */
 export interface Landing {
   bucket: string;

@@ -509,6 +509,20 @@ export const configFileSchema = z
      * long outage, a lease of an instance that died); 0 turns sweeps off. The start always sweeps.
      */
     resumeIntervalSeconds: z.number().int().min(0).max(86_400).default(300),
+    /**
+     * The Worker's cron backfill (wrangler.toml `[triggers] crons`): each tick takes one listing step of at
+     * most `limit` objects under `prefix` (written at or after `since`), records what the ledger never saw
+     * and ingests it; the ledger keeps the cursor for the next tick. Node refuses it: schedule
+     * `POST /admin/backfill` there (docs/deploy-cloud-run.md).
+     */
+    scheduledBackfill: z
+      .object({
+        prefix: z.string().max(1_024).default(''),
+        since: z.iso.datetime({ offset: true }).optional(),
+        limit: z.number().int().min(1).max(100_000).default(1_000),
+      })
+      .strict()
+      .optional(),
     /** Worker threads parsing CSV (Parquet: one fewer, at least one); 0: none. Default: the cores. */
     ingestThreads: z.number().int().min(0).max(256).optional(),
     uploads: z

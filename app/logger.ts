@@ -8,6 +8,7 @@ import { DropgateError } from '../adapters/errors.js';
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
+  debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
@@ -100,7 +101,7 @@ export function createJsonLogger(
   level: LogLevel = 'info',
 ): Logger {
   const log =
-    (name: 'info' | 'warn' | 'error', severity: string) =>
+    (name: Exclude<LogLevel, 'silent'>, severity: string) =>
     (message: string, fields: LogFields = {}) => {
       if (!isLogged(name, level)) return;
       write(
@@ -112,7 +113,12 @@ export function createJsonLogger(
         }),
       );
     };
-  return { info: log('info', 'INFO'), warn: log('warn', 'WARNING'), error: log('error', 'ERROR') };
+  return {
+    debug: log('debug', 'DEBUG'),
+    info: log('info', 'INFO'),
+    warn: log('warn', 'WARNING'),
+    error: log('error', 'ERROR'),
+  };
 }
 
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

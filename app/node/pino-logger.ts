@@ -35,9 +35,9 @@ export function createPinoLogger(
     options.destination ?? pino.destination(1),
   );
   const log =
-    (level: 'info' | 'warn' | 'error') =>
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields: LogFields = {}) => {
       if (logger.isLevelEnabled(level)) logger[level](redactFields(fields), redactText(message));
     };
-  return { info: log('info'), warn: log('warn'), error: log('error') };
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }

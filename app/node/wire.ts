@@ -47,7 +47,7 @@ export interface WiredAdapters {
 }
 
 export interface WireOptions {
-  file: Pick<ConfigFile, 'store' | 'sink' | 'ledger' | 'intake'>;
+  file: Pick<ConfigFile, 'store' | 'sink' | 'ledger' | 'intake' | 'scheduledBackfill'>;
   dataDir: string;
   publicUrl: string;
   signingSecret: string;
@@ -269,7 +269,10 @@ function workersOnly(type: string): DropgateError {
   return new DropgateError('INVARIANT_BROKEN', `refuseWorkersOnlyTypes let type ${type} through`);
 }
 
-/** The Cloudflare adapters live on their bindings, which exist only inside a Worker (app/worker/wire.ts). */
+/**
+ * The Cloudflare adapters live on their bindings, which exist only inside a Worker (app/worker/wire.ts);
+ * the scheduled backfill runs on a Worker's cron trigger.
+ */
 function refuseWorkersOnlyTypes(file: WireOptions['file']) {
   const chosen = [
     ['store.type', file.store.type],
@@ -284,6 +287,12 @@ function refuseWorkersOnlyTypes(file: WireOptions['file']) {
         `${field}: ${type} runs on Cloudflare Workers only (deploy with wrangler: docs/deploy-workers.md)`,
       );
     }
+  }
+  if (file.scheduledBackfill) {
+    throw new DropgateError(
+      'CONFIG_INVALID',
+      'scheduledBackfill: runs on Cloudflare Workers only (their cron trigger); on Node, schedule POST /admin/backfill (docs/deploy-cloud-run.md)',
+    );
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Cloudflare Workers entry: `fetch` serves the same Hono app as Node (uploads, admin, file status,
- * health), `queue` consumes R2 event notifications, and LedgerDurableObject holds the ledger. The config
- * and the precompiled validators come from the build (`dropgate-worker-build`, see wrangler.toml).
+ * health, metrics), `queue` consumes R2 event notifications, `scheduled` runs the cron backfill, and
+ * LedgerDurableObject holds the ledger. The config and the precompiled validators come from the build
+ * (`dropgate-worker-build`, see wrangler.toml). Logs honour the `LOG_LEVEL` var, as on Node.
  */
 import { config, folders, schemas, validators } from 'dropgate-worker-build';
 import { asDropgateError } from '../../adapters/errors.js';
@@ -11,22 +12,33 @@ import { createAuthenticator } from '../auth.js';
 import { compileDatasets, configFileSchema, parseOrExplain } from '../config.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
-import { createJsonLogger } from '../logger.js';
+import { createJsonLogger, logLevelOf, type Logger } from '../logger.js';
+import { scheduledBackfill } from '../scheduled-backfill.js';
+import { createTextMetrics } from '../text-metrics.js';
 import { wireWorker, workerConfigOf, type QueueMessageLike, type WorkerAdapters } from './wire.js';
 
 export { LedgerDurableObject } from './wire.js';
 
 interface Running {
   gateway: Gateway;
+  logger: Logger;
   fetch: (request: Request) => Response | Promise<Response>;
   intake: ReturnType<WorkerAdapters['intake']>;
+  /** One tick of the cron backfill; absent when the config has no `scheduledBackfill`. */
+  backfillTick?: () => Promise<unknown>;
 }
 
 interface ExecutionContextLike {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-const logger = createJsonLogger();
+/** For a Worker that cannot start (LOG_LEVEL unread or refused); a started one logs at its LOG_LEVEL. */
+const startLogger = createJsonLogger();
+/**
+ * Per isolate, like everything in module scope: it starts at zero in each new isolate and is gone when
+ * the isolate is evicted (docs/deploy-workers.md says what that means for scraping).
+ */
+const metrics = createTextMetrics();
 /** One gateway per isolate and environment, started by the first request or batch. */
 const started = new WeakMap<object, Promise<Running>>();
 
@@ -40,6 +52,10 @@ function startOnce(env: Record<string, unknown>): Promise<Running> {
 }
 
 async function start(env: Record<string, unknown>): Promise<Running> {
+  const logger = createJsonLogger(
+    undefined,
+    logLevelOf(env.LOG_LEVEL === undefined ? undefined : String(env.LOG_LEVEL)),
+  );
   const file = parseOrExplain(configFileSchema, config, 'the config bundled at build time');
   const workerConfig = workerConfigOf(file);
   const adapters = wireWorker(workerConfig, env);
@@ -70,19 +86,34 @@ async function start(env: Record<string, unknown>): Promise<Running> {
     owner: `worker:${crypto.randomUUID()}`,
     uploads: file.uploads,
     logger,
+    metrics,
     ingest: { textDecoding: webTextDecoding },
   });
-  const app = createApp({ gateway, auth: createAuthenticator(adapters.credentials), logger, intakes: [] });
+  const app = createApp({
+    gateway,
+    auth: createAuthenticator(adapters.credentials),
+    logger,
+    metrics,
+    intakes: [],
+  });
   const intake = adapters.intake({
     accept: (result, mode) => gateway.accept(result, mode),
     onRetry: (message) => logger.warn('notification not acknowledged, retried', message),
   });
-  return { gateway, fetch: app.fetch, intake };
+  const settings = file.scheduledBackfill;
+  const backfillTick = settings
+    ? () =>
+        scheduledBackfill(
+          { gateway, cursors: adapters.ledger, bucket: adapters.store.bucket, logger },
+          settings,
+        )
+    : undefined;
+  return { gateway, logger, fetch: app.fetch, intake, ...(backfillTick ? { backfillTick } : {}) };
 }
 
 function startFailed(error: unknown): Response {
   const { code, message } = asDropgateError(error);
-  logger.error('the Worker cannot start', { code, error: message });
+  startLogger.error('the Worker cannot start', { code, error: message });
   return Response.json({ error: { code, message } }, { status: 503 });
 }
 
@@ -103,6 +134,23 @@ export default {
   async queue(batch: { queue: string; messages: readonly QueueMessageLike[] }, env: Record<string, unknown>) {
     // A Worker that cannot start throws, so the platform retries the whole batch (then dead-letters it).
     const running = await startOnce(env);
+    running.logger.debug('notification batch', { queue: batch.queue, messages: batch.messages.length });
     await running.intake.handle(batch.messages);
+  },
+
+  /** A cron trigger (wrangler.toml `[triggers] crons`): one step of the scheduled backfill. */
+  async scheduled(_controller: unknown, env: Record<string, unknown>, context: ExecutionContextLike) {
+    // A Worker that cannot start throws: the invocation is marked failed in the Cron Events.
+    const running = await startOnce(env);
+    if (!running.backfillTick) {
+      running.logger.warn('a cron trigger fired, but the config has no scheduledBackfill: nothing to do');
+      return;
+    }
+    try {
+      await running.backfillTick();
+    } finally {
+      // The versions it recorded are ingested in the background: keep the invocation until they end.
+      context.waitUntil(running.gateway.idle());
+    }
   },
 };

@@ -15,7 +15,7 @@ import {
 } from '../../adapters/ledger/durable-object/durable-object-ledger.js';
 import { createR2ObjectStore, type R2BucketBinding } from '../../adapters/object-store/r2/r2-object-store.js';
 import { DropgateError } from '../../adapters/errors.js';
-import type { EventSink, Ledger, ObjectStore } from '../../adapters/ports.js';
+import type { EventSink, Ledger, ListingCursors, ObjectStore } from '../../adapters/ports.js';
 import { environmentSchema, parseOrExplain, type ConfigFile } from '../config.js';
 
 export { LedgerDurableObject } from '../../adapters/ledger/durable-object/ledger-durable-object.js';
@@ -124,7 +124,8 @@ export function workerEnvironmentSchema(config: WorkerConfig & { file: ConfigFil
 export interface WorkerAdapters {
   store: ObjectStore;
   sink: EventSink;
-  ledger: Ledger;
+  /** The ledger, which keeps the scheduled backfill's cursor too. */
+  ledger: Ledger & ListingCursors;
   credentials: { adminToken: string; vendorKeys: Map<string, string> };
   /** The notification consumer, once the gateway's `accept` is known. */
   intake(accept: Parameters<typeof createR2QueueIntake>[0]): R2QueueIntake;

@@ -40,26 +40,45 @@ const r2Store = (binding: R2BucketBinding, endpoint?: string) =>
     ...(endpoint ? { endpoint } : {}),
   });
 
-const durableObjectLedger: LedgerFactory = async ({ now }) => {
+async function freshDurableObjectLedger(now: () => number) {
   const namespace = (await miniflare.getDurableObjectNamespace(
     'LEDGER',
     'dropgate',
   )) as unknown as DurableObjectNamespaceLike;
   // Each subject its own objects: the ledger names an object by bucket, so a fresh prefix makes a fresh ledger.
   const prefix = `ledger-${++ledgers}-`;
-  return {
-    ledger: createDurableObjectLedger({
-      namespace: {
-        idFromName: (name) => namespace.idFromName(prefix + name),
-        get: (id) => namespace.get(id),
-      },
-      now,
-    }),
-  };
-};
+  return createDurableObjectLedger({
+    namespace: {
+      idFromName: (name) => namespace.idFromName(prefix + name),
+      get: (id) => namespace.get(id),
+    },
+    now,
+  });
+}
+
+const durableObjectLedger: LedgerFactory = async ({ now }) => ({
+  ledger: await freshDurableObjectLedger(now),
+});
 
 ledgerContract('durable-object (Miniflare SQLite Durable Object)', durableObjectLedger);
 ledgerHistoryContract('durable-object (Miniflare SQLite Durable Object)', durableObjectLedger);
+
+describe('durable-object listing cursors (the scheduled backfill)', () => {
+  it('keeps one cursor per name, replaced only from the value the step started at', async () => {
+    const cursors = await freshDurableObjectLedger(Date.now);
+    expect(await cursors.readCursor('b', 'backfill:a/')).toBeUndefined();
+    expect(await cursors.saveCursor('b', 'backfill:a/', undefined, 'page-2')).toBe(true);
+    expect(await cursors.saveCursor('b', 'backfill:other/', undefined, 'x')).toBe(true);
+    // A step that started before the save above (it read no cursor) moves nothing.
+    expect(await cursors.saveCursor('b', 'backfill:a/', undefined, 'page-1')).toBe(false);
+    expect(await cursors.readCursor('b', 'backfill:a/')).toBe('page-2');
+    expect(await cursors.saveCursor('b', 'backfill:a/', 'page-2', 'page-3')).toBe(true);
+    // The listing's end clears it; the other name keeps its own.
+    expect(await cursors.saveCursor('b', 'backfill:a/', 'page-3', undefined)).toBe(true);
+    expect(await cursors.readCursor('b', 'backfill:a/')).toBeUndefined();
+    expect(await cursors.readCursor('b', 'backfill:other/')).toBe('x');
+  });
+});
 
 describe('r2 presigned upload URL, sent to an S3 API (s3rver)', () => {
   let s3: StandIn;

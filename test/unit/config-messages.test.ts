@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFileSchema, parseOrExplain } from '../../app/config.js';
 import { loadConfig, packageRoot } from '../../app/node/load-config.js';
+import { wireAdapters } from '../../app/node/wire.js';
 
 const dataset = {
   name: 'orders',
@@ -71,5 +72,22 @@ describe('config validation messages', () => {
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
+  });
+
+  it('name scheduledBackfill on Node, where no cron trigger runs it, and what to do instead', async () => {
+    const file = parseOrExplain(
+      configFileSchema,
+      { datasets: [dataset], scheduledBackfill: { prefix: 'vendors/' } },
+      'config',
+    );
+    expect(file.scheduledBackfill).toEqual({ prefix: 'vendors/', limit: 1_000 });
+    await expect(
+      wireAdapters({ file, dataDir: '.', publicUrl: 'http://localhost', signingSecret: 'x'.repeat(32) }),
+    ).rejects.toThrow(
+      /^scheduledBackfill: runs on Cloudflare Workers only .* schedule POST \/admin\/backfill/,
+    );
+    expect(() =>
+      parseOrExplain(configFileSchema, { datasets: [dataset], scheduledBackfill: { limit: 0 } }, 'config'),
+    ).toThrow('scheduledBackfill.limit: ');
   });
 });

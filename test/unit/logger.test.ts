@@ -62,4 +62,27 @@ describe('levels', () => {
       ]);
     }
   });
+
+  it('drops debug lines at info (the default), and writes them redacted at debug', () => {
+    for (const make of [
+      (write: (line: string) => void, level: 'info' | 'debug') => createJsonLogger(write, level),
+      (write: (line: string) => void, level: 'info' | 'debug') =>
+        createPinoLogger({ level, destination: { write } }),
+    ]) {
+      for (const level of ['info', 'debug'] as const) {
+        const lines: string[] = [];
+        const logger = make((line) => lines.push(line), level);
+        logger.debug(`listing ${SIGNED}`, { token: 'admin-token-123', header: 'Bearer t0k3n' });
+        logger.info('shown');
+        const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+        if (level === 'info') {
+          expect(parsed.map((line) => line.message)).toEqual(['shown']);
+          continue;
+        }
+        expect(parsed.map((line) => line.severity)).toEqual(['DEBUG', 'INFO']);
+        expect(parsed[0]).toMatchObject({ token: REDACTED, header: `Bearer ${REDACTED}` });
+        for (const secret of ['5f2a9c0e', 'admin-token-123', 't0k3n']) expect(lines[0]).not.toContain(secret);
+      }
+    }
+  });
 });

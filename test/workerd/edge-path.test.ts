@@ -10,34 +10,23 @@ import {
   createDurableObjectLedger,
   type DurableObjectNamespaceLike,
 } from '../../adapters/ledger/durable-object/durable-object-ledger.js';
-import type { R2BucketBinding } from '../../adapters/object-store/r2/r2-object-store.js';
 import {
   BUCKET,
   MAX_RETRIES,
   QUEUES,
   SECRETS,
   bundleEdgeWorker,
+  csv,
   edgeConfig,
   eventually,
+  fileStatus as fileStatusOf,
+  notification,
+  notify as notifyTo,
+  putObject,
   received,
+  row,
   startEdgeMiniflare,
 } from './support/edge-worker.js';
-
-const header = 'order_id,customer_id,sku,quantity,unit_price,currency,ordered_at';
-const row = (id: string, quantity = 1) => `${id},c1,SKU-1,${quantity},9.99,EUR,2026-11-24T10:00:00Z`;
-const csv = (...rows: string[]) => [header, ...rows, ''].join('\n');
-
-/** A notification as R2 sends it (developers.cloudflare.com/r2/buckets/event-notifications/). */
-function notification(action: string, key: string, object: { size?: number; eTag?: string } = {}) {
-  return {
-    account: SECRETS.R2_ACCOUNT_ID,
-    action,
-    bucket: BUCKET,
-    object: { key, ...object },
-    eventTime: new Date().toISOString(),
-    ...(action === 'CopyObject' ? { copySource: { bucket: BUCKET, object: 'elsewhere.csv' } } : {}),
-  };
-}
 
 type CloudEvent = { id: string; subject?: string; data: Record<string, unknown> };
 
@@ -59,28 +48,13 @@ describe('the edge path under workerd', () => {
     await miniflare?.dispose();
   });
 
-  const bucket = async () =>
-    (await miniflare.getR2Bucket('BUCKET', 'dropgate')) as unknown as R2BucketBinding;
-  async function put(key: string, text: string) {
-    const object = await (await bucket()).put(key, text, { httpMetadata: { contentType: 'text/csv' } });
-    return { key, size: object!.size, eTag: object!.etag };
-  }
-  async function notify(...bodies: unknown[]) {
-    const queue = await miniflare.getQueueProducer('NOTIFICATIONS', 'dropgate');
-    await queue.sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
-  }
+  const put = (key: string, text: string) => putObject(miniflare, key, text);
+  const notify = (...bodies: unknown[]) => notifyTo(miniflare, ...bodies);
   const events = async (queue: string) =>
     (await received(miniflare, queue)).map((body) => JSON.parse(body) as CloudEvent);
   const eventsOf = async (queue: string, key: string) =>
     (await events(queue)).filter((event) => event.subject?.endsWith(key) || event.data?.objectKey === key);
-  const fileStatus = async (key: string) => {
-    const response = await miniflare.dispatchFetch(`http://localhost/admin/files/${key}`, {
-      headers: { authorization: `Bearer ${SECRETS.DROPGATE_ADMIN_TOKEN}` },
-    });
-    return response.status === 200
-      ? ((await response.json()) as { state: string; attempts: number })
-      : undefined;
-  };
+  const fileStatus = (key: string) => fileStatusOf(miniflare, key);
 
   test('serves health and issues an R2 presigned PUT scoped to the key and content type', async () => {
     expect((await miniflare.dispatchFetch('http://localhost/healthz')).status).toBe(200);

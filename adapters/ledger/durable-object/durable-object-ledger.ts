@@ -3,7 +3,7 @@
  * decides it alone and in order: strongly consistent, unlike KV, which cannot promise once-only ingestion.
  */
 import { DropgateError, deserializeError, describeError } from '../../errors.js';
-import type { Ledger } from '../../ports.js';
+import type { Ledger, ListingCursors } from '../../ports.js';
 import { planHistory } from '../ledger-history.js';
 import type { LedgerAnswer, LedgerCall, LedgerMethod } from './ledger-protocol.js';
 
@@ -19,7 +19,7 @@ export interface DurableObjectLedgerOptions {
   now?: () => number;
 }
 
-export function createDurableObjectLedger(options: DurableObjectLedgerOptions): Ledger {
+export function createDurableObjectLedger(options: DurableObjectLedgerOptions): Ledger & ListingCursors {
   const now = options.now ?? Date.now;
   // A stub is an I/O object of the request that made it: Workers refuse its use from another request,
   // so each call gets its own (cheap: no round trip).
@@ -64,5 +64,8 @@ export function createDurableObjectLedger(options: DurableObjectLedgerOptions): 
       planHistory(query);
       return call(query.bucket, 'history', [query]);
     },
+    readCursor: (bucket, name) => call(bucket, 'readCursor', [bucket, name]),
+    saveCursor: (bucket, name, previous, next) =>
+      call(bucket, 'saveCursor', [bucket, name, previous ?? null, next ?? null]),
   };
 }

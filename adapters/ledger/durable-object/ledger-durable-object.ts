@@ -47,6 +47,9 @@ const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS records_history ON records (bucket, ${FIRST_SEEN} DESC, ${KEY}, ${VERSION})`,
   `CREATE TABLE IF NOT EXISTS latest (
      bucket TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, PRIMARY KEY (bucket, key))`,
+  // ListingCursors: a walk's place in the listing; no row, the walk starts from the beginning.
+  `CREATE TABLE IF NOT EXISTS cursors (
+     bucket TEXT NOT NULL, name TEXT NOT NULL, cursor TEXT NOT NULL, PRIMARY KEY (bucket, name))`,
 ];
 
 const idOf = (ref: FileVersionRef) => JSON.stringify([ref.bucket, ref.key, ref.version]);
@@ -118,7 +121,30 @@ export class LedgerDurableObject {
         return this.unfinished(args[0] as UnfinishedQuery);
       case 'history':
         return this.history(args[0] as HistoryQuery);
+      case 'readCursor':
+        return this.cursor(args[0] as string, args[1] as string);
+      case 'saveCursor': {
+        const [bucket, name, previous, next] = args as [string, string, string | null, string | null];
+        // Compared and replaced in one call: two overlapping steps cannot both move the cursor.
+        if ((this.cursor(bucket, name) ?? null) !== previous) return false;
+        if (next === null) this.sql.exec('DELETE FROM cursors WHERE bucket = ? AND name = ?', bucket, name);
+        else
+          this.sql.exec(
+            'INSERT OR REPLACE INTO cursors (bucket, name, cursor) VALUES (?, ?, ?)',
+            bucket,
+            name,
+            next,
+          );
+        return true;
+      }
     }
+  }
+
+  private cursor(bucket: string, name: string): string | undefined {
+    const [row] = this.sql
+      .exec('SELECT cursor FROM cursors WHERE bucket = ? AND name = ?', bucket, name)
+      .toArray();
+    return row ? String(row.cursor) : undefined;
   }
 
   private read(ref: FileVersionRef): FileRecord | undefined {

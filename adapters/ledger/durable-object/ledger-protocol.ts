@@ -1,8 +1,9 @@
 /** What the Durable Object ledger and its client say to each other: one JSON request per Ledger call. */
 import type { SerializedError } from '../../errors.js';
-import type { Ledger } from '../../ports.js';
+import type { Ledger, ListingCursors } from '../../ports.js';
 
-export type LedgerMethod = keyof Ledger;
+/** The Ledger's calls, and the listing cursors the object keeps beside the records. */
+export type LedgerMethod = keyof Ledger | keyof ListingCursors;
 
 export const LEDGER_METHODS = [
   'register',
@@ -14,6 +15,8 @@ export const LEDGER_METHODS = [
   'latest',
   'unfinished',
   'history',
+  'readCursor',
+  'saveCursor',
 ] as const satisfies readonly LedgerMethod[];
 
 /** A call: the method's arguments as JSON, and the caller's clock, which leases are measured by. */

@@ -7,8 +7,10 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
+import type { R2BucketBinding } from '../../../adapters/object-store/r2/r2-object-store.js';
 import { generateWorkerModules } from '../../../app/node/generate-worker-modules.js';
 
 export const root = join(import.meta.dirname, '../../..');
@@ -98,9 +100,15 @@ export default {
   },
 };`;
 
-export function startEdgeMiniflare(script: string, bindings: Record<string, string> = SECRETS) {
+/** `onLine`, when given, receives each line the Worker writes to stdout (its logs) instead of the console. */
+export function startEdgeMiniflare(
+  script: string,
+  bindings: Record<string, string> = SECRETS,
+  onLine?: (line: string) => void,
+) {
   const drain = { maxBatchSize: 100, maxBatchTimeout: 0 };
   return new Miniflare({
+    ...(onLine ? { handleRuntimeStdio: (stdout: Readable) => eachLine(stdout, onLine) } : {}),
     workers: [
       {
         name: 'dropgate',
@@ -142,6 +150,16 @@ export function startEdgeMiniflare(script: string, bindings: Record<string, stri
   });
 }
 
+function eachLine(stream: Readable, onLine: (line: string) => void) {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) onLine(line);
+  });
+}
+
 /** Message bodies received so far on `queue`, in the order received. */
 interface KvLike {
   list(options: { prefix: string; cursor?: string }): Promise<{
@@ -178,6 +196,46 @@ export async function received(miniflare: Miniflare, queue: string): Promise<str
   return Promise.all(keys.map(async (key) => (await kv.get(key))!));
 }
 
+const HEADER = 'order_id,customer_id,sku,quantity,unit_price,currency,ordered_at';
+/** An orders row (quantity 0 is refused by the schema). */
+export const row = (id: string, quantity = 1) => `${id},c1,SKU-1,${quantity},9.99,EUR,2026-11-24T10:00:00Z`;
+export const csv = (...rows: string[]) => [HEADER, ...rows, ''].join('\n');
+
+/** A notification as R2 sends it (developers.cloudflare.com/r2/buckets/event-notifications/). */
+export function notification(action: string, key: string, object: { size?: number; eTag?: string } = {}) {
+  return {
+    account: SECRETS.R2_ACCOUNT_ID,
+    action,
+    bucket: BUCKET,
+    object: { key, ...object },
+    eventTime: new Date().toISOString(),
+    ...(action === 'CopyObject' ? { copySource: { bucket: BUCKET, object: 'elsewhere.csv' } } : {}),
+  };
+}
+
+/** Puts a CSV object through the R2 binding (no notification is sent); its key, size and etag. */
+export async function putObject(miniflare: Miniflare, key: string, text: string) {
+  const bucket = (await miniflare.getR2Bucket('BUCKET', 'dropgate')) as unknown as R2BucketBinding;
+  const object = await bucket.put(key, text, { httpMetadata: { contentType: 'text/csv' } });
+  return { key, size: object!.size, eTag: object!.etag };
+}
+
+/** Sends message bodies to the notification queue. */
+export async function notify(miniflare: Miniflare, ...bodies: unknown[]) {
+  const queue = await miniflare.getQueueProducer('NOTIFICATIONS', 'dropgate');
+  await queue.sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
+}
+
+/** `GET /admin/files/<key>`: the key's ledger record, or undefined when none is. */
+export async function fileStatus(miniflare: Miniflare, key: string) {
+  const response = await miniflare.dispatchFetch(`http://localhost/admin/files/${key}`, {
+    headers: { authorization: `Bearer ${SECRETS.DROPGATE_ADMIN_TOKEN}` },
+  });
+  return response.status === 200
+    ? ((await response.json()) as { state: string; attempts: number })
+    : undefined;
+}
+
 /** Waits until `check` holds (polling), or fails after `timeoutMs` with what it last saw. */
 export async function eventually<T>(
   read: () => Promise<T>,
@@ -189,7 +247,7 @@ export async function eventually<T>(
     const value = await read();
     if (check(value)) return value;
     if (Date.now() > deadline)
-      throw new Error(`timed out waiting; last saw ${JSON.stringify(value).slice(0, 500)}`);
+      throw new Error(`timed out waiting; last saw ${String(JSON.stringify(value)).slice(0, 500)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
