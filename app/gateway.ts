@@ -32,7 +32,7 @@ import { backfill, type BackfillRequest, type BackfillResult } from './backfill.
 import { replayListing, type ReplayListingRequest, type ReplayListingResult } from './replay-listing.js';
 import { createBackgroundIngestion } from './background-ingestion.js';
 import { fileObserver, withSpan } from './ingest-tracing.js';
-import type { Logger } from './logger.js';
+import type { LogContext, Logger } from './logger.js';
 import { meteredSink } from './metered-sink.js';
 import { noMetrics, type GatewayMetrics } from './metrics.js';
 
@@ -56,6 +56,11 @@ export interface GatewayOptions {
   /** Background ingestions at once (default 2), and how often a retryable fault is retried in-process. */
   background?: { concurrency?: number; maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   logger: Logger;
+  /**
+   * Where the runtime keeps per-task log fields: a background ingestion logs under its file's key and
+   * version, not under the request that happened to wake the queue.
+   */
+  logContext?: LogContext;
   /** What the gateway measures (files, rows, durations, publishes, lag); nothing when absent. */
   metrics?: GatewayMetrics;
   ingest?: Partial<
@@ -110,8 +115,9 @@ export function createGateway(options: GatewayOptions) {
 
   /**
    * Runs the dataset's after-processing action on a file whose outcome the ledger has recorded, so its
-   * events are durable. A failed action leaves the record as it is (ingested, rejected): it is logged,
-   * and runs again when the file is replayed.
+   * events are durable. A failed action leaves the record as it is (ingested, rejected): it is logged and
+   * counted (`dropgate_after_processing_actions_total{outcome="failed"}`), and runs again when the file
+   * is replayed.
    */
   async function afterProcessing(dataset: CompiledDataset, result: IngestResult): Promise<void> {
     if (result.status !== 'ingested' && result.status !== 'rejected') return;
@@ -128,7 +134,9 @@ export function createGateway(options: GatewayOptions) {
         await store.delete(key, version);
         logger.info('file deleted after processing', fields);
       }
+      metrics.afterProcessing(dataset.name, action.action, 'done');
     } catch (error) {
+      metrics.afterProcessing(dataset.name, action.action, 'failed');
       logger.warn('after-processing action failed', {
         ...fields,
         error: (error as Error).message,
@@ -231,7 +239,9 @@ export function createGateway(options: GatewayOptions) {
     run: async (ref) => {
       const parent = waitingTraces.get(traceKey(ref));
       waitingTraces.delete(traceKey(ref));
-      const result = await ingest(ref.key, 'notification', ref.version, parent);
+      const attempt = () => ingest(ref.key, 'notification', ref.version, parent);
+      const fields = { key: ref.key, version: ref.version };
+      const result = await (options.logContext ? options.logContext.run(fields, attempt) : attempt());
       return result.status === 'failed' && result.error.retryable ? 'retry' : 'done';
     },
     onError: (ref, error) =>

@@ -39,6 +39,11 @@ export interface GatewayMetrics {
   publishFault(topic: string): void;
   /** A publish to `topic` tried again: after a fault, or for events the sink did not take. */
   publishRetried(topic: string): void;
+  /**
+   * A dataset's after-processing action (`afterIngest` delete or move, `onRejected` move) on a file the
+   * ledger recorded as finished: done, or failed (the object stays where it was until a replay).
+   */
+  afterProcessing(dataset: string, action: 'delete' | 'move', outcome: 'done' | 'failed'): void;
   /** The Prometheus text exposition of everything measured so far. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -53,5 +58,6 @@ export const noMetrics: GatewayMetrics = {
   published: () => undefined,
   publishFault: () => undefined,
   publishRetried: () => undefined,
+  afterProcessing: () => undefined,
   render: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' }),
 };

@@ -95,6 +95,12 @@ export function createPrometheusMetrics(): GatewayMetrics {
     labelNames: ['topic'],
     registers: [registry],
   });
+  const afterProcessing = new Counter({
+    name: 'dropgate_after_processing_actions_total',
+    help: 'After-processing actions (delete, move) on finished files, by outcome (done, failed)',
+    labelNames: ['dataset', 'action', 'outcome'],
+    registers: [registry],
+  });
   return {
     fileDone(dataset, state, finished) {
       files.inc({ dataset, state });
@@ -118,6 +124,7 @@ export function createPrometheusMetrics(): GatewayMetrics {
     },
     publishFault: (topic) => publishFaults.inc({ topic }),
     publishRetried: (topic) => publishRetries.inc({ topic }),
+    afterProcessing: (dataset, action, outcome) => afterProcessing.inc({ dataset, action, outcome }),
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }
