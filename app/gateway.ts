@@ -159,6 +159,7 @@ export function createGateway(options: GatewayOptions) {
     mode: 'notification' | 'replay',
     version?: string,
     parent?: Context,
+    budget?: AbortSignal,
   ): Promise<IngestResult> {
     const dataset = datasetForKey(key);
     if (!dataset) {
@@ -189,6 +190,7 @@ export function createGateway(options: GatewayOptions) {
         key,
         mode,
         ...(version ? { version } : {}),
+        ...(budget ? { budget } : {}),
         observer,
       }).finally(() => metrics.inFlight(-1));
       metrics.fileDone(
@@ -264,7 +266,7 @@ export function createGateway(options: GatewayOptions) {
   }
 
   /** Records one landing in the ledger, then ingests it now (`inline`) or in the background. */
-  function land(landing: Landing, mode: IntakeMode): Promise<LandingOutcome> {
+  function land(landing: Landing, mode: IntakeMode, budget?: AbortSignal): Promise<LandingOutcome> {
     const attributes = {
       bucket: landing.bucket,
       key: landing.key,
@@ -272,13 +274,18 @@ export function createGateway(options: GatewayOptions) {
       ...(landing.version ? { version: landing.version } : {}),
     };
     return withSpan('dropgate.notification', attributes, undefined, async (span, spanContext) => {
-      const outcome = await landTraced(landing, mode, spanContext);
+      const outcome = await landTraced(landing, mode, spanContext, budget);
       span.setAttribute('dropgate.outcome', outcome.status);
       return outcome;
     });
   }
 
-  async function landTraced(landing: Landing, mode: IntakeMode, trace: Context): Promise<LandingOutcome> {
+  async function landTraced(
+    landing: Landing,
+    mode: IntakeMode,
+    trace: Context,
+    budget?: AbortSignal,
+  ): Promise<LandingOutcome> {
     const fields = { bucket: landing.bucket, key: landing.key, version: landing.version, via: landing.via };
     const ignored = (reason: string): LandingOutcome => {
       logger.info('landing ignored', { ...fields, reason });
@@ -332,7 +339,7 @@ export function createGateway(options: GatewayOptions) {
       background.wake(ref);
       return { landing, status: 'pending', ack: true };
     }
-    const result = await ingest(landing.key, 'notification', version, trace);
+    const result = await ingest(landing.key, 'notification', version, trace, budget);
     switch (result.status) {
       case 'failed':
         return {
@@ -340,7 +347,8 @@ export function createGateway(options: GatewayOptions) {
           status: 'failed',
           ack: false,
           reason: result.error.message,
-          retryAfterSeconds: result.error.retryable ? 10 : 60,
+          // A spent time budget stopped at a checkpoint: the next delivery resumes it at once.
+          retryAfterSeconds: result.error.code === 'TIME_BUDGET_SPENT' ? 0 : result.error.retryable ? 10 : 60,
         };
       case 'in-progress':
         return {
@@ -412,15 +420,20 @@ export function createGateway(options: GatewayOptions) {
 
     /**
      * Handles what an intake received: each landing is recorded in the ledger before this resolves, so an
-     * acknowledgement never precedes durability; `inline` also ingests before resolving.
+     * acknowledgement never precedes durability; `inline` also ingests before resolving. `budget` stops an
+     * inline ingestion at a checkpoint once aborted (its reason, TIME_BUDGET_SPENT, becomes the failure).
      */
-    async accept(result: IntakeResult, mode: IntakeMode): Promise<LandingOutcome[]> {
+    async accept(
+      result: IntakeResult,
+      mode: IntakeMode,
+      options: { budget?: AbortSignal } = {},
+    ): Promise<LandingOutcome[]> {
       if ('ignored' in result) {
         logger.info('intake message ignored', { reason: result.ignored });
         return [];
       }
       const outcomes: LandingOutcome[] = [];
-      for (const landing of result.landings) outcomes.push(await land(landing, mode));
+      for (const landing of result.landings) outcomes.push(await land(landing, mode, options.budget));
       return outcomes;
     },
 

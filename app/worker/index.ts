@@ -74,7 +74,7 @@ async function start(env: Record<string, unknown>): Promise<Running> {
   });
   const app = createApp({ gateway, auth: createAuthenticator(adapters.credentials), logger, intakes: [] });
   const intake = adapters.intake({
-    accept: (result, mode) => gateway.accept(result, mode),
+    accept: (result, mode, options) => gateway.accept(result, mode, options),
     onRetry: (message) => logger.warn('notification not acknowledged, retried', message),
   });
   return { gateway, fetch: app.fetch, intake };

@@ -10,13 +10,14 @@ import {
   createDurableObjectLedger,
   type DurableObjectNamespaceLike,
 } from '../../adapters/ledger/durable-object/durable-object-ledger.js';
-import type { R2BucketBinding } from '../../adapters/object-store/r2/r2-object-store.js';
 import {
   BUCKET,
   MAX_RETRIES,
   QUEUES,
   SECRETS,
   bundleEdgeWorker,
+  edgeClient,
+  type CloudEvent,
   edgeConfig,
   eventually,
   received,
@@ -39,8 +40,6 @@ function notification(action: string, key: string, object: { size?: number; eTag
   };
 }
 
-type CloudEvent = { id: string; subject?: string; data: Record<string, unknown> };
-
 let bundle: Awaited<ReturnType<typeof bundleEdgeWorker>>;
 beforeAll(async () => {
   bundle = await bundleEdgeWorker(edgeConfig());
@@ -59,28 +58,7 @@ describe('the edge path under workerd', () => {
     await miniflare?.dispose();
   });
 
-  const bucket = async () =>
-    (await miniflare.getR2Bucket('BUCKET', 'dropgate')) as unknown as R2BucketBinding;
-  async function put(key: string, text: string) {
-    const object = await (await bucket()).put(key, text, { httpMetadata: { contentType: 'text/csv' } });
-    return { key, size: object!.size, eTag: object!.etag };
-  }
-  async function notify(...bodies: unknown[]) {
-    const queue = await miniflare.getQueueProducer('NOTIFICATIONS', 'dropgate');
-    await queue.sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
-  }
-  const events = async (queue: string) =>
-    (await received(miniflare, queue)).map((body) => JSON.parse(body) as CloudEvent);
-  const eventsOf = async (queue: string, key: string) =>
-    (await events(queue)).filter((event) => event.subject?.endsWith(key) || event.data?.objectKey === key);
-  const fileStatus = async (key: string) => {
-    const response = await miniflare.dispatchFetch(`http://localhost/admin/files/${key}`, {
-      headers: { authorization: `Bearer ${SECRETS.DROPGATE_ADMIN_TOKEN}` },
-    });
-    return response.status === 200
-      ? ((await response.json()) as { state: string; attempts: number })
-      : undefined;
-  };
+  const { put, notify, eventsOf, fileStatus } = edgeClient(() => miniflare);
 
   test('serves health and issues an R2 presigned PUT scoped to the key and content type', async () => {
     expect((await miniflare.dispatchFetch('http://localhost/healthz')).status).toBe(200);
@@ -220,6 +198,61 @@ describe('the edge path under workerd', () => {
     expect(dead).toHaveLength(1);
     expect(await fileStatus(key)).toBeUndefined();
   });
+});
+
+/** The events of a message packed many to one: a CloudEvents batch (a JSON array), or NDJSON. */
+const unpacked = (body: string): CloudEvent[] =>
+  body.trimStart().startsWith('[')
+    ? (JSON.parse(body) as CloudEvent[])
+    : body
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as CloudEvent);
+
+describe('a file too large for one invocation', () => {
+  let miniflare: Miniflare;
+  let budgeted: Awaited<ReturnType<typeof bundleEdgeWorker>>;
+  const { put, notify, eventsOf, fileStatus } = edgeClient(() => miniflare);
+
+  beforeAll(async () => {
+    // A budget shorter than one 10,000-row block: each delivery publishes one block, then stops.
+    // Rows packed 250 to a message: Miniflare's queues fail under tens of thousands of single messages.
+    budgeted = await bundleEdgeWorker(edgeConfig({ budgetSeconds: 0.05, rowsPerMessage: { orders: 250 } }));
+    miniflare = startEdgeMiniflare(budgeted.script, SECRETS, 30);
+    await miniflare.ready;
+  }, 60_000);
+
+  afterAll(async () => {
+    await miniflare?.dispose();
+    await budgeted?.remove();
+  });
+
+  test('stops at its budget with a checkpoint and goes on in the next delivery, each row published once', async () => {
+    const key = 'vendors/acme/orders/2026-11-24/large.csv';
+    const count = 25_000;
+    const object = await put(key, csv(...Array.from({ length: count }, (_, index) => row(`B-${index}`))));
+    await notify(notification('PutObject', key, object));
+    const status = await eventually(
+      () => fileStatus(key),
+      (found) => found?.state === 'ingested',
+      90_000,
+    );
+    expect(status!.attempts).toBeGreaterThanOrEqual(2);
+    const [summary] = await eventsOf(QUEUES.files, key);
+    expect(summary!.data).toMatchObject({
+      state: 'ingested',
+      rowsPublished: count,
+      rowsRejected: 0,
+    });
+    expect(summary!.data.resumedFromRow).toBeGreaterThanOrEqual(10_000);
+    const ids = (await received(miniflare, QUEUES.orders))
+      .flatMap((body) => unpacked(body))
+      .filter((event) => event.subject?.endsWith(key))
+      .map((event) => event.id);
+    expect(new Set(ids).size).toBe(count);
+    expect(ids).toHaveLength(count);
+    expect(await received(miniflare, QUEUES.deadLetters)).toEqual([]);
+  }, 120_000);
 });
 
 describe('the Worker names what its environment lacks', () => {

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
+import type { R2BucketBinding } from '../../../adapters/object-store/r2/r2-object-store.js';
 import { generateWorkerModules } from '../../../app/node/generate-worker-modules.js';
 
 export const root = join(import.meta.dirname, '../../..');
@@ -32,7 +33,9 @@ export const SECRETS = {
   R2_SECRET_ACCESS_KEY: 'test-secret-access-key',
 };
 
-export function edgeConfig(overrides: { rowsPerMessage?: Record<string, number> } = {}) {
+export function edgeConfig(
+  overrides: { rowsPerMessage?: Record<string, number>; budgetSeconds?: number } = {},
+) {
   return {
     controlTopic: 'dropgate-files',
     store: { type: 'r2', bucket: BUCKET, binding: 'BUCKET' },
@@ -47,7 +50,14 @@ export function edgeConfig(overrides: { rowsPerMessage?: Record<string, number> 
     },
     ledger: { type: 'durable-object', binding: 'LEDGER' },
     // Short delays: the tests wait for real redeliveries.
-    intake: [{ type: 'r2-queue', firstRetrySeconds: 0, maxRetrySeconds: 1 }],
+    intake: [
+      {
+        type: 'r2-queue',
+        firstRetrySeconds: 0,
+        maxRetrySeconds: 1,
+        ...(overrides.budgetSeconds ? { budgetSeconds: overrides.budgetSeconds } : {}),
+      },
+    ],
     datasets: [
       {
         name: 'orders',
@@ -98,7 +108,11 @@ export default {
   },
 };`;
 
-export function startEdgeMiniflare(script: string, bindings: Record<string, string> = SECRETS) {
+export function startEdgeMiniflare(
+  script: string,
+  bindings: Record<string, string> = SECRETS,
+  maxRetries = MAX_RETRIES,
+) {
   const drain = { maxBatchSize: 100, maxBatchTimeout: 0 };
   return new Miniflare({
     workers: [
@@ -120,7 +134,7 @@ export function startEdgeMiniflare(script: string, bindings: Record<string, stri
           [QUEUES.notifications]: {
             maxBatchSize: 10,
             maxBatchTimeout: 0,
-            maxRetries: MAX_RETRIES,
+            maxRetries,
             deadLetterQueue: QUEUES.deadLetters,
           },
         },
@@ -192,4 +206,33 @@ export async function eventually<T>(
       throw new Error(`timed out waiting; last saw ${JSON.stringify(value).slice(0, 500)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+export type CloudEvent = { id: string; subject?: string; data: Record<string, unknown> };
+
+/** What the edge tests do with the running product Worker: put objects, notify, read events and files. */
+export function edgeClient(miniflare: () => Miniflare) {
+  const bucket = async () =>
+    (await miniflare().getR2Bucket('BUCKET', 'dropgate')) as unknown as R2BucketBinding;
+  async function put(key: string, text: string) {
+    const object = await (await bucket()).put(key, text, { httpMetadata: { contentType: 'text/csv' } });
+    return { key, size: object!.size, eTag: object!.etag };
+  }
+  async function notify(...bodies: unknown[]) {
+    const queue = await miniflare().getQueueProducer('NOTIFICATIONS', 'dropgate');
+    await queue.sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
+  }
+  const events = async (queue: string) =>
+    (await received(miniflare(), queue)).map((body) => JSON.parse(body) as CloudEvent);
+  const eventsOf = async (queue: string, key: string) =>
+    (await events(queue)).filter((event) => event.subject?.endsWith(key) || event.data?.objectKey === key);
+  const fileStatus = async (key: string) => {
+    const response = await miniflare().dispatchFetch(`http://localhost/admin/files/${key}`, {
+      headers: { authorization: `Bearer ${SECRETS.DROPGATE_ADMIN_TOKEN}` },
+    });
+    return response.status === 200
+      ? ((await response.json()) as { state: string; attempts: number })
+      : undefined;
+  };
+  return { put, notify, eventsOf, fileStatus };
 }
