@@ -24,6 +24,11 @@ const RETRYABLE = {
   PUBLISH_REFUSED: false,
   /** The process is stopping; the work resumes from its checkpoint, here after a restart or elsewhere. */
   SHUTTING_DOWN: true,
+  /**
+   * The invocation's time budget is spent (a Worker near its CPU or wall-clock limit): the attempt stopped
+   * at a block with a checkpoint, and the next delivery resumes from it.
+   */
+  TIME_BUDGET_SPENT: true,
   /** Not acknowledged yet (a fault, or a lease held elsewhere): the sender should deliver it again. */
   RETRY_LATER: true,
   /** The ledger did not answer (lease renewals failed for a whole lease): the attempt stops, to resume. */

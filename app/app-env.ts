@@ -2,7 +2,7 @@
 import type { HttpIntake } from '../adapters/ports.js';
 import type { Authenticator } from './auth.js';
 import type { Gateway } from './gateway.js';
-import type { Logger } from './logger.js';
+import type { LogContext, Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 
 export interface AppEnv {
@@ -13,6 +13,8 @@ export interface AppDependencies {
   gateway: Gateway;
   auth: Authenticator;
   logger: Logger;
+  /** Scopes a request's id to every line logged while it is handled, where the runtime can. */
+  logContext?: LogContext;
   /** The HTTP intakes that run, each answering its own route (the config's `intake` list). */
   intakes: HttpIntake[];
   /** Served at `GET /metrics` (admin token) when given. */

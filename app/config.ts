@@ -304,6 +304,12 @@ const intakeConfig = z.discriminatedUnion(
         /** Delay of a message's first retry, doubling with each delivery up to `maxRetrySeconds`. */
         firstRetrySeconds: z.number().int().min(0).max(43_200).default(10),
         maxRetrySeconds: z.number().int().min(0).max(43_200).default(900),
+        /**
+         * Wall-clock seconds an invocation ingests before it stops at a checkpoint and the message is
+         * retried at once to go on; keep it below the consumer's CPU limit (`limits.cpu_ms`, 30 s by
+         * default) and its 15-minute wall-clock limit.
+         */
+        budgetSeconds: z.number().positive().max(840).default(25),
       })
       .strict(),
   ],

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { DropgateError } from '../adapters/errors.js';
 import type { AppDependencies, AppEnv } from './app-env.js';
 import { errorResponse } from './http-errors.js';
+import { requestIdOf } from './logger.js';
 import { adminPageRoutes } from './routes/admin-page-routes.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { intakeRoutes } from './routes/intake-routes.js';
@@ -16,10 +17,11 @@ const JSON_BODY_LIMIT = 64 * 1024;
 export function createApp(deps: AppDependencies): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(async (context, next) => {
-    const requestId = context.req.header('x-request-id')?.slice(0, 128) || crypto.randomUUID();
+    const requestId = requestIdOf(context.req.header('x-request-id'));
     context.set('requestId', requestId);
     const started = Date.now();
-    await next();
+    // Every line logged while the request is handled (an inline ingestion's too) carries its id.
+    await (deps.logContext ? deps.logContext.run({ requestId }, next) : next());
     context.header('x-request-id', requestId);
     // The path only: query strings carry upload signatures.
     deps.logger.info('request', {

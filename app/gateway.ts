@@ -32,7 +32,7 @@ import { backfill, type BackfillRequest, type BackfillResult } from './backfill.
 import { replayListing, type ReplayListingRequest, type ReplayListingResult } from './replay-listing.js';
 import { createBackgroundIngestion } from './background-ingestion.js';
 import { fileObserver, withSpan } from './ingest-tracing.js';
-import type { Logger } from './logger.js';
+import type { LogContext, Logger } from './logger.js';
 import { meteredSink } from './metered-sink.js';
 import { noMetrics, type GatewayMetrics } from './metrics.js';
 
@@ -56,6 +56,11 @@ export interface GatewayOptions {
   /** Background ingestions at once (default 2), and how often a retryable fault is retried in-process. */
   background?: { concurrency?: number; maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   logger: Logger;
+  /**
+   * Where the runtime keeps per-task log fields: a background ingestion logs under its file's key and
+   * version, not under the request that happened to wake the queue.
+   */
+  logContext?: LogContext;
   /** What the gateway measures (files, rows, durations, publishes, lag); nothing when absent. */
   metrics?: GatewayMetrics;
   ingest?: Partial<
@@ -110,8 +115,9 @@ export function createGateway(options: GatewayOptions) {
 
   /**
    * Runs the dataset's after-processing action on a file whose outcome the ledger has recorded, so its
-   * events are durable. A failed action leaves the record as it is (ingested, rejected): it is logged,
-   * and runs again when the file is replayed.
+   * events are durable. A failed action leaves the record as it is (ingested, rejected): it is logged and
+   * counted (`dropgate_after_processing_actions_total{outcome="failed"}`), and runs again when the file
+   * is replayed.
    */
   async function afterProcessing(dataset: CompiledDataset, result: IngestResult): Promise<void> {
     if (result.status !== 'ingested' && result.status !== 'rejected') return;
@@ -128,7 +134,9 @@ export function createGateway(options: GatewayOptions) {
         await store.delete(key, version);
         logger.info('file deleted after processing', fields);
       }
+      metrics.afterProcessing(dataset.name, action.action, 'done');
     } catch (error) {
+      metrics.afterProcessing(dataset.name, action.action, 'failed');
       logger.warn('after-processing action failed', {
         ...fields,
         error: (error as Error).message,
@@ -151,6 +159,7 @@ export function createGateway(options: GatewayOptions) {
     mode: 'notification' | 'replay',
     version?: string,
     parent?: Context,
+    budget?: AbortSignal,
   ): Promise<IngestResult> {
     const dataset = datasetForKey(key);
     if (!dataset) {
@@ -181,6 +190,7 @@ export function createGateway(options: GatewayOptions) {
         key,
         mode,
         ...(version ? { version } : {}),
+        ...(budget ? { budget } : {}),
         observer,
       }).finally(() => metrics.inFlight(-1));
       metrics.fileDone(
@@ -231,7 +241,9 @@ export function createGateway(options: GatewayOptions) {
     run: async (ref) => {
       const parent = waitingTraces.get(traceKey(ref));
       waitingTraces.delete(traceKey(ref));
-      const result = await ingest(ref.key, 'notification', ref.version, parent);
+      const attempt = () => ingest(ref.key, 'notification', ref.version, parent);
+      const fields = { key: ref.key, version: ref.version };
+      const result = await (options.logContext ? options.logContext.run(fields, attempt) : attempt());
       return result.status === 'failed' && result.error.retryable ? 'retry' : 'done';
     },
     onError: (ref, error) =>
@@ -254,7 +266,7 @@ export function createGateway(options: GatewayOptions) {
   }
 
   /** Records one landing in the ledger, then ingests it now (`inline`) or in the background. */
-  function land(landing: Landing, mode: IntakeMode): Promise<LandingOutcome> {
+  function land(landing: Landing, mode: IntakeMode, budget?: AbortSignal): Promise<LandingOutcome> {
     const attributes = {
       bucket: landing.bucket,
       key: landing.key,
@@ -262,13 +274,18 @@ export function createGateway(options: GatewayOptions) {
       ...(landing.version ? { version: landing.version } : {}),
     };
     return withSpan('dropgate.notification', attributes, undefined, async (span, spanContext) => {
-      const outcome = await landTraced(landing, mode, spanContext);
+      const outcome = await landTraced(landing, mode, spanContext, budget);
       span.setAttribute('dropgate.outcome', outcome.status);
       return outcome;
     });
   }
 
-  async function landTraced(landing: Landing, mode: IntakeMode, trace: Context): Promise<LandingOutcome> {
+  async function landTraced(
+    landing: Landing,
+    mode: IntakeMode,
+    trace: Context,
+    budget?: AbortSignal,
+  ): Promise<LandingOutcome> {
     const fields = { bucket: landing.bucket, key: landing.key, version: landing.version, via: landing.via };
     const ignored = (reason: string): LandingOutcome => {
       logger.info('landing ignored', { ...fields, reason });
@@ -322,7 +339,7 @@ export function createGateway(options: GatewayOptions) {
       background.wake(ref);
       return { landing, status: 'pending', ack: true };
     }
-    const result = await ingest(landing.key, 'notification', version, trace);
+    const result = await ingest(landing.key, 'notification', version, trace, budget);
     switch (result.status) {
       case 'failed':
         return {
@@ -330,7 +347,8 @@ export function createGateway(options: GatewayOptions) {
           status: 'failed',
           ack: false,
           reason: result.error.message,
-          retryAfterSeconds: result.error.retryable ? 10 : 60,
+          // A spent time budget stopped at a checkpoint: the next delivery resumes it at once.
+          retryAfterSeconds: result.error.code === 'TIME_BUDGET_SPENT' ? 0 : result.error.retryable ? 10 : 60,
         };
       case 'in-progress':
         return {
@@ -402,15 +420,20 @@ export function createGateway(options: GatewayOptions) {
 
     /**
      * Handles what an intake received: each landing is recorded in the ledger before this resolves, so an
-     * acknowledgement never precedes durability; `inline` also ingests before resolving.
+     * acknowledgement never precedes durability; `inline` also ingests before resolving. `budget` stops an
+     * inline ingestion at a checkpoint once aborted (its reason, TIME_BUDGET_SPENT, becomes the failure).
      */
-    async accept(result: IntakeResult, mode: IntakeMode): Promise<LandingOutcome[]> {
+    async accept(
+      result: IntakeResult,
+      mode: IntakeMode,
+      options: { budget?: AbortSignal } = {},
+    ): Promise<LandingOutcome[]> {
       if ('ignored' in result) {
         logger.info('intake message ignored', { reason: result.ignored });
         return [];
       }
       const outcomes: LandingOutcome[] = [];
-      for (const landing of result.landings) outcomes.push(await land(landing, mode));
+      for (const landing of result.landings) outcomes.push(await land(landing, mode, options.budget));
       return outcomes;
     },
 

@@ -6,6 +6,7 @@
 import {
   ROOT_CONTEXT,
   SpanStatusCode,
+  context as contexts,
   isSpanContextValid,
   trace,
   type Attributes,
@@ -18,7 +19,11 @@ import type { FileObserver, StepAttributes } from '../workers/file-observer.js';
 
 const TRACER_NAME = 'dropgate';
 
-/** Runs `work` in a span named `name` under `parent`; the span ends with `work`, marked as an error if it threw. */
+/**
+ * Runs `work` in a span named `name` under `parent`; the span ends with `work`, marked as an error if it
+ * threw. Where a context manager runs (Node's SDK), the span is also the active one while `work` runs, so
+ * log lines name its trace and instrumented clients nest under it.
+ */
 export async function withSpan<T>(
   name: string,
   attributes: StepAttributes,
@@ -28,7 +33,8 @@ export async function withSpan<T>(
   const base = parent ?? ROOT_CONTEXT;
   const span = trace.getTracer(TRACER_NAME).startSpan(name, { attributes: named(attributes) }, base);
   try {
-    return await work(span, trace.setSpan(base, span));
+    const spanContext = trace.setSpan(base, span);
+    return await contexts.with(spanContext, () => work(span, spanContext));
   } catch (error) {
     failed(span, error);
     throw error;

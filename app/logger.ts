@@ -14,6 +14,26 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
+/**
+ * Fields every line logged inside a unit of work carries (a request's id, a file's key), without passing
+ * a logger down through every call: `run` scopes them to a callback and everything it awaits. Node keeps
+ * them in AsyncLocalStorage (app/node/log-context.ts); a runtime without it passes none.
+ */
+export interface LogContext {
+  /** Runs `fn` with exactly `fields` as the context (a task's own, not added to an outer one's). */
+  run<T>(fields: LogFields, fn: () => T): T;
+  /** The fields of the innermost `run` this code runs inside. */
+  current(): LogFields | undefined;
+}
+
+/** A request id from a client (`X-Request-Id`) is kept only if it is this short and plain. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** The client's request id if it is safe to echo and log, else a fresh one. */
+export function requestIdOf(header: string | undefined): string {
+  return header !== undefined && CLIENT_REQUEST_ID.test(header) ? header : crypto.randomUUID();
+}
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -99,6 +119,7 @@ function redactValue(value: unknown, depth: number): unknown {
 export function createJsonLogger(
   write: (line: string) => void = (line) => console.log(line),
   level: LogLevel = 'info',
+  context?: LogContext,
 ): Logger {
   const log =
     (name: Exclude<LogLevel, 'silent'>, severity: string) =>
@@ -109,7 +130,7 @@ export function createJsonLogger(
           severity,
           time: new Date().toISOString(),
           message: redactText(message),
-          ...redactFields(fields),
+          ...redactFields({ ...context?.current(), ...fields }),
         }),
       );
     };

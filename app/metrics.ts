@@ -39,6 +39,11 @@ export interface GatewayMetrics {
   publishFault(topic: string): void;
   /** A publish to `topic` tried again: after a fault, or for events the sink did not take. */
   publishRetried(topic: string): void;
+  /**
+   * A dataset's after-processing action (`afterIngest` delete or move, `onRejected` move) on a file the
+   * ledger recorded as finished: done, or failed (the object stays where it was until a replay).
+   */
+  afterProcessing(dataset: string, action: 'delete' | 'move', outcome: 'done' | 'failed'): void;
   /** The Prometheus text exposition of everything measured so far. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -56,6 +61,7 @@ export const noMetrics: GatewayMetrics = {
   published: () => undefined,
   publishFault: () => undefined,
   publishRetried: () => undefined,
+  afterProcessing: () => undefined,
   render: async () => ({ contentType: PROMETHEUS_TEXT_TYPE, body: '' }),
 };
 
@@ -123,6 +129,11 @@ export const METRICS = {
       name: 'dropgate_publish_retries_total',
       help: 'Publishes tried again, after a fault or for events the sink did not take',
       labelNames: ['topic'],
+    },
+    afterProcessing: {
+      name: 'dropgate_after_processing_actions_total',
+      help: 'After-processing actions (delete, move) on finished files, by outcome (done, failed)',
+      labelNames: ['dataset', 'action', 'outcome'],
     },
   },
   gauges: {
@@ -193,6 +204,7 @@ export function measureWith(
   const publishedEvents = instruments.counter(counters.publishedEvents);
   const publishFaults = instruments.counter(counters.publishFaults);
   const publishRetries = instruments.counter(counters.publishRetries);
+  const afterProcessing = instruments.counter(counters.afterProcessing);
   return {
     fileDone(dataset, state, finished) {
       files.inc({ dataset, state }, 1);
@@ -216,6 +228,7 @@ export function measureWith(
     },
     publishFault: (topic) => publishFaults.inc({ topic }, 1),
     publishRetried: (topic) => publishRetries.inc({ topic }, 1),
+    afterProcessing: (dataset, action, outcome) => afterProcessing.inc({ dataset, action, outcome }, 1),
     render,
   };
 }

@@ -107,6 +107,12 @@ export interface IngestRequest {
   mode: 'notification' | 'replay';
   /** Traces the ingestion and reports what metrics need; nothing is traced or reported without one. */
   observer?: FileObserver;
+  /**
+   * The caller's time budget (a Worker invocation's): once aborted, the attempt starts no further block
+   * after its first, lets the blocks in flight become durable, and fails with the abort reason at that
+   * checkpoint, so the next attempt goes on from there. Every attempt publishes at least one block.
+   */
+  budget?: AbortSignal;
 }
 
 export interface FileSummary extends Progress {
@@ -423,8 +429,16 @@ async function ingestUnderLease(
         drift = driftFound(found) ? found : undefined;
       },
     });
+    let started = false;
     for await (const block of blocks) {
       if (signal.aborted) throw signal.reason;
+      if (request.budget) {
+        // Blocks parsed ahead may follow each other without waiting on I/O: give the budget's timer a turn.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (request.budget.aborted && started) throw request.budget.reason;
+      }
+      // Blocks of rows a resumed attempt only skips are no progress.
+      if (block.lastRow > start.row) started = true;
       rowsRead += block.rowsRead;
       rowsRescued += block.rowsRescued;
       valuesIgnored += block.valuesIgnored;

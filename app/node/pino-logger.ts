@@ -7,10 +7,12 @@ import {
   logLevelOf,
   redactFields,
   redactText,
+  type LogContext,
   type LogFields,
   type LogLevel,
   type Logger,
 } from '../logger.js';
+import { nodeLogContext } from './log-context.js';
 
 const SEVERITY: Record<string, string> = {
   debug: 'DEBUG',
@@ -20,8 +22,9 @@ const SEVERITY: Record<string, string> = {
 };
 
 export function createPinoLogger(
-  options: { level?: LogLevel; destination?: DestinationStream } = {},
+  options: { level?: LogLevel; destination?: DestinationStream; context?: LogContext } = {},
 ): Logger {
+  const context = options.context ?? nodeLogContext;
   const logger = pino(
     {
       level: options.level ?? logLevelOf(process.env.LOG_LEVEL),
@@ -30,6 +33,8 @@ export function createPinoLogger(
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ severity: SEVERITY[label] ?? label.toUpperCase() }) },
+      // The request id, file key or trace the line was logged under; a call's own fields win.
+      mixin: () => redactFields(context.current() ?? {}),
     },
     // Synchronous writes to stdout (pino's default): a line written before a crash is not lost.
     options.destination ?? pino.destination(1),

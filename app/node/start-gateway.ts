@@ -9,6 +9,7 @@ import { createAuthenticator } from '../auth.js';
 import { createApp } from '../create-app.js';
 import { createGateway, type Gateway } from '../gateway.js';
 import { iconvTextDecoding } from './iconv-text-decoding.js';
+import { nodeLogContext } from './log-context.js';
 import { createIngestPools } from './ingest-threads.js';
 import { createPrometheusMetrics } from './prometheus-metrics.js';
 import { startTracing } from './start-tracing.js';
@@ -81,6 +82,7 @@ export async function startGateway(
     owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     uploads: config.file.uploads,
     logger,
+    logContext: nodeLogContext,
     metrics,
     ingest: {
       signal: shutdown.signal,
@@ -93,6 +95,7 @@ export async function startGateway(
     gateway,
     auth: createAuthenticator(credentials),
     logger,
+    logContext: nodeLogContext,
     intakes: adapters.intakes,
     metrics,
   }).fetch;

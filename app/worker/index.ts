@@ -97,7 +97,7 @@ async function start(env: Record<string, unknown>): Promise<Running> {
     intakes: [],
   });
   const intake = adapters.intake({
-    accept: (result, mode) => gateway.accept(result, mode),
+    accept: (result, mode, options) => gateway.accept(result, mode, options),
     onRetry: (message) => logger.warn('notification not acknowledged, retried', message),
   });
   const settings = file.scheduledBackfill;

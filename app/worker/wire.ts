@@ -166,6 +166,7 @@ export function wireWorker(
         ...options,
         baseDelaySeconds: intake.firstRetrySeconds,
         maxDelaySeconds: intake.maxRetrySeconds,
+        budgetSeconds: intake.budgetSeconds,
       }),
   };
 }

@@ -3,7 +3,7 @@
  * archive prefix (or deleted) only once the ledger recorded its end, a rejected one to quarantine; the
  * moved copies are never ingested again, and a replay of a moved key names where it went.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readTopic } from './support/events.js';
@@ -69,6 +69,11 @@ describe('after-processing actions', () => {
     expect(finished).toBeGreaterThanOrEqual(0);
     expect(moved).toBeGreaterThan(finished);
 
+    const metrics = await call(gateway, 'GET', '/metrics', { token: ADMIN_TOKEN });
+    expect(metrics.body).toContain(
+      'dropgate_after_processing_actions_total{dataset="orders",action="move",outcome="done"} 2',
+    );
+
     // The archived and quarantined copies match no dataset: a backfill over them records nothing.
     const backfill = await call(gateway, 'POST', '/admin/backfill', {
       token: ADMIN_TOKEN,
@@ -98,5 +103,24 @@ describe('after-processing actions', () => {
     expect(await gateway.running.gateway.fileStatus(good.objectKey)).toMatchObject({ state: 'ingested' });
     // onRejected defaults to keep.
     expect(await exists(bad.objectKey)).toBe(true);
+  });
+
+  it('counts a failed action and leaves the file where it was, ingested, for a replay', async () => {
+    gateway = await startTestGateway({
+      configFile: { datasets: [dataset({ afterIngest: { action: 'move', prefix: 'archive/' } })] },
+    });
+    // A file where the archive directory should be: every move there fails.
+    await writeFile(join(gateway.dataDir, 'bucket', 'archive'), 'not a directory');
+    const good = await upload(gateway, 'good.csv', ordersFile(3).csv);
+    await gateway.running.gateway.idle();
+
+    expect(await exists(good.objectKey)).toBe(true);
+    expect(await gateway.running.gateway.fileStatus(good.objectKey)).toMatchObject({ state: 'ingested' });
+    expect(gateway.logs.some((line) => line.includes('after-processing action failed'))).toBe(true);
+    const metrics = await call(gateway, 'GET', '/metrics', { token: ADMIN_TOKEN });
+    expect(metrics.body).toContain(
+      'dropgate_after_processing_actions_total{dataset="orders",action="move",outcome="failed"} 1',
+    );
+    expect(metrics.body).not.toContain('outcome="done"');
   });
 });

@@ -11,6 +11,7 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createPinoLogger } from '../../app/node/pino-logger.js';
 import { readTopic, type FileSummaryData } from './support/events.js';
 import { ordersFile } from './support/orders-csv.js';
 import { startTestGateway, upload, type TestGateway } from './support/test-gateway.js';
@@ -46,7 +47,9 @@ async function allEvents(dataDir: string) {
 describe('traces', () => {
   it('spans notification -> ingest -> claim, read, publish blocks, finish; each event carries the ingest span as traceparent', async () => {
     const exporter = collectSpans();
-    gateway = await startTestGateway();
+    gateway = await startTestGateway({
+      logger: (write) => createPinoLogger({ level: 'info', destination: { write } }),
+    });
     const file = ordersFile(40, 7);
     const stored = await upload(gateway, 'traced.csv', file.csv);
     await gateway.running.gateway.idle();
@@ -88,6 +91,12 @@ describe('traces', () => {
     expect(file.badRows.length).toBeGreaterThan(0);
     const traceparent = `00-${traceId}-${ingest!.spanContext().spanId}-01`;
     for (const event of events) expect(event.traceparent).toBe(traceparent);
+
+    // The file's log line names the same trace, so logs and traces join up.
+    const finished = gateway.logs
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.message === 'file finished');
+    expect(finished).toMatchObject({ key: stored.objectKey, traceId, spanId: ingest!.spanContext().spanId });
   });
 
   it('leaves the events without trace context when no SDK is registered', async () => {

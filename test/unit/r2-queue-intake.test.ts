@@ -154,4 +154,24 @@ describe('createR2QueueIntake', () => {
     expect(bad.seen).toEqual([300]);
     expect(reasons).toEqual(['not an R2 event notification: action is missing (must be a string)']);
   });
+
+  it("stops at the time budget: the running file and the batch's later messages are retried at once", async () => {
+    const first = message(3);
+    const second = message(1);
+    const accepted: string[] = [];
+    await createR2QueueIntake({
+      budgetSeconds: 0.05,
+      baseDelaySeconds: 10,
+      // The gateway stops the ingestion at a checkpoint once the budget aborts, and reports it failed.
+      accept: async (result, _mode, { budget }) => {
+        accepted.push(JSON.stringify(result));
+        await new Promise((resolve) => budget.addEventListener('abort', resolve));
+        expect((budget.reason as DropgateError).code).toBe('TIME_BUDGET_SPENT');
+        return outcome('failed', false, 10)(result);
+      },
+    }).handle([first.value, second.value]);
+    expect(first.seen).toEqual([0]);
+    expect(second.seen).toEqual([0]);
+    expect(accepted).toHaveLength(1);
+  });
 });

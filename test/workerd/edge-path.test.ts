@@ -196,6 +196,67 @@ describe('the edge path under workerd', () => {
   });
 });
 
+/** The events of a message packed many to one: a CloudEvents batch (a JSON array), or NDJSON. */
+const unpacked = (body: string): CloudEvent[] =>
+  body.trimStart().startsWith('[')
+    ? (JSON.parse(body) as CloudEvent[])
+    : body
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as CloudEvent);
+
+describe('a file too large for one invocation', () => {
+  let miniflare: Miniflare;
+  let budgeted: Awaited<ReturnType<typeof bundleEdgeWorker>>;
+  const fileStatus = (key: string) => fileStatusOf(miniflare, key);
+
+  beforeAll(async () => {
+    // A budget shorter than one 10,000-row block: each delivery publishes one block, then stops.
+    // Rows packed 250 to a message: Miniflare's queues fail under tens of thousands of single messages.
+    budgeted = await bundleEdgeWorker(edgeConfig({ budgetSeconds: 0.05, rowsPerMessage: { orders: 250 } }));
+    miniflare = startEdgeMiniflare(budgeted.script, SECRETS, { maxRetries: 30 });
+    await miniflare.ready;
+  }, 60_000);
+
+  afterAll(async () => {
+    await miniflare?.dispose();
+    await budgeted?.remove();
+  });
+
+  test('stops at its budget with a checkpoint and goes on in the next delivery, each row published once', async () => {
+    const key = 'vendors/acme/orders/2026-11-24/large.csv';
+    const count = 25_000;
+    const object = await putObject(
+      miniflare,
+      key,
+      csv(...Array.from({ length: count }, (_, index) => row(`B-${index}`))),
+    );
+    await notifyTo(miniflare, notification('PutObject', key, object));
+    const status = await eventually(
+      () => fileStatus(key),
+      (found) => found?.state === 'ingested',
+      90_000,
+    );
+    expect(status!.attempts).toBeGreaterThanOrEqual(2);
+    const [summary] = (await received(miniflare, QUEUES.files))
+      .map((body) => JSON.parse(body) as CloudEvent)
+      .filter((event) => event.data.objectKey === key);
+    expect(summary!.data).toMatchObject({
+      state: 'ingested',
+      rowsPublished: count,
+      rowsRejected: 0,
+    });
+    expect(summary!.data.resumedFromRow).toBeGreaterThanOrEqual(10_000);
+    const ids = (await received(miniflare, QUEUES.orders))
+      .flatMap((body) => unpacked(body))
+      .filter((event) => event.subject?.endsWith(key))
+      .map((event) => event.id);
+    expect(new Set(ids).size).toBe(count);
+    expect(ids).toHaveLength(count);
+    expect(await received(miniflare, QUEUES.deadLetters)).toEqual([]);
+  }, 120_000);
+});
+
 describe('the Worker names what its environment lacks', () => {
   test('without two secrets, every request is refused with 503 naming both and how to set them', async () => {
     const { R2_SECRET_ACCESS_KEY: _, DROPGATE_ADMIN_TOKEN: __, ...rest } = SECRETS;

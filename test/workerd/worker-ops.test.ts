@@ -33,8 +33,10 @@ afterAll(() => bundle?.remove());
 /** Starts the Worker at `level`, keeping every line it logs. */
 async function startAt(level: string) {
   const lines: string[] = [];
-  const miniflare = startEdgeMiniflare(bundle.script, { ...SECRETS, LOG_LEVEL: level }, (line) =>
-    lines.push(line),
+  const miniflare = startEdgeMiniflare(
+    bundle.script,
+    { ...SECRETS, LOG_LEVEL: level },
+    { onLine: (line) => lines.push(line) },
   );
   await miniflare.ready;
   return { miniflare, lines };

@@ -2,6 +2,9 @@
  * Intake `r2-queue`: R2 event notifications delivered to a Worker's queue consumer. A message is
  * acknowledged only once what it asked for is done (the file's events durable, the file rejected, or a
  * duplicate); otherwise it is retried with a growing delay, so an unfinished file is never acknowledged.
+ * Each invocation has a time budget: when it is spent the file stops at its next block with a checkpoint
+ * and the message is retried at once, so a file too large for one invocation continues in the next
+ * delivery instead of being cut off by the platform's limit (which would leave its lease held).
  */
 import { DropgateError, describeError } from '../../errors.js';
 import type { IntakeMode, IntakeResult, LandingOutcome } from '../../ports.js';
@@ -59,14 +62,23 @@ export interface QueueMessageLike {
 }
 
 export interface R2QueueIntakeOptions {
-  /** The gateway's `accept`: records each landing and, `inline`, ingests it before resolving. */
-  accept(result: IntakeResult, mode: IntakeMode): Promise<LandingOutcome[]>;
+  /**
+   * The gateway's `accept`: records each landing and, `inline`, ingests it before resolving; once
+   * `budget` aborts, the ingestion stops at a checkpoint.
+   */
+  accept(result: IntakeResult, mode: IntakeMode, options: { budget: AbortSignal }): Promise<LandingOutcome[]>;
   /** Where a message that is not acknowledged says why. */
   onRetry?(message: { id: string; attempts: number; delaySeconds: number; reason: string }): void;
   /** Delay of the first retry (default 10 s), doubling with each delivery up to `maxDelaySeconds`. */
   baseDelaySeconds?: number;
   /** Default 15 minutes; Queues accepts up to 12 hours. */
   maxDelaySeconds?: number;
+  /**
+   * Wall-clock seconds one invocation (one batch) may ingest before it stops at a checkpoint and hands
+   * the rest to the next delivery. Default 25: below the 30 s of CPU a consumer gets by default, since CPU
+   * time never exceeds wall time.
+   */
+  budgetSeconds?: number;
 }
 
 /** Most delay Cloudflare Queues accepts for a retry. */
@@ -84,11 +96,18 @@ export function createR2QueueIntake(options: R2QueueIntakeOptions): R2QueueIntak
   const delayFor = (attempts: number, asked = 0) =>
     Math.min(most, Math.max(asked, base * 2 ** Math.max(0, attempts - 1)));
 
-  async function handleOne(message: QueueMessageLike) {
+  const budgetMs = (options.budgetSeconds ?? 25) * 1000;
+
+  async function handleOne(message: QueueMessageLike, budget: AbortSignal) {
     const retry = (reason: string, asked?: number) => {
       const delaySeconds = delayFor(message.attempts, asked);
       options.onRetry?.({ id: message.id, attempts: message.attempts, delaySeconds, reason });
       message.retry({ delaySeconds });
+    };
+    // Stopped by the budget at a checkpoint: no fault to wait out, the next delivery goes on at once.
+    const goOn = (reason: string) => {
+      options.onRetry?.({ id: message.id, attempts: message.attempts, delaySeconds: 0, reason });
+      message.retry({ delaySeconds: 0 });
     };
     let result: IntakeResult;
     try {
@@ -97,28 +116,43 @@ export function createR2QueueIntake(options: R2QueueIntakeOptions): R2QueueIntak
       // It can never succeed: retried until max_retries sends it to the dead-letter queue, kept for a look.
       return retry(describeError(error), most);
     }
+    if (budget.aborted) return goOn('the invocation spent its time budget before this message');
     let outcomes: LandingOutcome[];
     try {
       // Inline always: a Worker has no process that outlives the message to ingest in the background.
-      outcomes = await options.accept(result, 'inline');
+      outcomes = await options.accept(result, 'inline', { budget });
     } catch (error) {
-      return retry(describeError(error));
+      return budget.aborted ? goOn(describeError(error)) : retry(describeError(error));
     }
     const waiting = outcomes.filter((outcome) => !outcome.ack);
     if (waiting.length === 0) return message.ack();
-    retry(
-      waiting
-        .map((outcome) => `${outcome.landing.key}: ${outcome.status}: ${outcome.reason ?? ''}`)
-        .join('; '),
-      Math.max(...waiting.map((outcome) => outcome.retryAfterSeconds ?? 0)),
-    );
+    const reason = waiting
+      .map((outcome) => `${outcome.landing.key}: ${outcome.status}: ${outcome.reason ?? ''}`)
+      .join('; ');
+    if (budget.aborted) return goOn(reason);
+    retry(reason, Math.max(...waiting.map((outcome) => outcome.retryAfterSeconds ?? 0)));
   }
 
   return {
     type: R2_QUEUE_INTAKE,
     async handle(messages) {
-      // One file at a time: an isolate has 128 MB, and files share nothing worth overlapping.
-      for (const message of messages) await handleOne(message);
+      const budget = new AbortController();
+      const timer = setTimeout(
+        () =>
+          budget.abort(
+            new DropgateError(
+              'TIME_BUDGET_SPENT',
+              `this invocation spent its ${budgetMs / 1000} s budget; the file resumes from its checkpoint in the next delivery`,
+            ),
+          ),
+        budgetMs,
+      );
+      try {
+        // One file at a time: an isolate has 128 MB, and files share nothing worth overlapping.
+        for (const message of messages) await handleOne(message, budget.signal);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -34,7 +34,9 @@ export const SECRETS = {
   R2_SECRET_ACCESS_KEY: 'test-secret-access-key',
 };
 
-export function edgeConfig(overrides: { rowsPerMessage?: Record<string, number> } = {}) {
+export function edgeConfig(
+  overrides: { rowsPerMessage?: Record<string, number>; budgetSeconds?: number } = {},
+) {
   return {
     controlTopic: 'dropgate-files',
     store: { type: 'r2', bucket: BUCKET, binding: 'BUCKET' },
@@ -49,7 +51,14 @@ export function edgeConfig(overrides: { rowsPerMessage?: Record<string, number> 
     },
     ledger: { type: 'durable-object', binding: 'LEDGER' },
     // Short delays: the tests wait for real redeliveries.
-    intake: [{ type: 'r2-queue', firstRetrySeconds: 0, maxRetrySeconds: 1 }],
+    intake: [
+      {
+        type: 'r2-queue',
+        firstRetrySeconds: 0,
+        maxRetrySeconds: 1,
+        ...(overrides.budgetSeconds ? { budgetSeconds: overrides.budgetSeconds } : {}),
+      },
+    ],
     datasets: [
       {
         name: 'orders',
@@ -100,12 +109,16 @@ export default {
   },
 };`;
 
-/** `onLine`, when given, receives each line the Worker writes to stdout (its logs) instead of the console. */
+/**
+ * `onLine`, when given, receives each line the Worker writes to stdout (its logs) instead of the console;
+ * `maxRetries` is the notification consumer's deliveries before the dead-letter queue.
+ */
 export function startEdgeMiniflare(
   script: string,
   bindings: Record<string, string> = SECRETS,
-  onLine?: (line: string) => void,
+  options: { onLine?: (line: string) => void; maxRetries?: number } = {},
 ) {
+  const { onLine, maxRetries = MAX_RETRIES } = options;
   const drain = { maxBatchSize: 100, maxBatchTimeout: 0 };
   return new Miniflare({
     ...(onLine ? { handleRuntimeStdio: (stdout: Readable) => eachLine(stdout, onLine) } : {}),
@@ -128,7 +141,7 @@ export function startEdgeMiniflare(
           [QUEUES.notifications]: {
             maxBatchSize: 10,
             maxBatchTimeout: 0,
-            maxRetries: MAX_RETRIES,
+            maxRetries,
             deadLetterQueue: QUEUES.deadLetters,
           },
         },
