@@ -34,7 +34,7 @@ async function emptyBucket() {
 /**
  * The proxied binding, but a stream put is buffered first: a stream sent from Node through the proxy
  * reaches R2 without a length, which R2's put refuses ("must have a known length"). Inside workerd a
- * get's body carries its length, and the store's streamed copy works there (r2-in-workerd.test.ts).
+ * get's body carries its length, and the store's streamed copy works there (test/workerd/r2-store-under-workerd.test.ts).
  */
 const proxied: R2BucketBinding = {
   head: (key) => bucket.head(key),
