@@ -18,11 +18,16 @@
  *   Observability: a generated ~BENCH_OBSERVED_MB MB (default 100) orders CSV through the pipeline with the
  *            gateway's metrics (prom-client) and tracing (the OpenTelemetry SDK, spans kept in memory) on;
  *            baseline the same pipeline with both off. Only when BENCH_FILES names `observability`.
+ *   Workers: a CSV of ~BENCH_WORKERS_MB MB (default 10, ~95k rows) and a nested Parquet file of
+ *            BENCH_WORKERS_PARQUET_ROWS rows (default 100,000) through the same pipeline into the Cloudflare
+ *            Queues sink, inside workerd and on Node: CPU ms per 10,000 rows and peak heap
+ *            (workers-bench.ts). BENCH_WORKERS_ROWS_PER_MESSAGE packs the row events. Only when
+ *            BENCH_FILES names `workers`.
  * BENCH_FILES (default csv,parquet,flat,pubsub,sqs) picks which of them are measured.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
@@ -34,6 +39,7 @@ import { generateFlatParquet } from './generate-flat-parquet.js';
 import { v1 } from '@google-cloud/pubsub';
 import { publisherClientOptions } from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import { startGoogleEmulators } from '../test/support/google-emulators.js';
+import { bundleBenchWorker, measureNode, measureWorkerd, type WorkersMeasurement } from './workers-bench.js';
 
 const run = promisify(execFile);
 const megabytes = Number(process.env.BENCH_MB ?? 1000);
@@ -302,4 +308,59 @@ if (files.has('sqs')) {
       'rate (target >= 0.90)',
   );
   console.log(`  peak RSS: ${pipeline.peakRssMb.toFixed(0)} MB`);
+}
+
+if (files.has('workers')) {
+  const csvFile = join(dataDir, `orders-${Number(process.env.BENCH_WORKERS_MB ?? 10)}mb.csv`);
+  if (!existsSync(csvFile))
+    await generateOrdersCsv(csvFile, Number(process.env.BENCH_WORKERS_MB ?? 10) * 1e6);
+  const parquetRowCount = Number(process.env.BENCH_WORKERS_PARQUET_ROWS ?? 100_000);
+  const parquetFile = join(dataDir, `orders-${parquetRowCount}-rows.parquet`);
+  if (!existsSync(parquetFile)) {
+    await generateOrdersParquet(parquetFile, parquetRowCount, Math.ceil(parquetRowCount / 10));
+  }
+  const rowsPerMessage = Number(process.env.BENCH_WORKERS_ROWS_PER_MESSAGE ?? 1);
+  const script = await bundleBenchWorker();
+  process.stderr.write('Workers\n');
+  for (const [format, file] of [
+    ['csv', csvFile],
+    ['parquet', parquetFile],
+  ] as const) {
+    const bytes = new Uint8Array(await readFile(file));
+    const modes = {
+      'node, dropping bindings': () => measureNode(format, file, rowsPerMessage),
+      'workerd, dropping bindings': () => measureWorkerd(script, format, bytes, 'drop', rowsPerMessage),
+      'workerd, Queues (Miniflare)': () => measureWorkerd(script, format, bytes, 'real', rowsPerMessage),
+    };
+    const results: Record<string, WorkersMeasurement[]> = {};
+    for (let index = 0; index < runs; index++) {
+      for (const [mode, measure] of Object.entries(modes)) {
+        const measurement = await measure();
+        (results[mode] ??= []).push(measurement);
+        process.stderr.write(
+          `  run ${index + 1} ${format} ${mode}: ${measurement.cpuMs.toFixed(0)} ms CPU, ` +
+            `peak heap ${measurement.peakHeapMb.toFixed(1)} MB, RSS growth ${measurement.rssGrowthMb.toFixed(1)} MB\n`,
+        );
+      }
+    }
+    const rows = results['node, dropping bindings']![0]!.rows;
+    const perTenThousand = (mode: string) => median(results[mode]!.map((m) => m.cpuMs)) / (rows / 10_000);
+    console.log(
+      `Workers, ${format}: ${(bytes.byteLength / 1e6).toFixed(1)} MB, ${rows.toLocaleString('en')} rows, ` +
+        `${rowsPerMessage} row(s) a message, median of ${runs} runs`,
+    );
+    for (const mode of Object.keys(modes)) {
+      const range = (values: number[]) =>
+        `${Math.min(...values).toFixed(1)}-${Math.max(...values).toFixed(1)} MB`;
+      console.log(
+        `${mode.padEnd(30)} ${perTenThousand(mode).toFixed(1).padStart(7)} ms CPU / 10k rows   peak heap ` +
+          `${range(results[mode]!.map((m) => m.peakHeapMb))}   RSS growth ${range(results[mode]!.map((m) => m.rssGrowthMb))}`,
+      );
+    }
+    const node = perTenThousand('node, dropping bindings');
+    console.log(
+      `  CPU ratio to Node: workerd dropping ${(perTenThousand('workerd, dropping bindings') / node).toFixed(2)}, ` +
+        `workerd into Queues ${(perTenThousand('workerd, Queues (Miniflare)') / node).toFixed(2)}`,
+    );
+  }
 }

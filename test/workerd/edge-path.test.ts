@@ -196,15 +196,6 @@ describe('the edge path under workerd', () => {
   });
 });
 
-/** The events of a message packed many to one: a CloudEvents batch (a JSON array), or NDJSON. */
-const unpacked = (body: string): CloudEvent[] =>
-  body.trimStart().startsWith('[')
-    ? (JSON.parse(body) as CloudEvent[])
-    : body
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as CloudEvent);
-
 describe('a file too large for one invocation', () => {
   let miniflare: Miniflare;
   let budgeted: Awaited<ReturnType<typeof bundleEdgeWorker>>;
@@ -212,7 +203,8 @@ describe('a file too large for one invocation', () => {
 
   beforeAll(async () => {
     // A budget shorter than one 10,000-row block: each delivery publishes one block, then stops.
-    // Rows packed 250 to a message: Miniflare's queues fail under tens of thousands of single messages.
+    // Rows packed 250 to a message (a CloudEvents batch, a JSON array): Miniflare's queues fail under
+    // tens of thousands of single messages.
     budgeted = await bundleEdgeWorker(edgeConfig({ budgetSeconds: 0.05, rowsPerMessage: { orders: 250 } }));
     miniflare = startEdgeMiniflare(budgeted.script, SECRETS, { maxRetries: 30 });
     await miniflare.ready;
@@ -248,7 +240,7 @@ describe('a file too large for one invocation', () => {
     });
     expect(summary!.data.resumedFromRow).toBeGreaterThanOrEqual(10_000);
     const ids = (await received(miniflare, QUEUES.orders))
-      .flatMap((body) => unpacked(body))
+      .flatMap((body) => JSON.parse(body) as CloudEvent[])
       .filter((event) => event.subject?.endsWith(key))
       .map((event) => event.id);
     expect(new Set(ids).size).toBe(count);

@@ -19,7 +19,6 @@ export interface R2ObjectLike {
 
 export interface R2ObjectBodyLike extends R2ObjectLike {
   body: ReadableStream<Uint8Array>;
-  arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 export interface R2GetOptionsLike {
@@ -147,7 +146,9 @@ export function createR2ObjectStore(options: R2ObjectStoreOptions): ObjectStore 
       const last = Math.min(end, size);
       if (start >= last) return new Uint8Array(0);
       const object = await getPinned(key, version, { offset: start, length: last - start });
-      return new Uint8Array(await (object as R2ObjectBodyLike).arrayBuffer());
+      // Read through `body`, which getPinned has looked at: through Miniflare's binding proxy, looking a
+      // property up sends the body over, after which the object's own arrayBuffer() finds it used.
+      return new Uint8Array(await new Response(object.body).arrayBuffer());
     },
 
     async copy(key, version, toKey) {
