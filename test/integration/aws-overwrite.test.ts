@@ -3,11 +3,12 @@
  * a bucket of the versioned S3 stand-in (versioning on: reads pinned by VersionId; off: by `If-Match` on the
  * ETag), the `sqs` intake and the `sqs` sink on fauxqs, the `dynamodb` ledger on dynalite. S3's notification
  * of version 1 goes through the queue; version 2 is written before the gateway receives it, between its
- * claim and its read, or while its body is being read (the connection then breaks, as it may when a read
- * is cut off). Version 1 never publishes version 2's rows nor a mix: it is ingested whole from its own
+ * claim and its read, while its body is being read (the connection then breaks, as it may when a read
+ * is cut off), or between two of a Parquet file's range reads. Version 1 never publishes version 2's rows nor a mix: it is ingested whole from its own
  * bytes where its version id still reads them, else closed as rejected OBJECT_VERSION_GONE; its
  * notification is deleted once that is settled, and version 2's notification ingests version 2 once.
  */
+import { rm } from 'node:fs/promises';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -33,6 +34,8 @@ import { testDataset } from '../support/datasets.js';
 import { s3Record } from '../support/s3-notification-messages.js';
 import { startVersionedS3StandIn, type VersionedS3StandIn } from '../support/versioned-s3-stand-in.js';
 import { orderData, ordersFile } from './support/orders-csv.js';
+import { ordersParquet } from './support/orders-parquet.js';
+import { makeTemporaryDirectory } from './support/test-gateway.js';
 
 const TABLE = 'dropgate-overwrite-ledger';
 const VARIABLES = ['AWS_ENDPOINT_URL_SQS', 'AWS_ENDPOINT_URL_DYNAMODB'] as const;
@@ -62,8 +65,10 @@ beforeAll(async () => {
   await createLedgerTable({ table: TABLE });
 });
 
+const directories: string[] = [];
 afterEach(async () => {
   for (const gateway of running.splice(0)) await gateway.close();
+  for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
 });
 
 afterAll(async () => {
@@ -78,7 +83,7 @@ afterAll(async () => {
 let cases = 0;
 
 /** A gateway on the AWS adapters, its own bucket and queues, consuming its notification queue. */
-async function awsGateway(standIn: VersionedS3StandIn) {
+async function awsGateway(standIn: VersionedS3StandIn, options: { rowsPerMessage?: number } = {}) {
   const name = `overwrite-${++cases}`;
   const queue = async (suffix: string) =>
     (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-${suffix}` }))).QueueUrl!;
@@ -94,7 +99,9 @@ async function awsGateway(standIn: VersionedS3StandIn) {
     forcePathStyle: true,
   });
   await fetch(`${standIn.endpoint}/${name}`, { method: 'PUT' });
-  const sink = createSqsEventSink();
+  const sink = createSqsEventSink(
+    options.rowsPerMessage ? { rowsPerMessage: new Map([[queues.topic, options.rowsPerMessage]]) } : {},
+  );
   const ledger = createDynamoDbLedger({ table: TABLE });
   const gateway = createGateway({
     store,
@@ -135,8 +142,8 @@ async function awsGateway(standIn: VersionedS3StandIn) {
 type Aws = Awaited<ReturnType<typeof awsGateway>>;
 
 /** Writes a version of `key` as a vendor's upload would, and describes it as the store does. */
-async function write(store: S3ObjectStore, key: string, csv: string): Promise<ObjectInfo> {
-  await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: csv }));
+async function write(store: S3ObjectStore, key: string, body: string | Uint8Array): Promise<ObjectInfo> {
+  await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: body }));
   return (await store.stat(key))!;
 }
 
@@ -221,8 +228,11 @@ async function eventsByVersion(aws: Aws, first: ObjectInfo, second: ObjectInfo) 
     [first.version, []],
     [second.version, []],
   ]);
-  for (const message of await drain(aws.queues.topic)) {
-    const event = JSON.parse(message.Body!) as CloudEvent;
+  // A packed message holds a JSON array of events.
+  const published = (await drain(aws.queues.topic)).flatMap(
+    (message) => JSON.parse(message.Body!) as CloudEvent | CloudEvent[],
+  );
+  for (const event of published) {
     const row = event.rownumber!;
     const offset = event.objectversion === second.version ? V2_OFFSET : 0;
     expect(rows.has(event.objectversion), event.objectversion).toBe(true);
@@ -397,5 +407,54 @@ describe('an S3 object overwritten between its notification and its read', () =>
       },
     });
     expect(events.second).toEqual(secondRows);
+  });
+
+  it('ETag pin, Parquet replaced between two range reads: the next range is refused (412), version 1 rejected where it stopped', async () => {
+    const aws = await awsGateway(unversioned, { rowsPerMessage: 100 });
+    const key = 'vendors/acme/orders/2024-05-01/ranges.parquet';
+    const directory = await makeTemporaryDirectory('dropgate-aws-overwrite-');
+    directories.push(directory);
+    const first = await ordersParquet(directory, 10_000, 1_000, 'v1');
+    const second = await ordersParquet(directory, 5, 5, 'v2', V2_OFFSET);
+    const v1 = await write(aws.store, key, first.bytes);
+    let v2: ObjectInfo | undefined;
+    // The footer and the first row groups are read; version 2 lands before the fourth range.
+    unversioned.beforeNextGet(key, async () => void (v2 = await write(aws.store, key, second.bytes)), 3);
+    await notify(aws, unversioned, v1, 1);
+
+    expect(await settled(aws, v1)).toMatchObject({
+      state: 'rejected',
+      outcome: { error: { code: 'OBJECT_VERSION_GONE' } },
+    });
+    await until('version 1 notification deleted', () => queueEmpty(aws.queues.notifications));
+    await expectSecondIngestedOnce(aws, unversioned, v2!);
+    const events = await eventsByVersion(aws, v1, v2!);
+    // The row groups read before the replacement went out, each row once, and nothing after them.
+    expect(events.first.length).toBeGreaterThan(0);
+    expect(events.first.length).toBeLessThan(10_000);
+    expect(events.first).toEqual(events.first.map((_, index) => index + 1));
+    expect(events.summaries(v1.version)).toEqual(['FileRejected']);
+    expect(events.second).toEqual(second.goodRows);
+  });
+
+  it('version id pin, Parquet replaced between two range reads: every range names the version, version 1 ingested whole', async () => {
+    const aws = await awsGateway(versioned, { rowsPerMessage: 100 });
+    const key = 'vendors/acme/orders/2024-05-01/ranges.parquet';
+    const directory = await makeTemporaryDirectory('dropgate-aws-overwrite-');
+    directories.push(directory);
+    const first = await ordersParquet(directory, 10_000, 1_000, 'v1');
+    const second = await ordersParquet(directory, 5, 5, 'v2', V2_OFFSET);
+    const v1 = await write(aws.store, key, first.bytes);
+    let v2: ObjectInfo | undefined;
+    versioned.beforeNextGet(key, async () => void (v2 = await write(aws.store, key, second.bytes)), 3);
+    await notify(aws, versioned, v1, 1);
+
+    expect(await settled(aws, v1)).toMatchObject({ state: 'ingested', attempts: 1 });
+    expect(v2).toBeDefined();
+    await expectSecondIngestedOnce(aws, versioned, v2!);
+    const events = await eventsByVersion(aws, v1, v2!);
+    expect(events.first).toEqual(first.goodRows);
+    expect(events.summaries(v1.version)).toEqual(['FileIngested']);
+    expect(events.second).toEqual(second.goodRows);
   });
 });

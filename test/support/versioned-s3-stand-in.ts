@@ -48,8 +48,11 @@ export interface VersionedS3StandIn {
   versions(bucket: string, key: string): ReadonlyArray<{ versionId: string; etag: string; bytes: Buffer }>;
   /** Holds the body of the next GetObject of `key` after `afterBytes` bytes, until released or cut. */
   holdReads(key: string, afterBytes: number): HeldRead;
-  /** Runs `action` before answering the next GetObject of `key` (e.g. writes a new version). */
-  beforeNextGet(key: string, action: () => Promise<void>): void;
+  /**
+   * Runs `action` (e.g. writes a new version) before answering a GetObject of `key`: the next one, or the
+   * one after `skip` more (a Parquet file's row groups are read one range at a time).
+   */
+  beforeNextGet(key: string, action: () => Promise<void>, skip?: number): void;
   stop(): Promise<void>;
 }
 
@@ -80,7 +83,7 @@ export async function startVersionedS3StandIn(
   );
   const requests: string[] = [];
   const holds = new Map<string, { afterBytes: number; reached: () => void; go: Promise<boolean> }>();
-  const beforeGet = new Map<string, () => Promise<void>>();
+  const beforeGet = new Map<string, { action: () => Promise<void>; skip: number }>();
 
   function bucketOf(name: string): Map<string, StoredVersion[]> {
     const bucket = buckets.get(name);
@@ -164,10 +167,10 @@ export async function startVersionedS3StandIn(
     key: string,
     query: URLSearchParams,
   ) {
-    const action = beforeGet.get(key);
-    if (request.method === 'GET' && action) {
+    const waiting = request.method === 'GET' ? beforeGet.get(key) : undefined;
+    if (waiting && waiting.skip-- === 0) {
       beforeGet.delete(key);
-      await action();
+      await waiting.action();
     }
     const version = find(bucket, key, query.get('versionId'));
     checkIfMatch(request.headers['if-match'], version);
@@ -374,8 +377,8 @@ export async function startVersionedS3StandIn(
         cut: () => go(false),
       };
     },
-    beforeNextGet(key, action) {
-      beforeGet.set(key, action);
+    beforeNextGet(key, action, skip = 0) {
+      beforeGet.set(key, { action, skip });
     },
     stop: () =>
       new Promise<void>((resolve) => {
