@@ -250,16 +250,17 @@ async function closeVanished(
       mode: 'notification',
     });
     if (claim.claimed) {
+      // An earlier attempt may have made rows durable before it failed: the outcome keeps them.
+      const done = claim.record.checkpoint ?? { row: 0, published: 0, rejected: 0 };
+      const when =
+        done.row === 0
+          ? 'before it was ingested'
+          : `after its first ${done.row} rows were published or dead-lettered`;
       const message = current
-        ? `version ${version} was replaced by version ${current.version} before it was ingested; the newer version is ingested on its own`
-        : `the object was deleted before version ${version} was ingested`;
+        ? `version ${version} was replaced by version ${current.version} ${when}; the newer version is ingested on its own`
+        : `version ${version} was deleted ${when}`;
       await deps.ledger.finish(ref, deps.owner, {
-        state: 'rejected',
-        dataset: dataset.name,
-        schemaVersion: dataset.schemaVersion,
-        rowsRead: 0,
-        rowsPublished: 0,
-        rowsRejected: 0,
+        ...outcome(dataset, 'rejected', done.row, done),
         error: { code: 'OBJECT_VERSION_GONE', message },
       });
     }

@@ -5,7 +5,7 @@
  * ingested whole on its own landing. Overwrites go through the store's own upload path (the local store
  * writes a temporary file and renames it over the key, as an upload does).
  */
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -23,6 +23,7 @@ import { fileFingerprint } from '../../workers/envelope.js';
 import { testDataset } from '../support/datasets.js';
 import { buildDist } from '../integration/support/child-gateway.js';
 import { longNote, orderData, ordersFile } from '../integration/support/orders-csv.js';
+import { ordersParquet } from '../integration/support/orders-parquet.js';
 import { interceptReads, type ReadHooks } from '../integration/support/store-wrappers.js';
 import { makeTemporaryDirectory } from '../integration/support/test-gateway.js';
 import { count, reportFigures } from './support/figures.js';
@@ -47,34 +48,6 @@ function csvContent(rows: number, badEvery: number, noteLength?: number): Conten
     goodRows,
     badRows,
   };
-}
-
-/** Order rows as Parquet, written by DuckDB in row groups of `rowGroupRows`; `tag` marks each note. */
-async function parquetContent(directory: string, rows: number, rowGroupRows: number, tag: string) {
-  const { DuckDBInstance } = await import('@duckdb/node-api');
-  const path = join(directory, `${tag}.parquet`);
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
-    await connection.run(`
-      COPY (
-        SELECT 'ORD-' || i AS order_id, 'CUST-' || (i % 7) AS customer_id, 'SKU-' || (i % 13) AS sku,
-          (i % 5 + 1)::INTEGER AS quantity, ((i % 40) + 0.25)::DOUBLE AS unit_price, 'EUR' AS currency,
-          '2024-05-01T10:00:00Z' AS ordered_at, '2024-05-10' AS ship_by, i % 2 = 0 AS gift,
-          '${tag} note ' || i AS note
-        FROM range(1, ${rows + 1}) AS t(i)
-      ) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE ${rowGroupRows})`);
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-  const goodRows = Array.from({ length: rows }, (_, index) => index + 1);
-  return {
-    bytes: new Uint8Array(await readFile(path)),
-    dataOf: (row: number) => ({ ...orderData(row), note: `${tag} note ${row}` }),
-    goodRows,
-    badRows: [],
-  } satisfies Content;
 }
 
 type Store = ObjectStore & UploadReceiver;
@@ -343,12 +316,12 @@ describe('an object overwritten mid-ingest', () => {
     const store = await localStore();
     const directory = await makeTemporaryDirectory('dropgate-faults-parquet-');
     directories.push(directory);
-    const first = await parquetContent(directory, 32_768, 2_048, 'v1');
+    const first = await ordersParquet(directory, 32_768, 2_048, 'v1');
     const { landed, record, events } = await ingestWhileOverwritten({
       store,
       key: PARQUET_KEY,
       first,
-      second: await parquetContent(directory, 10_000, 2_048, 'v2'),
+      second: await ordersParquet(directory, 10_000, 2_048, 'v2'),
       hooks: () => ({ onFirstPublish: true }),
     });
     expect(landed.status).toBe('rejected');

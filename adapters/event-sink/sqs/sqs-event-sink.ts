@@ -308,6 +308,12 @@ const REFUSED = new Set([
   'KmsInvalidKeyUsage',
 ]);
 
+/**
+ * Throttling by any name the SDK knows (SQS's RequestThrottled, ThrottlingException, a JSON 429's
+ * TooManyRequestsException, ...): a client fault that sending again later cures, as an HTTP 429 is.
+ */
+const THROTTLED = /throttl|TooManyRequests|SlowDown|LimitExceeded|PriorRequestNotComplete/i;
+
 /** An SQS error as a sink fault: a missing queue or no permission fails the publish, the rest retry. */
 function asSinkError(error: unknown, topic: string): DropgateError {
   if (error instanceof DropgateError) return error;
@@ -328,7 +334,7 @@ function asSinkError(error: unknown, topic: string): DropgateError {
       context,
     });
   }
-  if (fault === 'client' && status !== undefined && status < 500 && !/throttl/i.test(name)) {
+  if (fault === 'client' && status !== undefined && status < 500 && status !== 429 && !THROTTLED.test(name)) {
     return new DropgateError('PUBLISH_REFUSED', `SQS refused a request to "${topic}": ${name}: ${message}`, {
       cause: error,
       context,
