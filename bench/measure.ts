@@ -7,18 +7,24 @@
  *   node dist/bench/measure.js parquet-pipeline <file>  Dropgate's whole Parquet path into the local sink
  *   node dist/bench/measure.js flat-pipeline <file>     the same for the flat file (generate-flat-parquet.ts)
  *   node dist/bench/measure.js pubsub-pipeline <file>   Dropgate's whole CSV path into Pub/Sub (the emulator
- *                                                       at PUBSUB_EMULATOR_HOST, project BENCH_PUBSUB_PROJECT)
- *   node dist/bench/measure.js local-events <file>      the CSV path into the local sink, its NDJSON kept in
- *                                                       <file>.events/ (what pubsub-raw publishes; not timed)
- *   node dist/bench/measure.js pubsub-raw <file>        <file>.events/ published to Pub/Sub with the bare
- *                                                       client, 1,000 messages a request: the emulator's own rate
+ *                                                       at PUBSUB_EMULATOR_HOST, project BENCH_PUBSUB_PROJECT),
+ *                                                       timed after an untimed warm-up on the file's head
+ *   node dist/bench/measure.js pubsub-record <file>     the same, untimed, recording every Publish request it
+ *                                                       makes to <file>.pubsub-requests (what pubsub-raw sends)
+ *   node dist/bench/measure.js pubsub-raw <file>        the recorded requests sent again with the bare client,
+ *                                                       BENCH_PUBSUB_IN_FLIGHT (default 8) at once, timed after
+ *                                                       an untimed warm-up request: the emulator's own rate
+ *   pubsub-pipeline-packed, pubsub-record-packed, pubsub-raw-packed: the same with the orders topic's events
+ *                                                       packed BENCH_PUBSUB_ROWS_PER_MESSAGE (default 100) a message
  *   node dist/bench/measure.js sqs-pipeline <file>      Dropgate's CSV path into the SQS sink (AWS_ENDPOINT_URL_SQS)
  *   node dist/bench/measure.js sqs-baseline <file>      the same file's row events, captured first, then timed
  *                                                       as bare SendMessageBatch requests (10 entries, 8 at once)
- * Prints one JSON line: { mode, rows, seconds, peakRssMb }.
+ * Prints one JSON line: { mode, rows, seconds, cpuSeconds, peakRssMb } (cpuSeconds: the process's CPU time,
+ * every thread, over the timed part).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { deserialize, serialize } from 'node:v8';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Papa from 'papaparse';
@@ -37,6 +43,7 @@ import { createLocalEventSink } from '../adapters/event-sink/local/local-event-s
 import {
   createPubSubEventSink,
   publisherClientOptions,
+  type PublisherClientLike,
 } from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import { v1 } from '@google-cloud/pubsub';
 import { createSqsEventSink } from '../adapters/event-sink/sqs/sqs-event-sink.js';
@@ -55,6 +62,23 @@ import { packageRoot } from '../app/node/load-config.js';
 import { createCsvThreadPool, createParquetThreadPool } from '../app/node/ingest-threads.js';
 
 let peakRss = 0;
+
+interface Timed {
+  rows: number;
+  seconds: number;
+  /** The process's CPU time (user and system, every thread) over the same span. */
+  cpuSeconds: number;
+}
+
+/** Times `work`, which resolves to the rows it handled: wall time and the process's CPU time. */
+async function timed(work: () => Promise<number>): Promise<Timed> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const rows = await work();
+  const { user, system } = process.cpuUsage(cpu);
+  return { rows, seconds: (performance.now() - started) / 1000, cpuSeconds: (user + system) / 1e6 };
+}
+
 const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 20);
@@ -105,8 +129,18 @@ async function largestRowGroupDecodedMb(file: string): Promise<number | undefine
 }
 
 const pubsubProject = process.env.BENCH_PUBSUB_PROJECT ?? 'dropgate-bench';
-/** Where `local-events` keeps the NDJSON that `pubsub-raw` publishes. */
-const eventsDirectory = (file: string) => `${file}.events`;
+/** Events of the orders topic a message in the packed modes. */
+const rowsPerMessage = Number(process.env.BENCH_PUBSUB_ROWS_PER_MESSAGE ?? 100);
+/** Where `pubsub-record` keeps the requests that `pubsub-raw` sends again. */
+const recordingPath = (file: string, packed: boolean) => `${file}.pubsub-requests${packed ? '-packed' : ''}`;
+
+type PublishRequest = Parameters<PublisherClientLike['publish']>[0];
+
+interface Recording {
+  /** The rows of the file the requests carry. */
+  rows: number;
+  requests: PublishRequest[];
+}
 
 /** Where the SQS modes send, set up in the stand-in; `rows` counts messages for the baseline. */
 async function sqsQueue(name: string): Promise<{ client: SQSClient; url: string }> {
@@ -120,7 +154,7 @@ async function sqsQueue(name: string): Promise<{ client: SQSClient; url: string 
  * request the SQS sink makes for the file (entries, bodies, attributes), then the same requests are sent
  * again with a bare client, 8 at once as the sink runs them, and only that is timed.
  */
-async function sqsBaseline(file: string): Promise<{ rows: number; seconds: number }> {
+async function sqsBaseline(file: string): Promise<Timed> {
   const recorded: SendMessageBatchRequestEntry[][] = [];
   const recorder = new SQSClient({ useQueueUrlAsEndpoint: false });
   recorder.middlewareStack.add(
@@ -137,22 +171,23 @@ async function sqsBaseline(file: string): Promise<{ rows: number; seconds: numbe
   recorder.destroy();
   const { client, url } = await sqsQueue('orders-baseline');
   let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (next < recorded.length) {
-        const entries = recorded[next++]!;
-        const { Failed = [] } = await client.send(
-          new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }),
-        );
-        if (Failed.length > 0)
-          throw new Error(`the stand-in refused ${Failed.length} messages: ${Failed[0]!.Message}`);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const result = await timed(async () => {
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < recorded.length) {
+          const entries = recorded[next++]!;
+          const { Failed = [] } = await client.send(
+            new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }),
+          );
+          if (Failed.length > 0)
+            throw new Error(`the stand-in refused ${Failed.length} messages: ${Failed[0]!.Message}`);
+        }
+      }),
+    );
+    return recorded.reduce((sum, entries) => sum + entries.length, 0);
+  });
   client.destroy();
-  return { rows: recorded.reduce((sum, entries) => sum + entries.length, 0), seconds };
+  return result;
 }
 
 async function pipeline(
@@ -161,11 +196,14 @@ async function pipeline(
   parquetSchema?: object,
   options: {
     sink?: 'local' | 'pubsub';
-    keepEventsIn?: string;
     eventSink?: EventSink;
     observed?: boolean;
+    /** Ingests the file's head first, untimed: threads started, code compiled, connections open. */
+    warmUp?: boolean;
+    /** The Pub/Sub sink's client (default its own) and its orders events a message (default 1). */
+    pubsub?: { client?: PublisherClientLike; rowsPerMessage?: number };
   } = {},
-): Promise<number> {
+): Promise<Timed> {
   const work = await mkdtemp(join(tmpdir(), 'dropgate-bench-'));
   try {
     const store = await createLocalObjectStore({
@@ -184,8 +222,12 @@ async function pipeline(
         ? createPubSubEventSink({
             projectId: pubsubProject,
             mode: process.env.BENCH_PUBSUB_MODE === 'binary' ? 'binary' : 'structured',
+            ...(options.pubsub?.client ? { client: options.pubsub.client } : {}),
+            ...(options.pubsub?.rowsPerMessage
+              ? { rowsPerMessage: new Map([['orders', options.pubsub.rowsPerMessage]]) }
+              : {}),
           })
-        : await createLocalEventSink({ directory: options.keepEventsIn ?? join(work, 'events') }));
+        : await createLocalEventSink({ directory: join(work, 'events') }));
     const ledger = await createLocalLedger({ directory: join(work, 'ledger') });
     const schema = (
       format === 'csv'
@@ -219,13 +261,13 @@ async function pipeline(
       const spans = new InMemorySpanExporter();
       new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(spans)] }).register();
     }
-    const ingest = (observer?: Parameters<typeof fileObserver>[2]) =>
+    const ingest = (key: string, observer?: Parameters<typeof fileObserver>[2]) =>
       observer
         ? withSpan('dropgate.ingest', {}, undefined, (span, context) =>
-            run(fileObserver(span, context, observer)),
+            run(key, fileObserver(span, context, observer)),
           )
-        : run();
-    const run = (observer?: ReturnType<typeof fileObserver>) =>
+        : run(key);
+    const run = (key: string, observer?: ReturnType<typeof fileObserver>) =>
       ingestFile(
         {
           store,
@@ -237,123 +279,134 @@ async function pipeline(
           ...(rowGroupPool ? { rowGroupPool } : {}),
           ...(segmentBytes ? { segmentBytes } : {}),
         },
-        { dataset, key: basename(file), mode: 'notification', ...(observer ? { observer } : {}) },
+        { dataset, key, mode: 'notification', ...(observer ? { observer } : {}) },
       );
-    const result = await ingest(
-      metrics
-        ? {
-            claimed: (object) =>
-              metrics.ingestLag('orders', (Date.now() - Date.parse(object.updated)) / 1000),
-            retried: (topic) => metrics.publishRetried(topic),
-          }
-        : undefined,
-    );
-    await Promise.all([segmentPool?.close(), rowGroupPool?.close()]);
-    await sink.close();
-    if (result.status !== 'ingested') throw new Error(`bench ingestion ended ${result.status}`);
+    if (options.warmUp) {
+      const warmUp = await run(headOf(file));
+      if (warmUp.status !== 'ingested') throw new Error(`bench warm-up ended ${warmUp.status}`);
+    }
+    let result: Awaited<ReturnType<typeof run>> | undefined;
+    const measured = await timed(async () => {
+      result = await ingest(
+        basename(file),
+        metrics
+          ? {
+              claimed: (object) =>
+                metrics.ingestLag('orders', (Date.now() - Date.parse(object.updated)) / 1000),
+              retried: (topic) => metrics.publishRetried(topic),
+            }
+          : undefined,
+      );
+      await Promise.all([segmentPool?.close(), rowGroupPool?.close()]);
+      await sink.close();
+      return result.status === 'ingested' ? result.summary.rowsRead : 0;
+    });
+    if (result?.status !== 'ingested') throw new Error(`bench ingestion ended ${result?.status}`);
     if (format === 'parquet' && result.summary.rowsRejected > 0) {
       throw new Error(`bench rows were rejected: ${JSON.stringify(result.summary.firstErrors)}`);
     }
-    return result.summary.rowsRead;
+    return measured;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
 /**
- * The events `local-events` kept, published as the sink would send them in structured mode (the same
- * bytes and attributes) with the bare client: requests of 1,000 messages, BENCH_PUBSUB_IN_FLIGHT (default
- * 4) at once. Returns the messages published.
+ * The file's first ~1.5 MiB of rows (past the 1 MiB from which CSV goes to the threads, so they start) as a file beside it, for the
+ * untimed warm-up; returns its key.
  */
-async function pubsubRaw(file: string): Promise<number> {
+function headOf(file: string): string {
+  const head = `${file}.head`;
+  if (!existsSync(head)) {
+    const bytes = readFileSync(file).subarray(0, 1536 << 10);
+    writeFileSync(head, bytes.subarray(0, bytes.lastIndexOf(10) + 1));
+  }
+  return basename(head);
+}
+
+/**
+ * Runs the pipeline into Pub/Sub, untimed, with a client that keeps a copy of every Publish request the
+ * sink makes (topic, messages, attributes) and sends it on; writes them to `recordingPath`.
+ */
+async function pubsubRecord(file: string, packed: boolean): Promise<Timed> {
+  const requests: PublishRequest[] = [];
   const client = new v1.PublisherClient(publisherClientOptions(pubsubProject));
-  const inFlight = Number(process.env.BENCH_PUBSUB_IN_FLIGHT ?? 4);
-  const attributes = (type: string) => ({
-    type,
-    dataset: 'orders',
-    schemaversion: '1',
-    'content-type': 'application/cloudevents+json',
+  const recorder: PublisherClientLike = {
+    publish(request, callOptions) {
+      requests.push({
+        topic: request.topic,
+        messages: request.messages.map(({ data, attributes }) => ({
+          data: data.slice(),
+          attributes: { ...attributes },
+        })),
+      });
+      return client.publish(request, callOptions);
+    },
+    close: () => client.close(),
+  };
+  const result = await pipeline(file, 'csv', undefined, {
+    sink: 'pubsub',
+    pubsub: { client: recorder, ...(packed ? { rowsPerMessage } : {}) },
   });
-  let published = 0;
-  for (const [topic, type] of [
-    ['orders', 'OrderReceived'],
-    ['orders.dead-letter', 'RowRejected'],
-  ] as const) {
-    const requests = ndjsonRequests(join(eventsDirectory(file), `${topic}.ndjson`), attributes(type));
-    const path = `projects/${pubsubProject}/topics/${topic}`;
-    const run = async () => {
-      for (;;) {
-        const next = await requests.next();
-        if (next.done) return;
-        await client.publish(
-          { topic: path, messages: next.value },
-          { timeout: 60_000, retry: null, isBundling: false },
-        );
-        published += next.value.length;
-      }
-    };
-    await Promise.all(Array.from({ length: inFlight }, run));
-  }
+  writeFileSync(recordingPath(file, packed), serialize({ rows: result.rows, requests } satisfies Recording));
+  return result;
+}
+
+/**
+ * The requests `pubsub-record` kept, sent again in their order with the bare client,
+ * BENCH_PUBSUB_IN_FLIGHT (default 8, the sink's own limit) at once, after one untimed request that opens
+ * the connection. Counts the rows the requests carry, as the pipeline counts the file's.
+ */
+async function pubsubRaw(file: string, packed: boolean): Promise<Timed> {
+  const { rows, requests } = deserialize(readFileSync(recordingPath(file, packed))) as Recording;
+  const client = new v1.PublisherClient(publisherClientOptions(pubsubProject));
+  const inFlight = Number(process.env.BENCH_PUBSUB_IN_FLIGHT ?? 8);
+  const callOptions = { timeout: 60_000, retry: null, isBundling: false } as const;
+  await client.publish(requests[0]!, callOptions);
+  let next = 0;
+  const result = await timed(async () => {
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < requests.length) await client.publish(requests[next++]!, callOptions);
+      }),
+    );
+    return rows;
+  });
   await client.close();
-  return published;
+  return result;
 }
 
-/** An NDJSON file's lines as messages of 1,000 a request, read a chunk at a time (views, no copies). */
-async function* ndjsonRequests(
-  path: string,
-  attributes: Record<string, string>,
-): AsyncGenerator<Array<{ data: Uint8Array; attributes: Record<string, string> }>> {
-  let messages: Array<{ data: Uint8Array; attributes: Record<string, string> }> = [];
-  let rest: Uint8Array = new Uint8Array(0);
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    const bytes = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer);
-    let start = 0;
-    for (let newline = bytes.indexOf(10); newline !== -1; newline = bytes.indexOf(10, start)) {
-      messages.push({ data: bytes.subarray(start, newline), attributes });
-      start = newline + 1;
-      if (messages.length === 1000) {
-        yield messages;
-        messages = [];
-      }
-    }
-    rest = bytes.subarray(start);
-  }
-  if (messages.length > 0) yield messages;
-}
-
-const modes: Record<string, (file: string) => Promise<number>> = {
-  'raw-papaparse': (file) => rawPapaparse(file, false),
-  'raw-papaparse-header': (file) => rawPapaparse(file, true),
+const modes: Record<string, (file: string) => Promise<Timed>> = {
+  'raw-papaparse': (file) => timed(() => rawPapaparse(file, false)),
+  'raw-papaparse-header': (file) => timed(() => rawPapaparse(file, true)),
   pipeline: (file) => pipeline(file, 'csv'),
   'observed-pipeline': (file) => pipeline(file, 'csv', undefined, { observed: true }),
-  'parquet-bare': parquetBare,
+  'parquet-bare': (file) => timed(() => parquetBare(file)),
   'parquet-pipeline': (file) => pipeline(file, 'parquet'),
   'flat-pipeline': (file) => pipeline(file, 'parquet', flatParquetSchema),
-  'pubsub-pipeline': (file) => pipeline(file, 'csv', undefined, { sink: 'pubsub' }),
-  'local-events': (file) => pipeline(file, 'csv', undefined, { keepEventsIn: eventsDirectory(file) }),
-  'pubsub-raw': pubsubRaw,
+  'pubsub-pipeline': (file) => pipeline(file, 'csv', undefined, { sink: 'pubsub', warmUp: true }),
+  'pubsub-pipeline-packed': (file) =>
+    pipeline(file, 'csv', undefined, { sink: 'pubsub', warmUp: true, pubsub: { rowsPerMessage } }),
+  'pubsub-record': (file) => pubsubRecord(file, false),
+  'pubsub-record-packed': (file) => pubsubRecord(file, true),
+  'pubsub-raw': (file) => pubsubRaw(file, false),
+  'pubsub-raw-packed': (file) => pubsubRaw(file, true),
   'sqs-pipeline': (file) => pipeline(file, 'csv', undefined, { eventSink: createSqsEventSink() }),
+  'sqs-baseline': sqsBaseline,
 };
 
 const [mode, file] = process.argv.slice(2);
-const measureMode =
-  mode === 'sqs-baseline' ? () => Promise.resolve(0) : mode === undefined ? undefined : modes[mode];
+const measureMode = mode === undefined ? undefined : modes[mode];
 if (!file || !measureMode) {
   console.error(`usage: measure.js ${Object.keys(modes).join('|')} <file>`);
   process.exit(64);
 }
 await stat(file);
-const started = performance.now();
-let rows: number;
-let seconds: number;
-if (mode === 'sqs-baseline') {
-  ({ rows, seconds } = await sqsBaseline(file));
-} else {
-  rows = await measureMode(file);
-  seconds = (performance.now() - started) / 1000;
-}
+const { rows, seconds, cpuSeconds } = await measureMode(file);
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
 const largestRowGroupMb = mode === 'parquet-bare' ? await largestRowGroupDecodedMb(file) : undefined;
-console.log(JSON.stringify({ mode, rows, seconds, peakRssMb: peakRss / 2 ** 20, largestRowGroupMb }));
+console.log(
+  JSON.stringify({ mode, rows, seconds, cpuSeconds, peakRssMb: peakRss / 2 ** 20, largestRowGroupMb }),
+);

@@ -11,7 +11,10 @@
  *            DuckDB's default row groups, as warehouses unload tables; the same baseline.
  *   Pub/Sub: a generated ~BENCH_PUBSUB_MB MB (default 50) orders CSV through Dropgate into the Pub/Sub
  *            emulator (started here unless PUBSUB_EMULATOR_HOST names one), structured mode (binary with
- *            BENCH_PUBSUB_MODE=binary); baseline the same messages published with the bare client.
+ *            BENCH_PUBSUB_MODE=binary), one event a message and packed (BENCH_PUBSUB_ROWS_PER_MESSAGE,
+ *            default 100, a message); baseline the same Publish requests, recorded from the sink, sent
+ *            again with the bare client. Both sides are timed warm (see measure.ts), with their CPU time
+ *            and the emulator's.
  *   SQS:     a generated ~BENCH_SQS_MB MB (default 1) orders file into the SQS sink on fauxqs (the stand-in,
  *            in a process of its own, fresh for each measurement); baseline the stand-in's own
  *            SendMessageBatch rate for the same requests, recorded from the sink, in the same run.
@@ -26,7 +29,7 @@
  * BENCH_FILES (default csv,parquet,flat,pubsub,sqs) picks which of them are measured.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,8 +61,36 @@ interface Measurement {
   mode: string;
   rows: number;
   seconds: number;
+  /** The measuring process's CPU time over the timed part. */
+  cpuSeconds: number;
+  /** The CPU time of the process `measureModes` was asked to watch (an emulator) over the whole run. */
+  watchedCpuSeconds?: number;
   peakRssMb: number;
   largestRowGroupMb?: number;
+}
+
+/** A process's CPU time so far (user and system, every thread), from /proc (Linux). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, fields 14 and 15 of proc(5), in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The process listening as the Pub/Sub emulator at `host` (its JVM), if /proc shows it. */
+function emulatorPid(host: string): number | undefined {
+  const port = `--port=${host.split(':').pop()}`;
+  for (const entry of existsSync('/proc') ? readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args[0]?.endsWith('java') && args.includes(port) && args.some((arg) => arg.includes('pubsub'))) {
+        return Number(entry);
+      }
+    } catch {
+      // Gone since listed.
+    }
+  }
+  return undefined;
 }
 
 /** Starts fauxqs in a process of its own; resolves to its endpoint and a way to stop it. */
@@ -85,6 +116,7 @@ async function measureModes(
   file: string,
   modes: string[],
   withFauxqs = false,
+  watchPid?: number,
 ): Promise<Record<string, Measurement[]>> {
   const results: Record<string, Measurement[]> = Object.fromEntries(modes.map((mode) => [mode, []]));
   for (let index = 0; index < runs; index++) {
@@ -92,6 +124,7 @@ async function measureModes(
       // Dropgate runs as `npm start` and bin/dropgate.js run it; the baselines with Node's defaults.
       const flags = mode.includes('pipeline') ? ['--single-threaded-gc', '--max-semi-space-size=4'] : [];
       const fauxqs = withFauxqs ? await startFauxqsProcess() : undefined;
+      const watchedBefore = watchPid === undefined ? 0 : processCpuSeconds(watchPid);
       const { stdout } = await run(
         process.execPath,
         [...flags, '--expose-gc', join(here, 'measure.js'), mode, file],
@@ -109,14 +142,23 @@ async function measureModes(
         },
       ).finally(() => fauxqs?.stop());
       const measurement = JSON.parse(stdout.trim().split('\n').pop()!) as Measurement;
+      if (watchPid !== undefined) measurement.watchedCpuSeconds = processCpuSeconds(watchPid) - watchedBefore;
       results[mode]!.push(measurement);
+      const watched =
+        measurement.watchedCpuSeconds === undefined
+          ? ''
+          : `, watched process ${measurement.watchedCpuSeconds.toFixed(2)} CPU-s`;
       process.stderr.write(
-        `  run ${index + 1} ${mode}: ${measurement.seconds.toFixed(2)} s, peak RSS ${measurement.peakRssMb.toFixed(0)} MB\n`,
+        `  run ${index + 1} ${mode}: ${measurement.seconds.toFixed(2)} s, ${measurement.cpuSeconds.toFixed(2)} CPU-s` +
+          `${watched}, peak RSS ${measurement.peakRssMb.toFixed(0)} MB, load ${loadAverage()}\n`,
       );
     }
   }
   return results;
 }
+
+const loadAverage = () =>
+  existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg', 'utf8').split(' ')[0] : '?';
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -132,6 +174,10 @@ function summary(list: Measurement[], bytes: number) {
     mbPerSecond: bytes / 1e6 / seconds,
     peakRssMb: Math.max(...list.map((m) => m.peakRssMb)),
     largestRowGroupMb: list[0]!.largestRowGroupMb,
+    /** Median CPU milliseconds per 1,000 rows: the measuring process's, and the watched process's. */
+    cpuMsPerThousand: (median(list.map((m) => m.cpuSeconds)) * 1e6) / list[0]!.rows,
+    watchedCpuMsPerThousand:
+      (median(list.map((m) => m.watchedCpuSeconds ?? Number.NaN)) * 1e6) / list[0]!.rows,
   };
 }
 
@@ -259,27 +305,44 @@ if (files.has('pubsub')) {
         });
     }
     await admin.close();
-    // The messages the raw baseline publishes: the pipeline's own events, as the local sink writes them.
-    await rm(`${csvFile}.events`, { recursive: true, force: true });
-    await run(process.execPath, [join(here, 'measure.js'), 'local-events', csvFile], { maxBuffer: 1 << 20 });
-    const csvBytes = statSync(csvFile).size;
-    const results = await measureModes(csvFile, ['pubsub-raw', 'pubsub-pipeline']);
-    const raw = summary(results['pubsub-raw']!, csvBytes);
-    const pipeline = summary(results['pubsub-pipeline']!, csvBytes);
+    const emulator = emulatorPid(process.env.PUBSUB_EMULATOR_HOST!);
     const mode = process.env.BENCH_PUBSUB_MODE === 'binary' ? 'binary' : 'structured';
-    console.log(
-      `Pub/Sub emulator, ${mode} mode: ${(csvBytes / 1e6).toFixed(0)} MB CSV, ${pipeline.rows.toLocaleString('en')} rows, ` +
-        `median of ${runs} runs`,
-    );
-    console.log(line('bare client, same messages', raw).replace(' rows/s', ' msg/s '));
-    console.log(line('dropgate -> pubsub sink', pipeline));
-    console.log(
-      `  throughput ratio: ${(pipeline.rowsPerSecond / raw.rowsPerSecond).toFixed(2)} of the emulator's raw ` +
-        'publish rate (target >= 0.90)',
-    );
-    console.log(
-      `  peak RSS: ${pipeline.peakRssMb.toFixed(0)} MB (the bare client alone: ${raw.peakRssMb.toFixed(0)} MB)`,
-    );
+    const csvBytes = statSync(csvFile).size;
+    const rowsPerMessage = Number(process.env.BENCH_PUBSUB_ROWS_PER_MESSAGE ?? 100);
+    const cpu = (name: string, s: ReturnType<typeof summary>) =>
+      `  ${name}: ${s.cpuMsPerThousand.toFixed(0)} CPU-ms per 1,000 rows` +
+      (emulator === undefined ? '' : `, the emulator ${s.watchedCpuMsPerThousand.toFixed(0)}`);
+    // Binary mode cannot pack: only its one-event-a-message line.
+    for (const packed of mode === 'binary' ? [false] : [false, true]) {
+      const suffix = packed ? '-packed' : '';
+      // The baseline's requests: those the sink makes for the file, recorded in a run of their own.
+      await run(process.execPath, [join(here, 'measure.js'), `pubsub-record${suffix}`, csvFile], {
+        maxBuffer: 1 << 20,
+      });
+      const results = await measureModes(
+        csvFile,
+        [`pubsub-raw${suffix}`, `pubsub-pipeline${suffix}`],
+        false,
+        emulator,
+      );
+      const raw = summary(results[`pubsub-raw${suffix}`]!, csvBytes);
+      const pipeline = summary(results[`pubsub-pipeline${suffix}`]!, csvBytes);
+      console.log(
+        `Pub/Sub emulator, ${mode} mode, ${packed ? `packed ${rowsPerMessage} rows a message` : 'one row a message'}: ` +
+          `${(csvBytes / 1e6).toFixed(0)} MB CSV, ${pipeline.rows.toLocaleString('en')} rows, median of ${runs} runs`,
+      );
+      console.log(line('bare client, same requests', raw));
+      console.log(line('dropgate -> pubsub sink', pipeline));
+      console.log(
+        `  throughput ratio: ${(pipeline.rowsPerSecond / raw.rowsPerSecond).toFixed(2)} of the emulator's raw ` +
+          'publish rate (target >= 0.90)',
+      );
+      console.log(cpu('bare client', raw));
+      console.log(cpu('dropgate', pipeline));
+      console.log(
+        `  peak RSS: ${pipeline.peakRssMb.toFixed(0)} MB (the bare client, holding every request: ${raw.peakRssMb.toFixed(0)} MB)`,
+      );
+    }
   } finally {
     await stopEmulator();
   }
