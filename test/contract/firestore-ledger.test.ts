@@ -124,8 +124,8 @@ describe('firestore ledger', () => {
     }, 60_000);
   });
 
-  it('pages 250 unfinished versions among finished ones, each exactly once, in a stable order', async () => {
-    const keys = Array.from({ length: 300 }, (_, index) => `vendors/acme/orders/${index}.csv`);
+  it('pages 100 unfinished versions among finished ones, each exactly once, in a stable order', async () => {
+    const keys = Array.from({ length: 120 }, (_, index) => `vendors/acme/orders/${index}.csv`);
     await Promise.all(keys.map((key) => ledger.register(ref('v1', key), landing)));
     const finished = keys.filter((_, index) => index % 6 === 0);
     await Promise.all(
@@ -139,13 +139,13 @@ describe('firestore ledger', () => {
     const pages: string[][] = [];
     let cursor: string | undefined;
     do {
-      const page = await ledger.unfinished({ bucket: 'contract', limit: 64, ...(cursor ? { cursor } : {}) });
+      const page = await ledger.unfinished({ bucket: 'contract', limit: 32, ...(cursor ? { cursor } : {}) });
       pages.push(page.records.map((record) => record.key));
       cursor = page.cursor;
     } while (cursor);
-    expect(pages.map((page) => page.length)).toEqual([64, 64, 64, 58]);
+    expect(pages.map((page) => page.length)).toEqual([32, 32, 32, 4]);
     expect(pages.flat().sort()).toEqual(expected.sort());
-    const again = await ledger.unfinished({ bucket: 'contract', limit: 64 });
+    const again = await ledger.unfinished({ bucket: 'contract', limit: 32 });
     expect(again.records.map((record) => record.key)).toEqual(pages[0]);
   }, 60_000);
 
@@ -158,7 +158,7 @@ describe('firestore ledger', () => {
     expect(second.cursor).toBeUndefined();
   });
 
-  it('finds the latest of 200 versions of a key from its index', async () => {
+  it('finds the latest of 50 versions of a key from its index', async () => {
     let clock = Date.parse('2024-05-01T12:00:00.000Z');
     const ledgerAt = createFirestoreLedger({
       projectId: PROJECT_ID,
@@ -168,7 +168,7 @@ describe('firestore ledger', () => {
     try {
       for (let batch = 0; batch < 10; batch++) {
         await Promise.all(
-          Array.from({ length: 20 }, (_, index) => ledgerAt.register(ref(`v${batch}-${index}`), landing)),
+          Array.from({ length: 5 }, (_, index) => ledgerAt.register(ref(`v${batch}-${index}`), landing)),
         );
         clock += 1_000;
       }
@@ -285,5 +285,6 @@ describe('firestore ledger', () => {
     } finally {
       await unreachable.close();
     }
-  }, 150_000);
+    // The client's own retries take about 10 s; the 45 s it took with the transport's retries too fail here.
+  }, 25_000);
 });

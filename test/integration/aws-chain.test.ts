@@ -7,17 +7,12 @@
  * version, and the notification is deleted only once they are durable.
  */
 import { join } from 'node:path';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedgerTable } from '../../adapters/ledger/dynamodb/ledger-table.js';
 import {
+  drainQueue,
+  queueDepth as queueDepthOf,
   startDynalite,
   startFauxqs,
   startS3rver,
@@ -166,34 +161,13 @@ async function vendorUploads(gateway: TestGateway, filename: string, body: strin
   return answer.body.objectKey;
 }
 
+/** Messages visible or in flight on one of QUEUES. */
 async function queueDepth(queue: string): Promise<number> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrls.get(queue)!,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible)
-  );
+  const { visible, inFlight } = await queueDepthOf(sqs, queueUrls.get(queue)!);
+  return visible + inFlight;
 }
 
-/** Every message now on the queue, each received once (hidden for the rest of the test). */
-async function drain(queue: string): Promise<Message[]> {
-  const messages: Message[] = [];
-  for (;;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrls.get(queue)!,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 600,
-        MessageAttributeNames: ['All'],
-      }),
-    );
-    if (Messages.length === 0) return messages;
-    messages.push(...Messages);
-  }
-}
+const drain = (queue: string) => drainQueue(sqs, queueUrls.get(queue)!);
 
 /** Waits until `condition` holds. */
 const until = (what: string, condition: () => Promise<boolean>, timeoutMs = 20_000) =>

@@ -6,11 +6,17 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoDbLedger } from '../../adapters/ledger/dynamodb/dynamodb-ledger.js';
 import { embeddedConfig, packageRoot } from '../../app/node/load-config.js';
-import { startDynalite, startFauxqs, useTestCredentials, type StandIn } from '../support/aws-stand-ins.js';
+import {
+  drainQueue,
+  startDynalite,
+  startFauxqs,
+  useTestCredentials,
+  type StandIn,
+} from '../support/aws-stand-ins.js';
 import { ORDERS_HEADER, badOrderLine, orderLine } from './support/orders-csv.js';
 import {
   loadTestConfig,
@@ -48,27 +54,6 @@ afterAll(async () => {
   await Promise.all([fauxqs.stop(), dynalite.stop()]);
   await rm(root, { recursive: true, force: true });
 });
-
-/** Every message on the queue, received once (hidden for the rest of the test), by several receivers. */
-async function drain(queue: string): Promise<Message[]> {
-  const messages: Message[] = [];
-  const receive = async () => {
-    for (;;) {
-      const { Messages = [] } = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrls.get(queue)!,
-          MaxNumberOfMessages: 10,
-          VisibilityTimeout: 600,
-          MessageAttributeNames: ['All'],
-        }),
-      );
-      if (Messages.length === 0) return;
-      messages.push(...Messages);
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, receive));
-  return messages;
-}
 
 /** The lines of the local sink's file, exactly as written. */
 async function linesOf(path: string): Promise<string[]> {
@@ -161,7 +146,7 @@ describe('a gateway with the sqs sink and the dynamodb ledger', () => {
         id: (JSON.parse(body) as { id: string }).id,
         body,
       }));
-      const received = (await drain(topic)).map((message) => ({
+      const received = (await drainQueue(sqs, queueUrls.get(topic)!)).map((message) => ({
         id: message.MessageAttributes!['ce-id']!.StringValue!,
         body: message.Body!,
       }));

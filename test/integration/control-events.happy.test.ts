@@ -4,10 +4,10 @@
  * `dataschema`, the gateway serves it there, and the data validates, so the schemas cannot drift from
  * the code (they allow no property the code does not write).
  */
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readTopic } from './support/events.js';
 import { ORDERS_HEADER, orderLine, ordersFile } from './support/orders-csv.js';
+import { getDataschema, SCHEMA_BASE_URL as BASE, startSchemaGateway } from './support/schema-gateway.js';
 import {
   call,
   putUpload,
@@ -24,26 +24,9 @@ afterEach(async () => {
   await gateway.close();
 });
 
-const BASE = 'https://dropgate.example.com/schemas';
-
 describe('control events and their schemas', () => {
   it('every summary and dead letter of real ingestions validates against the schema its dataschema serves', async () => {
-    gateway = await startTestGateway({
-      configFile: {
-        schemaBaseUrl: BASE,
-        datasets: [
-          {
-            name: 'orders',
-            match: 'vendors/*/orders/**',
-            schema: join(process.cwd(), 'schemas/orders'),
-            drift: 'ignore',
-            eventType: 'OrderReceived',
-            topic: 'orders',
-            deadLetterTopic: 'orders.dead-letter',
-          },
-        ],
-      },
-    });
+    gateway = await startSchemaGateway({ orders: { drift: 'ignore' } });
     const files = [
       ordersFile(6, 3).csv,
       [`${ORDERS_HEADER},warehouse`, `${orderLine(1)},north`].join('\n'),
@@ -75,11 +58,7 @@ describe('control events and their schemas', () => {
       expect([event.dataset, event.schemaversion]).toEqual(['orders', 2]);
       let validate = validators.get(event.dataschema);
       if (!validate) {
-        const served = await call<string>(
-          gateway,
-          'GET',
-          event.dataschema.replace('https://dropgate.example.com', ''),
-        );
+        const served = await getDataschema(gateway, event.dataschema);
         expect(served.status).toBe(200);
         expect(served.headers.get('content-type')).toBe('application/schema+json');
         validate = compile(JSON.parse(served.body as string) as RowSchema, event.dataschema);

@@ -12,19 +12,13 @@ import {
   type JWTPayload,
 } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createEventarcIntake } from '../../adapters/intake/eventarc/eventarc-intake.js';
 import { createGcsPubsubPushIntake } from '../../adapters/intake/gcs-pubsub-push/gcs-pubsub-push-intake.js';
 import type { GoogleOidcOptions } from '../../adapters/intake/google-oidc.js';
-import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
-import { createAuthenticator } from '../../app/auth.js';
-import { createApp } from '../../app/create-app.js';
-import { createGateway } from '../../app/gateway.js';
-import { silentLogger } from '../../app/logger.js';
 import { embeddedConfig } from '../../app/node/load-config.js';
-import { testDataset } from '../support/datasets.js';
 import { binaryCloudEvent, wrappedPush } from '../support/gcs-notifications.js';
+import { createInProcessGateway } from './support/in-process-gateway.js';
 import { ordersFile } from './support/orders-csv.js';
 import { call, expectError, startTestGateway } from './support/test-gateway.js';
 
@@ -94,22 +88,8 @@ for (const { type, create, delivery } of INTAKES) {
 
   function gatewayWith(auth: GoogleOidcOptions) {
     const store = createMemoryObjectStore({ bucket: BUCKET, baseUrl: BASE });
-    const sink = createMemoryEventSink();
-    const ledger = createMemoryLedger();
-    const gateway = createGateway({
+    const { sink, ledger, app } = createInProcessGateway({
       store,
-      sink,
-      ledger,
-      datasets: [testDataset()],
-      controlTopic: 'dropgate.files',
-      owner: 'this-instance',
-      uploads: { maxBytes: 1 << 20, expiresInSeconds: 900 },
-      logger: silentLogger,
-    });
-    const app = createApp({
-      gateway,
-      auth: createAuthenticator({ adminToken: 'admin-token-5d1c9e7a3f0b8264', vendorKeys: new Map() }),
-      logger: silentLogger,
       intakes: [create({ bucket: BUCKET, auth })],
     });
     const key = 'vendors/acme/orders/2026-12-02/orders.csv';

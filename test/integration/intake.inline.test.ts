@@ -4,44 +4,21 @@
  * another instance gets a retryable status, so the sender redelivers and nothing is acknowledged early.
  */
 import { describe, expect, it } from 'vitest';
-import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
-import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import { DropgateError } from '../../adapters/errors.js';
 import type { EventSink } from '../../adapters/ports.js';
-import { createAuthenticator } from '../../app/auth.js';
-import { createApp } from '../../app/create-app.js';
-import { createGateway } from '../../app/gateway.js';
-import { silentLogger } from '../../app/logger.js';
-import { testDataset } from '../support/datasets.js';
+import { createInProcessGateway } from './support/in-process-gateway.js';
 import { ordersFile } from './support/orders-csv.js';
+import { VENDOR_KEY } from './support/test-gateway.js';
 
-const VENDOR_KEY = 'acme-key-7f3a9c1e5b2d4f60';
 const BASE = 'http://gateway.test';
 
 function inlineGateway(options: { sink?: EventSink } = {}) {
   const store = createMemoryObjectStore({ baseUrl: BASE });
-  const sink = createMemoryEventSink();
-  const ledger = createMemoryLedger();
-  const gateway = createGateway({
+  const { sink, ledger, gateway, app } = createInProcessGateway({
     store,
-    sink: options.sink ?? sink,
-    ledger,
-    datasets: [testDataset()],
-    controlTopic: 'dropgate.files',
-    owner: 'this-instance',
-    uploads: { maxBytes: 1 << 20, expiresInSeconds: 900 },
-    logger: silentLogger,
-    ingest: { retry: { attempts: 1, baseDelayMs: 1 } },
-  });
-  const app = createApp({
-    gateway,
-    auth: createAuthenticator({
-      adminToken: 'admin-token-5d1c9e7a3f0b8264',
-      vendorKeys: new Map([[VENDOR_KEY, 'acme']]),
-    }),
-    logger: silentLogger,
+    sink: options.sink,
     intakes: [createLocalUploadIntake({ receiver: store, mode: 'inline' })],
   });
   const put = async (filename: string, csv: string) => {

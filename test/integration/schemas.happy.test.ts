@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readTopic } from './support/events.js';
 import { ORDERS_HEADER, orderLine } from './support/orders-csv.js';
+import { getDataschema, SCHEMA_BASE_URL as BASE, startSchemaGateway } from './support/schema-gateway.js';
 import {
   call,
   makeTemporaryDirectory,
   putUpload,
   requestUpload,
-  startTestGateway,
   type TestGateway,
 } from './support/test-gateway.js';
 
@@ -19,28 +19,12 @@ afterEach(async () => {
   await gateway.close();
 });
 
-const BASE = 'https://dropgate.example.com/schemas';
 const schemaFile = async (version: number) =>
   JSON.parse(await readFile(join(process.cwd(), `schemas/orders/v${version}.json`), 'utf8'));
 
 describe('GET /schemas', () => {
   it('lists each dataset with its versions, which is retired, and where each is served', async () => {
-    gateway = await startTestGateway({
-      configFile: {
-        schemaBaseUrl: BASE,
-        datasets: [
-          {
-            name: 'orders',
-            match: 'vendors/*/orders/**',
-            schema: join(process.cwd(), 'schemas/orders'),
-            retired: [1],
-            eventType: 'OrderReceived',
-            topic: 'orders',
-            deadLetterTopic: 'orders.dead-letter',
-          },
-        ],
-      },
-    });
+    gateway = await startSchemaGateway({ orders: { retired: [1] } });
     const response = await call(gateway, 'GET', '/schemas');
 
     expect(response.status).toBe(200);
@@ -65,21 +49,7 @@ describe('GET /schemas', () => {
 
 describe('GET /schemas/<dataset>/v<N>', () => {
   it('answers the JSON Schema an event names in its dataschema, for each version', async () => {
-    gateway = await startTestGateway({
-      configFile: {
-        schemaBaseUrl: `${BASE}/`,
-        datasets: [
-          {
-            name: 'orders',
-            match: 'vendors/*/orders/**',
-            schema: join(process.cwd(), 'schemas/orders'),
-            eventType: 'OrderReceived',
-            topic: 'orders',
-            deadLetterTopic: 'orders.dead-letter',
-          },
-        ],
-      },
-    });
+    gateway = await startSchemaGateway({ schemaBaseUrl: `${BASE}/` });
     for (const schemaVersion of [1, 2]) {
       const grant = await requestUpload(gateway, { dataset: 'orders', filename: 'a.csv', schemaVersion });
       expect((await putUpload(grant, `${ORDERS_HEADER}\n${orderLine(schemaVersion)}\n`)).status).toBe(201);
@@ -89,12 +59,7 @@ describe('GET /schemas/<dataset>/v<N>', () => {
     expect(events.map((event) => event.dataschema)).toEqual([`${BASE}/orders/v1`, `${BASE}/orders/v2`]);
 
     for (const [index, event] of events.entries()) {
-      // The base URL is where an operator publishes the gateway; here it is the gateway itself.
-      const response = await call<string>(
-        gateway,
-        'GET',
-        event.dataschema.replace('https://dropgate.example.com', ''),
-      );
+      const response = await getDataschema(gateway, event.dataschema);
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('application/schema+json');
       expect(JSON.parse(response.body as string)).toEqual(await schemaFile(index + 1));
@@ -106,21 +71,7 @@ describe('GET /schemas/<dataset>/v<N>', () => {
     const v1 = { ...(await schemaFile(1)), $id: 'https://contracts.example.com/orders/1' };
     await mkdir(join(directory, 'orders'));
     await writeFile(join(directory, 'orders/v1.json'), JSON.stringify(v1));
-    gateway = await startTestGateway({
-      configFile: {
-        schemaBaseUrl: BASE,
-        datasets: [
-          {
-            name: 'orders',
-            match: 'vendors/*/orders/**',
-            schema: join(directory, 'orders'),
-            eventType: 'OrderReceived',
-            topic: 'orders',
-            deadLetterTopic: 'orders.dead-letter',
-          },
-        ],
-      },
-    });
+    gateway = await startSchemaGateway({ orders: { schema: join(directory, 'orders') } });
     const listing = await call<{ datasets: Array<{ versions: Array<{ dataschema: string }> }> }>(
       gateway,
       'GET',

@@ -11,18 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DropgateError } from '../../adapters/errors.js';
-import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createSnsHttpsIntake, SNS_HTTPS_PATH } from '../../adapters/intake/sns-https/sns-https-intake.js';
-import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { etagToken, withS3VersionTokens } from './support/store-wrappers.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import type { EventSink } from '../../adapters/ports.js';
-import { createAuthenticator } from '../../app/auth.js';
-import { createApp } from '../../app/create-app.js';
-import { createGateway } from '../../app/gateway.js';
-import { silentLogger } from '../../app/logger.js';
-import { testDataset } from '../support/datasets.js';
 import { s3Record, s3TestEvent } from '../support/s3-notification-messages.js';
+import { createInProcessGateway } from './support/in-process-gateway.js';
 import { ordersFile } from './support/orders-csv.js';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:dropgate-uploads';
@@ -128,8 +122,6 @@ function notification(s3: unknown, topic = TOPIC): Record<string, string> {
 
 function setup(options: { sink?: EventSink } = {}) {
   const store = withS3VersionTokens(createMemoryObjectStore({ bucket: BUCKET }));
-  const sink = createMemoryEventSink();
-  const ledger = createMemoryLedger();
   const fetched: string[] = [];
   const fetchStub = (async (input: string | URL | Request) => {
     const url = String(input instanceof Request ? input.url : input);
@@ -139,21 +131,9 @@ function setup(options: { sink?: EventSink } = {}) {
     if (url === SUBSCRIBE_URL) return new Response('<ConfirmSubscriptionResponse/>');
     return new Response('not found', { status: 404 });
   }) as typeof fetch;
-  const gateway = createGateway({
+  const { sink, ledger, app } = createInProcessGateway({
     store,
-    sink: options.sink ?? sink,
-    ledger,
-    datasets: [testDataset()],
-    controlTopic: 'dropgate.files',
-    owner: 'instance-a',
-    uploads: { maxBytes: 1 << 20, expiresInSeconds: 900 },
-    logger: silentLogger,
-    ingest: { retry: { attempts: 1, baseDelayMs: 1 } },
-  });
-  const app = createApp({
-    gateway,
-    auth: createAuthenticator({ adminToken: 'admin-token-5d1c9e7a3f0b8264', vendorKeys: new Map() }),
-    logger: silentLogger,
+    sink: options.sink,
     intakes: [createSnsHttpsIntake({ topicArns: [TOPIC], fetch: fetchStub })],
   });
   const post = (message: unknown) =>

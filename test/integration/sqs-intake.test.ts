@@ -22,7 +22,7 @@ import { createMemoryObjectStore } from '../../adapters/object-store/memory/memo
 import type { EventSink, IntakeResult, Ledger, ObjectStore, QueueConsumer } from '../../adapters/ports.js';
 import { createGateway } from '../../app/gateway.js';
 import { silentLogger } from '../../app/logger.js';
-import { startFauxqs, useTestCredentials, type StandIn } from '../support/aws-stand-ins.js';
+import { queueDepth, startFauxqs, useTestCredentials, type StandIn } from '../support/aws-stand-ins.js';
 import { testDataset } from '../support/datasets.js';
 import { eventBridgeEvent, s3Record, s3TestEvent, snsEnvelope } from '../support/s3-notification-messages.js';
 import type { CloudEvent } from '../support/cloud-events.js';
@@ -89,20 +89,6 @@ function quietClient() {
 
 const send = (queueUrl: string, body: unknown) =>
   sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
-
-/** Messages visible and in flight: 0 and 0 once every message was deleted. */
-async function queueDepth(queueUrl: string) {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(Attributes?.ApproximateNumberOfMessages),
-    inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible),
-  };
-}
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition') {
   const deadline = Date.now() + timeoutMs;
@@ -213,8 +199,8 @@ describe('the sqs intake', () => {
 
     const rows = 2 + 3 + 4 + 5;
     await until(() => base.sink.events('orders').length === rows, 15_000, 'every row published');
-    await until(async () => (await queueDepth(url)).inFlight === 0, 15_000, 'every message deleted');
-    expect(await queueDepth(url)).toEqual({ visible: 0, inFlight: 0 });
+    await until(async () => (await queueDepth(sqs, url)).inFlight === 0, 15_000, 'every message deleted');
+    expect(await queueDepth(sqs, url)).toEqual({ visible: 0, inFlight: 0 });
     for (const [index, key] of keys.entries()) {
       expect(
         await base.ledger.get({ bucket: BUCKET, key, version: etagToken(objects[index]!.version) }),
@@ -237,8 +223,8 @@ describe('the sqs intake', () => {
     const { accepted } = consumer(base, url, { concurrency: 1 });
 
     await until(() => accepted.length === 2, 15_000, 'both notifications handled');
-    await until(async () => (await queueDepth(url)).inFlight === 0, 15_000, 'both messages deleted');
-    expect(await queueDepth(url)).toEqual({ visible: 0, inFlight: 0 });
+    await until(async () => (await queueDepth(sqs, url)).inFlight === 0, 15_000, 'both messages deleted');
+    expect(await queueDepth(sqs, url)).toEqual({ visible: 0, inFlight: 0 });
     expect(base.sink.events('orders')).toHaveLength(7);
   });
 
@@ -254,7 +240,7 @@ describe('the sqs intake', () => {
     await notify(newer.version, '0055AED6DCD90281E6');
     await until(() => base.sink.events('orders').length === 6, 15_000, 'the newer version ingested');
     await notify(older.version, '0055AED6DCD90281E5');
-    await until(async () => (await queueDepth(url)).inFlight === 0 && first.accepted.length === 2);
+    await until(async () => (await queueDepth(sqs, url)).inFlight === 0 && first.accepted.length === 2);
 
     expect(base.sink.events('orders')).toHaveLength(6);
     // This process knew the newer sequencer: the stale notification never reached the ledger.
@@ -269,7 +255,7 @@ describe('the sqs intake', () => {
     running.splice(running.indexOf(first.intake), 1);
     const second = consumer(base, url, { owner: 'instance-b' });
     await notify(older.version, '0055AED6DCD90281E5');
-    await until(async () => second.accepted.length === 1 && (await queueDepth(url)).inFlight === 0);
+    await until(async () => second.accepted.length === 1 && (await queueDepth(sqs, url)).inFlight === 0);
     expect(base.sink.events('orders')).toHaveLength(6);
     // The gateway finds the store holds a newer version the ledger knows: answered superseded, not recorded.
     expect(await base.ledger.get({ bucket: BUCKET, key, version: etagToken(older.version) })).toBeUndefined();
@@ -310,7 +296,7 @@ describe('the sqs intake', () => {
     );
     expect(accepted).toHaveLength(3);
     expect(publishes).toBeGreaterThanOrEqual(3);
-    expect(await queueDepth(url)).toEqual({ visible: 0, inFlight: 0 });
+    expect(await queueDepth(sqs, url)).toEqual({ visible: 0, inFlight: 0 });
     const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: deadLetterUrl, WaitTimeSeconds: 1 }));
     expect(JSON.parse(dead.Messages![0]!.Body!)).toMatchObject({ Records: [{ s3: { object: { key } } }] });
     expect(await base.ledger.get({ bucket: BUCKET, key, version: etagToken(object.version) })).toMatchObject({
@@ -326,12 +312,12 @@ describe('the sqs intake', () => {
     const { accepted } = consumer(base, url);
 
     await until(
-      async () => (await queueDepth(deadLetterUrl!)).visible === 1,
+      async () => (await queueDepth(sqs, deadLetterUrl!)).visible === 1,
       15_000,
       'the message in the dead-letter queue',
     );
     expect(accepted).toHaveLength(0);
-    expect(await queueDepth(url)).toEqual({ visible: 0, inFlight: 0 });
+    expect(await queueDepth(sqs, url)).toEqual({ visible: 0, inFlight: 0 });
     const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: deadLetterUrl, WaitTimeSeconds: 1 }));
     expect(dead.Messages?.[0]?.Body).toBe('not a notification');
   });
@@ -351,9 +337,9 @@ describe('the sqs intake', () => {
 
     await until(() => base.sink.events('orders').length === 60, 20_000, 'the slow file ingested');
     expect(Date.now() - started).toBeGreaterThan(4000);
-    await until(async () => (await queueDepth(url)).inFlight === 0, 5000, 'the message deleted');
+    await until(async () => (await queueDepth(sqs, url)).inFlight === 0, 5000, 'the message deleted');
     expect(accepted).toHaveLength(1);
-    expect(await queueDepth(url)).toEqual({ visible: 0, inFlight: 0 });
+    expect(await queueDepth(sqs, url)).toEqual({ visible: 0, inFlight: 0 });
     expect(base.sink.events('orders')).toHaveLength(60);
   });
 
@@ -372,7 +358,7 @@ describe('the sqs intake', () => {
 
     await until(
       async () => {
-        const depth = await queueDepth(url);
+        const depth = await queueDepth(sqs, url);
         return base.sink.events('orders').length >= 30 && depth.visible === 0 && depth.inFlight === 0;
       },
       20_000,
@@ -413,8 +399,8 @@ describe('the sqs intake', () => {
       15_000,
       'the file finished by the next consumer',
     );
-    await until(async () => second.accepted.length === 1 && (await queueDepth(url)).inFlight === 0);
-    expect(await queueDepth(url)).toEqual({ visible: 0, inFlight: 0 });
+    await until(async () => second.accepted.length === 1 && (await queueDepth(sqs, url)).inFlight === 0);
+    expect(await queueDepth(sqs, url)).toEqual({ visible: 0, inFlight: 0 });
     expect(new Set(base.sink.events('orders').map((event) => event.id)).size).toBe(60);
   });
 });

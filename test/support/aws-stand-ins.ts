@@ -9,6 +9,12 @@ import { createRequire } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 
 const require = createRequire(import.meta.url);
 
@@ -99,4 +105,42 @@ export async function startDynalite(): Promise<StandIn> {
     endpoint: `http://127.0.0.1:${port}`,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Messages visible and in flight on an SQS queue: 0 and 0 once every message was deleted. */
+export async function queueDepth(
+  sqs: SQSClient,
+  queueUrl: string,
+): Promise<{ visible: number; inFlight: number }> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return {
+    visible: Number(Attributes?.ApproximateNumberOfMessages),
+    inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible),
+  };
+}
+
+/** Every message now on an SQS queue, each received once (hidden for the rest of the test), by several receivers. */
+export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+  const messages: Message[] = [];
+  const receive = async () => {
+    for (;;) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 600,
+          MessageAttributeNames: ['All'],
+        }),
+      );
+      if (Messages.length === 0) return;
+      messages.push(...Messages);
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, receive));
+  return messages;
 }

@@ -2,7 +2,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFileSchema, parseOrExplain } from '../../app/config.js';
 import { loadConfig, packageRoot } from '../../app/node/load-config.js';
 import { wireAdapters } from '../../app/node/wire.js';
@@ -89,5 +89,58 @@ describe('config validation messages', () => {
     expect(() =>
       parseOrExplain(configFileSchema, { datasets: [dataset], scheduledBackfill: { limit: 0 } }, 'config'),
     ).toThrow('scheduledBackfill.limit: ');
+  });
+});
+
+/**
+ * What `dropgate` prints on stderr for a bad config file, before it exits 1: the message `loadConfig`
+ * refuses it with (test/integration/cli.test.ts runs the command for one such file).
+ */
+describe('a config file loaded from disk', () => {
+  const ordersDataset = { ...dataset, schema: join(packageRoot, 'schemas/orders/v1.json') };
+  let directory: string;
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'dropgate-config-'));
+  });
+  afterAll(() => rm(directory, { recursive: true, force: true }));
+
+  const refusalOf = async (config: unknown) => {
+    const text = typeof config === 'string' ? config : JSON.stringify(config);
+    await writeFile(join(directory, 'dropgate.config.json'), text);
+    return loadConfig({ env: {}, cwd: directory }).then(
+      () => expect.fail('the config was accepted'),
+      (error: unknown) => (error as Error).message,
+    );
+  };
+
+  it.each([
+    [{ store: { type: 'ftp' } }, 'store.type: must be one of: local'],
+    [{ store: { type: 'gcs' } }, 'store.bucket: is missing'],
+    [{ store: { type: 'gcs', bucket: 'gs://drop' } }, 'store.bucket: must be a GCS bucket name'],
+    [{ sink: { type: 'kafka' } }, 'sink.type: must be one of: local'],
+    [{ ledger: { type: 'redis' } }, 'ledger.type: must be one of: local'],
+    [
+      { intake: [{ type: 'ftp' }] },
+      'intake.0.type: must be one of: local-upload, gcs-pubsub-push, gcs-pubsub-pull, eventarc, sqs, sns-https, r2-queue',
+    ],
+    [{ intake: [{ type: 'local-upload', mode: 'sometimes' }] }, 'intake.0.mode'],
+    [
+      { intake: [{ type: 'local-upload' }, { type: 'local-upload' }] },
+      'intake: each intake type may appear once',
+    ],
+    [{ store: { type: 'local', bucket: 'x' } }, 'store: Unrecognized key: "bucket"'],
+    [{ ingestThreads: -1 }, 'ingestThreads'],
+  ])('names the field at fault in %j', async (fields, message) => {
+    expect(await refusalOf({ ...fields, datasets: [ordersDataset] })).toContain(message);
+  });
+
+  it('names the dataset whose schema file is missing', async () => {
+    const message = await refusalOf({ datasets: [{ ...ordersDataset, schema: 'schemas/none/v1.json' }] });
+    expect(message).toContain('datasets.0.schema');
+    expect(message).toContain('schemas/none/v1.json');
+  });
+
+  it('says when the config file is not JSON', async () => {
+    expect(await refusalOf('{ "datasets": [')).toContain('not valid JSON');
   });
 });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createEventarcIntake } from '../../adapters/intake/eventarc/eventarc-intake.js';
-import { DropgateError } from '../../adapters/errors.js';
+import { refusal } from '../integration/support/refusal.js';
 import {
   binaryCloudEvent,
   objectResource,
@@ -24,15 +24,6 @@ const post = ({ headers, body }: { headers: Record<string, string>; body: string
   intake.receive(
     new Request('http://gateway.test/v1/notifications/eventarc', { method: 'POST', headers, body }),
   );
-
-async function refusal(pending: Promise<unknown>): Promise<DropgateError> {
-  const error = await pending.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(DropgateError);
-  return error as DropgateError;
-}
 
 const finalized = {
   landings: [

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createGcsPubsubPushIntake } from '../../adapters/intake/gcs-pubsub-push/gcs-pubsub-push-intake.js';
-import { DropgateError } from '../../adapters/errors.js';
+import { refusal } from '../integration/support/refusal.js';
 import {
   notificationAttributes,
   objectResource,
@@ -29,15 +29,6 @@ const post = (body: unknown, headers: Record<string, string> = { 'content-type':
       body: typeof body === 'string' ? body : JSON.stringify(body),
     }),
   );
-
-async function refusal(pending: Promise<unknown>): Promise<DropgateError> {
-  const error = await pending.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(DropgateError);
-  return error as DropgateError;
-}
 
 const finalized = {
   landings: [
