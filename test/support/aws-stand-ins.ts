@@ -4,6 +4,12 @@
  * verifies request signatures and expiry) and dynalite (DynamoDB; conditional writes, no transactions).
  * Tests point the SDK at one with `AWS_ENDPOINT_URL_<SERVICE>`, as an operator would, or pass `endpoint`.
  */
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
@@ -99,4 +105,42 @@ export async function startDynalite(): Promise<StandIn> {
     endpoint: `http://127.0.0.1:${port}`,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * Every message waiting on the queue, each received once: hidden for the rest of the test on a standard
+ * queue (several receivers at once), deleted on a FIFO queue, which holds back a group's next message
+ * until then (one receiver, to keep the order).
+ */
+export async function drain(client: SQSClient, queueUrl: string): Promise<Message[]> {
+  const fifo = queueUrl.endsWith('.fifo');
+  const messages: Message[] = [];
+  const receive = async () => {
+    for (;;) {
+      const { Messages = [] } = await client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 600,
+          WaitTimeSeconds: 0,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      if (Messages.length === 0) return;
+      messages.push(...Messages);
+      if (!fifo) continue;
+      await client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: Messages.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle!,
+          })),
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: fifo ? 1 : 8 }, receive));
+  return messages;
 }
