@@ -10,7 +10,6 @@ import {
   createDurableObjectLedger,
   type DurableObjectNamespaceLike,
 } from '../../adapters/ledger/durable-object/durable-object-ledger.js';
-import type { R2BucketBinding } from '../../adapters/object-store/r2/r2-object-store.js';
 import {
   BUCKET,
   MAX_RETRIES,
@@ -19,25 +18,17 @@ import {
   bundleEdgeWorker,
   edgeConfig,
   eventually,
+  notification,
+  orderRow,
+  ordersCsv,
+  putObject,
   received,
+  sendNotifications,
   startEdgeMiniflare,
 } from './support/edge-worker.js';
 
-const header = 'order_id,customer_id,sku,quantity,unit_price,currency,ordered_at';
-const row = (id: string, quantity = 1) => `${id},c1,SKU-1,${quantity},9.99,EUR,2026-11-24T10:00:00Z`;
-const csv = (...rows: string[]) => [header, ...rows, ''].join('\n');
-
-/** A notification as R2 sends it (developers.cloudflare.com/r2/buckets/event-notifications/). */
-function notification(action: string, key: string, object: { size?: number; eTag?: string } = {}) {
-  return {
-    account: SECRETS.R2_ACCOUNT_ID,
-    action,
-    bucket: BUCKET,
-    object: { key, ...object },
-    eventTime: new Date().toISOString(),
-    ...(action === 'CopyObject' ? { copySource: { bucket: BUCKET, object: 'elsewhere.csv' } } : {}),
-  };
-}
+const row = orderRow;
+const csv = ordersCsv;
 
 type CloudEvent = { id: string; subject?: string; data: Record<string, unknown> };
 
@@ -59,16 +50,8 @@ describe('the edge path under workerd', () => {
     await miniflare?.dispose();
   });
 
-  const bucket = async () =>
-    (await miniflare.getR2Bucket('BUCKET', 'dropgate')) as unknown as R2BucketBinding;
-  async function put(key: string, text: string) {
-    const object = await (await bucket()).put(key, text, { httpMetadata: { contentType: 'text/csv' } });
-    return { key, size: object!.size, eTag: object!.etag };
-  }
-  async function notify(...bodies: unknown[]) {
-    const queue = await miniflare.getQueueProducer('NOTIFICATIONS', 'dropgate');
-    await queue.sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
-  }
+  const put = (key: string, text: string) => putObject(miniflare, key, text);
+  const notify = (...bodies: unknown[]) => sendNotifications(miniflare, ...bodies);
   const events = async (queue: string) =>
     (await received(miniflare, queue)).map((body) => JSON.parse(body) as CloudEvent);
   const eventsOf = async (queue: string, key: string) =>

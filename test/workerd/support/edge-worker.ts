@@ -8,8 +8,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { Miniflare } from 'miniflare';
+import { Miniflare, Response as MiniflareResponse, type Request as MiniflareRequest } from 'miniflare';
 import { generateWorkerModules } from '../../../app/node/generate-worker-modules.js';
+import type { R2BucketBinding } from '../../../adapters/object-store/r2/r2-object-store.js';
 
 export const root = join(import.meta.dirname, '../../..');
 
@@ -32,11 +33,45 @@ export const SECRETS = {
   R2_SECRET_ACCESS_KEY: 'test-secret-access-key',
 };
 
-export function edgeConfig(overrides: { rowsPerMessage?: Record<string, number> } = {}) {
+const ORDERS_HEADER = 'order_id,customer_id,sku,quantity,unit_price,currency,ordered_at';
+export const orderRow = (id: string, quantity = 1) =>
+  `${id},c1,SKU-1,${quantity},9.99,EUR,2026-11-24T10:00:00Z`;
+export const ordersCsv = (...rows: string[]) => [ORDERS_HEADER, ...rows, ''].join('\n');
+
+/** A notification as R2 sends it (developers.cloudflare.com/r2/buckets/event-notifications/). */
+export function notification(action: string, key: string, object: { size?: number; eTag?: string } = {}) {
+  return {
+    account: SECRETS.R2_ACCOUNT_ID,
+    action,
+    bucket: BUCKET,
+    object: { key, ...object },
+    eventTime: new Date().toISOString(),
+    ...(action === 'CopyObject' ? { copySource: { bucket: BUCKET, object: 'elsewhere.csv' } } : {}),
+  };
+}
+
+/** Puts `text` at `key` through the Worker's R2 binding; answers what a notification of it carries. */
+export async function putObject(miniflare: Miniflare, key: string, text: string) {
+  const bucket = (await miniflare.getR2Bucket('BUCKET', 'dropgate')) as unknown as R2BucketBinding;
+  const object = await bucket.put(key, text, { httpMetadata: { contentType: 'text/csv' } });
+  return { key, size: object!.size, eTag: object!.etag };
+}
+
+/** Sends each of `bodies` to the notification queue the Worker consumes. */
+export async function sendNotifications(miniflare: Miniflare, ...bodies: unknown[]) {
+  const queue = await miniflare.getQueueProducer('NOTIFICATIONS', 'dropgate');
+  await queue.sendBatch(bodies.map((body) => ({ body, contentType: 'json' as const })));
+}
+
+/** The topics the edge config publishes to: the control topic, the dataset's and its dead-letter topic. */
+export const TOPICS = ['dropgate-files', 'orders', 'orders-dead-letter'];
+
+/** The Worker's config: Queues as its sink, or `sink` (a cloud's, published to over HTTP). */
+export function edgeConfig(overrides: { rowsPerMessage?: Record<string, number>; sink?: unknown } = {}) {
   return {
     controlTopic: 'dropgate-files',
     store: { type: 'r2', bucket: BUCKET, binding: 'BUCKET' },
-    sink: {
+    sink: overrides.sink ?? {
       type: 'cloudflare-queues',
       bindings: {
         'dropgate-files': 'FILES_QUEUE',
@@ -86,6 +121,20 @@ export async function bundleEdgeWorker(
   return { script, remove: () => rm(directory, { recursive: true, force: true }) };
 }
 
+/** `handle`, written with Node's fetch types, as a Miniflare outbound service (undici's own classes). */
+function webHandler(handle: (request: Request) => Promise<Response>) {
+  return async (request: MiniflareRequest) => {
+    const body = ['GET', 'HEAD'].includes(request.method) ? undefined : await request.arrayBuffer();
+    const answer = await handle(
+      new Request(request.url, { method: request.method, headers: [...request.headers], body }),
+    );
+    return new MiniflareResponse(await answer.arrayBuffer(), {
+      status: answer.status,
+      headers: [...answer.headers],
+    });
+  };
+}
+
 /** Drains every output queue and the dead-letter queue into KV `RECEIVED` as `<queue>/<message id>`. */
 const RECORDER = `
 export default {
@@ -98,7 +147,15 @@ export default {
   },
 };`;
 
-export function startEdgeMiniflare(script: string, bindings: Record<string, string> = SECRETS) {
+/**
+ * Miniflare running the bundled Worker with `bindings` as its vars and secrets. `outbound`, when given,
+ * answers every fetch the Worker makes (a cloud's API served from the test).
+ */
+export function startEdgeMiniflare(
+  script: string,
+  bindings: Record<string, string> = SECRETS,
+  outbound?: (request: Request) => Promise<Response>,
+) {
   const drain = { maxBatchSize: 100, maxBatchTimeout: 0 };
   return new Miniflare({
     workers: [
@@ -108,6 +165,7 @@ export function startEdgeMiniflare(script: string, bindings: Record<string, stri
         scriptPath: script,
         compatibilityDate: '2026-04-01',
         bindings,
+        ...(outbound ? { outboundService: webHandler(outbound) } : {}),
         r2Buckets: { BUCKET },
         durableObjects: { LEDGER: { className: 'LedgerDurableObject', useSQLite: true } },
         queueProducers: {
