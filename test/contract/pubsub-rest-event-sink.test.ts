@@ -207,6 +207,8 @@ describe('service account access tokens', () => {
   let publicKey: string;
   /** How the token endpoint answers: Google's answer, or a refusal. */
   let refuse = false;
+  /** Exchanges answered 503 before the endpoint answers again. */
+  let unavailable = 0;
   let exchanges = 0;
 
   beforeAll(async () => {
@@ -217,6 +219,11 @@ describe('service account access tokens', () => {
       request.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
       request.on('end', async () => {
         exchanges++;
+        if (unavailable > 0) {
+          unavailable--;
+          response.writeHead(503).end('try later');
+          return;
+        }
         const form = new URLSearchParams(text);
         try {
           if (refuse) throw new Error('Invalid JWT Signature.');
@@ -257,6 +264,7 @@ describe('service account access tokens', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
   beforeEach(() => {
     refuse = false;
+    unavailable = 0;
     exchanges = 0;
   });
 
@@ -311,6 +319,39 @@ describe('service account access tokens', () => {
     expect((failure as Error).message).toContain('Invalid JWT Signature.');
     expect((failure as Error).message).not.toContain('PRIVATE KEY');
     expect(watch.seen).toEqual([]);
+  });
+
+  it('asks again with backoff while the token endpoint is unavailable, then fails the events retryably', async () => {
+    const project = emulatedProject('token-retry');
+    await project.createTopics('orders');
+    const retry = { attempts: 3, baseDelayMs: 1 };
+    const tokens = createAccessTokens({ key, scope: PUBSUB_SCOPE, retry });
+    const sink = createPubSubRestEventSink({
+      projectId: project.projectId,
+      tokens,
+      fetch: watchedFetch().fetch,
+    });
+    try {
+      unavailable = 1;
+      expect(await sink.publish('orders', EncodedEvents.of([testEvent('after-503')]))).toEqual({
+        failed: [],
+      });
+      expect(exchanges).toBe(2);
+      const later = createAccessTokens({ key, scope: PUBSUB_SCOPE, retry });
+      const down = createPubSubRestEventSink({
+        projectId: project.projectId,
+        tokens: later,
+        fetch: watchedFetch().fetch,
+      });
+      unavailable = 3;
+      expect(await down.publish('orders', EncodedEvents.of([testEvent('down')]))).toEqual({
+        failed: [{ index: 0, message: expect.stringContaining('no access token'), retryable: true }],
+      });
+      expect(exchanges).toBe(5);
+      expect(ids(await project.pull('orders'))).toEqual(['after-503']);
+    } finally {
+      await project.close();
+    }
   });
 
   it('refuses a key that is not a service account JSON key, naming where it came from and not its text', () => {

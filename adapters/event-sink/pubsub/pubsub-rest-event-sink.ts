@@ -81,11 +81,13 @@ export function createPubSubRestEventSink(options: PubSubRestEventSinkOptions): 
       maxMessageBytes: PUBSUB_REST_MAX_MESSAGE_BYTES,
       async publish(topicPath, messages) {
         const body = requestBody(messages);
-        const response = await fetchWithRetries(async () => {
-          const headers: Record<string, string> = { 'content-type': 'application/json' };
-          if (tokens) headers.authorization = `Bearer ${await tokens.token()}`;
-          return new Request(`${base}/v1/${topicPath}:publish`, { method: 'POST', headers, body });
-        }, http);
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        // Once per request, outside its retries: the token exchange has retries of its own.
+        if (tokens) headers.authorization = `Bearer ${await tokens.token()}`;
+        const response = await fetchWithRetries(
+          () => new Request(`${base}/v1/${topicPath}:publish`, { method: 'POST', headers, body }),
+          http,
+        );
         if (!response.ok) throw await publishError(response);
         await response.body?.cancel();
       },
