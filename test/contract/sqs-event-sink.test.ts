@@ -1,25 +1,35 @@
-/** Runs the EventSink contract against the SQS sink on fauxqs, then SQS's own limits, failures and FIFO. */
+/**
+ * Runs the EventSink contract against both SQS sinks on fauxqs, the SDK's (Node) and the signed-fetch one
+ * of Workers (JSON protocol), then SQS's own limits, failures and FIFO.
+ */
 import {
   CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
   SQSClient,
   type Message,
   type SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
+import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../../app/node/load-config.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EncodedEvents } from '../../workers/event-batch.js';
+import { createSqsEventSink } from '../../adapters/event-sink/sqs/sqs-event-sink.js';
 import {
-  createSqsEventSink,
-  deduplicationIdOf,
-  SQS_MAX_REQUEST_BYTES,
-} from '../../adapters/event-sink/sqs/sqs-event-sink.js';
+  createSqsHttpEventSink,
+  type SqsHttpEventSinkOptions,
+} from '../../adapters/event-sink/sqs/sqs-http-event-sink.js';
+import { deduplicationIdOf, SQS_MAX_REQUEST_BYTES } from '../../adapters/event-sink/sqs/sqs-sink.js';
 import type { EventSink } from '../../adapters/ports.js';
-import { startFauxqs, useTestCredentials, type StandIn } from '../support/aws-stand-ins.js';
+import {
+  drainQueue,
+  startFauxqs,
+  TEST_CREDENTIALS,
+  TEST_REGION,
+  useTestCredentials,
+  type StandIn,
+} from '../support/aws-stand-ins.js';
 import { eventOfSize, eventSinkContract, testEvent } from './event-sink-contract.js';
 
 useTestCredentials();
@@ -52,44 +62,6 @@ async function createQueues(client: SQSClient, names: string[]): Promise<Map<str
   return urls;
 }
 
-/**
- * Every message waiting on the queue, each received once: hidden for the rest of the test on a standard
- * queue (several receivers at once), deleted on a FIFO queue, which holds back a group's next message
- * until then (one receiver, to keep the order).
- */
-async function drain(client: SQSClient, queueUrl: string): Promise<Message[]> {
-  const fifo = queueUrl.endsWith('.fifo');
-  const messages: Message[] = [];
-  const receive = async () => {
-    for (;;) {
-      const { Messages = [] } = await client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: 10,
-          VisibilityTimeout: 600,
-          WaitTimeSeconds: 0,
-          MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['All'],
-        }),
-      );
-      if (Messages.length === 0) return;
-      messages.push(...Messages);
-      if (!fifo) continue;
-      await client.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: Messages.map((message, index) => ({
-            Id: String(index),
-            ReceiptHandle: message.ReceiptHandle!,
-          })),
-        }),
-      );
-    }
-  };
-  await Promise.all(Array.from({ length: fifo ? 1 : 8 }, receive));
-  return messages;
-}
-
 const idAndBody = (message: Message) => ({
   id: message.MessageAttributes?.['ce-id']?.StringValue ?? '(no ce-id)',
   body: message.Body!,
@@ -103,7 +75,7 @@ eventSinkContract('sqs on fauxqs', async () => {
   const sink = createSqsEventSink();
   return {
     sink,
-    published: async (topic) => (await drain(client, urls.get(topic)!)).map(idAndBody),
+    published: async (topic) => (await drainQueue(client, urls.get(topic)!)).map(idAndBody),
     async dispose() {
       client.destroy();
       await standIn.stop();
@@ -169,7 +141,7 @@ describe('SQS event sink', () => {
       }
       expect(bytes).toBeLessThanOrEqual(SQS_MAX_REQUEST_BYTES);
     }
-    const received = (await drain(client, url!)).map(idAndBody);
+    const received = (await drainQueue(client, url!)).map(idAndBody);
     expect(received.map((event) => event.id).sort()).toEqual(
       [...small, ...large].map((event) => event.id).sort(),
     );
@@ -190,7 +162,7 @@ describe('SQS event sink', () => {
     });
     const attributes = { type: 'OrderReceived', dataset: 'orders', schemaversion: '2' };
     await open().publish('orders', EncodedEvents.of([{ id: 'abc-1', body, attributes }]));
-    const [message] = await drain(client, url!);
+    const [message] = await drainQueue(client, url!);
     const received = Object.fromEntries(
       Object.entries(message!.MessageAttributes!).map(([name, value]) => [name, value.StringValue]),
     );
@@ -209,7 +181,7 @@ describe('SQS event sink', () => {
 
     const many = Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`extra${index}`, 'x']));
     await open().publish('orders', EncodedEvents.of([{ ...testEvent('many'), attributes: many }]));
-    const [crowded] = await drain(client, url!);
+    const [crowded] = await drainQueue(client, url!);
     expect(Object.keys(crowded!.MessageAttributes!)).toHaveLength(10);
     expect(crowded!.MessageAttributes!['ce-id']?.StringValue).toBe('many');
   });
@@ -226,7 +198,7 @@ describe('SQS event sink', () => {
         retryable: false,
       },
     ]);
-    expect((await drain(client, url!)).map((message) => idAndBody(message).id).sort()).toEqual([
+    expect((await drainQueue(client, url!)).map((message) => idAndBody(message).id).sort()).toEqual([
       'after',
       'before',
     ]);
@@ -262,7 +234,7 @@ describe('SQS event sink', () => {
       { index: 20, message: expect.stringContaining('ThrottlingException'), retryable: true },
     ]);
     // The throttled one did reach the stand-in here; what matters is it was reported by its index.
-    const received = (await drain(client, url!)).map((message) => idAndBody(message).id);
+    const received = (await drainQueue(client, url!)).map((message) => idAndBody(message).id);
     expect(received).not.toContain('bad');
     expect(received).toHaveLength(24);
   });
@@ -291,9 +263,9 @@ describe('SQS event sink', () => {
     await sink.publish('orders', EncodedEvents.of([testEvent('by-name-1')]));
     await sink.publish('orders', EncodedEvents.of([testEvent('by-name-2')]));
     expect(lookups.filter((name) => name === 'GetQueueUrlCommand')).toHaveLength(1);
-    expect((await drain(client, urls.get('orders')!)).map((message) => idAndBody(message).id).sort()).toEqual(
-      ['by-name-1', 'by-name-2', 'by-url'],
-    );
+    expect(
+      (await drainQueue(client, urls.get('orders')!)).map((message) => idAndBody(message).id).sort(),
+    ).toEqual(['by-name-1', 'by-name-2', 'by-url']);
   });
 
   it('sends to a FIFO queue with the event id as deduplication id, so a retry is dropped', async () => {
@@ -303,7 +275,7 @@ describe('SQS event sink', () => {
     await sink.publish('orders.fifo', EncodedEvents.of(events));
     // A retry of part of the batch, as after a partial failure: the queue keeps one of each.
     await sink.publish('orders.fifo', EncodedEvents.of(events.slice(3, 8)));
-    const received = await drain(client, url!);
+    const received = await drainQueue(client, url!);
     expect(received.map((message) => idAndBody(message).id)).toEqual(events.map((event) => event.id));
     for (const message of received) {
       expect(message.Attributes?.MessageGroupId).toBe('orders-group');
@@ -318,11 +290,155 @@ describe('SQS event sink', () => {
       'events.fifo',
       EncodedEvents.of([testEvent('plain'), { ...testEvent(long), attributes: { dataset: 'invoices' } }]),
     );
-    const received = await drain(client, url!);
+    const received = await drainQueue(client, url!);
     expect(received.map((message) => message.Attributes?.MessageGroupId)).toEqual(['orders', 'invoices']);
-    expect(received[1]!.Attributes?.MessageDeduplicationId).toBe(deduplicationIdOf(long));
-    expect(deduplicationIdOf(long)).toMatch(/^[0-9a-f]{64}$/);
-    expect(deduplicationIdOf('a é')).toMatch(/^[0-9a-f]{64}$/);
-    expect(deduplicationIdOf('0123abcd-42-rejected')).toBe('0123abcd-42-rejected');
+    expect(received[1]!.Attributes?.MessageDeduplicationId).toBe(await deduplicationIdOf(long));
+    expect(await deduplicationIdOf(long)).toBe(createHash('sha256').update(long).digest('hex'));
+    expect(await deduplicationIdOf('a é')).toMatch(/^[0-9a-f]{64}$/);
+    expect(await deduplicationIdOf('0123abcd-42-rejected')).toBe('0123abcd-42-rejected');
+  });
+});
+
+eventSinkContract('sqs over HTTP (JSON protocol, signed fetch) on fauxqs', async () => {
+  const standIn = await startFauxqs();
+  useEndpoint(standIn);
+  const client = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const urls = await createQueues(client, ['orders', 'orders.dead-letter', 'never-used']);
+  const sink = createSqsHttpEventSink({
+    region: TEST_REGION,
+    credentials: TEST_CREDENTIALS,
+    endpoint: standIn.endpoint,
+  });
+  return {
+    sink,
+    published: async (topic) => (await drainQueue(client, urls.get(topic)!)).map(idAndBody),
+    async dispose() {
+      client.destroy();
+      await standIn.stop();
+    },
+  };
+});
+
+describe('SQS HTTP event sink', () => {
+  let standIn: StandIn;
+  let client: SQSClient;
+  let sinks: EventSink[];
+  /** Every request the sink sent: its headers and JSON body. */
+  let seen: Array<{ headers: Headers; body: { Entries?: Array<Record<string, unknown>> } }>;
+
+  beforeEach(async () => {
+    standIn = await startFauxqs();
+    useEndpoint(standIn);
+    client = new SQSClient({ useQueueUrlAsEndpoint: false });
+    sinks = [];
+    seen = [];
+  });
+  afterEach(async () => {
+    await Promise.all(sinks.map((sink) => sink.close()));
+    client.destroy();
+    await standIn.stop();
+  });
+
+  /** A sink whose fetch notes each request, and answers request N (from 1) with `answer(N)` when it gives one. */
+  function open(
+    options: Partial<SqsHttpEventSinkOptions> = {},
+    answer?: (request: number) => Response | undefined,
+  ) {
+    const watched: typeof fetch = async (input, init) => {
+      const request = new Request(input, init);
+      seen.push({ headers: request.headers, body: JSON.parse(await request.clone().text()) });
+      return answer?.(seen.length) ?? fetch(request);
+    };
+    const sink = createSqsHttpEventSink({
+      region: TEST_REGION,
+      credentials: TEST_CREDENTIALS,
+      endpoint: standIn.endpoint,
+      fetch: watched,
+      ...options,
+    });
+    sinks.push(sink);
+    return sink;
+  }
+
+  it('sends SigV4-signed SendMessageBatch requests of the JSON protocol, 10 entries and 1 MiB at most', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const small = Array.from({ length: 23 }, (_, index) => testEvent(`small-${index}`, { index }));
+    const large = Array.from({ length: 7 }, (_, index) => eventOfSize(`large-${index}`, 300_000));
+    expect(await open().publish(url!, EncodedEvents.of([...large, ...small]))).toEqual({ failed: [] });
+    // Requests run at once, and bodies are read (so noted) in any order.
+    const sizes = seen.map(({ body }) => body.Entries!.length);
+    expect(sizes.sort((left, right) => left - right)).toEqual([3, 3, 4, 10, 10]);
+    for (const { headers } of seen) {
+      expect(headers.get('x-amz-target')).toBe('AmazonSQS.SendMessageBatch');
+      expect(headers.get('content-type')).toBe('application/x-amz-json-1.0');
+      expect(headers.get('authorization')).toMatch(
+        new RegExp(
+          `^AWS4-HMAC-SHA256 Credential=${TEST_CREDENTIALS.accessKeyId}/\\d{8}/${TEST_REGION}/sqs/aws4_request, `,
+        ),
+      );
+    }
+    const received = (await drainQueue(client, url!)).map(idAndBody);
+    expect(received.map(({ id }) => id).sort()).toEqual([...small, ...large].map(({ id }) => id).sort());
+  });
+
+  it('gives a message the same attributes as the SDK sink does', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const event = {
+      ...testEvent('same-1'),
+      attributes: { type: 'OrderReceived', dataset: 'orders', schemaversion: '2' },
+    };
+    await open().publish('orders', EncodedEvents.of([event]));
+    const sdk = createSqsEventSink();
+    sinks.push(sdk);
+    await sdk.publish('orders', EncodedEvents.of([event]));
+    const [first, second] = await drainQueue(client, url!);
+    expect(first!.Body).toBe(event.body);
+    expect(first!.MessageAttributes).toEqual(second!.MessageAttributes);
+    expect(Object.keys(first!.MessageAttributes!)).toContain('ce-schemaversion');
+  });
+
+  it('maps a failed entry to its event, a sender fault for good, and sends again on a retryable status', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const events = Array.from({ length: 12 }, (_, index) => testEvent(`event-${index}`));
+    events[4] = { id: 'bad', body: '{"id":"bad","data":"\uffff"}' };
+    const sink = open({ maxInFlight: 1, retry: { attempts: 3, baseDelayMs: 1 } }, (request) =>
+      request === 2
+        ? new Response('{"__type":"com.amazonaws.sqs#ServiceUnavailable"}', { status: 503 })
+        : undefined,
+    );
+    const { failed } = await sink.publish('orders', EncodedEvents.of(events));
+    expect(failed).toEqual([
+      { index: 4, message: expect.stringContaining('InvalidMessageContents'), retryable: false },
+    ]);
+    // GetQueueUrl, the first request, its 503, the first request again, the second request.
+    expect(seen.map(({ headers }) => headers.get('x-amz-target'))).toEqual([
+      'AmazonSQS.GetQueueUrl',
+      'AmazonSQS.SendMessageBatch',
+      'AmazonSQS.SendMessageBatch',
+      'AmazonSQS.SendMessageBatch',
+    ]);
+    expect((await drainQueue(client, url!)).map((message) => idAndBody(message).id)).toHaveLength(11);
+  });
+
+  it('rejects the whole publish when a queue does not exist, naming it', async () => {
+    await expect(open().publish('no-such-queue', EncodedEvents.of([testEvent('a')]))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('SQS queue "no-such-queue" does not exist'),
+    });
+  });
+
+  it('sends to a FIFO queue grouped by dataset, with the event id or its hash as deduplication id', async () => {
+    const [url] = (await createQueues(client, ['events.fifo'])).values();
+    const long = `x${'y'.repeat(200)}`;
+    const events = [testEvent('plain'), { ...testEvent(long), attributes: { dataset: 'invoices' } }];
+    await open().publish('events.fifo', EncodedEvents.of(events));
+    // A retry is dropped by the queue.
+    await open().publish('events.fifo', EncodedEvents.of(events));
+    const received = await drainQueue(client, url!);
+    expect(received.map((message) => message.Attributes?.MessageGroupId)).toEqual(['orders', 'invoices']);
+    expect(received.map((message) => message.Attributes?.MessageDeduplicationId)).toEqual([
+      'plain',
+      createHash('sha256').update(long).digest('hex'),
+    ]);
   });
 });

@@ -4,17 +4,18 @@
  * verifies request signatures and expiry) and dynalite (DynamoDB; conditional writes, no transactions).
  * Tests point the SDK at one with `AWS_ENDPOINT_URL_<SERVICE>`, as an operator would, or pass `endpoint`.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { AddressInfo, Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
+  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { AddressInfo, Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
@@ -124,23 +125,40 @@ export async function queueDepth(
   };
 }
 
-/** Every message now on an SQS queue, each received once (hidden for the rest of the test), by several receivers. */
-export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+/**
+ * Every message waiting on the queue, each received once: hidden for the rest of the test on a standard
+ * queue (several receivers at once), deleted on a FIFO queue, which holds back a group's next message
+ * until then (one receiver, to keep the order).
+ */
+export async function drainQueue(client: SQSClient, queueUrl: string): Promise<Message[]> {
+  const fifo = queueUrl.endsWith('.fifo');
   const messages: Message[] = [];
   const receive = async () => {
     for (;;) {
-      const { Messages = [] } = await sqs.send(
+      const { Messages = [] } = await client.send(
         new ReceiveMessageCommand({
           QueueUrl: queueUrl,
           MaxNumberOfMessages: 10,
           VisibilityTimeout: 600,
+          WaitTimeSeconds: 0,
           MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
         }),
       );
       if (Messages.length === 0) return;
       messages.push(...Messages);
+      if (!fifo) continue;
+      await client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: Messages.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle!,
+          })),
+        }),
+      );
     }
   };
-  await Promise.all(Array.from({ length: 4 }, receive));
+  await Promise.all(Array.from({ length: fifo ? 1 : 8 }, receive));
   return messages;
 }

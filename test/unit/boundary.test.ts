@@ -25,6 +25,8 @@ const placements = [
   'workers/csv/__boundary_probe.ts',
   'schemas/__boundary_probe.ts',
   'adapters/errors.ts',
+  // The HTTP sinks Workers publish to the clouds with are held to the core's rules.
+  'adapters/event-sink/sqs/sqs-http-event-sink.ts',
 ];
 
 /** The probe's text at `path`: the module itself, or the existing module with the probe after it. */

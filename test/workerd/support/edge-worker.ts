@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { build } from 'esbuild';
-import { Miniflare } from 'miniflare';
+import { Miniflare, Response as MiniflareResponse, type Request as MiniflareRequest } from 'miniflare';
 import type { R2BucketBinding } from '../../../adapters/object-store/r2/r2-object-store.js';
 import { generateWorkerModules } from '../../../app/node/generate-worker-modules.js';
 
@@ -34,13 +34,17 @@ export const SECRETS = {
   R2_SECRET_ACCESS_KEY: 'test-secret-access-key',
 };
 
+/** The topics the edge config publishes to: the control topic, the dataset's and its dead-letter topic. */
+export const TOPICS = ['dropgate-files', 'orders', 'orders-dead-letter'];
+
+/** The Worker's config: Queues as its sink, or `sink` (a cloud's, published to over HTTP). */
 export function edgeConfig(
-  overrides: { rowsPerMessage?: Record<string, number>; budgetSeconds?: number } = {},
+  overrides: { rowsPerMessage?: Record<string, number>; sink?: unknown; budgetSeconds?: number } = {},
 ) {
   return {
     controlTopic: 'dropgate-files',
     store: { type: 'r2', bucket: BUCKET, binding: 'BUCKET' },
-    sink: {
+    sink: overrides.sink ?? {
       type: 'cloudflare-queues',
       bindings: {
         'dropgate-files': 'FILES_QUEUE',
@@ -97,6 +101,20 @@ export async function bundleEdgeWorker(
   return { script, remove: () => rm(directory, { recursive: true, force: true }) };
 }
 
+/** `handle`, written with Node's fetch types, as a Miniflare outbound service (undici's own classes). */
+function webHandler(handle: (request: Request) => Promise<Response>) {
+  return async (request: MiniflareRequest) => {
+    const body = ['GET', 'HEAD'].includes(request.method) ? undefined : await request.arrayBuffer();
+    const answer = await handle(
+      new Request(request.url, { method: request.method, headers: [...request.headers], body }),
+    );
+    return new MiniflareResponse(await answer.arrayBuffer(), {
+      status: answer.status,
+      headers: [...answer.headers],
+    });
+  };
+}
+
 /** Drains every output queue and the dead-letter queue into KV `RECEIVED` as `<queue>/<message id>`. */
 const RECORDER = `
 export default {
@@ -110,15 +128,21 @@ export default {
 };`;
 
 /**
- * `onLine`, when given, receives each line the Worker writes to stdout (its logs) instead of the console;
- * `maxRetries` is the notification consumer's deliveries before the dead-letter queue.
+ * Miniflare running the bundled Worker with `bindings` as its vars and secrets. `onLine`, when given,
+ * receives each line the Worker writes to stdout (its logs) instead of the console; `maxRetries` is the
+ * notification consumer's deliveries before the dead-letter queue; `outbound` answers every fetch the
+ * Worker makes (a cloud's API served from the test).
  */
 export function startEdgeMiniflare(
   script: string,
   bindings: Record<string, string> = SECRETS,
-  options: { onLine?: (line: string) => void; maxRetries?: number } = {},
+  options: {
+    onLine?: (line: string) => void;
+    maxRetries?: number;
+    outbound?: (request: Request) => Promise<Response>;
+  } = {},
 ) {
-  const { onLine, maxRetries = MAX_RETRIES } = options;
+  const { onLine, maxRetries = MAX_RETRIES, outbound } = options;
   const drain = { maxBatchSize: 100, maxBatchTimeout: 0 };
   return new Miniflare({
     ...(onLine ? { handleRuntimeStdio: (stdout: Readable) => eachLine(stdout, onLine) } : {}),
@@ -129,6 +153,7 @@ export function startEdgeMiniflare(
         scriptPath: script,
         compatibilityDate: '2026-04-01',
         bindings,
+        ...(outbound ? { outboundService: webHandler(outbound) } : {}),
         r2Buckets: { BUCKET },
         durableObjects: { LEDGER: { className: 'LedgerDurableObject', useSQLite: true } },
         queueProducers: {

@@ -1,0 +1,84 @@
+/**
+ * The SQS sink over SQS's JSON protocol (`X-Amz-Target: AmazonSQS.<Action>`,
+ * `application/x-amz-json-1.0`), each request signed with SigV4 by aws4fetch, for Workers, where the AWS
+ * SDK does not run: the same messages, attributes, FIFO handling, packing and limits as the SDK's sink
+ * (sqs-sink.ts). Web APIs only.
+ */
+import { AwsClient } from 'aws4fetch';
+import type { EventSink } from '../../ports.js';
+import type { RetryPolicy } from '../../../workers/retry.js';
+import { fetchWithRetries } from '../fetch-with-retries.js';
+import { createSqsSink, type SqsApi, type SqsSinkOptions } from './sqs-sink.js';
+
+export interface SqsHttpEventSinkOptions extends SqsSinkOptions {
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** The SQS endpoint (AWS_ENDPOINT_URL_SQS: a stand-in, a VPC endpoint); default the region's. */
+  endpoint?: string;
+  /** How long one request may take before it counts as failed, retryably (default 60 s). */
+  requestTimeoutMs?: number;
+  /** Attempts at one request while the answer is a network error or a retryable status. */
+  retry?: RetryPolicy;
+  fetch?: typeof fetch;
+}
+
+export function createSqsHttpEventSink(options: SqsHttpEventSinkOptions): EventSink {
+  const { region, credentials } = options;
+  const endpoint = options.endpoint ?? `https://sqs.${region}.amazonaws.com/`;
+  const aws = new AwsClient({ ...credentials, service: 'sqs', region });
+  const http = {
+    timeoutMs: options.requestTimeoutMs ?? 60_000,
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  };
+
+  async function call<T>(action: string, input: unknown): Promise<T> {
+    const body = JSON.stringify(input);
+    const response = await fetchWithRetries(
+      () =>
+        aws.sign(endpoint, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            'x-amz-target': `AmazonSQS.${action}`,
+          },
+          body,
+        }),
+      http,
+    );
+    const text = await response.text();
+    if (!response.ok) throw sqsError(action, response.status, text);
+    return JSON.parse(text) as T;
+  }
+
+  const api: SqsApi = {
+    async getQueueUrl(queueName) {
+      return (await call<{ QueueUrl: string }>('GetQueueUrl', { QueueName: queueName })).QueueUrl;
+    },
+    sendMessageBatch: (request) => call('SendMessageBatch', request),
+    async close() {},
+  };
+  return createSqsSink(api, options);
+}
+
+/**
+ * An error answer of the JSON protocol (`{ "__type": "com.amazonaws.sqs#QueueDoesNotExist", "message" }`)
+ * in the shape the shared sink reads: the error's short name, the status, whose fault.
+ */
+function sqsError(action: string, status: number, text: string): Error {
+  let type = '';
+  let message = text.slice(0, 500);
+  try {
+    const answer = JSON.parse(text) as { __type?: string; message?: string; Message?: string };
+    type = answer.__type?.split('#').pop() ?? '';
+    message = answer.message ?? answer.Message ?? message;
+  } catch {
+    // Not SQS's error JSON (a proxy's page): the status alone says what it was.
+  }
+  const error = new Error(`${action}: HTTP ${status}${type ? ` ${type}` : ''}: ${message}`);
+  return Object.assign(error, {
+    name: type || `HTTP${status}`,
+    $fault: status < 500 ? 'client' : 'server',
+    $metadata: { httpStatusCode: status },
+  });
+}

@@ -1,0 +1,372 @@
+/**
+ * What the SQS sinks share, whatever sends their requests (the AWS SDK on Node, signed fetch on Workers):
+ * SQS's limits, each event one message with its CloudEvents attributes as message attributes, FIFO
+ * groups and deduplication ids, packing, SendMessageBatch requests cut to the limits and a few in flight,
+ * failed entries and refused requests mapped onto events. Web APIs only.
+ */
+import { DropgateError, describeError } from '../../errors.js';
+import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
+import { publishPacked } from '../packed-events.js';
+import { publishInRequests } from '../publish-in-requests.js';
+
+/**
+ * SQS counts a message as its body plus, per attribute, the bytes of its name, data type and value, and
+ * holds a message and a whole SendMessageBatch request to 1 MiB each (raised from 256 KiB in August 2025).
+ */
+export const SQS_MAX_REQUEST_BYTES = 1 << 20;
+export const SQS_MAX_REQUEST_ENTRIES = 10;
+export const SQS_MAX_MESSAGE_ATTRIBUTES = 10;
+/**
+ * Room kept in every message for its attributes: the largest body the sink promises to take is 1 MiB
+ * less this, and attributes that would not fit in it are left off (the body carries them all).
+ */
+export const SQS_ATTRIBUTE_ROOM = 8 << 10;
+
+/** The largest body the sink takes: what `capabilities.maxMessageBytes` promises. */
+const MAX_BODY_BYTES = SQS_MAX_REQUEST_BYTES - SQS_ATTRIBUTE_ROOM;
+const STRING = 'String';
+/** SQS's characters for a deduplication id: letters, digits and ASCII punctuation, at most 128. */
+const DEDUPLICATION_ID = /^[\x21-\x7e]{1,128}$/;
+const encoder = new TextEncoder();
+
+/** SQS's shapes, as its JSON protocol names them (the SDK's input and output are the same). */
+export interface SqsMessageAttribute {
+  DataType: string;
+  StringValue: string;
+}
+
+export interface SqsBatchEntry {
+  Id: string;
+  MessageBody: string;
+  MessageAttributes: Record<string, SqsMessageAttribute>;
+  MessageGroupId?: string;
+  MessageDeduplicationId?: string;
+}
+
+export interface SqsBatchFailure {
+  Id?: string;
+  SenderFault?: boolean;
+  Code?: string;
+  Message?: string;
+}
+
+/**
+ * The two calls the sink makes, over whatever carries them. An error they throw has SQS's error name as
+ * `name` (`QueueDoesNotExist`, `AccessDenied`, ...) and, when an answer came, its HTTP status as
+ * `$metadata.httpStatusCode` and `$fault` (`client` for a 4xx), as the SDK's errors do.
+ */
+export interface SqsApi {
+  getQueueUrl(queueName: string): Promise<string>;
+  sendMessageBatch(request: {
+    QueueUrl: string;
+    Entries: SqsBatchEntry[];
+  }): Promise<{ Failed?: SqsBatchFailure[] }>;
+  close(): Promise<void>;
+}
+
+export interface SqsApiError {
+  name?: string;
+  $fault?: 'client' | 'server';
+  $metadata?: { httpStatusCode?: number };
+}
+
+export interface SqsSinkOptions {
+  /**
+   * MessageGroupId of every message sent to a FIFO queue (a name ending in `.fifo`). Default: the
+   * event's `dataset` attribute, so each dataset's events stay in order, or `dropgate` without one.
+   */
+  fifoGroup?: string;
+  /**
+   * Queues whose events go out packed, up to N a message, in the CloudEvents batch format: SQS bills a
+   * request per 64 KB, so small events cost far less packed.
+   */
+  rowsPerMessage?: ReadonlyMap<string, number>;
+  /** SendMessageBatch requests in flight at once (default 8). */
+  maxInFlight?: number;
+}
+
+export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventSink {
+  const queueUrls = new Map<string, Promise<string>>();
+  const limits = {
+    maxEvents: SQS_MAX_REQUEST_ENTRIES,
+    maxBytes: SQS_MAX_REQUEST_BYTES,
+    maxMessageBytes: SQS_MAX_REQUEST_BYTES,
+    maxInFlight: options.maxInFlight ?? 8,
+  };
+
+  /** The queue's URL: a topic that is a URL names it already; a name is looked up once, then cached. */
+  function queueUrlOf(topic: string): Promise<string> {
+    if (/^https?:\/\//.test(topic)) return Promise.resolve(topic);
+    let url = queueUrls.get(topic);
+    if (!url) {
+      url = api.getQueueUrl(topic).catch((error: unknown) => {
+        queueUrls.delete(topic);
+        throw asSinkError(error, topic);
+      });
+      queueUrls.set(topic, url);
+    }
+    return url;
+  }
+
+  return {
+    // Several requests run at once, and a standard queue keeps no order anyway.
+    capabilities: { ordered: false, maxMessageBytes: MAX_BODY_BYTES },
+    async publish(topic: string, events: EventBatch) {
+      const rows = options.rowsPerMessage?.get(topic) ?? 1;
+      return publishPacked(events, rows, MAX_BODY_BYTES, (messages) => publishEach(topic, messages));
+    },
+    close: () => api.close(),
+  };
+
+  /** Each event of the batch as one message. */
+  async function publishEach(topic: string, events: EventBatch): Promise<{ failed: PublishFailure[] }> {
+    if (events.length === 0) return { failed: [] };
+    const queueUrl = await queueUrlOf(topic);
+    const fifo = isFifoQueue(queueUrl);
+    const messages = encodeMessages(events);
+    // Ahead of the requests, so each is built and sent in the batch's order (a FIFO queue's order).
+    const deduplicationIds = fifo
+      ? await Promise.all(
+          Array.from({ length: events.length }, (_, index) => deduplicationIdOf(events.id(index))),
+        )
+      : [];
+    // A body past what the sink promises is never planned into a request; it is refused below instead.
+    const eventBytes = (_: EventBatch, index: number) =>
+      events.body(index).byteLength > MAX_BODY_BYTES ? Number.MAX_SAFE_INTEGER : messages.bytes[index]!;
+    const result = await publishInRequests(
+      new PositionedBatch(events, 0),
+      { ...limits, eventBytes },
+      async (request) => {
+        const { from } = request as PositionedBatch;
+        const entries: SqsBatchEntry[] = [];
+        for (let index = 0; index < request.length; index++) {
+          entries.push({
+            Id: String(index),
+            MessageBody: messages.bodies[from + index]!,
+            MessageAttributes: messages.attributes[from + index]!,
+            ...(fifo
+              ? {
+                  MessageGroupId: options.fifoGroup ?? request.attributes(index)?.dataset ?? 'dropgate',
+                  MessageDeduplicationId: deduplicationIds[from + index]!,
+                }
+              : {}),
+          });
+        }
+        let answer;
+        try {
+          answer = await api.sendMessageBatch({ QueueUrl: queueUrl, Entries: entries });
+        } catch (error) {
+          throw asSinkError(error, topic);
+        }
+        const failed: PublishFailure[] = (answer.Failed ?? []).map((failure) => ({
+          index: Number(failure.Id),
+          message: `SQS refused the message: ${failure.Code ?? 'unknown'}: ${failure.Message ?? ''}`,
+          // SenderFault: the message itself is wrong, and sending it again fails the same way.
+          retryable: failure.SenderFault !== true,
+        }));
+        return { failed };
+      },
+    );
+    for (const failure of result.failed) {
+      const bytes = events.body(failure.index).byteLength;
+      if (bytes > MAX_BODY_BYTES) {
+        failure.message =
+          `event of ${bytes} bytes is larger than the ${MAX_BODY_BYTES} bytes an SQS message leaves ` +
+          `its body (${SQS_MAX_REQUEST_BYTES} bytes a message, attributes included)`;
+      }
+    }
+    return result;
+  }
+}
+
+/**
+ * A batch that knows where it starts in the batch given to `publish`, so each request finds the messages
+ * encoded for its events; publishInRequests hands the sender slices of it.
+ */
+class PositionedBatch implements EventBatch {
+  constructor(
+    private readonly batch: EventBatch,
+    readonly from: number,
+  ) {}
+  get length() {
+    return this.batch.length;
+  }
+  id(index: number) {
+    return this.batch.id(index);
+  }
+  body(index: number) {
+    return this.batch.body(index);
+  }
+  attributes(index: number) {
+    return this.batch.attributes(index);
+  }
+  ndjson() {
+    return this.batch.ndjson();
+  }
+  pick(indices: readonly number[]) {
+    return this.batch.pick(indices);
+  }
+  slice(from: number, to: number): EventBatch {
+    return new PositionedBatch(this.batch.slice(from, to), this.from + from);
+  }
+  toEvents() {
+    return this.batch.toEvents();
+  }
+}
+
+interface EncodedMessages {
+  bodies: string[];
+  attributes: Array<Record<string, SqsMessageAttribute>>;
+  /** What SQS counts of each message: body and attributes. */
+  bytes: number[];
+}
+
+/** Each event's body decoded once into the string SQS takes, its attributes, and its size as SQS counts it. */
+function encodeMessages(events: EventBatch): EncodedMessages {
+  const decoder = new TextDecoder();
+  const bodies: string[] = [];
+  const attributes: Array<Record<string, SqsMessageAttribute>> = [];
+  const bytes: number[] = [];
+  for (let index = 0; index < events.length; index++) {
+    const view = events.body(index);
+    const body = decoder.decode(view);
+    const { values, size } = messageAttributes(body, events.id(index), events.attributes(index));
+    bodies.push(body);
+    attributes.push(values);
+    bytes.push(view.byteLength + size);
+  }
+  return { bodies, attributes, bytes };
+}
+
+/**
+ * CloudEvents attributes as SQS message attributes, `ce-` names as in the CloudEvents HTTP binding: id,
+ * specversion, type, source, subject and time from the envelope, then the pipeline's own attributes
+ * (dataset, schema version), within SQS's ten and the room kept for them.
+ */
+function messageAttributes(
+  body: string,
+  id: string,
+  extra: Readonly<Record<string, string>> | undefined,
+): { values: Record<string, SqsMessageAttribute>; size: number } {
+  const envelope = envelopeAttributes(body);
+  const candidates: Array<[string, string | undefined]> = [
+    ['ce-id', id],
+    ['ce-specversion', envelope.specversion],
+    ['ce-type', extra?.type ?? envelope.type],
+    ['ce-source', envelope.source],
+    ['ce-time', envelope.time],
+    // A packed message's attributes name the batch format as its content type.
+    ['content-type', extra?.['content-type'] ?? 'application/cloudevents+json'],
+    ['ce-subject', envelope.subject],
+  ];
+  for (const [name, value] of Object.entries(extra ?? {})) {
+    if (name !== 'type' && name !== 'content-type') candidates.push([`ce-${name}`, value]);
+  }
+  const values: Record<string, SqsMessageAttribute> = {};
+  let count = 0;
+  let size = 0;
+  for (const [name, value] of candidates) {
+    // SQS refuses an empty string value and names outside its characters.
+    if (!value || !/^[A-Za-z0-9_.-]{1,256}$/.test(name) || count === SQS_MAX_MESSAGE_ATTRIBUTES) continue;
+    const bytes = encoder.encode(name).byteLength + STRING.length + encoder.encode(value).byteLength;
+    if (size + bytes > SQS_ATTRIBUTE_ROOM) continue;
+    values[name] = { DataType: STRING, StringValue: value };
+    count++;
+    size += bytes;
+  }
+  return { values, size };
+}
+
+const ENVELOPE_FIELDS = ['specversion', 'type', 'source', 'subject', 'time'] as const;
+type EnvelopeAttributes = Partial<Record<(typeof ENVELOPE_FIELDS)[number], string>>;
+
+/**
+ * The envelope's string attributes, read from the part of the body before `"data":` (the pipeline writes
+ * every envelope attribute before the data) without parsing the whole event. Inside a JSON string a
+ * quote is always escaped, so `"name":"` only matches a member name.
+ */
+function envelopeAttributes(body: string): EnvelopeAttributes {
+  const dataAt = body.indexOf('"data":');
+  const head = dataAt === -1 ? body.slice(0, 4096) : body.slice(0, dataAt);
+  const found: EnvelopeAttributes = {};
+  for (const field of ENVELOPE_FIELDS) {
+    const at = head.indexOf(`"${field}":"`);
+    if (at === -1) continue;
+    const start = at + field.length + 4;
+    let end = start;
+    while (end < head.length && head[end] !== '"') end += head[end] === '\\' ? 2 : 1;
+    if (end >= head.length) continue;
+    try {
+      found[field] = JSON.parse(head.slice(start - 1, end + 1)) as string;
+    } catch {
+      // Not a string after all: the attribute is left off; the body still carries it.
+    }
+  }
+  return found;
+}
+
+/**
+ * The event id as a FIFO deduplication id: itself when SQS allows it (at most 128 characters of letters,
+ * digits and punctuation, as the pipeline's ids are), else its SHA-256, equally stable across replays.
+ */
+export async function deduplicationIdOf(id: string): Promise<string> {
+  if (DEDUPLICATION_ID.test(id)) return id;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(id)));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+function isFifoQueue(queueUrl: string): boolean {
+  return queueUrl.endsWith('.fifo');
+}
+
+/** Errors whose cause is the caller's setup, not the moment: sending again cannot help. */
+const REFUSED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'SignatureDoesNotMatch',
+  'KmsAccessDenied',
+  'KmsDisabled',
+  'KmsNotFound',
+  'KmsInvalidState',
+  'KmsInvalidKeyUsage',
+]);
+
+/**
+ * Throttling by any name the SDK knows (SQS's RequestThrottled, ThrottlingException, a JSON 429's
+ * TooManyRequestsException, ...): a client fault that sending again later cures, as an HTTP 429 is.
+ */
+const THROTTLED = /throttl|TooManyRequests|SlowDown|LimitExceeded|PriorRequestNotComplete/i;
+
+/** An SQS error as a sink fault: a missing queue or no permission fails the publish, the rest retry. */
+function asSinkError(error: unknown, topic: string): DropgateError {
+  if (error instanceof DropgateError) return error;
+  const name = (error as { name?: string }).name ?? '';
+  const status = (error as SqsApiError).$metadata?.httpStatusCode;
+  const fault = (error as SqsApiError).$fault;
+  const message = describeError(error);
+  const context = { topic, awsError: name };
+  if (name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue') {
+    return new DropgateError('CONFIG_INVALID', `SQS queue "${topic}" does not exist: ${message}`, {
+      cause: error,
+      context,
+    });
+  }
+  if (REFUSED.has(name) || status === 403) {
+    return new DropgateError('PUBLISH_REFUSED', `SQS refused to send to "${topic}": ${message}`, {
+      cause: error,
+      context,
+    });
+  }
+  if (fault === 'client' && status !== undefined && status < 500 && status !== 429 && !THROTTLED.test(name)) {
+    return new DropgateError('PUBLISH_REFUSED', `SQS refused a request to "${topic}": ${name}: ${message}`, {
+      cause: error,
+      context,
+    });
+  }
+  return new DropgateError('PUBLISH_FAILED', `SQS did not take a request to "${topic}": ${message}`, {
+    cause: error,
+    context,
+  });
+}
