@@ -15,7 +15,11 @@
  *   node dist/bench/measure.js sqs-pipeline <file>      Dropgate's CSV path into the SQS sink (AWS_ENDPOINT_URL_SQS)
  *   node dist/bench/measure.js sqs-baseline <file>      the same file's row events, captured first, then timed
  *                                                       as bare SendMessageBatch requests (10 entries, 8 at once)
- * Prints one JSON line: { mode, rows, seconds, peakRssMb }.
+ *   node dist/bench/measure.js sqs-packed-pipeline <file>  sqs-pipeline with the row queue packed,
+ *   node dist/bench/measure.js sqs-packed-baseline <file>  sqs-baseline of those packed requests: both
+ *                                                       BENCH_SQS_ROWS_PER_MESSAGE (default 100) rows a message
+ * Prints one JSON line: { mode, rows, seconds, peakRssMb }; the pipeline modes into SQS add startSeconds,
+ * the time to the sink's first publish (the pipeline's fixed start: threads, schema, ledger).
  */
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -108,19 +112,41 @@ const pubsubProject = process.env.BENCH_PUBSUB_PROJECT ?? 'dropgate-bench';
 /** Where `local-events` keeps the NDJSON that `pubsub-raw` publishes. */
 const eventsDirectory = (file: string) => `${file}.events`;
 
-/** Where the SQS modes send, set up in the stand-in; `rows` counts messages for the baseline. */
-async function sqsQueue(name: string): Promise<{ client: SQSClient; url: string }> {
-  const client = new SQSClient({ useQueueUrlAsEndpoint: false });
-  const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name }));
-  return { client, url: QueueUrl! };
+const sqsRowsPerMessage = Number(process.env.BENCH_SQS_ROWS_PER_MESSAGE ?? 100);
+/** The SQS sink as the gateway makes it, the row queue packed `rows` to a message when above 1. */
+const sqsSink = (rows: number, client?: SQSClient) =>
+  createSqsEventSink({
+    ...(rows > 1 ? { rowsPerMessage: new Map([['orders', rows]]) } : {}),
+    ...(client ? { client } : {}),
+  });
+
+/** Creates the queues named in the stand-in (untimed, as a deployment has them) and returns their URLs. */
+async function sqsQueues(client: SQSClient, names: string[]): Promise<string[]> {
+  return Promise.all(
+    names.map(async (name) => (await client.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!),
+  );
+}
+
+/** The time from `started` to the sink's first publish, once it has published. */
+let firstPublishAt: number | undefined;
+function timingFirstPublish(sink: EventSink): EventSink {
+  return {
+    capabilities: sink.capabilities,
+    publish(topic, events) {
+      firstPublishAt ??= performance.now();
+      return sink.publish(topic, events);
+    },
+    close: () => sink.close(),
+  };
 }
 
 /**
  * The stand-in's own rate for the pipeline's row messages: an untimed pass records every SendMessageBatch
- * request the SQS sink makes for the file (entries, bodies, attributes), then the same requests are sent
- * again with a bare client, 8 at once as the sink runs them, and only that is timed.
+ * request the SQS sink makes for the file's row queue (entries, bodies, attributes; packed `rowsPerMessage`
+ * rows to a message when above 1), then the same requests are sent again with a bare client, 8 at once as
+ * the sink runs them, and only that is timed. Returns the rows those requests carry.
  */
-async function sqsBaseline(file: string): Promise<{ rows: number; seconds: number }> {
+async function sqsBaseline(file: string, rowsPerMessage: number): Promise<{ rows: number; seconds: number }> {
   const recorded: SendMessageBatchRequestEntry[][] = [];
   const recorder = new SQSClient({ useQueueUrlAsEndpoint: false });
   recorder.middlewareStack.add(
@@ -133,9 +159,10 @@ async function sqsBaseline(file: string): Promise<{ rows: number; seconds: numbe
     },
     { step: 'initialize' },
   );
-  await pipeline(file, 'csv', undefined, { eventSink: createSqsEventSink({ client: recorder }) });
+  await pipeline(file, 'csv', undefined, { eventSink: sqsSink(rowsPerMessage, recorder) });
   recorder.destroy();
-  const { client, url } = await sqsQueue('orders-baseline');
+  const client = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const [url] = await sqsQueues(client, ['orders-baseline']);
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -152,7 +179,10 @@ async function sqsBaseline(file: string): Promise<{ rows: number; seconds: numbe
   );
   const seconds = (performance.now() - started) / 1000;
   client.destroy();
-  return { rows: recorded.reduce((sum, entries) => sum + entries.length, 0), seconds };
+  // Rows, not messages: a packed message's body is the JSON array of its rows' events.
+  const rowsOf = (entry: SendMessageBatchRequestEntry) =>
+    rowsPerMessage > 1 ? (JSON.parse(entry.MessageBody!) as unknown[]).length : 1;
+  return { rows: recorded.flat().reduce((sum, entry) => sum + rowsOf(entry), 0), seconds };
 }
 
 async function pipeline(
@@ -175,9 +205,6 @@ async function pipeline(
       baseUrl: 'http://localhost',
       signingSecret: 'bench-secret-bench-secret-bench-secret',
     });
-    if (options.eventSink) {
-      for (const queue of ['orders', 'orders-dead-letter', 'files']) (await sqsQueue(queue)).client.destroy();
-    }
     const sink: EventSink =
       options.eventSink ??
       (options.sink === 'pubsub'
@@ -332,28 +359,41 @@ const modes: Record<string, (file: string) => Promise<number>> = {
   'pubsub-pipeline': (file) => pipeline(file, 'csv', undefined, { sink: 'pubsub' }),
   'local-events': (file) => pipeline(file, 'csv', undefined, { keepEventsIn: eventsDirectory(file) }),
   'pubsub-raw': pubsubRaw,
-  'sqs-pipeline': (file) => pipeline(file, 'csv', undefined, { eventSink: createSqsEventSink() }),
+  'sqs-pipeline': (file) => pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(sqsSink(1)) }),
+  'sqs-packed-pipeline': (file) =>
+    pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(sqsSink(sqsRowsPerMessage)) }),
+};
+/** Modes that time only part of their work themselves. */
+const selfTimed: Record<string, (file: string) => Promise<{ rows: number; seconds: number }>> = {
+  'sqs-baseline': (file) => sqsBaseline(file, 1),
+  'sqs-packed-baseline': (file) => sqsBaseline(file, sqsRowsPerMessage),
 };
 
 const [mode, file] = process.argv.slice(2);
-const measureMode =
-  mode === 'sqs-baseline' ? () => Promise.resolve(0) : mode === undefined ? undefined : modes[mode];
-if (!file || !measureMode) {
-  console.error(`usage: measure.js ${Object.keys(modes).join('|')} <file>`);
+if (!file || mode === undefined || !(modes[mode] ?? selfTimed[mode])) {
+  console.error(`usage: measure.js ${[...Object.keys(modes), ...Object.keys(selfTimed)].join('|')} <file>`);
   process.exit(64);
 }
 await stat(file);
+if (mode.startsWith('sqs-')) {
+  const admin = new SQSClient({ useQueueUrlAsEndpoint: false });
+  await sqsQueues(admin, ['orders', 'orders-dead-letter', 'files']);
+  admin.destroy();
+}
 const started = performance.now();
 let rows: number;
 let seconds: number;
-if (mode === 'sqs-baseline') {
-  ({ rows, seconds } = await sqsBaseline(file));
+if (selfTimed[mode]) {
+  ({ rows, seconds } = await selfTimed[mode](file));
 } else {
-  rows = await measureMode(file);
+  rows = await modes[mode]!(file);
   seconds = (performance.now() - started) / 1000;
 }
+const startSeconds = firstPublishAt === undefined ? undefined : (firstPublishAt - started) / 1000;
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
 const largestRowGroupMb = mode === 'parquet-bare' ? await largestRowGroupDecodedMb(file) : undefined;
-console.log(JSON.stringify({ mode, rows, seconds, peakRssMb: peakRss / 2 ** 20, largestRowGroupMb }));
+console.log(
+  JSON.stringify({ mode, rows, seconds, peakRssMb: peakRss / 2 ** 20, largestRowGroupMb, startSeconds }),
+);
