@@ -11,7 +11,7 @@ import { PubSub, v1 } from '@google-cloud/pubsub';
 import { DropgateError, describeError } from '../../errors.js';
 import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
 import { publishPacked } from '../packed-events.js';
-import { publishInRequests, type RequestLimits } from '../publish-in-requests.js';
+import { publishInRequests, RequestSlots, type RequestLimits } from '../publish-in-requests.js';
 import { binaryMessage } from './binary-message.js';
 
 export type PubSubMode = 'structured' | 'binary';
@@ -117,7 +117,7 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
   const timeout = options.requestTimeoutMs ?? 60_000;
   const maxInFlight = options.maxInFlight ?? 4;
   const client = options.client ?? new v1.PublisherClient(publisherClientOptions(projectId));
-  const slots = new Slots(options.maxInFlightPerSink ?? 8);
+  const slots = new RequestSlots(options.maxInFlightPerSink ?? 8);
   const callOptions = { timeout, retry: null, isBundling: false } as const;
   const rowsPerMessage = options.rowsPerMessage ?? new Map<string, number>();
   if (mode === 'binary' && [...rowsPerMessage.values()].some((rows) => rows > 1)) {
@@ -325,27 +325,4 @@ function varintBytes(value: number): number {
 
 function utf8Length(text: string): number {
   return Buffer.byteLength(text, 'utf8');
-}
-
-/** A counting semaphore: at most `size` holders at once, the others served in order of arrival. */
-class Slots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async acquire(): Promise<() => void> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    };
-  }
 }
