@@ -13,7 +13,7 @@ import {
 import { DropgateError, describeError } from '../../errors.js';
 import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
 import { publishPacked } from '../packed-events.js';
-import { publishInRequests } from '../publish-in-requests.js';
+import { publishInRequests, RequestSlots } from '../publish-in-requests.js';
 
 /**
  * SQS counts a message as its body plus, per attribute, the bytes of its name, data type and value, and
@@ -33,7 +33,8 @@ const MAX_BODY_BYTES = SQS_MAX_REQUEST_BYTES - SQS_ATTRIBUTE_ROOM;
 const STRING = 'String';
 /** SQS's characters for a deduplication id: letters, digits and ASCII punctuation, at most 128. */
 const DEDUPLICATION_ID = /^[\x21-\x7e]{1,128}$/;
-const encoder = new TextEncoder();
+/** SQS's characters for a message attribute's name. */
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,256}$/;
 
 export interface SqsEventSinkOptions {
   /** The AWS region; the SDK's own resolution (AWS_REGION, the profile) when absent. */
@@ -48,7 +49,7 @@ export interface SqsEventSinkOptions {
    * request per 64 KB, so small events cost far less packed.
    */
   rowsPerMessage?: ReadonlyMap<string, number>;
-  /** SendMessageBatch requests in flight at once (default 8). */
+  /** SendMessageBatch requests of the whole sink in flight at once, whatever the calls (default 8). */
   maxInFlight?: number;
   /** For tests and stand-ins; otherwise AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL, as the SDK reads them. */
   client?: SQSClient;
@@ -65,11 +66,14 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
       useQueueUrlAsEndpoint: !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL),
     });
   const queueUrls = new Map<string, Promise<string>>();
+  const maxInFlight = options.maxInFlight ?? 8;
+  // The pipeline publishes several blocks at once, each with its dead letters: the limit is the sink's.
+  const slots = new RequestSlots(maxInFlight);
   const limits = {
     maxEvents: SQS_MAX_REQUEST_ENTRIES,
     maxBytes: SQS_MAX_REQUEST_BYTES,
     maxMessageBytes: SQS_MAX_REQUEST_BYTES,
-    maxInFlight: options.maxInFlight ?? 8,
+    maxInFlight,
   };
 
   /** The queue's URL: a topic that is a URL names it already; a name is looked up once, then cached. */
@@ -130,10 +134,13 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
           });
         }
         let answer;
+        const release = await slots.acquire();
         try {
           answer = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
         } catch (error) {
           throw asSinkError(error, topic);
+        } finally {
+          release();
         }
         const failed: PublishFailure[] = (answer.Failed ?? []).map((failure) => ({
           index: Number(failure.Id),
@@ -198,19 +205,22 @@ interface EncodedMessages {
   bytes: number[];
 }
 
-/** Each event's body decoded once into the string SQS takes, its attributes, and its size as SQS counts it. */
+/**
+ * Each event's body as the string SQS takes, its attributes, and its size as SQS counts it. The bodies
+ * come from one decoding of the batch's NDJSON, cut at its newlines (JSON documents as the pipeline
+ * writes them have none); a batch whose lines do not match its events is decoded event by event.
+ */
 function encodeMessages(events: EventBatch): EncodedMessages {
   const decoder = new TextDecoder();
-  const bodies: string[] = [];
+  let bodies = decoder.decode(events.ndjson()).split('\n');
+  if (bodies.length === events.length + 1) bodies.pop();
+  else bodies = Array.from({ length: events.length }, (_, index) => decoder.decode(events.body(index)));
   const attributes: Array<Record<string, MessageAttributeValue>> = [];
   const bytes: number[] = [];
   for (let index = 0; index < events.length; index++) {
-    const view = events.body(index);
-    const body = decoder.decode(view);
-    const { values, size } = messageAttributes(body, events.id(index), events.attributes(index));
-    bodies.push(body);
+    const { values, size } = messageAttributes(bodies[index]!, events.id(index), events.attributes(index));
     attributes.push(values);
-    bytes.push(view.byteLength + size);
+    bytes.push(events.body(index).byteLength + size);
   }
   return { bodies, attributes, bytes };
 }
@@ -244,8 +254,8 @@ function messageAttributes(
   let size = 0;
   for (const [name, value] of candidates) {
     // SQS refuses an empty string value and names outside its characters.
-    if (!value || !/^[A-Za-z0-9_.-]{1,256}$/.test(name) || count === SQS_MAX_MESSAGE_ATTRIBUTES) continue;
-    const bytes = encoder.encode(name).byteLength + STRING.length + encoder.encode(value).byteLength;
+    if (!value || !ATTRIBUTE_NAME.test(name) || count === SQS_MAX_MESSAGE_ATTRIBUTES) continue;
+    const bytes = Buffer.byteLength(name) + STRING.length + Buffer.byteLength(value);
     if (size + bytes > SQS_ATTRIBUTE_ROOM) continue;
     values[name] = { DataType: STRING, StringValue: value };
     count++;
@@ -273,6 +283,11 @@ function envelopeAttributes(body: string): EnvelopeAttributes {
     let end = start;
     while (end < head.length && head[end] !== '"') end += head[end] === '\\' ? 2 : 1;
     if (end >= head.length) continue;
+    const text = head.slice(start, end);
+    if (!text.includes('\\')) {
+      found[field] = text;
+      continue;
+    }
     try {
       found[field] = JSON.parse(head.slice(start - 1, end + 1)) as string;
     } catch {
