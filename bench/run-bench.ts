@@ -15,8 +15,8 @@
  *   SQS:     a generated ~BENCH_SQS_MB MB (default 10) orders file into the SQS sink on fauxqs (the stand-in,
  *            in a process of its own, fresh for each measurement); baseline the stand-in's own
  *            SendMessageBatch rate for the same requests, recorded from the sink, in the same run. Then
- *            a ~BENCH_SQS_PACKED_MB MB (default 50) file the same way, packed BENCH_SQS_ROWS_PER_MESSAGE
- *            (default 100) rows a message. Files large enough that the pipeline's fixed start (threads,
+ *            a ~BENCH_SQS_PACKED_MB MB (default 50) file the same way, the row and dead-letter queues packed
+ *            BENCH_SQS_ROWS_PER_MESSAGE (default 100) rows a message. Files large enough that the pipeline's fixed start (threads,
  *            schema, the first blocks), which the baseline does not have, is a few percent of its time.
  *   Observability: a generated ~BENCH_OBSERVED_MB MB (default 100) orders CSV through the pipeline with the
  *            gateway's metrics (prom-client) and tracing (the OpenTelemetry SDK, spans kept in memory) on;
