@@ -19,8 +19,12 @@
  *   node dist/bench/measure.js sqs-pipeline <file>      Dropgate's CSV path into the SQS sink (AWS_ENDPOINT_URL_SQS)
  *   node dist/bench/measure.js sqs-baseline <file>      the same file's row events, captured first, then timed
  *                                                       as bare SendMessageBatch requests (10 entries, 8 at once)
+ *   node dist/bench/measure.js sqs-packed-pipeline <file>  sqs-pipeline with the row queue packed,
+ *   node dist/bench/measure.js sqs-packed-baseline <file>  sqs-baseline of those packed requests: both
+ *                                                       BENCH_SQS_ROWS_PER_MESSAGE (default 100) rows a message
  * Prints one JSON line: { mode, rows, seconds, cpuSeconds, peakRssMb } (cpuSeconds: the process's CPU time,
- * every thread, over the timed part).
+ * every thread, over the timed part); the pipeline modes into SQS add startSeconds, the time from the
+ * mode's start to the sink's first publish (the pipeline's fixed start: threads, schema, ledger).
  */
 import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -142,19 +146,51 @@ interface Recording {
   requests: PublishRequest[];
 }
 
-/** Where the SQS modes send, set up in the stand-in; `rows` counts messages for the baseline. */
-async function sqsQueue(name: string): Promise<{ client: SQSClient; url: string }> {
-  const client = new SQSClient({ useQueueUrlAsEndpoint: false });
-  const { QueueUrl } = await client.send(new CreateQueueCommand({ QueueName: name }));
-  return { client, url: QueueUrl! };
+const sqsRowsPerMessage = Number(process.env.BENCH_SQS_ROWS_PER_MESSAGE ?? 100);
+/**
+ * The SQS sink as the gateway makes it, the row queue and its dead-letter queue packed `rows` to a message
+ * when above 1 (unpacked, the file's 4% of dead letters would be most of its requests).
+ */
+const sqsSink = (rows: number, client?: SQSClient) =>
+  createSqsEventSink({
+    ...(rows > 1
+      ? {
+          rowsPerMessage: new Map([
+            ['orders', rows],
+            ['orders-dead-letter', rows],
+          ]),
+        }
+      : {}),
+    ...(client ? { client } : {}),
+  });
+
+/** Creates the queues named in the stand-in (untimed, as a deployment has them) and returns their URLs. */
+async function sqsQueues(client: SQSClient, names: string[]): Promise<string[]> {
+  return Promise.all(
+    names.map(async (name) => (await client.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!),
+  );
+}
+
+/** The time from `started` to the sink's first publish, once it has published. */
+let firstPublishAt: number | undefined;
+function timingFirstPublish(sink: EventSink): EventSink {
+  return {
+    capabilities: sink.capabilities,
+    publish(topic, events) {
+      firstPublishAt ??= performance.now();
+      return sink.publish(topic, events);
+    },
+    close: () => sink.close(),
+  };
 }
 
 /**
  * The stand-in's own rate for the pipeline's row messages: an untimed pass records every SendMessageBatch
- * request the SQS sink makes for the file (entries, bodies, attributes), then the same requests are sent
- * again with a bare client, 8 at once as the sink runs them, and only that is timed.
+ * request the SQS sink makes for the file's row queue (entries, bodies, attributes; packed `rowsPerMessage`
+ * rows to a message when above 1), then the same requests are sent again with a bare client, 8 at once as
+ * the sink runs them, and only that is timed. Returns the rows those requests carry.
  */
-async function sqsBaseline(file: string): Promise<Timed> {
+async function sqsBaseline(file: string, rowsPerMessage: number): Promise<Timed> {
   const recorded: SendMessageBatchRequestEntry[][] = [];
   const recorder = new SQSClient({ useQueueUrlAsEndpoint: false });
   recorder.middlewareStack.add(
@@ -167,9 +203,10 @@ async function sqsBaseline(file: string): Promise<Timed> {
     },
     { step: 'initialize' },
   );
-  await pipeline(file, 'csv', undefined, { eventSink: createSqsEventSink({ client: recorder }) });
+  await pipeline(file, 'csv', undefined, { eventSink: sqsSink(rowsPerMessage, recorder) });
   recorder.destroy();
-  const { client, url } = await sqsQueue('orders-baseline');
+  const client = new SQSClient({ useQueueUrlAsEndpoint: false });
+  const [url] = await sqsQueues(client, ['orders-baseline']);
   let next = 0;
   const result = await timed(async () => {
     await Promise.all(
@@ -187,7 +224,10 @@ async function sqsBaseline(file: string): Promise<Timed> {
     return recorded.reduce((sum, entries) => sum + entries.length, 0);
   });
   client.destroy();
-  return result;
+  // Rows, not messages: a packed message's body is the JSON array of its rows' events.
+  const rowsOf = (entry: SendMessageBatchRequestEntry) =>
+    rowsPerMessage > 1 ? (JSON.parse(entry.MessageBody!) as unknown[]).length : 1;
+  return { ...result, rows: recorded.flat().reduce((sum, entry) => sum + rowsOf(entry), 0) };
 }
 
 async function pipeline(
@@ -213,9 +253,6 @@ async function pipeline(
       baseUrl: 'http://localhost',
       signingSecret: 'bench-secret-bench-secret-bench-secret',
     });
-    if (options.eventSink) {
-      for (const queue of ['orders', 'orders-dead-letter', 'files']) (await sqsQueue(queue)).client.destroy();
-    }
     const sink: EventSink =
       options.eventSink ??
       (options.sink === 'pubsub'
@@ -391,8 +428,11 @@ const modes: Record<string, (file: string) => Promise<Timed>> = {
   'pubsub-record-packed': (file) => pubsubRecord(file, true),
   'pubsub-raw': (file) => pubsubRaw(file, false),
   'pubsub-raw-packed': (file) => pubsubRaw(file, true),
-  'sqs-pipeline': (file) => pipeline(file, 'csv', undefined, { eventSink: createSqsEventSink() }),
-  'sqs-baseline': sqsBaseline,
+  'sqs-pipeline': (file) => pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(sqsSink(1)) }),
+  'sqs-packed-pipeline': (file) =>
+    pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(sqsSink(sqsRowsPerMessage)) }),
+  'sqs-baseline': (file) => sqsBaseline(file, 1),
+  'sqs-packed-baseline': (file) => sqsBaseline(file, sqsRowsPerMessage),
 };
 
 const [mode, file] = process.argv.slice(2);
@@ -402,11 +442,27 @@ if (!file || !measureMode) {
   process.exit(64);
 }
 await stat(file);
+if (mode!.startsWith('sqs-')) {
+  // The queues exist before anything is timed, on both sides.
+  const admin = new SQSClient({ useQueueUrlAsEndpoint: false });
+  await sqsQueues(admin, ['orders', 'orders-dead-letter', 'files']);
+  admin.destroy();
+}
+const started = performance.now();
 const { rows, seconds, cpuSeconds } = await measureMode(file);
+const startSeconds = firstPublishAt === undefined ? undefined : (firstPublishAt - started) / 1000;
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
 const largestRowGroupMb = mode === 'parquet-bare' ? await largestRowGroupDecodedMb(file) : undefined;
 console.log(
-  JSON.stringify({ mode, rows, seconds, cpuSeconds, peakRssMb: peakRss / 2 ** 20, largestRowGroupMb }),
+  JSON.stringify({
+    mode,
+    rows,
+    seconds,
+    cpuSeconds,
+    peakRssMb: peakRss / 2 ** 20,
+    largestRowGroupMb,
+    startSeconds,
+  }),
 );

@@ -103,3 +103,29 @@ function planRequests(
   if (events.length > from) requests.push({ from, to: events.length });
   return { requests, failed };
 }
+
+/**
+ * A counting semaphore for a sink's requests across its `publish` calls: at most `size` holders at once,
+ * the others served in order of arrival.
+ */
+export class RequestSlots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}

@@ -89,6 +89,9 @@ describe('SQS event sink', () => {
   let sinks: EventSink[];
   /** Every SendMessageBatch request sent, by its entries. */
   let requests: Array<SendMessageBatchCommand['input']>;
+  /** SendMessageBatch requests running now, and the most that ran at once. */
+  let running: number;
+  let mostRunning: number;
 
   beforeEach(async () => {
     standIn = await startFauxqs();
@@ -96,6 +99,8 @@ describe('SQS event sink', () => {
     client = new SQSClient({ useQueueUrlAsEndpoint: false });
     sinks = [];
     requests = [];
+    running = 0;
+    mostRunning = 0;
   });
   afterEach(async () => {
     await Promise.all(sinks.map((sink) => sink.close()));
@@ -103,15 +108,19 @@ describe('SQS event sink', () => {
     await standIn.stop();
   });
 
-  /** A sink whose client records each SendMessageBatch request before sending it. */
+  /** A sink whose client records each SendMessageBatch request, and how many run at once. */
   function open(options: Parameters<typeof createSqsEventSink>[0] = {}) {
     const recorded = new SQSClient({ useQueueUrlAsEndpoint: false });
     recorded.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === 'SendMessageBatchCommand') {
-          requests.push(args.input as SendMessageBatchCommand['input']);
+        if (context.commandName !== 'SendMessageBatchCommand') return next(args);
+        requests.push(args.input as SendMessageBatchCommand['input']);
+        mostRunning = Math.max(mostRunning, ++running);
+        try {
+          return await next(args);
+        } finally {
+          running--;
         }
-        return next(args);
       },
       { step: 'initialize' },
     );
@@ -184,6 +193,31 @@ describe('SQS event sink', () => {
     const [crowded] = await drainQueue(client, url!);
     expect(Object.keys(crowded!.MessageAttributes!)).toHaveLength(10);
     expect(crowded!.MessageAttributes!['ce-id']?.StringValue).toBe('many');
+  });
+
+  it('sends bodies with newlines and escaped envelope strings intact, attributes unescaped', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const subject = 'vendors/"acme"\\orders.csv';
+    const escaped = JSON.stringify({ specversion: '1.0', id: 'escaped', subject, data: {} });
+    // Pretty-printed: its NDJSON lines are not its events, so each body is decoded on its own.
+    const pretty = JSON.stringify({ specversion: '1.0', id: 'pretty', data: { a: 1 } }, null, 2);
+    const events = [{ id: 'escaped', body: escaped }, { id: 'pretty', body: pretty }, testEvent('after')];
+    expect(await open().publish('orders', EncodedEvents.of(events))).toEqual({ failed: [] });
+    const byId = new Map((await drainQueue(client, url!)).map((message) => [idAndBody(message).id, message]));
+    for (const event of events) expect(byId.get(event.id)!.Body).toBe(event.body);
+    expect(byId.get('escaped')!.MessageAttributes!['ce-subject']?.StringValue).toBe(subject);
+  });
+
+  it('runs at most maxInFlight requests at once across concurrent publishes', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const sink = open({ maxInFlight: 2 });
+    const batches = Array.from({ length: 3 }, (_, batch) =>
+      Array.from({ length: 30 }, (_, index) => testEvent(`b${batch}-${index}`)),
+    );
+    await Promise.all(batches.map((batch) => sink.publish('orders', EncodedEvents.of(batch))));
+    expect(requests).toHaveLength(9);
+    expect(mostRunning).toBe(2);
+    expect(await drainQueue(client, url!)).toHaveLength(90);
   });
 
   it('refuses a message too large for SQS for good, naming the limit, and sends the rest', async () => {

@@ -7,7 +7,7 @@
 import { DropgateError, describeError } from '../../errors.js';
 import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
 import { publishPacked } from '../packed-events.js';
-import { publishInRequests } from '../publish-in-requests.js';
+import { publishInRequests, RequestSlots } from '../publish-in-requests.js';
 import { binaryMessage } from './binary-message.js';
 
 export type PubSubMode = 'structured' | 'binary';
@@ -112,7 +112,7 @@ export function createPubSubSink(transport: PubSubTransport, options: PubSubSink
   const mode = options.mode ?? 'structured';
   const maxInFlight = options.maxInFlight ?? 4;
   const { maxMessageBytes } = transport;
-  const slots = new Slots(options.maxInFlightPerSink ?? 8);
+  const slots = new RequestSlots(options.maxInFlightPerSink ?? 8);
   const rowsPerMessage = options.rowsPerMessage ?? new Map<string, number>();
   if (mode === 'binary' && [...rowsPerMessage.values()].some((rows) => rows > 1)) {
     throw new DropgateError(
@@ -308,27 +308,4 @@ const encoder = new TextEncoder();
 
 export function utf8Length(text: string): number {
   return encoder.encode(text).byteLength;
-}
-
-/** A counting semaphore: at most `size` holders at once, the others served in order of arrival. */
-class Slots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async acquire(): Promise<() => void> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    };
-  }
 }

@@ -7,7 +7,7 @@
 import { DropgateError, describeError } from '../../errors.js';
 import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
 import { publishPacked } from '../packed-events.js';
-import { publishInRequests } from '../publish-in-requests.js';
+import { publishInRequests, RequestSlots } from '../publish-in-requests.js';
 
 /**
  * SQS counts a message as its body plus, per attribute, the bytes of its name, data type and value, and
@@ -81,17 +81,20 @@ export interface SqsSinkOptions {
    * request per 64 KB, so small events cost far less packed.
    */
   rowsPerMessage?: ReadonlyMap<string, number>;
-  /** SendMessageBatch requests in flight at once (default 8). */
+  /** SendMessageBatch requests of the whole sink in flight at once, whatever the calls (default 8). */
   maxInFlight?: number;
 }
 
 export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventSink {
   const queueUrls = new Map<string, Promise<string>>();
+  const maxInFlight = options.maxInFlight ?? 8;
+  // The pipeline publishes several blocks at once, each with its dead letters: the limit is the sink's.
+  const slots = new RequestSlots(maxInFlight);
   const limits = {
     maxEvents: SQS_MAX_REQUEST_ENTRIES,
     maxBytes: SQS_MAX_REQUEST_BYTES,
     maxMessageBytes: SQS_MAX_REQUEST_BYTES,
-    maxInFlight: options.maxInFlight ?? 8,
+    maxInFlight,
   };
 
   /** The queue's URL: a topic that is a URL names it already; a name is looked up once, then cached. */
@@ -153,10 +156,13 @@ export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventS
           });
         }
         let answer;
+        const release = await slots.acquire();
         try {
           answer = await api.sendMessageBatch({ QueueUrl: queueUrl, Entries: entries });
         } catch (error) {
           throw asSinkError(error, topic);
+        } finally {
+          release();
         }
         const failed: PublishFailure[] = (answer.Failed ?? []).map((failure) => ({
           index: Number(failure.Id),
@@ -224,16 +230,17 @@ interface EncodedMessages {
 /** Each event's body decoded once into the string SQS takes, its attributes, and its size as SQS counts it. */
 function encodeMessages(events: EventBatch): EncodedMessages {
   const decoder = new TextDecoder();
-  const bodies: string[] = [];
+  // One decoding of the batch's NDJSON, cut at its newlines (JSON documents as the pipeline writes them
+  // have none); a batch whose lines do not match its events is decoded event by event.
+  let bodies = decoder.decode(events.ndjson()).split('\n');
+  if (bodies.length === events.length + 1) bodies.pop();
+  else bodies = Array.from({ length: events.length }, (_, index) => decoder.decode(events.body(index)));
   const attributes: Array<Record<string, SqsMessageAttribute>> = [];
   const bytes: number[] = [];
   for (let index = 0; index < events.length; index++) {
-    const view = events.body(index);
-    const body = decoder.decode(view);
-    const { values, size } = messageAttributes(body, events.id(index), events.attributes(index));
-    bodies.push(body);
+    const { values, size } = messageAttributes(bodies[index]!, events.id(index), events.attributes(index));
     attributes.push(values);
-    bytes.push(view.byteLength + size);
+    bytes.push(events.body(index).byteLength + size);
   }
   return { bodies, attributes, bytes };
 }
@@ -296,6 +303,11 @@ function envelopeAttributes(body: string): EnvelopeAttributes {
     let end = start;
     while (end < head.length && head[end] !== '"') end += head[end] === '\\' ? 2 : 1;
     if (end >= head.length) continue;
+    const text = head.slice(start, end);
+    if (!text.includes('\\')) {
+      found[field] = text;
+      continue;
+    }
     try {
       found[field] = JSON.parse(head.slice(start - 1, end + 1)) as string;
     } catch {
