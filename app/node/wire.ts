@@ -47,7 +47,7 @@ export interface WiredAdapters {
 }
 
 export interface WireOptions {
-  file: Pick<ConfigFile, 'store' | 'sink' | 'ledger' | 'intake'>;
+  file: Pick<ConfigFile, 'store' | 'sink' | 'ledger' | 'intake' | 'datasets'>;
   dataDir: string;
   publicUrl: string;
   signingSecret: string;
@@ -226,6 +226,11 @@ async function wireSink({ file, dataDir }: WireOptions): Promise<EventSink> {
       return createPubSubEventSink({
         projectId: sink.projectId,
         mode: sink.mode,
+        modes: new Map(
+          file.datasets.flatMap((dataset) =>
+            dataset.pubsubMode ? [[dataset.topic, dataset.pubsubMode]] : [],
+          ),
+        ),
         rowsPerMessage: new Map(Object.entries(sink.rowsPerMessage)),
       });
     case 'sqs':

@@ -13,6 +13,11 @@ import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../../app/node/load-config.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EncodedEvents } from '../../workers/event-batch.js';
+import { ingestFile } from '../../workers/ingest-file.js';
+import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
+import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
+import { testDataset } from '../support/datasets.js';
+import { ordersFile } from '../integration/support/orders-csv.js';
 import {
   createSqsEventSink,
   deduplicationIdOf,
@@ -308,6 +313,36 @@ describe('SQS event sink', () => {
     for (const message of received) {
       expect(message.Attributes?.MessageGroupId).toBe('orders-group');
       expect(message.Attributes?.MessageDeduplicationId).toBe(idAndBody(message).id);
+    }
+  });
+
+  it("groups an ingested file's FIFO messages by each row's partition key column", async () => {
+    const urls = await createQueues(client, ['orders.fifo', 'orders-dead-letter', 'dropgate-files']);
+    const store = createMemoryObjectStore({ bucket: 'incoming' });
+    const key = 'vendors/acme/orders/2024-05-01/orders.csv';
+    store.put(key, ordersFile(30).csv);
+    const dataset = testDataset({
+      topic: 'orders.fifo',
+      deadLetterTopic: 'orders-dead-letter',
+      partitionKey: { column: 'customer_id' },
+    });
+    const result = await ingestFile(
+      {
+        store,
+        sink: open({ fifoGroup: 'not-used' }),
+        ledger: createMemoryLedger(),
+        controlTopic: 'dropgate-files',
+        owner: 'test',
+      },
+      { dataset, key, mode: 'notification' },
+    );
+    expect(result.status).toBe('ingested');
+    const received = await drain(client, urls.get('orders.fifo')!);
+    expect(received).toHaveLength(30);
+    for (const message of received) {
+      const event = JSON.parse(message.Body!) as { rownumber: number; partitionkey: string };
+      expect(event.partitionkey).toBe(`CUST-${event.rownumber % 7}`);
+      expect(message.Attributes?.MessageGroupId).toBe(event.partitionkey);
     }
   });
 

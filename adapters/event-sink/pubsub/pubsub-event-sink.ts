@@ -9,17 +9,30 @@
  */
 import { PubSub, v1 } from '@google-cloud/pubsub';
 import { DropgateError, describeError } from '../../errors.js';
-import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
+import {
+  PARTITION_KEY_ATTRIBUTE,
+  type EventBatch,
+  type EventSink,
+  type PublishFailure,
+} from '../../ports.js';
+import { KeyOrder, pausedMessage, type OrderedCall } from '../key-order.js';
 import { publishPacked } from '../packed-events.js';
 import { publishInRequests, type RequestLimits } from '../publish-in-requests.js';
 import { binaryMessage } from './binary-message.js';
 
 export type PubSubMode = 'structured' | 'binary';
 
+interface PubSubMessage {
+  data: Uint8Array;
+  attributes: Record<string, string>;
+  /** The event's partition key: Pub/Sub delivers a key's messages in order to subscriptions that ask. */
+  orderingKey?: string;
+}
+
 /** The one call of the publisher client the sink makes, and its close: a test may watch requests. */
 export interface PublisherClientLike {
   publish(
-    request: { topic: string; messages: Array<{ data: Uint8Array; attributes: Record<string, string> }> },
+    request: { topic: string; messages: PubSubMessage[] },
     options: { timeout: number; retry: null; isBundling: false },
   ): Promise<unknown>;
   close(): Promise<void>;
@@ -29,6 +42,8 @@ export interface PubSubEventSinkOptions {
   projectId: string;
   /** CloudEvents content mode of every message (default `structured`). */
   mode?: PubSubMode;
+  /** Topics whose messages go out in another mode than `mode` (a dataset's `pubsubMode`). */
+  modes?: ReadonlyMap<string, PubSubMode>;
   /** Publish requests of one `publish` call in flight at once (default 4). */
   maxInFlight?: number;
   /** Publish requests of the whole sink in flight at once, whatever the calls (default 8). */
@@ -52,6 +67,7 @@ export const PUBSUB_LIMITS = {
   attributes: 100,
   attributeKeyBytes: 256,
   attributeValueBytes: 1_024,
+  orderingKeyBytes: 1_024,
 } as const;
 
 /**
@@ -113,19 +129,24 @@ export function isPubSubTopicId(topic: string): boolean {
 
 export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSink {
   const { projectId } = options;
-  const mode = options.mode ?? 'structured';
+  const defaultMode = options.mode ?? 'structured';
   const timeout = options.requestTimeoutMs ?? 60_000;
   const maxInFlight = options.maxInFlight ?? 4;
   const client = options.client ?? new v1.PublisherClient(publisherClientOptions(projectId));
   const slots = new Slots(options.maxInFlightPerSink ?? 8);
   const callOptions = { timeout, retry: null, isBundling: false } as const;
   const rowsPerMessage = options.rowsPerMessage ?? new Map<string, number>();
-  if (mode === 'binary' && [...rowsPerMessage.values()].some((rows) => rows > 1)) {
+  const modes = options.modes ?? new Map<string, PubSubMode>();
+  const modeOf = (topic: string) => modes.get(topic) ?? defaultMode;
+  const packedBinary = [...rowsPerMessage].find(([topic, rows]) => rows > 1 && modeOf(topic) === 'binary');
+  if (packedBinary) {
     throw new DropgateError(
       'CONFIG_INVALID',
-      'rowsPerMessage packs events into CloudEvents batches, which binary mode cannot carry: use structured mode',
+      `rowsPerMessage packs the events of ${packedBinary[0]} into CloudEvents batches, which binary mode cannot carry: use structured mode`,
     );
   }
+  /** Per topic: Pub/Sub orders by key within a topic. */
+  const keyOrders = new Map<string, KeyOrder>();
 
   const topicPath = (topic: string) => {
     if (!isPubSubTopicId(topic)) {
@@ -164,14 +185,34 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
   };
 
   return {
-    // Requests run several at once and Pub/Sub delivers without ordering keys in any order.
+    // Requests run several at once and Pub/Sub delivers without ordering keys in any order; events with a
+    // partition key keep their key's order (key-order.ts).
     capabilities: { ordered: false, maxMessageBytes: PUBSUB_MAX_MESSAGE_BYTES },
 
     async publish(topic: string, events: EventBatch) {
       const rows = rowsPerMessage.get(topic) ?? 1;
-      return publishPacked(events, rows, PUBSUB_MAX_MESSAGE_BYTES, (messages) =>
-        publishEach(topic, messages),
-      );
+      let order = keyOrders.get(topic);
+      if (!order) keyOrders.set(topic, (order = new KeyOrder()));
+      const call = order.begin(events);
+      const { admitted, held } = call;
+      let failed: PublishFailure[];
+      try {
+        const result = await publishPacked(
+          admitted ? events.pick(admitted) : events,
+          rows,
+          PUBSUB_MAX_MESSAGE_BYTES,
+          (messages) => publishEach(topic, messages, call),
+        );
+        failed = admitted
+          ? [...result.failed.map((failure) => ({ ...failure, index: admitted[failure.index]! })), ...held]
+          : result.failed;
+      } catch (error) {
+        call.end(undefined);
+        throw error;
+      }
+      failed.sort((left, right) => left.index - right.index);
+      call.end(failed);
+      return { failed };
     },
 
     async close() {
@@ -179,10 +220,15 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
     },
   };
 
-  /** Each event of the batch as one message. */
-  async function publishEach(topic: string, events: EventBatch): Promise<{ failed: PublishFailure[] }> {
+  /** Each event of the batch as one message, each key's in order. */
+  async function publishEach(
+    topic: string,
+    events: EventBatch,
+    call: OrderedCall,
+  ): Promise<{ failed: PublishFailure[] }> {
     if (events.length === 0) return { failed: [] };
     const path = topicPath(topic);
+    const mode = modeOf(topic);
     const limits: RequestLimits = {
       maxEvents: PUBSUB_LIMITS.requestMessages,
       maxBytes: PUBSUB_LIMITS.requestBytes - fieldBytes(utf8Length(path)),
@@ -192,32 +238,48 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
     };
     return publishInRequests(events, limits, async (request) => {
       const failed: PublishFailure[] = [];
-      const messages: Array<{ data: Uint8Array; attributes: Record<string, string> }> = [];
+      const messages: PubSubMessage[] = [];
       /** The index in `request` of each message sent. */
       const sent: number[] = [];
+      const keys = new Set<string>();
       for (let index = 0; index < request.length; index++) {
         const message = toMessage(request, index, mode);
         if (typeof message === 'string') failed.push({ index, message, retryable: false });
         else {
+          if (message.orderingKey !== undefined) keys.add(message.orderingKey);
           messages.push(message);
           sent.push(index);
         }
       }
       if (messages.length === 0) return { failed };
-      const release = await slots.acquire();
+      // The request's turn is taken as it starts, before it waits for a slot: a request holding a slot
+      // never waits for one behind it.
+      const turn = keys.size > 0 ? await call.turn(keys) : undefined;
+      let sendAgain = true;
       try {
-        await client.publish({ topic: path, messages }, callOptions);
-      } catch (error) {
-        const fault = wholePublishFault(topic, error as { code?: unknown });
-        if (fault) throw fault;
-        const code = (error as { code?: unknown }).code;
-        const retryable = typeof code !== 'number' || RETRYABLE_CODES.has(code);
-        const message = `Pub/Sub did not take the request to ${topic}: ${describeError(error)}`;
-        for (const index of sent) failed.push({ index, message, retryable });
-        failed.sort((left, right) => left.index - right.index);
+        if (turn?.paused !== undefined) {
+          const message = pausedMessage(turn.paused);
+          for (const index of sent) failed.push({ index, message, retryable: true });
+        } else {
+          const release = await slots.acquire();
+          try {
+            await client.publish({ topic: path, messages }, callOptions);
+            sendAgain = false;
+          } catch (error) {
+            const fault = wholePublishFault(topic, error as { code?: unknown });
+            if (fault) throw fault;
+            const code = (error as { code?: unknown }).code;
+            const retryable = typeof code !== 'number' || RETRYABLE_CODES.has(code);
+            const message = `Pub/Sub did not take the request to ${topic}: ${describeError(error)}`;
+            for (const index of sent) failed.push({ index, message, retryable });
+          } finally {
+            release();
+          }
+        }
       } finally {
-        release();
+        turn?.done(sendAgain);
       }
+      failed.sort((left, right) => left.index - right.index);
       return { failed };
     });
   }
@@ -228,16 +290,12 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
  * `content-type: application/cloudevents+json`. Both modes carry the event's own attributes (`type`,
  * `dataset`, `schemaversion`), so a subscription filter reads the same whichever the mode.
  */
-function toMessage(
-  events: EventBatch,
-  index: number,
-  mode: PubSubMode,
-): { data: Uint8Array; attributes: Record<string, string> } | string {
+function toMessage(events: EventBatch, index: number, mode: PubSubMode): PubSubMessage | string {
   const body = events.body(index);
   if (body.byteLength > PUBSUB_MAX_MESSAGE_BYTES) {
     return `event of ${body.byteLength} bytes is larger than the ${PUBSUB_MAX_MESSAGE_BYTES} bytes a Pub/Sub message may hold here`;
   }
-  let message: { data: Uint8Array; attributes: Record<string, string> };
+  let message: PubSubMessage;
   if (mode === 'binary') {
     try {
       message = binaryMessage(body);
@@ -251,6 +309,13 @@ function toMessage(
       // A packed message's attributes name the batch format as its content type.
       attributes: { 'content-type': STRUCTURED_CONTENT_TYPE, ...events.attributes(index) },
     };
+  }
+  const key = events.attributes(index)?.[PARTITION_KEY_ATTRIBUTE];
+  if (key !== undefined) {
+    if (utf8Length(key) > PUBSUB_LIMITS.orderingKeyBytes) {
+      return `partition key of ${utf8Length(key)} bytes is longer than the ${PUBSUB_LIMITS.orderingKeyBytes} bytes of a Pub/Sub ordering key`;
+    }
+    message.orderingKey = key;
   }
   return attributesProblem(message.attributes) ?? message;
 }
@@ -280,7 +345,10 @@ function attributesProblem(attributes: Record<string, string>): string | undefin
  */
 function messageBytesBound(events: EventBatch, index: number, mode: PubSubMode): number {
   const body = events.body(index).byteLength;
-  let bytes = fieldBytes(body) + attributesBytes(events.attributes(index));
+  const attributes = events.attributes(index);
+  let bytes = fieldBytes(body) + attributesBytes(attributes);
+  const key = attributes?.[PARTITION_KEY_ATTRIBUTE];
+  if (key !== undefined) bytes += fieldBytes(utf8Length(key));
   bytes +=
     mode === 'binary'
       ? BINARY_EXTRA_BYTES

@@ -11,7 +11,12 @@ import {
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
 import { DropgateError, describeError } from '../../errors.js';
-import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
+import {
+  PARTITION_KEY_ATTRIBUTE,
+  type EventBatch,
+  type EventSink,
+  type PublishFailure,
+} from '../../ports.js';
 import { publishPacked } from '../packed-events.js';
 import { publishInRequests } from '../publish-in-requests.js';
 
@@ -39,8 +44,9 @@ export interface SqsEventSinkOptions {
   /** The AWS region; the SDK's own resolution (AWS_REGION, the profile) when absent. */
   region?: string;
   /**
-   * MessageGroupId of every message sent to a FIFO queue (a name ending in `.fifo`). Default: the
-   * event's `dataset` attribute, so each dataset's events stay in order, or `dropgate` without one.
+   * MessageGroupId of messages sent to a FIFO queue (a name ending in `.fifo`) that have no partition
+   * key. Default: the event's `dataset` attribute, so each dataset's events stay in order, or `dropgate`
+   * without one. An event's partition key (attribute `partitionkey`) is its group whatever this says.
    */
   fifoGroup?: string;
   /**
@@ -123,7 +129,7 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
             MessageAttributes: messages.attributes[from + index]!,
             ...(fifo
               ? {
-                  MessageGroupId: options.fifoGroup ?? request.attributes(index)?.dataset ?? 'dropgate',
+                  MessageGroupId: messageGroupOf(request.attributes(index), options.fifoGroup),
                   MessageDeduplicationId: deduplicationIdOf(request.id(index)),
                 }
               : {}),
@@ -280,6 +286,20 @@ function envelopeAttributes(body: string): EnvelopeAttributes {
     }
   }
   return found;
+}
+
+/**
+ * A FIFO message's group: the event's partition key, else the sink's `fifoGroup`, else the event's
+ * dataset. A key SQS would refuse (over 128 characters, or other than letters, digits and punctuation)
+ * becomes its SHA-256, so one key still makes one group.
+ */
+export function messageGroupOf(
+  attributes: Readonly<Record<string, string>> | undefined,
+  fifoGroup: string | undefined,
+): string {
+  const key = attributes?.[PARTITION_KEY_ATTRIBUTE];
+  if (key !== undefined) return deduplicationIdOf(key);
+  return fifoGroup ?? attributes?.dataset ?? 'dropgate';
 }
 
 /**
