@@ -338,6 +338,24 @@ describe('pubsub event sink, binary mode', () => {
     }
   });
 
+  it("sends a topic named in modes in its mode (a dataset's pubsubMode), the others in the sink's", async () => {
+    await project.createTopics('orders', 'orders.dead-letter');
+    const sink = createPubSubEventSink({
+      projectId: project.projectId,
+      modes: new Map([['orders', 'binary']]),
+    });
+    for (const topic of ['orders', 'orders.dead-letter']) {
+      expect(await sink.publish(topic, EncodedEvents.of([testEvent(`in-${topic}`)]))).toEqual({ failed: [] });
+    }
+    await sink.close();
+    const [binary] = await project.pull('orders');
+    expect(binary!.attributes['ce-id']).toBe('in-orders');
+    expect(JSON.parse(binary!.data.toString('utf8'))).toEqual({ id: 'in-orders' });
+    const [structured] = await project.pull('orders.dead-letter');
+    expect(structured!.attributes['content-type']).toBe('application/cloudevents+json');
+    expect(JSON.parse(structured!.data.toString('utf8'))).toMatchObject({ id: 'in-orders.dead-letter' });
+  });
+
   it('refuses an event whose attributes binary mode cannot carry, and sends the others', async () => {
     await project.createTopics('orders');
     const sink = createPubSubEventSink({ projectId: project.projectId, mode: 'binary' });
