@@ -115,6 +115,42 @@ export class OrderedCall {
   }
 }
 
+/**
+ * Publishes `events` as one call in `order`: the events of paused keys fail at once, the others go
+ * through `publish` (whose requests take their turns from `call`); failures by index into `events`.
+ */
+export async function publishInKeyOrder(
+  order: KeyOrder,
+  events: EventBatch,
+  publish: (admitted: EventBatch, call: OrderedCall) => Promise<{ failed: PublishFailure[] }>,
+): Promise<{ failed: PublishFailure[] }> {
+  const call = order.begin(events);
+  const { admitted, held } = call;
+  let failed: PublishFailure[];
+  try {
+    const result = await publish(admitted ? events.pick(admitted) : events, call);
+    failed = admitted
+      ? [...result.failed.map((failure) => ({ ...failure, index: admitted[failure.index]! })), ...held]
+      : result.failed;
+  } catch (error) {
+    call.end(undefined);
+    throw error;
+  }
+  failed.sort((left, right) => left.index - right.index);
+  call.end(failed);
+  return { failed };
+}
+
+/** The partition keys of a request's events. */
+export function keysOf(events: EventBatch): Set<string> {
+  const keys = new Set<string>();
+  for (let index = 0; index < events.length; index++) {
+    const key = events.attributes(index)?.[PARTITION_KEY_ATTRIBUTE];
+    if (key !== undefined) keys.add(key);
+  }
+  return keys;
+}
+
 export function pausedMessage(key: string): string {
   return `partition key "${key}" is paused: an earlier event with it failed and is not published again yet`;
 }

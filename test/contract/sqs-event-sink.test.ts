@@ -14,6 +14,7 @@ import { packageRoot } from '../../app/node/load-config.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EncodedEvents } from '../../workers/event-batch.js';
 import { ingestFile } from '../../workers/ingest-file.js';
+import { publishWithRetries } from '../../workers/batch-publisher.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
 import { testDataset } from '../support/datasets.js';
@@ -344,6 +345,46 @@ describe('SQS event sink', () => {
       expect(event.partitionkey).toBe(`CUST-${event.rownumber % 7}`);
       expect(message.Attributes?.MessageGroupId).toBe(event.partitionkey);
     }
+  });
+
+  it("keeps each partition key's order on a FIFO queue across concurrent publishes and a failed request's retry", async () => {
+    const [url] = (await createQueues(client, ['keyed.fifo'])).values();
+    const failing = new SQSClient({ useQueueUrlAsEndpoint: false });
+    let batches = 0;
+    failing.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'SendMessageBatchCommand' && ++batches === 1) {
+          throw Object.assign(new Error('connection reset'), { name: 'ECONNRESET' });
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const sink = open({ client: failing });
+    const keyed = (index: number) => ({
+      ...testEvent(`keyed-${index}`, { index }),
+      attributes: { dataset: 'orders', partitionkey: `key-${index % 3}` },
+    });
+    const first = Array.from({ length: 30 }, (_, index) => keyed(index));
+    const second = Array.from({ length: 30 }, (_, index) => keyed(30 + index));
+    const retry = { attempts: 8, baseDelayMs: 20 };
+    const refused = await Promise.all(
+      [first, second].map((events) =>
+        publishWithRetries(sink, 'keyed.fifo', EncodedEvents.of(events), retry),
+      ),
+    );
+    expect(refused).toEqual([[], []]);
+    const byKey = new Map<string, number[]>();
+    for (const message of await drain(client, url!)) {
+      const group = message.Attributes!.MessageGroupId!;
+      const { index } = (JSON.parse(message.Body!) as { data: { index: number } }).data;
+      byKey.set(group, [...(byKey.get(group) ?? []), index]);
+    }
+    for (const key of [0, 1, 2]) {
+      const expected = Array.from({ length: 60 }, (_, index) => index).filter((index) => index % 3 === key);
+      expect(byKey.get(`key-${key}`)).toEqual(expected);
+    }
+    failing.destroy();
   });
 
   it('groups FIFO messages by dataset by default, and hashes an id SQS would refuse as dedup id', async () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { configFileSchema, parseOrExplain } from '../../app/config.js';
 import { KeyOrder } from '../../adapters/event-sink/key-order.js';
+import type { OutgoingEvent } from '../../adapters/ports.js';
 import { packEvents } from '../../adapters/event-sink/packed-events.js';
 import { EncodedEvents } from '../../workers/event-batch.js';
 import { RowBlockBuilder } from '../../workers/row-block.js';
@@ -131,10 +132,10 @@ describe('row events', () => {
   });
 });
 
-const event = (id: string, key?: string) => ({
+const event = (id: string, key?: string): OutgoingEvent => ({
   id,
   body: JSON.stringify({ id }),
-  attributes: key === undefined ? { dataset: 'orders' } : { dataset: 'orders', partitionkey: key },
+  attributes: { dataset: 'orders', ...(key === undefined ? {} : { partitionkey: key }) },
 });
 
 describe('packEvents', () => {
@@ -188,7 +189,10 @@ describe('KeyOrder', () => {
     const first = order.begin(EncodedEvents.of([event('a1', 'a')]));
     const second = order.begin(EncodedEvents.of([event('a2', 'a'), event('c1', 'c')]));
     const started: string[] = [];
-    const secondTurn = second.turn(new Set(['a', 'c'])).then((turn) => started.push('second') && turn);
+    const secondTurn = second.turn(new Set(['a', 'c'])).then((turn) => {
+      started.push('second');
+      return turn;
+    });
     const firstTurn = await first.turn(new Set(['a']));
     started.push('first');
     await new Promise((resolve) => setTimeout(resolve, 5));

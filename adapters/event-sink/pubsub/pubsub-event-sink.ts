@@ -15,7 +15,7 @@ import {
   type EventSink,
   type PublishFailure,
 } from '../../ports.js';
-import { KeyOrder, pausedMessage, type OrderedCall } from '../key-order.js';
+import { KeyOrder, pausedMessage, publishInKeyOrder, type OrderedCall } from '../key-order.js';
 import { publishPacked } from '../packed-events.js';
 import { publishInRequests, type RequestLimits } from '../publish-in-requests.js';
 import { binaryMessage } from './binary-message.js';
@@ -193,26 +193,11 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
       const rows = rowsPerMessage.get(topic) ?? 1;
       let order = keyOrders.get(topic);
       if (!order) keyOrders.set(topic, (order = new KeyOrder()));
-      const call = order.begin(events);
-      const { admitted, held } = call;
-      let failed: PublishFailure[];
-      try {
-        const result = await publishPacked(
-          admitted ? events.pick(admitted) : events,
-          rows,
-          PUBSUB_MAX_MESSAGE_BYTES,
-          (messages) => publishEach(topic, messages, call),
-        );
-        failed = admitted
-          ? [...result.failed.map((failure) => ({ ...failure, index: admitted[failure.index]! })), ...held]
-          : result.failed;
-      } catch (error) {
-        call.end(undefined);
-        throw error;
-      }
-      failed.sort((left, right) => left.index - right.index);
-      call.end(failed);
-      return { failed };
+      return publishInKeyOrder(order, events, (admitted, call) =>
+        publishPacked(admitted, rows, PUBSUB_MAX_MESSAGE_BYTES, (messages) =>
+          publishEach(topic, messages, call),
+        ),
+      );
     },
 
     async close() {

@@ -18,6 +18,7 @@ import {
   type PublishFailure,
 } from '../../ports.js';
 import { publishPacked } from '../packed-events.js';
+import { KeyOrder, keysOf, pausedMessage, publishInKeyOrder, type OrderedCall } from '../key-order.js';
 import { publishInRequests } from '../publish-in-requests.js';
 
 /**
@@ -71,6 +72,8 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
       useQueueUrlAsEndpoint: !(process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL),
     });
   const queueUrls = new Map<string, Promise<string>>();
+  /** Per queue: a FIFO queue keeps each group's order as SQS receives its messages. */
+  const keyOrders = new Map<string, KeyOrder>();
   const limits = {
     maxEvents: SQS_MAX_REQUEST_ENTRIES,
     maxBytes: SQS_MAX_REQUEST_BYTES,
@@ -100,15 +103,23 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
     capabilities: { ordered: false, maxMessageBytes: MAX_BODY_BYTES },
     async publish(topic: string, events: EventBatch) {
       const rows = options.rowsPerMessage?.get(topic) ?? 1;
-      return publishPacked(events, rows, MAX_BODY_BYTES, (messages) => publishEach(topic, messages));
+      let order = keyOrders.get(topic);
+      if (!order) keyOrders.set(topic, (order = new KeyOrder()));
+      return publishInKeyOrder(order, events, (admitted, call) =>
+        publishPacked(admitted, rows, MAX_BODY_BYTES, (messages) => publishEach(topic, messages, call)),
+      );
     },
     async close() {
       client.destroy();
     },
   };
 
-  /** Each event of the batch as one message. */
-  async function publishEach(topic: string, events: EventBatch): Promise<{ failed: PublishFailure[] }> {
+  /** Each event of the batch as one message; on a FIFO queue, each partition key's in order. */
+  async function publishEach(
+    topic: string,
+    events: EventBatch,
+    call: OrderedCall,
+  ): Promise<{ failed: PublishFailure[] }> {
     if (events.length === 0) return { failed: [] };
     const queueUrl = await queueUrlOf(topic);
     const fifo = isFifoQueue(queueUrl);
@@ -121,6 +132,20 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
       { ...limits, eventBytes },
       async (request) => {
         const { from } = request as PositionedBatch;
+        // Taken as the request starts: it goes once the earlier requests with its keys have settled.
+        const keys = fifo ? keysOf(request) : undefined;
+        const turn = keys && keys.size > 0 ? await call.turn(keys) : undefined;
+        if (turn?.paused !== undefined) {
+          turn.done(true);
+          const message = pausedMessage(turn.paused);
+          return {
+            failed: Array.from({ length: request.length }, (_, index) => ({
+              index,
+              message,
+              retryable: true,
+            })),
+          };
+        }
         const entries: SendMessageBatchRequestEntry[] = [];
         for (let index = 0; index < request.length; index++) {
           entries.push({
@@ -139,6 +164,7 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
         try {
           answer = await client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
         } catch (error) {
+          turn?.done(true);
           throw asSinkError(error, topic);
         }
         const failed: PublishFailure[] = (answer.Failed ?? []).map((failure) => ({
@@ -147,6 +173,7 @@ export function createSqsEventSink(options: SqsEventSinkOptions = {}): EventSink
           // SenderFault: the message itself is wrong, and sending it again fails the same way.
           retryable: failure.SenderFault !== true,
         }));
+        turn?.done(failed.some(({ retryable }) => retryable));
         return { failed };
       },
     );
