@@ -145,9 +145,16 @@ export interface OutgoingEvent {
   id: string;
   /** The CloudEvents JSON document. */
   body: string;
-  /** Small string attributes a sink may carry natively (Pub/Sub attributes, SQS message attributes). */
+  /**
+   * Small string attributes a sink may carry natively (Pub/Sub attributes, SQS message attributes).
+   * `partitionkey` (PARTITION_KEY_ATTRIBUTE) is the event's CloudEvents partition key: a sink that
+   * orders by key keeps the events of one key in the order they are published, retries included.
+   */
   attributes?: Record<string, string>;
 }
+
+/** The attribute naming an event's partition key (the CloudEvents partitioning extension's `partitionkey`). */
+export const PARTITION_KEY_ATTRIBUTE = 'partitionkey';
 
 export interface PublishFailure {
   /** Index into the whole batch given to `publish`, however the sink split it. */

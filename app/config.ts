@@ -110,6 +110,18 @@ const datasetConfig = z
       })
       .strict()
       .default(defaultDecompressionLimits),
+    /**
+     * What orders the dataset's row events: each carries it as the CloudEvents `partitionkey` extension,
+     * and sinks that order by key use it (Pub/Sub ordering key, SQS FIFO message group). A column's value
+     * (a row without one has no key), or the object key (every row of a file shares one).
+     */
+    partitionKey: z
+      .union([z.literal('objectKey'), z.object({ column: z.string().min(1).max(256) }).strict()], {
+        error: () => 'must be "objectKey" or { "column": "<a column of the schema>" }',
+      })
+      .optional(),
+    /** CloudEvents content mode of the dataset's events on the pubsub sink; default the sink's `mode`. */
+    pubsubMode: z.enum(['structured', 'binary']).optional(),
     /** What becomes of an object once it is ingested and its events are durable; default keep. */
     afterIngest: z
       .discriminatedUnion('action', [
@@ -581,6 +593,7 @@ export const configFileSchema = z
       check(dataset.topic, ['datasets', index, 'topic']);
       check(dataset.deadLetterTopic, ['datasets', index, 'deadLetterTopic']);
     });
+    deliveryProblems(config, context);
   })
   .refine(
     (config) =>
@@ -597,6 +610,72 @@ export const configFileSchema = z
       config.intake ??
       (config.store.type === 'local' ? [{ type: 'local-upload' as const, mode: 'background' as const }] : []),
   }));
+
+/**
+ * Per-dataset delivery settings the sink cannot honour: an ordering no sink of this type keeps, a
+ * content mode of another sink's, two modes for one topic.
+ */
+function deliveryProblems(
+  config: {
+    sink: z.infer<typeof sinkConfig>;
+    datasets: Array<Pick<z.infer<typeof datasetConfig>, 'topic' | 'partitionKey' | 'pubsubMode'>>;
+  },
+  context: z.RefinementCtx,
+): void {
+  const { sink } = config;
+  const modes = new Map<string, { mode: string; index: number }>();
+  config.datasets.forEach((dataset, index) => {
+    const at = (field: string) => ['datasets', index, field];
+    if (dataset.partitionKey !== undefined && sink.type === 'cloudflare-queues') {
+      context.addIssue({
+        code: 'custom',
+        path: at('partitionKey'),
+        message: 'the cloudflare-queues sink keeps no order: Cloudflare Queues have no ordering key',
+      });
+    }
+    if (dataset.partitionKey !== undefined && sink.type === 'sqs' && !dataset.topic.endsWith('.fifo')) {
+      context.addIssue({
+        code: 'custom',
+        path: at('partitionKey'),
+        message: `orders messages on a FIFO queue only, and topic "${dataset.topic}" is a standard queue (a FIFO queue's name ends in .fifo)`,
+      });
+    }
+    if (dataset.pubsubMode !== undefined && sink.type !== 'pubsub') {
+      context.addIssue({
+        code: 'custom',
+        path: at('pubsubMode'),
+        message: `applies to the pubsub sink only, and the sink is ${sink.type}`,
+      });
+    }
+    if (sink.type !== 'pubsub') return;
+    const mode = dataset.pubsubMode ?? sink.mode;
+    if (mode === 'binary' && (sink.rowsPerMessage[dataset.topic] ?? 1) > 1) {
+      context.addIssue({
+        code: 'custom',
+        path: at('pubsubMode'),
+        message: `binary mode cannot carry the CloudEvents batches sink.rowsPerMessage packs topic "${dataset.topic}" into`,
+      });
+    }
+    const other = modes.get(dataset.topic);
+    if (other && other.mode !== mode) {
+      context.addIssue({
+        code: 'custom',
+        path: at('pubsubMode'),
+        message: `topic "${dataset.topic}" gets ${mode} mode here and ${other.mode} mode from datasets.${other.index}: one topic has one mode`,
+      });
+    }
+    modes.set(dataset.topic, { mode, index });
+  });
+}
+
+/** The topics whose datasets set `pubsubMode`, with that mode: the pubsub sink's `modes`, on either runtime. */
+export function pubsubModesOf(
+  datasets: ReadonlyArray<Pick<z.infer<typeof datasetConfig>, 'topic' | 'pubsubMode'>>,
+): Map<string, 'structured' | 'binary'> {
+  return new Map(
+    datasets.flatMap((dataset) => (dataset.pubsubMode ? [[dataset.topic, dataset.pubsubMode]] : [])),
+  );
+}
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfig>;
@@ -747,6 +826,16 @@ export async function compileDatasets(
             `datasets.${index}.aliases.${property}: no version of the dataset's schema declares property ${property}`,
           );
         }
+      }
+      const column = typeof dataset.partitionKey === 'object' ? dataset.partitionKey.column : undefined;
+      if (
+        column !== undefined &&
+        ![...compiled.values()].some((each) => Object.hasOwn(each.schema.properties ?? {}, column))
+      ) {
+        throw new DropgateError(
+          'CONFIG_INVALID',
+          `datasets.${index}.partitionKey.column: no version of the dataset's schema declares property ${column}`,
+        );
       }
       const chosen = version ?? Math.max(...[...compiled.keys()].filter((n) => !retired.includes(n)));
       return compiled.get(chosen)!;

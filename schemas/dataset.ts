@@ -87,6 +87,13 @@ export interface DatasetDefinition {
   csv: CsvOptions;
   /** Bounds on what a gzip file may decompress to; the defaults when absent. */
   decompression?: DecompressionLimits;
+  /**
+   * What each row event carries as its CloudEvents `partitionkey` (config `partitionKey`): a column's value,
+   * or the object key; no key when absent, or for a row whose column is empty.
+   */
+  partitionKey?: 'objectKey' | { column: string };
+  /** CloudEvents content mode of the dataset's events on the pubsub sink (config `pubsubMode`). */
+  pubsubMode?: 'structured' | 'binary';
   /** What becomes of an ingested object once its events are durable (config `afterIngest`); keep when absent. */
   afterIngest?: { action: 'keep' | 'delete' } | { action: 'move'; prefix: string };
   /** What becomes of a rejected object once its rejection is recorded (config `onRejected`); keep when absent. */

@@ -3,7 +3,13 @@
  * blocks in flight), one publish per block (the sink splits it into its own requests), and reports blocks
  * durable strictly in row order.
  */
-import type { Checkpoint, EventBatch, EventSink, OutgoingEvent } from '../adapters/ports.js';
+import {
+  PARTITION_KEY_ATTRIBUTE,
+  type Checkpoint,
+  type EventBatch,
+  type EventSink,
+  type OutgoingEvent,
+} from '../adapters/ports.js';
 import type { Rejection } from './envelope.js';
 import { DropgateError, describeError, isDropgateError, isRetryable } from '../adapters/errors.js';
 import { retryWithBackoff, type RetryOptions, type RetryPolicy } from './retry.js';
@@ -89,11 +95,12 @@ export class BatchPublisher {
 
   private async sendBlock(block: RowBlock, previous: Promise<void>): Promise<void> {
     const { topic, deadLetterTopic, eventId, eventAttributes, deadLetter } = this.options;
+    const { keys } = block;
     const events = new EncodedEvents(
       block.bytes,
       block.ends,
       (index) => eventId(block.rows[index]!),
-      () => eventAttributes,
+      keys ? (index) => withPartitionKey(eventAttributes, keys[index]) : () => eventAttributes,
     );
     const dead = block.rejections.map(deadLetter);
     const [refused] = await Promise.all([
@@ -139,6 +146,14 @@ export class BatchPublisher {
       ...(observer ? { onRetry: (error: unknown) => observer.retried(topic, error) } : {}),
     });
   }
+}
+
+/** A row event's attributes with its own partition key, made when a sink asks (not kept per event). */
+function withPartitionKey(
+  attributes: Readonly<Record<string, string>>,
+  key: string | undefined,
+): Readonly<Record<string, string>> {
+  return key === undefined ? attributes : { ...attributes, [PARTITION_KEY_ATTRIBUTE]: key };
 }
 
 /** An event the sink refused for good: its index in the batch, and why. */

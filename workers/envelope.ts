@@ -2,7 +2,7 @@
  * CloudEvents 1.0 JSON envelopes. Ids are deterministic: the same object version, dataset schema and row
  * give the same id on every run and replay, so consumers can drop duplicates by id alone.
  */
-import type { ObjectInfo, OutgoingEvent } from '../adapters/ports.js';
+import { PARTITION_KEY_ATTRIBUTE, type ObjectInfo, type OutgoingEvent } from '../adapters/ports.js';
 import { dataschemaUri, type DatasetDefinition } from '../schemas/dataset.js';
 import type { FieldIssue } from '../schemas/row-validator.js';
 import { controlDataschemaUri } from '../schemas/control-schemas.js';
@@ -41,8 +41,16 @@ export function rowEventHead(file: FileContext): string {
     `"subject":${JSON.stringify(object.key)},"time":${JSON.stringify(object.updated)},` +
     `"datacontenttype":"application/json","dataschema":${JSON.stringify(dataschemaUri(dataset))},` +
     `"dataset":${JSON.stringify(dataset.name)},"schemaversion":${dataset.schemaVersion},` +
-    `"objectversion":${JSON.stringify(object.version)},${traceMembers(file)}"id":"${file.fingerprint}-`
+    `"objectversion":${JSON.stringify(object.version)},${traceMembers(file)}${partitionKeyMember(file)}` +
+    `"id":"${file.fingerprint}-`
   );
+}
+
+/** `"partitionkey":"<object key>",` when the dataset's rows are partitioned by object key. */
+function partitionKeyMember(file: FileContext): string {
+  return file.dataset.partitionKey === 'objectKey'
+    ? `"partitionkey":${JSON.stringify(file.object.key)},`
+    : '';
 }
 
 /** `"traceparent":"…",` and `"tracestate":"…",` of a traced file: written once into its events' head. */
@@ -58,8 +66,12 @@ export function rowEventId(file: FileContext, row: number): string {
   return `${file.fingerprint}-${row}`;
 }
 
+/** The attributes every row event of the file shares (a column's partition key is each row's own). */
 export function rowEventAttributes(file: FileContext): Readonly<Record<string, string>> {
-  return eventAttributes(file, file.dataset.eventType);
+  const attributes = eventAttributes(file, file.dataset.eventType);
+  return file.dataset.partitionKey === 'objectKey'
+    ? Object.freeze({ ...attributes, [PARTITION_KEY_ATTRIBUTE]: file.object.key })
+    : attributes;
 }
 
 export interface Rejection {

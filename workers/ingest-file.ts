@@ -423,6 +423,7 @@ async function ingestUnderLease(
     }
     const blocks = await openBlocks(deps, object, dataset, {
       head: rowEventHead(file),
+      ...(typeof dataset.partitionKey === 'object' ? { partitionColumn: dataset.partitionKey.column } : {}),
       validate: dataset.validate,
       skipThrough: start.row,
       startRow: 0,
@@ -528,6 +529,8 @@ async function openBlocks(
   const { store } = deps;
   const blockSize = deps.blockSize ?? DEFAULT_BLOCK_SIZE;
   const format = formatOf(dataset, object.key);
+  const partitionColumn =
+    options.partitionColumn !== undefined ? { partitionColumn: options.partitionColumn } : {};
   if (format === 'parquet') {
     // The dataset's drift rules (config drift, headers, aliases) travel in its CSV options.
     const columns = dataset.csv.columns ? { columns: dataset.csv.columns } : {};
@@ -536,6 +539,7 @@ async function openBlocks(
         schema: dataset.schema,
         schemaName: dataschemaUri(dataset),
         head: options.head,
+        ...partitionColumn,
         skipThrough: options.skipThrough,
         blockSize,
         validate: options.validate,
@@ -569,6 +573,7 @@ async function openBlocks(
       schemaName: dataschemaUri(dataset),
       csv,
       head: options.head,
+      ...partitionColumn,
       skipThrough: options.skipThrough,
       segmentBytes: deps.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
       blocksOf: (source) => rowBlocks(source, blockSize, options),

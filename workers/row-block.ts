@@ -24,6 +24,11 @@ export interface RowBlock {
   rows: Uint32Array;
   /** The line (or record position) each event's row starts on, for a dead letter if the sink refuses it. */
   lines: Uint32Array;
+  /**
+   * The CloudEvents `partitionkey` of each event, when the dataset's partition key is a column (undefined
+   * for a row without a value in it); absent otherwise.
+   */
+  keys?: Array<string | undefined>;
   /** Rejected rows, in row order, with their raw record rendered. */
   rejections: Rejection[];
   /** Events of this block that carry `_rescued` values (drift rule `rescue`). */
@@ -54,6 +59,8 @@ export const DEFAULT_BLOCK_SIZE: BlockSize = { rows: 10_000, bytes: 8 << 20 };
 export interface RowBlockOptions {
   /** `rowEventHead` of the file. */
   head: string;
+  /** The column whose value is each event's `partitionkey` (dataset `partitionKey.column`). */
+  partitionColumn?: string;
   validate: RowValidator;
   renderRaw: (raw: unknown) => unknown;
   /** Rows up to and including this one are already published (a resumed attempt) and are only counted. */
@@ -71,6 +78,7 @@ const INITIAL_EVENTS = 256;
 const EMPTY_OFFSETS = new Uint32Array(0);
 const ROW_NUMBER_KEY = encoder.encode('","rownumber":');
 const DATA_KEY = encoder.encode(',"data":');
+const PARTITION_KEY_KEY = encoder.encode(',"partitionkey":');
 const EVENT_END = encoder.encode('}\n');
 
 export class RowBlockBuilder {
@@ -79,6 +87,7 @@ export class RowBlockBuilder {
   private ends: Uint32Array;
   private rows: Uint32Array;
   private lines: Uint32Array;
+  private keys: Array<string | undefined> | undefined;
   private events = 0;
   private rejections: Rejection[] = [];
   private rowsRead = 0;
@@ -99,6 +108,7 @@ export class RowBlockBuilder {
     this.ends = EMPTY_OFFSETS;
     this.rows = EMPTY_OFFSETS;
     this.lines = EMPTY_OFFSETS;
+    if (options.partitionColumn !== undefined) this.keys = [];
   }
 
   /** Bytes of event bodies waiting in the block. */
@@ -123,8 +133,10 @@ export class RowBlockBuilder {
         this.rejections.push({ row: parsed.row, line: parsed.line, issues, raw: renderRaw(parsed.raw) });
       }
     }
-    // `${head}${row}","rownumber":${row},"data":${JSON.stringify(values)}}\n`, written as bytes.
-    const { head, bytes } = this;
+    // `${head}${row}","rownumber":${row},"data":${JSON.stringify(values)}}\n`, written as bytes, with
+    // `"partitionkey":${JSON.stringify(key)}` before the data when the partition key is a column.
+    const { head, bytes, keys } = this;
+    const column = this.options.partitionColumn;
     for (const { row, line, values, rescued, valuesIgnored } of accepted) {
       if (rescued) {
         setColumn(values!, RESCUED_PROPERTY, rescued);
@@ -136,6 +148,14 @@ export class RowBlockBuilder {
       bytes.writeUint(row);
       bytes.writeBytes(ROW_NUMBER_KEY);
       bytes.writeAgain(digits, bytes.length - digits - ROW_NUMBER_KEY.length);
+      if (keys) {
+        const key = partitionKeyOf(values![column!]);
+        if (key !== undefined) {
+          bytes.writeBytes(PARTITION_KEY_KEY);
+          bytes.writeJson(key);
+        }
+        keys[this.events] = key;
+      }
       bytes.writeBytes(DATA_KEY);
       bytes.writeJson(values);
       bytes.writeBytes(EVENT_END);
@@ -163,6 +183,7 @@ export class RowBlockBuilder {
       ends: filled(this.ends),
       rows: filled(this.rows),
       lines: filled(this.lines),
+      ...(this.keys ? { keys: this.keys } : {}),
       rejections: this.rejections,
       rowsRescued: this.rowsRescued,
       valuesIgnored: this.valuesIgnored,
@@ -170,6 +191,7 @@ export class RowBlockBuilder {
     this.ends = EMPTY_OFFSETS;
     this.rows = EMPTY_OFFSETS;
     this.lines = EMPTY_OFFSETS;
+    if (this.keys) this.keys = [];
     this.events = 0;
     this.rejections = [];
     this.rowsRead = 0;
@@ -185,6 +207,16 @@ export class RowBlockBuilder {
     this.lines = grown(this.lines, size);
     this.eventCapacity = size;
   }
+}
+
+/**
+ * A column's value as a partition key: a string as it is, another value as its JSON text; none for a
+ * missing, null or empty value (the event then has no `partitionkey`, and no order to keep).
+ */
+export function partitionKeyOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value === '' ? undefined : value;
+  if (value === undefined || value === null) return undefined;
+  return JSON.stringify(value);
 }
 
 /** `array`'s values at the start of a new array of `size`. */

@@ -3,7 +3,12 @@
  * message, SQS a request per 64 KB, a Cloudflare Queue takes 5,000 messages/s): the CloudEvents JSON batch
  * format, a JSON array of structured events, content type `application/cloudevents-batch+json`. Web APIs only.
  */
-import type { EventBatch, OutgoingEvent, PublishFailure } from '../ports.js';
+import {
+  PARTITION_KEY_ATTRIBUTE,
+  type EventBatch,
+  type OutgoingEvent,
+  type PublishFailure,
+} from '../ports.js';
 
 export const CLOUDEVENTS_BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
 
@@ -26,25 +31,33 @@ export interface PackedEvents {
 }
 
 /**
- * Packs consecutive events greedily into messages of at most `rows` events and `maxBytes` bytes of body
- * (brackets and commas counted). An event too large for a message of its own still gets one, which the
- * sink then refuses as it would have refused the event.
+ * Packs events greedily, in order, into messages of at most `rows` events and `maxBytes` bytes of body
+ * (brackets and commas counted). Events of one partition key go into messages of that key only, so a
+ * message's key is each of its members' (events without a key pack together); messages come in the order
+ * of their first members, which keeps each key's events in order. An event too large for a message of
+ * its own still gets one, which the sink then refuses as it would have refused the event.
  */
 export function packEvents(events: EventBatch, rows: number, maxBytes: number): PackedEvents {
   const members: number[][] = [];
-  let current: number[] = [];
-  let bytes = 1;
+  /** The message being filled, per partition key. */
+  const filling = new Map<string | undefined, { indices: number[]; bytes: number }>();
   for (let index = 0; index < events.length; index++) {
     const size = events.body(index).byteLength + 1;
-    if (current.length > 0 && (current.length >= rows || bytes + size > maxBytes)) {
-      members.push(current);
-      current = [];
-      bytes = 1;
+    const key = events.attributes(index)?.[PARTITION_KEY_ATTRIBUTE];
+    let current = filling.get(key);
+    if (current && (current.indices.length >= rows || current.bytes + size > maxBytes)) {
+      members.push(current.indices);
+      current = undefined;
     }
-    current.push(index);
-    bytes += size;
+    if (!current) {
+      current = { indices: [], bytes: 1 };
+      filling.set(key, current);
+    }
+    current.indices.push(index);
+    current.bytes += size;
   }
-  if (current.length > 0) members.push(current);
+  for (const { indices } of filling.values()) members.push(indices);
+  if (filling.size > 1) members.sort((left, right) => left[0]! - right[0]!);
 
   const bodies = members.map((indices) => {
     const body = new Uint8Array(

@@ -29,7 +29,7 @@ import { createGcsObjectStore } from '../../adapters/object-store/gcs/gcs-object
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
 import { createS3ObjectStore } from '../../adapters/object-store/s3/s3-object-store.js';
 import { DropgateError } from '../../adapters/errors.js';
-import { WORKERS_ONLY_TYPES, type ConfigFile, type IntakeConfig } from '../config.js';
+import { pubsubModesOf, WORKERS_ONLY_TYPES, type ConfigFile, type IntakeConfig } from '../config.js';
 import { silentLogger, type Logger } from '../logger.js';
 
 export interface WiredAdapters {
@@ -47,7 +47,7 @@ export interface WiredAdapters {
 }
 
 export interface WireOptions {
-  file: Pick<ConfigFile, 'store' | 'sink' | 'ledger' | 'intake' | 'scheduledBackfill'>;
+  file: Pick<ConfigFile, 'store' | 'sink' | 'ledger' | 'intake' | 'scheduledBackfill' | 'datasets'>;
   dataDir: string;
   publicUrl: string;
   signingSecret: string;
@@ -226,6 +226,7 @@ async function wireSink({ file, dataDir }: WireOptions): Promise<EventSink> {
       return createPubSubEventSink({
         projectId: sink.projectId,
         mode: sink.mode,
+        modes: pubsubModesOf(file.datasets),
         rowsPerMessage: new Map(Object.entries(sink.rowsPerMessage)),
       });
     case 'sqs':

@@ -24,7 +24,7 @@ import {
 import { createR2ObjectStore, type R2BucketBinding } from '../../adapters/object-store/r2/r2-object-store.js';
 import { DropgateError } from '../../adapters/errors.js';
 import type { EventSink, Ledger, ListingCursors, ObjectStore } from '../../adapters/ports.js';
-import { environmentSchema, parseOrExplain, type ConfigFile } from '../config.js';
+import { environmentSchema, parseOrExplain, pubsubModesOf, type ConfigFile } from '../config.js';
 
 export { LedgerDurableObject } from '../../adapters/ledger/durable-object/ledger-durable-object.js';
 export type { QueueMessageLike } from '../../adapters/intake/r2-queue/r2-queue-intake.js';
@@ -252,6 +252,7 @@ function wireSink(sink: SinkConfig, file: ConfigFile, parsed: Record<string, unk
       return createPubSubRestEventSink({
         projectId: sink.projectId,
         mode: sink.mode,
+        modes: pubsubModesOf(file.datasets),
         rowsPerMessage,
         ...(emulatorHost
           ? { emulatorHost }

@@ -20,6 +20,7 @@ import { createMemoryObjectStore } from '../../adapters/object-store/memory/memo
 import type { EventSink, OutgoingEvent } from '../../adapters/ports.js';
 import { EncodedEvents } from '../../workers/event-batch.js';
 import { ingestFile } from '../../workers/ingest-file.js';
+import { publishWithRetries } from '../../workers/batch-publisher.js';
 import { testDataset } from '../support/datasets.js';
 import { emulatedProject, type EmulatedProject, type PulledMessage } from '../support/pubsub-emulator.js';
 import { ordersFile } from '../integration/support/orders-csv.js';
@@ -221,6 +222,38 @@ describe('pubsub event sink', () => {
     expect(failed.every(({ retryable }) => retryable)).toBe(true);
   });
 
+  it("keeps each partition key's order on an ordered subscription, across concurrent publishes and a failed request's retry", async () => {
+    await project.createOrderedTopic('orders');
+    const unavailable = Object.assign(new Error('14 UNAVAILABLE: connection reset'), { code: 14 });
+    // The first request fails: the second publish's events of the same keys must wait for its retry.
+    const watch = watchedClient(project.clientOptions, (request) =>
+      request === 1 ? unavailable : undefined,
+    );
+    const sink = open({ client: watch.client });
+    const keyed = (index: number) => ({
+      ...testEvent(`keyed-${index}`, { index }),
+      attributes: { dataset: 'orders', partitionkey: `key-${index % 3}` },
+    });
+    const first = Array.from({ length: 30 }, (_, index) => keyed(index));
+    const second = Array.from({ length: 30 }, (_, index) => keyed(30 + index));
+    const retry = { attempts: 8, baseDelayMs: 20 };
+    const refused = await Promise.all(
+      [first, second].map((events) => publishWithRetries(sink, 'orders', EncodedEvents.of(events), retry)),
+    );
+    expect(refused).toEqual([[], []]);
+    const pulled = await project.pull('orders');
+    const byKey = new Map<string, number[]>();
+    for (const { data, orderingKey, attributes } of pulled) {
+      expect(attributes.partitionkey).toBe(orderingKey);
+      const { index } = (JSON.parse(data.toString('utf8')) as { data: { index: number } }).data;
+      byKey.set(orderingKey, [...(byKey.get(orderingKey) ?? []), index]);
+    }
+    for (const key of [0, 1, 2]) {
+      const expected = [...first, ...second].map((_, index) => index).filter((index) => index % 3 === key);
+      expect(byKey.get(`key-${key}`)).toEqual(expected);
+    }
+  });
+
   it('runs at most maxInFlightPerSink requests at once across concurrent publishes', async () => {
     await project.createTopics('orders');
     const watch = watchedClient(project.clientOptions);
@@ -303,6 +336,24 @@ describe('pubsub event sink, binary mode', () => {
         expect(message.attributes).toMatchObject(event.attributes!);
       }
     }
+  });
+
+  it("sends a topic named in modes in its mode (a dataset's pubsubMode), the others in the sink's", async () => {
+    await project.createTopics('orders', 'orders.dead-letter');
+    const sink = createPubSubEventSink({
+      projectId: project.projectId,
+      modes: new Map([['orders', 'binary']]),
+    });
+    for (const topic of ['orders', 'orders.dead-letter']) {
+      expect(await sink.publish(topic, EncodedEvents.of([testEvent(`in-${topic}`)]))).toEqual({ failed: [] });
+    }
+    await sink.close();
+    const [binary] = await project.pull('orders');
+    expect(binary!.attributes['ce-id']).toBe('in-orders');
+    expect(JSON.parse(binary!.data.toString('utf8'))).toEqual({ id: 'in-orders' });
+    const [structured] = await project.pull('orders.dead-letter');
+    expect(structured!.attributes['content-type']).toBe('application/cloudevents+json');
+    expect(JSON.parse(structured!.data.toString('utf8'))).toMatchObject({ id: 'in-orders.dead-letter' });
   });
 
   it('refuses an event whose attributes binary mode cannot carry, and sends the others', async () => {

@@ -16,6 +16,12 @@ import { packageRoot } from '../../app/node/load-config.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EncodedEvents } from '../../workers/event-batch.js';
 import { createSqsEventSink } from '../../adapters/event-sink/sqs/sqs-event-sink.js';
+import { ingestFile } from '../../workers/ingest-file.js';
+import { publishWithRetries } from '../../workers/batch-publisher.js';
+import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
+import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
+import { testDataset } from '../support/datasets.js';
+import { ordersFile } from '../integration/support/orders-csv.js';
 import {
   createSqsHttpEventSink,
   type SqsHttpEventSinkOptions,
@@ -315,6 +321,76 @@ describe('SQS event sink', () => {
       expect(message.Attributes?.MessageGroupId).toBe('orders-group');
       expect(message.Attributes?.MessageDeduplicationId).toBe(idAndBody(message).id);
     }
+  });
+
+  it("groups an ingested file's FIFO messages by each row's partition key column", async () => {
+    const urls = await createQueues(client, ['orders.fifo', 'orders-dead-letter', 'dropgate-files']);
+    const store = createMemoryObjectStore({ bucket: 'incoming' });
+    const key = 'vendors/acme/orders/2024-05-01/orders.csv';
+    store.put(key, ordersFile(30).csv);
+    const dataset = testDataset({
+      topic: 'orders.fifo',
+      deadLetterTopic: 'orders-dead-letter',
+      partitionKey: { column: 'customer_id' },
+    });
+    const result = await ingestFile(
+      {
+        store,
+        sink: open({ fifoGroup: 'not-used' }),
+        ledger: createMemoryLedger(),
+        controlTopic: 'dropgate-files',
+        owner: 'test',
+      },
+      { dataset, key, mode: 'notification' },
+    );
+    expect(result.status).toBe('ingested');
+    const received = await drainQueue(client, urls.get('orders.fifo')!);
+    expect(received).toHaveLength(30);
+    for (const message of received) {
+      const event = JSON.parse(message.Body!) as { rownumber: number; partitionkey: string };
+      expect(event.partitionkey).toBe(`CUST-${event.rownumber % 7}`);
+      expect(message.Attributes?.MessageGroupId).toBe(event.partitionkey);
+    }
+  });
+
+  it("keeps each partition key's order on a FIFO queue across concurrent publishes and a failed request's retry", async () => {
+    const [url] = (await createQueues(client, ['keyed.fifo'])).values();
+    const failing = new SQSClient({ useQueueUrlAsEndpoint: false });
+    let batches = 0;
+    failing.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'SendMessageBatchCommand' && ++batches === 1) {
+          throw Object.assign(new Error('connection reset'), { name: 'ECONNRESET' });
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const sink = open({ client: failing });
+    const keyed = (index: number) => ({
+      ...testEvent(`keyed-${index}`, { index }),
+      attributes: { dataset: 'orders', partitionkey: `key-${index % 3}` },
+    });
+    const first = Array.from({ length: 30 }, (_, index) => keyed(index));
+    const second = Array.from({ length: 30 }, (_, index) => keyed(30 + index));
+    const retry = { attempts: 8, baseDelayMs: 20 };
+    const refused = await Promise.all(
+      [first, second].map((events) =>
+        publishWithRetries(sink, 'keyed.fifo', EncodedEvents.of(events), retry),
+      ),
+    );
+    expect(refused).toEqual([[], []]);
+    const byKey = new Map<string, number[]>();
+    for (const message of await drainQueue(client, url!)) {
+      const group = message.Attributes!.MessageGroupId!;
+      const { index } = (JSON.parse(message.Body!) as { data: { index: number } }).data;
+      byKey.set(group, [...(byKey.get(group) ?? []), index]);
+    }
+    for (const key of [0, 1, 2]) {
+      const expected = Array.from({ length: 60 }, (_, index) => index).filter((index) => index % 3 === key);
+      expect(byKey.get(`key-${key}`)).toEqual(expected);
+    }
+    failing.destroy();
   });
 
   it('groups FIFO messages by dataset by default, and hashes an id SQS would refuse as dedup id', async () => {

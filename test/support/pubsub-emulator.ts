@@ -10,6 +10,8 @@ import { publisherClientOptions } from '../../adapters/event-sink/pubsub/pubsub-
 export interface PulledMessage {
   data: Buffer;
   attributes: Record<string, string>;
+  /** Empty when the message has none. */
+  orderingKey: string;
 }
 
 export interface EmulatedProject {
@@ -18,6 +20,8 @@ export interface EmulatedProject {
   clientOptions: ConstructorParameters<typeof v1.PublisherClient>[0];
   /** Creates topics, each with a subscription that sees every message published from now on. */
   createTopics(...topics: string[]): Promise<void>;
+  /** Creates a topic whose subscription has message ordering on: `pull` returns each key's in order. */
+  createOrderedTopic(topic: string): Promise<void>;
   /** Every message published to `topic` since it was created and not pulled yet, acknowledged. */
   pull(topic: string): Promise<PulledMessage[]>;
   close(): Promise<void>;
@@ -42,19 +46,26 @@ export function emulatedProject(prefix = 'test'): EmulatedProject {
   const topicPath = (topic: string) => `projects/${projectId}/topics/${topic}`;
   const subscriptionPath = (topic: string) => `projects/${projectId}/subscriptions/${topic}.all`;
   const created: string[] = [];
+  const ordered = new Set<string>();
+  const create = async (topic: string, enableMessageOrdering: boolean) => {
+    created.push(topic);
+    await publisher.createTopic({ name: topicPath(topic) });
+    await subscriber.createSubscription({
+      name: subscriptionPath(topic),
+      topic: topicPath(topic),
+      ackDeadlineSeconds: 600,
+      enableMessageOrdering,
+    });
+  };
   return {
     projectId,
     clientOptions,
     async createTopics(...topics) {
-      for (const topic of topics) {
-        created.push(topic);
-        await publisher.createTopic({ name: topicPath(topic) });
-        await subscriber.createSubscription({
-          name: subscriptionPath(topic),
-          topic: topicPath(topic),
-          ackDeadlineSeconds: 600,
-        });
-      }
+      for (const topic of topics) await create(topic, false);
+    },
+    async createOrderedTopic(topic) {
+      ordered.add(topic);
+      await create(topic, true);
     },
     async pull(topic) {
       const subscription = subscriptionPath(topic);
@@ -78,12 +89,14 @@ export function emulatedProject(prefix = 'test'): EmulatedProject {
             messages.push({
               data: Buffer.from(message!.data ?? new Uint8Array(0)),
               attributes: { ...(message!.attributes ?? {}) },
+              orderingKey: message!.orderingKey ?? '',
             });
           }
           await subscriber.acknowledge({ subscription, ackIds: received.map(({ ackId }) => ackId!) });
         }
       };
-      await Promise.all([puller(), puller(), puller(), puller()]);
+      // An ordered subscription's messages are read by one puller, so they are kept in delivery order.
+      await Promise.all(ordered.has(topic) ? [puller()] : [puller(), puller(), puller(), puller()]);
       return messages;
     },
     async close() {

@@ -168,6 +168,19 @@ describe('CSV parsed in segments', () => {
     expect(parallel.summary).toEqual(sequential.summary);
   });
 
+  it("carries each row's partition key column on worker threads as the sequential parser does", async () => {
+    const dataset = testDataset({ partitionKey: { column: 'customer_id' } });
+    const small = encode(ordersCsv(300));
+    const sequential = await ingest(small, { dataset });
+    const parallel = await ingest(small, { dataset, pool: threads, segmentBytes: 2048 });
+    expect(parallel.segments).toBeGreaterThan(5);
+    expect(parallel.events).toEqual(sequential.events);
+    for (const body of parallel.events) {
+      const event = JSON.parse(body) as { partitionkey: string; data: { customer_id: string } };
+      expect(event.partitionkey).toBe(event.data.customer_id);
+    }
+  });
+
   it.each([
     ['CRLF line endings', ordersCsv(400, '\r\n')],
     ['CR line endings', ordersCsv(400, '\r')],

@@ -87,6 +87,15 @@ describe('a dataset configured from a folder of versions', () => {
     expect(datasetVersionFor(dataset, 'vendors/a/orders/x.csv')).toBe(dataset);
   });
 
+  it('refuses a partition key column no version declares, naming the field, and keeps one that does', async () => {
+    await expect(load({ partitionKey: { column: 'customer' } })).rejects.toThrow(
+      "datasets.0.partitionKey.column: no version of the dataset's schema declares property customer",
+    );
+    expect((await load({ partitionKey: { column: 'customer_id' } })).partitionKey).toEqual({
+      column: 'customer_id',
+    });
+  });
+
   it('marks a key naming a retired or unknown version as refused, with the reason', async () => {
     const dataset = await load({ retired: [1] });
     expect(datasetVersionFor(dataset, 'vendors/a/orders/v1/x.csv')).toMatchObject({

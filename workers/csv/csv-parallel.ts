@@ -32,6 +32,8 @@ export interface CsvSegmentPlan {
   newline: string;
   /** `rowEventHead` of the file. */
   head: string;
+  /** The column whose value is each event's `partitionkey`, if the dataset's partition key is one. */
+  partitionColumn?: string;
   skipThrough: number;
 }
 
@@ -76,6 +78,7 @@ export async function processCsvSegment(
   });
   const builder = new RowBlockBuilder({
     head: plan.head,
+    ...(plan.partitionColumn !== undefined ? { partitionColumn: plan.partitionColumn } : {}),
     validate,
     renderRaw: source.renderRaw,
     skipThrough: plan.skipThrough,
@@ -111,6 +114,7 @@ export interface ParallelCsvOptions {
   csv: CsvOptions;
   /** `rowEventHead` of the file. */
   head: string;
+  partitionColumn?: string;
   skipThrough: number;
   segmentBytes: number;
   /** Turns a sequential row source, for a part of the file the cut leaves to one parser, into blocks. */
@@ -151,6 +155,7 @@ export async function* parallelCsvBlocks(
       header,
       newline,
       head: options.head,
+      ...(options.partitionColumn !== undefined ? { partitionColumn: options.partitionColumn } : {}),
       skipThrough: options.skipThrough,
     });
   const next = async (): Promise<RowBlock> => {

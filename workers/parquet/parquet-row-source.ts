@@ -284,6 +284,8 @@ export interface RowGroupPlan {
   metadata: FileMetaData;
   fileSize: number;
   head: string;
+  /** The column whose value is each event's `partitionkey`, if the dataset's partition key is one. */
+  partitionColumn?: string;
   skipThrough: number;
   /** The pipeline's block size, as on the calling thread. */
   blockSize: BlockSize;
@@ -335,6 +337,7 @@ export async function* rowGroupBlocks(
   const size = { rows: plan.blockSize.rows, bytes: Math.min(plan.blockSize.bytes, THREAD_BLOCK_BYTES) };
   yield* rowBlocks({ rows, renderRaw: rawRenderer(columns) }, size, {
     head: plan.head,
+    ...(plan.partitionColumn !== undefined ? { partitionColumn: plan.partitionColumn } : {}),
     validate,
     skipThrough: plan.skipThrough,
     startRow: start,
@@ -367,6 +370,7 @@ export async function* parallelParquetBlocks(
     schema: RowSchema;
     schemaName: string;
     head: string;
+    partitionColumn?: string;
     skipThrough: number;
     blockSize: BlockSize;
     validate: RowValidator;

@@ -9,7 +9,7 @@
  * Workers is in pubsub-sink.ts.
  */
 import { PubSub, v1 } from '@google-cloud/pubsub';
-import type { EventBatch, EventSink } from '../../ports.js';
+import { PARTITION_KEY_ATTRIBUTE, type EventBatch, type EventSink } from '../../ports.js';
 import {
   BINARY_EXTRA_BYTES,
   cachedAttributesBytes,
@@ -23,7 +23,10 @@ import {
 /** The one call of the publisher client the sink makes, and its close: a test may watch requests. */
 export interface PublisherClientLike {
   publish(
-    request: { topic: string; messages: Array<{ data: Uint8Array; attributes: Record<string, string> }> },
+    request: {
+      topic: string;
+      messages: Array<{ data: Uint8Array; attributes: Record<string, string>; orderingKey?: string }>;
+    },
     options: { timeout: number; retry: null; isBundling: false },
   ): Promise<unknown>;
   close(): Promise<void>;
@@ -76,7 +79,10 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
  */
 function messageBytesBound(events: EventBatch, index: number, mode: PubSubMode): number {
   const body = events.body(index).byteLength;
-  let bytes = fieldBytes(body) + attributesBytes(events.attributes(index));
+  const attributes = events.attributes(index);
+  let bytes = fieldBytes(body) + attributesBytes(attributes);
+  const key = attributes?.[PARTITION_KEY_ATTRIBUTE];
+  if (key !== undefined) bytes += fieldBytes(utf8Length(key));
   bytes +=
     mode === 'binary'
       ? BINARY_EXTRA_BYTES

@@ -6,7 +6,7 @@
  * clients do. Web APIs only.
  */
 import { DropgateError } from '../../errors.js';
-import type { EventBatch, EventSink } from '../../ports.js';
+import { PARTITION_KEY_ATTRIBUTE, type EventBatch, type EventSink } from '../../ports.js';
 import type { RetryPolicy } from '../../../workers/retry.js';
 import { fetchWithRetries } from '../fetch-with-retries.js';
 import type { AccessTokens } from './google-access-token.js';
@@ -124,7 +124,9 @@ async function publishError(response: Response): Promise<Error> {
 /** A PublishRequest as JSON: each message's data in base64, its attributes as an object. */
 function requestBody(messages: PubSubMessage[]): string {
   const parts = messages.map(
-    ({ data, attributes }) => `{"data":"${base64Of(data)}","attributes":${JSON.stringify(attributes)}}`,
+    ({ data, attributes, orderingKey }) =>
+      `{"data":"${base64Of(data)}","attributes":${JSON.stringify(attributes)}` +
+      `${orderingKey === undefined ? '' : `,"orderingKey":${JSON.stringify(orderingKey)}`}}`,
   );
   return `{"messages":[${parts.join(',')}]}`;
 }
@@ -152,7 +154,10 @@ function messageBytesBound(events: EventBatch, index: number, mode: PubSubMode):
   const attributes = attributesBytes(events.attributes(index));
   // Binary mode: data (in base64) and attributes (as text) come from disjoint parts of the body.
   const extra = mode === 'binary' ? BINARY_EXTRA_BYTES : CONTENT_TYPE_ENTRY;
-  return MESSAGE_FRAMING + base64Length(body) + attributes + extra;
+  // `,"orderingKey":"<key>"`, escaped as JSON escapes it.
+  const key = events.attributes(index)?.[PARTITION_KEY_ATTRIBUTE];
+  const ordering = key === undefined ? 0 : 15 + utf8Length(JSON.stringify(key));
+  return MESSAGE_FRAMING + base64Length(body) + attributes + extra + ordering;
 }
 
 /** `"content-type":"application/cloudevents+json",` */

@@ -5,7 +5,13 @@
  * sends one Publish request and says how many bytes a message adds to one. Web APIs only.
  */
 import { DropgateError, describeError } from '../../errors.js';
-import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
+import {
+  PARTITION_KEY_ATTRIBUTE,
+  type EventBatch,
+  type EventSink,
+  type PublishFailure,
+} from '../../ports.js';
+import { KeyOrder, pausedMessage, publishInKeyOrder, type OrderedCall } from '../key-order.js';
 import { publishPacked } from '../packed-events.js';
 import { publishInRequests, RequestSlots } from '../publish-in-requests.js';
 import { binaryMessage } from './binary-message.js';
@@ -15,6 +21,8 @@ export type PubSubMode = 'structured' | 'binary';
 export interface PubSubMessage {
   data: Uint8Array;
   attributes: Record<string, string>;
+  /** The event's partition key: Pub/Sub delivers a key's messages in order to subscriptions that ask. */
+  orderingKey?: string;
 }
 
 /**
@@ -37,6 +45,8 @@ export interface PubSubSinkOptions {
   projectId: string;
   /** CloudEvents content mode of every message (default `structured`). */
   mode?: PubSubMode;
+  /** Topics whose messages go out in another mode than `mode` (a dataset's `pubsubMode`). */
+  modes?: ReadonlyMap<string, PubSubMode>;
   /** Publish requests of one `publish` call in flight at once (default 4). */
   maxInFlight?: number;
   /** Publish requests of the whole sink in flight at once, whatever the calls (default 8). */
@@ -56,6 +66,7 @@ export const PUBSUB_LIMITS = {
   attributes: 100,
   attributeKeyBytes: 256,
   attributeValueBytes: 1_024,
+  orderingKeyBytes: 1_024,
 } as const;
 
 /**
@@ -109,17 +120,22 @@ export function isPubSubTopicId(topic: string): boolean {
 
 export function createPubSubSink(transport: PubSubTransport, options: PubSubSinkOptions): EventSink {
   const { projectId } = options;
-  const mode = options.mode ?? 'structured';
+  const defaultMode = options.mode ?? 'structured';
   const maxInFlight = options.maxInFlight ?? 4;
   const { maxMessageBytes } = transport;
   const slots = new RequestSlots(options.maxInFlightPerSink ?? 8);
   const rowsPerMessage = options.rowsPerMessage ?? new Map<string, number>();
-  if (mode === 'binary' && [...rowsPerMessage.values()].some((rows) => rows > 1)) {
+  const modes = options.modes ?? new Map<string, PubSubMode>();
+  const modeOf = (topic: string) => modes.get(topic) ?? defaultMode;
+  const packedBinary = [...rowsPerMessage].find(([topic, rows]) => rows > 1 && modeOf(topic) === 'binary');
+  if (packedBinary) {
     throw new DropgateError(
       'CONFIG_INVALID',
-      'rowsPerMessage packs events into CloudEvents batches, which binary mode cannot carry: use structured mode',
+      `rowsPerMessage packs the events of ${packedBinary[0]} into CloudEvents batches, which binary mode cannot carry: use structured mode`,
     );
   }
+  /** Per topic: Pub/Sub orders by key within a topic. */
+  const keyOrders = new Map<string, KeyOrder>();
 
   const topicPath = (topic: string) => {
     if (!isPubSubTopicId(topic)) {
@@ -158,12 +174,17 @@ export function createPubSubSink(transport: PubSubTransport, options: PubSubSink
   };
 
   return {
-    // Requests run several at once and Pub/Sub delivers without ordering keys in any order.
+    // Requests run several at once and Pub/Sub delivers without ordering keys in any order; events with a
+    // partition key keep their key's order (key-order.ts).
     capabilities: { ordered: false, maxMessageBytes },
 
     async publish(topic: string, events: EventBatch) {
       const rows = rowsPerMessage.get(topic) ?? 1;
-      return publishPacked(events, rows, maxMessageBytes, (messages) => publishEach(topic, messages));
+      let order = keyOrders.get(topic);
+      if (!order) keyOrders.set(topic, (order = new KeyOrder()));
+      return publishInKeyOrder(order, events, (admitted, call) =>
+        publishPacked(admitted, rows, maxMessageBytes, (messages) => publishEach(topic, messages, call)),
+      );
     },
 
     async close() {
@@ -171,10 +192,15 @@ export function createPubSubSink(transport: PubSubTransport, options: PubSubSink
     },
   };
 
-  /** Each event of the batch as one message. */
-  async function publishEach(topic: string, events: EventBatch): Promise<{ failed: PublishFailure[] }> {
+  /** Each event of the batch as one message, each key's in order. */
+  async function publishEach(
+    topic: string,
+    events: EventBatch,
+    call: OrderedCall,
+  ): Promise<{ failed: PublishFailure[] }> {
     if (events.length === 0) return { failed: [] };
     const path = topicPath(topic);
+    const mode = modeOf(topic);
     const limits = {
       maxEvents: PUBSUB_LIMITS.requestMessages,
       maxBytes: PUBSUB_LIMITS.requestBytes - transport.requestOverheadBytes(path),
@@ -187,31 +213,47 @@ export function createPubSubSink(transport: PubSubTransport, options: PubSubSink
       const messages: PubSubMessage[] = [];
       /** The index in `request` of each message sent. */
       const sent: number[] = [];
+      const keys = new Set<string>();
       for (let index = 0; index < request.length; index++) {
         const message = toMessage(request, index, mode, maxMessageBytes);
         if (typeof message === 'string') failed.push({ index, message, retryable: false });
         else {
+          if (message.orderingKey !== undefined) keys.add(message.orderingKey);
           messages.push(message);
           sent.push(index);
         }
       }
       if (messages.length === 0) return { failed };
-      const release = await slots.acquire();
+      // The request's turn is taken as it starts, before it waits for a slot: a request holding a slot
+      // never waits for one behind it.
+      const turn = keys.size > 0 ? await call.turn(keys) : undefined;
+      let sendAgain = true;
       try {
-        await transport.publish(path, messages);
-      } catch (error) {
-        // The transport's own verdict (no token for these credentials, the token service down) stands.
-        if (error instanceof DropgateError) throw error;
-        const fault = wholePublishFault(topic, error as { code?: unknown });
-        if (fault) throw fault;
-        const code = (error as { code?: unknown }).code;
-        const retryable = typeof code !== 'number' || RETRYABLE_CODES.has(code);
-        const message = `Pub/Sub did not take the request to ${topic}: ${describeError(error)}`;
-        for (const index of sent) failed.push({ index, message, retryable });
-        failed.sort((left, right) => left.index - right.index);
+        if (turn?.paused !== undefined) {
+          const message = pausedMessage(turn.paused);
+          for (const index of sent) failed.push({ index, message, retryable: true });
+        } else {
+          const release = await slots.acquire();
+          try {
+            await transport.publish(path, messages);
+            sendAgain = false;
+          } catch (error) {
+            // The transport's own verdict (no token for these credentials, the token service down) stands.
+            if (error instanceof DropgateError) throw error;
+            const fault = wholePublishFault(topic, error as { code?: unknown });
+            if (fault) throw fault;
+            const code = (error as { code?: unknown }).code;
+            const retryable = typeof code !== 'number' || RETRYABLE_CODES.has(code);
+            const message = `Pub/Sub did not take the request to ${topic}: ${describeError(error)}`;
+            for (const index of sent) failed.push({ index, message, retryable });
+          } finally {
+            release();
+          }
+        }
       } finally {
-        release();
+        turn?.done(sendAgain);
       }
+      failed.sort((left, right) => left.index - right.index);
       return { failed };
     });
   }
@@ -232,6 +274,11 @@ function toMessage(
   if (body.byteLength > maxMessageBytes) {
     return `event of ${body.byteLength} bytes is larger than the ${maxMessageBytes} bytes a Pub/Sub message may hold here`;
   }
+  const key = events.attributes(index)?.[PARTITION_KEY_ATTRIBUTE];
+  if (key !== undefined && utf8Length(key) > PUBSUB_LIMITS.orderingKeyBytes) {
+    return `partition key of ${utf8Length(key)} bytes is longer than the ${PUBSUB_LIMITS.orderingKeyBytes} bytes of a Pub/Sub ordering key`;
+  }
+  const ordering = key !== undefined ? { orderingKey: key } : {};
   if (mode === 'binary') {
     let message: PubSubMessage;
     try {
@@ -240,10 +287,10 @@ function toMessage(
       return `cannot send the event in binary mode: ${describeError(error)}`;
     }
     message.attributes = { ...events.attributes(index), ...message.attributes };
-    return attributesProblem(message.attributes) ?? message;
+    return attributesProblem(message.attributes) ?? { ...message, ...ordering };
   }
   const attributes = structuredAttributes(events.attributes(index));
-  return typeof attributes === 'string' ? attributes : { data: body, attributes };
+  return typeof attributes === 'string' ? attributes : { data: body, attributes, ...ordering };
 }
 
 /**

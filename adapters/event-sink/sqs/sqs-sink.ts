@@ -5,7 +5,13 @@
  * failed entries and refused requests mapped onto events. Web APIs only.
  */
 import { DropgateError, describeError } from '../../errors.js';
-import type { EventBatch, EventSink, PublishFailure } from '../../ports.js';
+import {
+  PARTITION_KEY_ATTRIBUTE,
+  type EventBatch,
+  type EventSink,
+  type PublishFailure,
+} from '../../ports.js';
+import { KeyOrder, keysOf, pausedMessage, publishInKeyOrder, type OrderedCall } from '../key-order.js';
 import { publishPacked } from '../packed-events.js';
 import { publishInRequests, RequestSlots } from '../publish-in-requests.js';
 
@@ -72,8 +78,9 @@ export interface SqsApiError {
 
 export interface SqsSinkOptions {
   /**
-   * MessageGroupId of every message sent to a FIFO queue (a name ending in `.fifo`). Default: the
-   * event's `dataset` attribute, so each dataset's events stay in order, or `dropgate` without one.
+   * MessageGroupId of messages sent to a FIFO queue (a name ending in `.fifo`) that have no partition
+   * key. Default: the event's `dataset` attribute, so each dataset's events stay in order, or `dropgate`
+   * without one. An event's partition key (attribute `partitionkey`) is its group whatever this says.
    */
   fifoGroup?: string;
   /**
@@ -87,6 +94,8 @@ export interface SqsSinkOptions {
 
 export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventSink {
   const queueUrls = new Map<string, Promise<string>>();
+  /** Per queue: a FIFO queue keeps each group's order as SQS receives its messages. */
+  const keyOrders = new Map<string, KeyOrder>();
   const maxInFlight = options.maxInFlight ?? 8;
   // The pipeline publishes several blocks at once, each with its dead letters: the limit is the sink's.
   const slots = new RequestSlots(maxInFlight);
@@ -116,13 +125,21 @@ export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventS
     capabilities: { ordered: false, maxMessageBytes: MAX_BODY_BYTES },
     async publish(topic: string, events: EventBatch) {
       const rows = options.rowsPerMessage?.get(topic) ?? 1;
-      return publishPacked(events, rows, MAX_BODY_BYTES, (messages) => publishEach(topic, messages));
+      let order = keyOrders.get(topic);
+      if (!order) keyOrders.set(topic, (order = new KeyOrder()));
+      return publishInKeyOrder(order, events, (admitted, call) =>
+        publishPacked(admitted, rows, MAX_BODY_BYTES, (messages) => publishEach(topic, messages, call)),
+      );
     },
     close: () => api.close(),
   };
 
-  /** Each event of the batch as one message. */
-  async function publishEach(topic: string, events: EventBatch): Promise<{ failed: PublishFailure[] }> {
+  /** Each event of the batch as one message; on a FIFO queue, each partition key's in order. */
+  async function publishEach(
+    topic: string,
+    events: EventBatch,
+    call: OrderedCall,
+  ): Promise<{ failed: PublishFailure[] }> {
     if (events.length === 0) return { failed: [] };
     const queueUrl = await queueUrlOf(topic);
     const fifo = isFifoQueue(queueUrl);
@@ -133,6 +150,13 @@ export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventS
           Array.from({ length: events.length }, (_, index) => deduplicationIdOf(events.id(index))),
         )
       : [];
+    const groups = fifo
+      ? await Promise.all(
+          Array.from({ length: events.length }, (_, index) =>
+            messageGroupOf(events.attributes(index), options.fifoGroup),
+          ),
+        )
+      : [];
     // A body past what the sink promises is never planned into a request; it is refused below instead.
     const eventBytes = (_: EventBatch, index: number) =>
       events.body(index).byteLength > MAX_BODY_BYTES ? Number.MAX_SAFE_INTEGER : messages.bytes[index]!;
@@ -141,6 +165,20 @@ export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventS
       { ...limits, eventBytes },
       async (request) => {
         const { from } = request as PositionedBatch;
+        // Taken as the request starts: it goes once the earlier requests with its keys have settled.
+        const keys = fifo ? keysOf(request) : undefined;
+        const turn = keys && keys.size > 0 ? await call.turn(keys) : undefined;
+        if (turn?.paused !== undefined) {
+          turn.done(true);
+          const message = pausedMessage(turn.paused);
+          return {
+            failed: Array.from({ length: request.length }, (_, index) => ({
+              index,
+              message,
+              retryable: true,
+            })),
+          };
+        }
         const entries: SqsBatchEntry[] = [];
         for (let index = 0; index < request.length; index++) {
           entries.push({
@@ -149,7 +187,7 @@ export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventS
             MessageAttributes: messages.attributes[from + index]!,
             ...(fifo
               ? {
-                  MessageGroupId: options.fifoGroup ?? request.attributes(index)?.dataset ?? 'dropgate',
+                  MessageGroupId: groups[from + index]!,
                   MessageDeduplicationId: deduplicationIds[from + index]!,
                 }
               : {}),
@@ -160,6 +198,7 @@ export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventS
         try {
           answer = await api.sendMessageBatch({ QueueUrl: queueUrl, Entries: entries });
         } catch (error) {
+          turn?.done(true);
           throw asSinkError(error, topic);
         } finally {
           release();
@@ -170,6 +209,7 @@ export function createSqsSink(api: SqsApi, options: SqsSinkOptions = {}): EventS
           // SenderFault: the message itself is wrong, and sending it again fails the same way.
           retryable: failure.SenderFault !== true,
         }));
+        turn?.done(failed.some(({ retryable }) => retryable));
         return { failed };
       },
     );
@@ -315,6 +355,20 @@ function envelopeAttributes(body: string): EnvelopeAttributes {
     }
   }
   return found;
+}
+
+/**
+ * A FIFO message's group: the event's partition key, else the sink's `fifoGroup`, else the event's
+ * dataset. A key SQS would refuse (over 128 characters, or other than letters, digits and punctuation)
+ * becomes its SHA-256, so one key still makes one group.
+ */
+export async function messageGroupOf(
+  attributes: Readonly<Record<string, string>> | undefined,
+  fifoGroup: string | undefined,
+): Promise<string> {
+  const key = attributes?.[PARTITION_KEY_ATTRIBUTE];
+  if (key !== undefined) return deduplicationIdOf(key);
+  return fifoGroup ?? attributes?.dataset ?? 'dropgate';
 }
 
 /**
