@@ -13,6 +13,7 @@ export const coreFiles = [
   'schemas/**/*.ts',
   'adapters/ports.ts',
   'adapters/errors.ts',
+  'adapters/retry.ts',
   // The sinks Workers publish to Pub/Sub and SQS with, and what they share with the SDKs' sinks.
   'adapters/event-sink/*.ts',
   'adapters/event-sink/pubsub/pubsub-sink.ts',

@@ -6,7 +6,7 @@
  * restart or a replay.
  */
 import type { FileVersionRef } from '../adapters/ports.js';
-import { backoffDelay } from '../workers/retry.js';
+import { backoffDelay } from '../adapters/retry.js';
 
 export interface BackgroundIngestionOptions {
   concurrency: number;

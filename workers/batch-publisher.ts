@@ -12,7 +12,7 @@ import {
 } from '../adapters/ports.js';
 import type { Rejection } from './envelope.js';
 import { DropgateError, describeError, isDropgateError, isRetryable } from '../adapters/errors.js';
-import { retryWithBackoff, type RetryOptions, type RetryPolicy } from './retry.js';
+import { retryWithBackoff, type RetryOptions, type RetryPolicy } from '../adapters/retry.js';
 import { EncodedEvents } from './event-batch.js';
 import type { FileObserver } from './file-observer.js';
 import type { RowBlock } from './row-block.js';

@@ -24,7 +24,7 @@ import {
 import { driftFound } from './column-mapping.js';
 import type { FieldIssue } from '../schemas/row-validator.js';
 import { BatchPublisher, publishWithRetries } from './batch-publisher.js';
-import { defaultRetry, type RetryOptions, type RetryPolicy } from './retry.js';
+import { defaultRetry, type RetryOptions, type RetryPolicy } from '../adapters/retry.js';
 import { parallelCsvBlocks, type CsvSegmentPool } from './csv/csv-parallel.js';
 import { csvRowSource } from './csv/csv-row-source.js';
 import { canCutRecords } from './csv/csv-segments.js';

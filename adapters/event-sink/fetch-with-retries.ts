@@ -3,7 +3,7 @@
  * run): sent again with backoff (retryWithBackoff) after a network error, a timeout or a status that says
  * to try later, and the last answer returned whatever its status. Web APIs only.
  */
-import { retryWithBackoff, type RetryPolicy } from '../../workers/retry.js';
+import { retryWithBackoff, type RetryPolicy } from '../retry.js';
 
 /** Statuses that say the same request can succeed later: a timeout, throttling, an outage. */
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);

@@ -61,12 +61,12 @@ describe('layout', () => {
     expect(upward).toEqual([]);
   });
 
-  test('the pipeline never imports an adapter, only the ports', () => {
+  test('the pipeline never imports an adapter, only the ports, their errors and the backoff', () => {
     const concrete = edges.filter(
       ({ from, to }) =>
         under(from, 'workers') &&
         under(to, 'adapters') &&
-        !['adapters/ports.ts', 'adapters/errors.ts'].includes(to),
+        !['adapters/ports.ts', 'adapters/errors.ts', 'adapters/retry.ts'].includes(to),
     );
     expect(concrete).toEqual([]);
   });

@@ -1,7 +1,7 @@
 /** retryWithBackoff: retries what its code says is retryable, with jittered waits an AbortSignal ends at once. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DropgateError } from '../../adapters/errors.js';
-import { backoffDelay, retryWithBackoff } from '../../workers/retry.js';
+import { backoffDelay, retryWithBackoff } from '../../adapters/retry.js';
 
 const outage = () => new DropgateError('PUBLISH_FAILED', 'sink unavailable');
 

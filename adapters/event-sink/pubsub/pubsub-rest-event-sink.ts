@@ -7,7 +7,7 @@
  */
 import { DropgateError } from '../../errors.js';
 import { PARTITION_KEY_ATTRIBUTE, type EventBatch, type EventSink } from '../../ports.js';
-import type { RetryPolicy } from '../../../workers/retry.js';
+import type { RetryPolicy } from '../../retry.js';
 import { fetchWithRetries } from '../fetch-with-retries.js';
 import type { AccessTokens } from './google-access-token.js';
 import {

@@ -6,7 +6,7 @@
  */
 import { AwsClient } from 'aws4fetch';
 import type { EventSink } from '../../ports.js';
-import type { RetryPolicy } from '../../../workers/retry.js';
+import type { RetryPolicy } from '../../retry.js';
 import { fetchWithRetries } from '../fetch-with-retries.js';
 import { createSqsSink, type SqsApi, type SqsSinkOptions } from './sqs-sink.js';
 

@@ -2,7 +2,7 @@
  * The one way the pipeline retries: attempts spaced by exponential backoff with full jitter, stopped at
  * once by an AbortSignal. Web APIs only (timers, AbortSignal), so it runs on Node and on Workers.
  */
-import { DropgateError, describeError, isRetryable } from '../adapters/errors.js';
+import { DropgateError, describeError, isRetryable } from './errors.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included: 1 never retries. */
