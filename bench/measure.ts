@@ -37,27 +37,17 @@ import { compressors } from 'hyparquet-compressors';
 import { ordersParquetSchema } from './generate-orders-parquet.js';
 import { flatParquetSchema } from './generate-flat-parquet.js';
 import { readEveryRowGroup } from './hyparquet-rows.js';
-import {
-  CreateQueueCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-  type SendMessageBatchRequestEntry,
-} from '@aws-sdk/client-sqs';
+// The cloud SDKs and OpenTelemetry's SDK are imported by the modes that use them: loaded, they would hold
+// 40-85 MB of resident memory that the CSV and Parquet lines would count as Dropgate's.
+import type { SQSClient, SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
-import {
-  createPubSubEventSink,
-  publisherClientOptions,
-  type PublisherClientLike,
-} from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
-import { v1 } from '@google-cloud/pubsub';
-import { createSqsEventSink } from '../adapters/event-sink/sqs/sqs-event-sink.js';
+import type { PublisherClientLike } from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import type { EventSink } from '../adapters/ports.js';
 import { createLocalLedger } from '../adapters/ledger/local/local-ledger.js';
 import { createLocalObjectStore } from '../adapters/object-store/local/local-object-store.js';
 import { createAjvValidatorFactory } from '../schemas/row-validator.js';
 import { defaultCsvOptions, type RowSchema } from '../schemas/dataset.js';
 import { ingestFile } from '../workers/ingest-file.js';
-import { InMemorySpanExporter, BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { fileObserver, withSpan } from '../app/ingest-tracing.js';
 import { meteredSink } from '../app/metered-sink.js';
 import { createPrometheusMetrics } from '../app/node/prometheus-metrics.js';
@@ -151,8 +141,9 @@ const sqsRowsPerMessage = Number(process.env.BENCH_SQS_ROWS_PER_MESSAGE ?? 100);
  * The SQS sink as the gateway makes it, the row queue and its dead-letter queue packed `rows` to a message
  * when above 1 (unpacked, the file's 4% of dead letters would be most of its requests).
  */
-const sqsSink = (rows: number, client?: SQSClient) =>
-  createSqsEventSink({
+async function sqsSink(rows: number, client?: SQSClient): Promise<EventSink> {
+  const { createSqsEventSink } = await import('../adapters/event-sink/sqs/sqs-event-sink.js');
+  return createSqsEventSink({
     ...(rows > 1
       ? {
           rowsPerMessage: new Map([
@@ -163,9 +154,11 @@ const sqsSink = (rows: number, client?: SQSClient) =>
       : {}),
     ...(client ? { client } : {}),
   });
+}
 
 /** Creates the queues named in the stand-in (untimed, as a deployment has them) and returns their URLs. */
 async function sqsQueues(client: SQSClient, names: string[]): Promise<string[]> {
+  const { CreateQueueCommand } = await import('@aws-sdk/client-sqs');
   return Promise.all(
     names.map(async (name) => (await client.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!),
   );
@@ -191,6 +184,7 @@ function timingFirstPublish(sink: EventSink): EventSink {
  * the sink runs them, and only that is timed. Returns the rows those requests carry.
  */
 async function sqsBaseline(file: string, rowsPerMessage: number): Promise<Timed> {
+  const { SendMessageBatchCommand, SQSClient } = await import('@aws-sdk/client-sqs');
   const recorded: SendMessageBatchRequestEntry[][] = [];
   const recorder = new SQSClient({ useQueueUrlAsEndpoint: false });
   recorder.middlewareStack.add(
@@ -203,7 +197,7 @@ async function sqsBaseline(file: string, rowsPerMessage: number): Promise<Timed>
     },
     { step: 'initialize' },
   );
-  await pipeline(file, 'csv', undefined, { eventSink: sqsSink(rowsPerMessage, recorder) });
+  await pipeline(file, 'csv', undefined, { eventSink: await sqsSink(rowsPerMessage, recorder) });
   recorder.destroy();
   const client = new SQSClient({ useQueueUrlAsEndpoint: false });
   const [url] = await sqsQueues(client, ['orders-baseline']);
@@ -256,7 +250,7 @@ async function pipeline(
     const sink: EventSink =
       options.eventSink ??
       (options.sink === 'pubsub'
-        ? createPubSubEventSink({
+        ? (await import('../adapters/event-sink/pubsub/pubsub-event-sink.js')).createPubSubEventSink({
             projectId: pubsubProject,
             mode: process.env.BENCH_PUBSUB_MODE === 'binary' ? 'binary' : 'structured',
             ...(options.pubsub?.client ? { client: options.pubsub.client } : {}),
@@ -295,6 +289,8 @@ async function pipeline(
     // Metrics and tracing as the gateway has them on: prom-client, and the real SDK into memory.
     const metrics = options.observed ? createPrometheusMetrics() : undefined;
     if (options.observed) {
+      const { InMemorySpanExporter, BatchSpanProcessor, NodeTracerProvider } =
+        await import('@opentelemetry/sdk-trace-node');
       const spans = new InMemorySpanExporter();
       new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(spans)] }).register();
     }
@@ -361,13 +357,22 @@ function headOf(file: string): string {
   return basename(head);
 }
 
+/** Pub/Sub's generated publisher client, with the options the sink gives its own. */
+async function bareClient() {
+  const [{ v1 }, { publisherClientOptions }] = await Promise.all([
+    import('@google-cloud/pubsub'),
+    import('../adapters/event-sink/pubsub/pubsub-event-sink.js'),
+  ]);
+  return new v1.PublisherClient(publisherClientOptions(pubsubProject));
+}
+
 /**
  * Runs the pipeline into Pub/Sub, untimed, with a client that keeps a copy of every Publish request the
  * sink makes (topic, messages, attributes) and sends it on; writes them to `recordingPath`.
  */
 async function pubsubRecord(file: string, packed: boolean): Promise<Timed> {
   const requests: PublishRequest[] = [];
-  const client = new v1.PublisherClient(publisherClientOptions(pubsubProject));
+  const client = await bareClient();
   const recorder: PublisherClientLike = {
     publish(request, callOptions) {
       requests.push({
@@ -396,7 +401,7 @@ async function pubsubRecord(file: string, packed: boolean): Promise<Timed> {
  */
 async function pubsubRaw(file: string, packed: boolean): Promise<Timed> {
   const { rows, requests } = deserialize(readFileSync(recordingPath(file, packed))) as Recording;
-  const client = new v1.PublisherClient(publisherClientOptions(pubsubProject));
+  const client = await bareClient();
   const inFlight = Number(process.env.BENCH_PUBSUB_IN_FLIGHT ?? 8);
   const callOptions = { timeout: 60_000, retry: null, isBundling: false } as const;
   await client.publish(requests[0]!, callOptions);
@@ -428,9 +433,10 @@ const modes: Record<string, (file: string) => Promise<Timed>> = {
   'pubsub-record-packed': (file) => pubsubRecord(file, true),
   'pubsub-raw': (file) => pubsubRaw(file, false),
   'pubsub-raw-packed': (file) => pubsubRaw(file, true),
-  'sqs-pipeline': (file) => pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(sqsSink(1)) }),
-  'sqs-packed-pipeline': (file) =>
-    pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(sqsSink(sqsRowsPerMessage)) }),
+  'sqs-pipeline': async (file) =>
+    pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(await sqsSink(1)) }),
+  'sqs-packed-pipeline': async (file) =>
+    pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(await sqsSink(sqsRowsPerMessage)) }),
   'sqs-baseline': (file) => sqsBaseline(file, 1),
   'sqs-packed-baseline': (file) => sqsBaseline(file, sqsRowsPerMessage),
 };
@@ -444,6 +450,7 @@ if (!file || !measureMode) {
 await stat(file);
 if (mode!.startsWith('sqs-')) {
   // The queues exist before anything is timed, on both sides.
+  const { SQSClient } = await import('@aws-sdk/client-sqs');
   const admin = new SQSClient({ useQueueUrlAsEndpoint: false });
   await sqsQueues(admin, ['orders', 'orders-dead-letter', 'files']);
   admin.destroy();

@@ -33,7 +33,7 @@ export async function startGateway(
   options: { port?: number } = {},
 ): Promise<RunningGateway> {
   // Before the port is taken: OTEL_* variables Dropgate cannot follow stop the start.
-  const tracing = startTracing();
+  const tracing = await startTracing();
   let handler: (request: Request) => Response | Promise<Response> = () =>
     new Response(JSON.stringify({ error: { code: 'STARTING', message: 'gateway is starting' } }), {
       status: 503,

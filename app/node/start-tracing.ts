@@ -3,14 +3,7 @@
  * OTEL_TRACES_EXPORTER (`otlp` or `console`; `none` is off) or an OTLP endpoint turns it on.
  */
 import { context, propagation, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  NodeTracerProvider,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-node';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { DropgateError } from '../../adapters/errors.js';
 
 export interface Tracing {
@@ -43,14 +36,22 @@ export function tracesExporterOf(environment: NodeJS.ProcessEnv): (typeof EXPORT
 /**
  * Registers a tracer provider when the variables ask for one (see tracesExporterOf); the OTLP exporter
  * reads its endpoint, headers and protocol options from OTEL_EXPORTER_OTLP_* itself, the sampler comes
- * from OTEL_TRACES_SAMPLER, the resource from OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
+ * from OTEL_TRACES_SAMPLER, the resource from OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. The SDK and
+ * exporter are imported only then: a gateway with tracing off does not carry them (~20 MB resident).
  */
-export function startTracing(
+export async function startTracing(
   environment: NodeJS.ProcessEnv = process.env,
   exporter?: SpanExporter,
-): Tracing | undefined {
+): Promise<Tracing | undefined> {
   const kind = exporter ? 'given' : tracesExporterOf(environment);
   if (!kind) return undefined;
+  const [{ OTLPTraceExporter }, { detectResources, envDetector, resourceFromAttributes }, sdk] =
+    await Promise.all([
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace-node'),
+    ]);
+  const { BatchSpanProcessor, ConsoleSpanExporter, NodeTracerProvider } = sdk;
   const resource = resourceFromAttributes({ 'service.name': 'dropgate' }).merge(
     detectResources({ detectors: [envDetector] }),
   );

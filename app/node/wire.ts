@@ -1,6 +1,9 @@
 /**
  * The one place on Node that turns config into concrete adapters (the gateway and the CLI both use it):
- * `store`, `sink`, `ledger` and `intake` are each chosen by `type`, independently.
+ * `store`, `sink`, `ledger` and `intake` are each chosen by `type`, independently. The cloud adapters are
+ * imported when their type is chosen: their SDKs (gRPC, protobufs, the AWS clients) cost a process that
+ * never uses them ~85 MB of resident memory, which the embedded defaults and each cloud's deployment
+ * should not carry for the others.
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,21 +16,12 @@ import type {
   UploadReceiver,
 } from '../../adapters/ports.js';
 import { createLocalEventSink } from '../../adapters/event-sink/local/local-event-sink.js';
-import { createPubSubEventSink } from '../../adapters/event-sink/pubsub/pubsub-event-sink.js';
-import { createSqsEventSink } from '../../adapters/event-sink/sqs/sqs-event-sink.js';
-import { createDynamoDbLedger } from '../../adapters/ledger/dynamodb/dynamodb-ledger.js';
-import { createLedgerTable } from '../../adapters/ledger/dynamodb/ledger-table.js';
 import { createEventarcIntake } from '../../adapters/intake/eventarc/eventarc-intake.js';
-import { createGcsPubsubPullIntake } from '../../adapters/intake/gcs-pubsub-pull/gcs-pubsub-pull-intake.js';
 import { createGcsPubsubPushIntake } from '../../adapters/intake/gcs-pubsub-push/gcs-pubsub-push-intake.js';
 import { createLocalUploadIntake } from '../../adapters/intake/local-upload/local-upload-intake.js';
-import { createFirestoreLedger } from '../../adapters/ledger/firestore/firestore-ledger.js';
 import { createSnsHttpsIntake } from '../../adapters/intake/sns-https/sns-https-intake.js';
-import { createSqsIntake } from '../../adapters/intake/sqs/sqs-intake.js';
 import { createLocalLedger } from '../../adapters/ledger/local/local-ledger.js';
-import { createGcsObjectStore } from '../../adapters/object-store/gcs/gcs-object-store.js';
 import { createLocalObjectStore } from '../../adapters/object-store/local/local-object-store.js';
-import { createS3ObjectStore } from '../../adapters/object-store/s3/s3-object-store.js';
 import { DropgateError } from '../../adapters/errors.js';
 import { pubsubModesOf, WORKERS_ONLY_TYPES, type ConfigFile, type IntakeConfig } from '../config.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -70,9 +64,12 @@ export async function wireAdapters(options: WireOptions): Promise<WiredAdapters>
     for (const intake of file.intake) {
       if (intake.type === 'sqs') {
         const { type: _type, ...settings } = intake;
+        const { createSqsIntake } = await import('../../adapters/intake/sqs/sqs-intake.js');
         queueConsumers.push(createSqsIntake({ ...settings, logger: options.logger ?? silentLogger }));
       } else if (intake.type === 'gcs-pubsub-pull') {
         const { type: _type, ...settings } = intake;
+        const { createGcsPubsubPullIntake } =
+          await import('../../adapters/intake/gcs-pubsub-pull/gcs-pubsub-pull-intake.js');
         queueConsumers.push(
           createGcsPubsubPullIntake({
             ...settings,
@@ -159,19 +156,23 @@ async function wireLedger(options: WireOptions): Promise<Ledger & { close(): Pro
       await removeTemporaryUploads(join(options.dataDir, 'tmp'));
       return ledger;
     }
-    case 'firestore':
+    case 'firestore': {
+      const { createFirestoreLedger } = await import('../../adapters/ledger/firestore/firestore-ledger.js');
       return createFirestoreLedger({
         projectId: config.projectId,
         databaseId: config.databaseId,
         ...(config.collectionPrefix === undefined ? {} : { collectionPrefix: config.collectionPrefix }),
         ...(config.retentionDays === undefined ? {} : { retentionDays: config.retentionDays }),
       });
-    case 'dynamodb':
+    }
+    case 'dynamodb': {
+      const { createDynamoDbLedger } = await import('../../adapters/ledger/dynamodb/dynamodb-ledger.js');
       return createDynamoDbLedger({
         table: config.table,
         ...(config.region ? { region: config.region } : {}),
         ...(config.retentionDays ? { retentionDays: config.retentionDays } : {}),
       });
+    }
     default:
       throw workersOnly(config.type);
   }
@@ -191,6 +192,7 @@ async function wireStore(
         signingSecret: options.signingSecret,
       });
     case 's3': {
+      const { createS3ObjectStore } = await import('../../adapters/object-store/s3/s3-object-store.js');
       const s3 = await createS3ObjectStore({
         bucket: store.bucket,
         region: store.region,
@@ -201,12 +203,14 @@ async function wireStore(
       opened.push({ close: async () => s3.client.destroy() });
       return s3;
     }
-    case 'gcs':
+    case 'gcs': {
+      const { createGcsObjectStore } = await import('../../adapters/object-store/gcs/gcs-object-store.js');
       return createGcsObjectStore({
         bucket: store.bucket,
         ...(store.projectId ? { projectId: store.projectId } : {}),
         ...(store.keyFile ? { keyFile: store.keyFile } : {}),
       });
+    }
     default:
       throw workersOnly(store.type);
   }
@@ -222,19 +226,23 @@ async function wireSink({ file, dataDir }: WireOptions): Promise<EventSink> {
   switch (sink.type) {
     case 'local':
       return createLocalEventSink({ directory: join(dataDir, 'events') });
-    case 'pubsub':
+    case 'pubsub': {
+      const { createPubSubEventSink } = await import('../../adapters/event-sink/pubsub/pubsub-event-sink.js');
       return createPubSubEventSink({
         projectId: sink.projectId,
         mode: sink.mode,
         modes: pubsubModesOf(file.datasets),
         rowsPerMessage: new Map(Object.entries(sink.rowsPerMessage)),
       });
-    case 'sqs':
+    }
+    case 'sqs': {
+      const { createSqsEventSink } = await import('../../adapters/event-sink/sqs/sqs-event-sink.js');
       return createSqsEventSink({
         ...(sink.region ? { region: sink.region } : {}),
         ...(sink.fifoGroup ? { fifoGroup: sink.fifoGroup } : {}),
         rowsPerMessage: new Map(Object.entries(sink.rowsPerMessage)),
       });
+    }
     default:
       throw workersOnly(sink.type);
   }
@@ -253,6 +261,7 @@ export async function createLedgerStorage(file: Pick<ConfigFile, 'ledger'>): Pro
       `ledger.type is ${ledger.type}: only a dynamodb ledger has a table to create`,
     );
   }
+  const { createLedgerTable } = await import('../../adapters/ledger/dynamodb/ledger-table.js');
   const { created, historyIndexAdded, recordsFilled } = await createLedgerTable({
     table: ledger.table,
     ...(ledger.region ? { region: ledger.region } : {}),

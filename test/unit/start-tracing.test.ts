@@ -1,6 +1,11 @@
-/** Which OTEL_* settings turn tracing on: off by default, on for an exporter or an OTLP endpoint. */
+/**
+ * Which OTEL_* settings turn tracing on: off by default, on for an exporter or an OTLP endpoint; the SDK,
+ * imported only then, sends the spans.
+ */
 import { describe, expect, it } from 'vitest';
-import { tracesExporterOf } from '../../app/node/start-tracing.js';
+import { trace } from '@opentelemetry/api';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-node';
+import { startTracing, tracesExporterOf } from '../../app/node/start-tracing.js';
 
 describe('tracesExporterOf', () => {
   it('is off without OTEL_* variables, and when they say none or disable the SDK', () => {
@@ -24,5 +29,30 @@ describe('tracesExporterOf', () => {
     expect(() => tracesExporterOf({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(
       /OTEL_TRACES_EXPORTER is "zipkin"; Dropgate knows otlp, console, none/,
     );
+  });
+});
+
+describe('startTracing', () => {
+  it('registers nothing when tracing is off', async () => {
+    expect(await startTracing({})).toBeUndefined();
+  });
+
+  it('loads the SDK when asked and sends spans to the exporter as service dropgate', async () => {
+    // InMemorySpanExporter forgets its spans when shut down; this one keeps them.
+    const exported: ReadableSpan[] = [];
+    const exporter: SpanExporter = {
+      export(spans, done) {
+        exported.push(...spans);
+        done({ code: 0 }); // ExportResultCode.SUCCESS
+      },
+      shutdown: async () => undefined,
+    };
+    const tracing = await startTracing({}, exporter);
+    expect(tracing).toBeDefined();
+    trace.getTracer('test').startSpan('probe').end();
+    await tracing!.shutdown();
+    const [span] = exported;
+    expect(span?.name).toBe('probe');
+    expect(span?.resource.attributes['service.name']).toBe('dropgate');
   });
 });
