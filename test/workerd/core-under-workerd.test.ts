@@ -4,7 +4,7 @@
  * CSV fixture (windows-1252 decoded by workerd's own TextDecoder), every Parquet variant, EventBytesWriter.
  * Each run must give exactly what the same run gives on Node, with iconv-lite and ajv compiled at run time.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import {
   expectedRows,
   writeParquetVariants,
 } from '../support/parquet-fixtures.js';
+import { freePort } from '../support/google-emulators.js';
 import { checkEventBytes, harnessDataset, runHarness, type HarnessFile } from './run-harness.js';
 
 const run = promisify(execFile);
@@ -403,4 +404,109 @@ describe('core under workerd', () => {
       expect(rows.map((event) => event.data)).toEqual(expectedRows(variant));
     },
   );
+});
+
+/**
+ * The README's laptop walkthrough, as written there: `wrangler dev` serves the product Worker on its local
+ * bindings, `wrangler r2 object put --local` lands a file in the local bucket, and a backfill (wrangler dev
+ * emits no R2 event notifications) ingests it. In this file, after the describe above, so its build step
+ * and the bundle's never write .wrangler/generated at once.
+ */
+describe('wrangler dev on a laptop', () => {
+  const admin = 'laptop-admin-token-0123456789';
+  let dev: ChildProcess | undefined;
+  let output = '';
+  let state: string;
+
+  afterAll(async () => {
+    if (dev && dev.exitCode === null) {
+      dev.kill('SIGTERM');
+      await new Promise((resolve) => dev!.once('exit', resolve));
+    }
+    if (state) await rm(state, { recursive: true, force: true });
+  });
+
+  test('serves the Worker locally; a file put in the local bucket is backfilled, ingested and counted', async () => {
+    state = await mkdtemp(join(tmpdir(), 'dropgate-wrangler-dev-'));
+    const [port, inspectorPort] = [await freePort(), await freePort()];
+    const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
+    const key = 'vendors/acme/orders/2026-12-03/orders.csv';
+    await run(
+      wrangler,
+      ['r2', 'object', 'put', `dropgate-uploads/${key}`, '--file', 'test/fixtures/csv/bad-rows.csv'].concat([
+        '--content-type',
+        'text/csv',
+        '--local',
+        '--persist-to',
+        state,
+      ]),
+      { cwd: root, env },
+    );
+    const vars = {
+      DROPGATE_ADMIN_TOKEN: admin,
+      DROPGATE_VENDOR_KEYS: 'acme=laptop-vendor-key-0123456789',
+      R2_ACCOUNT_ID: 'local',
+      R2_ACCESS_KEY_ID: 'local',
+      R2_SECRET_ACCESS_KEY: 'local',
+    };
+    dev = spawn(
+      wrangler,
+      [
+        'dev',
+        '--local',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--inspector-port',
+        String(inspectorPort),
+        '--persist-to',
+        state,
+        '--show-interactive-dev-session=false',
+        ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+      ],
+      { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    dev.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    dev.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 90_000;
+    while (
+      !(await fetch(`${base}/healthz`).then(
+        (response) => response.ok,
+        () => false,
+      ))
+    ) {
+      if (dev.exitCode !== null) throw new Error(`wrangler dev exited with ${dev.exitCode}:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`wrangler dev did not serve within 90 s:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const headers = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
+    expect((await fetch(`${base}/admin/files`)).status).toBe(401);
+    const backfill = await fetch(`${base}/admin/backfill`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ prefix: 'vendors/acme/' }),
+    });
+    expect(backfill.status, await backfill.clone().text()).toBe(202);
+    expect(await backfill.json()).toMatchObject({ scanned: 1, recorded: 1, keys: [key] });
+    let file: Record<string, unknown> | undefined;
+    for (let attempt = 0; attempt < 60 && file?.state !== 'ingested'; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+      const listing = (await (await fetch(`${base}/admin/files`, { headers })).json()) as {
+        files: Array<Record<string, unknown>>;
+      };
+      file = listing.files.find((candidate) => candidate.key === key);
+    }
+    // bad-rows.csv: 11 rows, 3 valid, 8 rejected with their line numbers.
+    expect(file).toMatchObject({ state: 'ingested', via: 'backfill', rowsPublished: 3, rowsRejected: 8 });
+    expect(file!.firstErrors).toContainEqual({
+      row: 4,
+      line: 5,
+      field: 'quantity',
+      reason: 'must be >= 1',
+    });
+    const metrics = await (await fetch(`${base}/metrics`, { headers })).text();
+    expect(metrics).toContain('dropgate_rows_total{dataset="orders",outcome="published"} 3');
+  }, 180_000);
 });
