@@ -1,5 +1,6 @@
 /**
- * The pipeline the Workers bench measures, the same code on both runtimes: one file put in a memory store,
+ * The pipeline the Workers bench measures, the same code on both runtimes: one file put in a memory store
+ * (or already in R2, for the file larger than an isolate's memory),
  * ingested with a memory ledger into the Cloudflare Queues sink over the queue bindings given (Queue
  * producers inside workerd; bindings that take and drop each batch on Node, which has no Queues). Web
  * APIs only, so it bundles into a Worker.
@@ -10,6 +11,7 @@ import {
 } from '../adapters/event-sink/cloudflare-queues/cloudflare-queues-event-sink.js';
 import { createMemoryLedger } from '../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../adapters/object-store/memory/memory-object-store.js';
+import type { ObjectStore } from '../adapters/ports.js';
 import { defaultCsvOptions, type RowSchema } from '../schemas/dataset.js';
 import type { RowValidator } from '../schemas/row-validator.js';
 import { ingestFile } from '../workers/ingest-file.js';
@@ -20,7 +22,9 @@ export const BENCH_TOPICS = ['orders', 'orders-dead-letter', 'files'] as const;
 
 export interface QueuePipelineRun {
   format: 'csv' | 'parquet';
-  bytes: Uint8Array;
+  /** The file, put in a memory store; or `stored`, a file already in a store (R2 for the large line). */
+  bytes?: Uint8Array;
+  stored?: { store: ObjectStore; key: string };
   schema: RowSchema;
   validate: RowValidator;
   queues: ReadonlyMap<string, QueueBinding>;
@@ -30,9 +34,7 @@ export interface QueuePipelineRun {
 
 /** Ingests the file; answers the rows read and the messages the bindings took. */
 export async function runQueuePipeline(run: QueuePipelineRun): Promise<{ rows: number; rejected: number }> {
-  const store = createMemoryObjectStore({ bucket: 'bench' });
-  const key = `vendors/bench/orders/file.${run.format}`;
-  store.put(key, run.bytes);
+  const { store, key } = run.stored ?? inMemory(run.format, run.bytes!);
   const sink = createCloudflareQueuesEventSink({
     queues: run.queues,
     rowsPerMessage: new Map([['orders', run.rowsPerMessage]]),
@@ -65,6 +67,13 @@ export async function runQueuePipeline(run: QueuePipelineRun): Promise<{ rows: n
   );
   if (result.status !== 'ingested') throw new Error(`bench ingestion ended ${result.status}`);
   return { rows: result.summary.rowsRead, rejected: result.summary.rowsRejected };
+}
+
+function inMemory(format: string, bytes: Uint8Array): { store: ObjectStore; key: string } {
+  const store = createMemoryObjectStore({ bucket: 'bench' });
+  const key = `vendors/bench/orders/file.${format}`;
+  store.put(key, bytes);
+  return { store, key };
 }
 
 /** Queue bindings that take every batch and keep nothing: the sink's work without a queue behind it. */

@@ -45,7 +45,13 @@ import { generateFlatParquet } from './generate-flat-parquet.js';
 import { v1 } from '@google-cloud/pubsub';
 import { publisherClientOptions } from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import { startGoogleEmulators } from '../test/support/google-emulators.js';
-import { bundleBenchWorker, measureNode, measureWorkerd, type WorkersMeasurement } from './workers-bench.js';
+import {
+  bundleBenchWorker,
+  measureNode,
+  measureWorkerd,
+  measureWorkerdStored,
+  type WorkersMeasurement,
+} from './workers-bench.js';
 
 const run = promisify(execFile);
 const megabytes = Number(process.env.BENCH_MB ?? 1000);
@@ -442,4 +448,25 @@ if (files.has('workers')) {
         `workerd into Queues ${(perTenThousand('workerd, Queues (Miniflare)') / node).toFixed(2)}`,
     );
   }
+  const largeMegabytes = Number(process.env.BENCH_WORKERS_LARGE_MB ?? 300);
+  const largeFile = join(dataDir, `orders-${largeMegabytes}mb.csv`);
+  if (!existsSync(largeFile)) await generateOrdersCsv(largeFile, largeMegabytes * 1e6);
+  const large: WorkersMeasurement[] = [];
+  for (let index = 0; index < runs; index++) {
+    const measurement = await measureWorkerdStored(script, largeFile);
+    large.push(measurement);
+    process.stderr.write(
+      `  run ${index + 1} large CSV from R2: ${measurement.cpuMs.toFixed(0)} ms CPU, peak heap ` +
+        `${measurement.peakHeapMb.toFixed(1)} MB, RSS growth ${measurement.rssGrowthMb.toFixed(1)} MB\n`,
+    );
+  }
+  const largeRange = (values: number[]) =>
+    `${Math.min(...values).toFixed(1)}-${Math.max(...values).toFixed(1)} MB`;
+  console.log(
+    `Workers, CSV from R2: ${(statSync(largeFile).size / 1e6).toFixed(0)} MB, ${large[0]!.rows.toLocaleString('en')} rows, ` +
+      `inside workerd into dropping bindings, ${runs} runs: ` +
+      `${(median(large.map((m) => m.cpuMs)) / (large[0]!.rows / 10_000)).toFixed(1)} ms CPU / 10k rows, ` +
+      `peak heap ${largeRange(large.map((m) => m.peakHeapMb))}, RSS growth ${largeRange(large.map((m) => m.rssGrowthMb))} ` +
+      '(isolate limit 128 MB)',
+  );
 }
