@@ -51,7 +51,15 @@ const builtinSpecifier = new RegExp(`^(node:.*|(${nodeModules.join('|')})(/.*)?)
 
 export default tseslint.config(
   {
-    ignores: ['node_modules', 'dist', '.wrangler', '.dropgate', 'bench/.data', 'test/workerd/generated/*.js'],
+    ignores: [
+      'node_modules',
+      'dist',
+      '.wrangler',
+      '**/.wrangler',
+      '.dropgate',
+      'bench/.data',
+      'test/workerd/generated/*.js',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

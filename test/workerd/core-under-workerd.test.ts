@@ -5,6 +5,7 @@
  * Each run must give exactly what the same run gives on Node, with iconv-lite and ajv compiled at run time.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -407,13 +408,14 @@ describe('core under workerd', () => {
 });
 
 /**
- * The README's laptop walkthrough, as written there: `wrangler dev` serves the product Worker on its local
- * bindings, `wrangler r2 object put --local` lands a file in the local bucket, and a backfill (wrangler dev
- * emits no R2 event notifications) ingests it. In this file, after the describe above, so its build step
- * and the bundle's never write .wrangler/generated at once.
+ * The README's laptop walkthrough, as written there: one `wrangler dev` runs the product Worker and the
+ * laptop companion (app/worker/laptop) on local bindings; `wrangler r2 object put --local` lands a file in
+ * the local bucket, the companion sends R2's notification to the local notification queue, Dropgate's
+ * queue handler ingests the file, and its events are read back from the output queues. In this file,
+ * after the describe above, so its build step and the bundle's never write .wrangler/generated at once.
  */
 describe('wrangler dev on a laptop', () => {
-  const admin = 'laptop-admin-token-0123456789';
+  let admin = 'laptop-admin-token-0123456789';
   let dev: ChildProcess | undefined;
   let output = '';
   let state: string;
@@ -426,10 +428,10 @@ describe('wrangler dev on a laptop', () => {
     if (state) await rm(state, { recursive: true, force: true });
   });
 
-  test('serves the Worker locally; a file put in the local bucket is backfilled, ingested and counted', async () => {
+  test('a file put in the local bucket and notified is ingested, and its events read back from the queues', async () => {
     state = await mkdtemp(join(tmpdir(), 'dropgate-wrangler-dev-'));
     const [port, inspectorPort] = [await freePort(), await freePort()];
-    const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
+    const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
     const key = 'vendors/acme/orders/2026-12-03/orders.csv';
     await run(
       wrangler,
@@ -442,17 +444,31 @@ describe('wrangler dev on a laptop', () => {
       ]),
       { cwd: root, env },
     );
-    const vars = {
+    // The README puts the secrets in .dev.vars, which wrangler reads for each Worker from its config's
+    // directory; without one, CLOUDFLARE_INCLUDE_PROCESS_ENV hands them to both Workers from the
+    // environment (--var reaches the first Worker only). A developer's own .dev.vars wins, so its token
+    // is the one to use.
+    const devVars = join(root, '.dev.vars');
+    const ownToken = existsSync(devVars)
+      ? /^DROPGATE_ADMIN_TOKEN=(.*)$/m.exec(readFileSync(devVars, 'utf8'))?.[1]?.trim()
+      : undefined;
+    admin = ownToken ?? admin;
+    Object.assign(env, {
+      CLOUDFLARE_INCLUDE_PROCESS_ENV: 'true',
       DROPGATE_ADMIN_TOKEN: admin,
       DROPGATE_VENDOR_KEYS: 'acme=laptop-vendor-key-0123456789',
       R2_ACCOUNT_ID: 'local',
       R2_ACCESS_KEY_ID: 'local',
       R2_SECRET_ACCESS_KEY: 'local',
-    };
+    });
     dev = spawn(
       wrangler,
       [
         'dev',
+        '-c',
+        'app/worker/laptop/wrangler.toml',
+        '-c',
+        'wrangler.toml',
         '--local',
         '--ip',
         '127.0.0.1',
@@ -463,50 +479,70 @@ describe('wrangler dev on a laptop', () => {
         '--persist-to',
         state,
         '--show-interactive-dev-session=false',
-        ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
       ],
       { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     dev.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     dev.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 90_000;
-    while (
-      !(await fetch(`${base}/healthz`).then(
-        (response) => response.ok,
-        () => false,
-      ))
-    ) {
-      if (dev.exitCode !== null) throw new Error(`wrangler dev exited with ${dev.exitCode}:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`wrangler dev did not serve within 90 s:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    const headers = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
+    const until = async <T>(what: string, read: () => Promise<T | undefined>): Promise<T> => {
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const value = await read().catch(() => undefined);
+        if (value !== undefined) return value;
+        if (dev!.exitCode !== null) throw new Error(`wrangler dev exited with ${dev!.exitCode}:\n${output}`);
+        if (Date.now() > deadline) throw new Error(`${what} within 90 s; wrangler dev said:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    };
+    await until('wrangler dev did not serve /healthz', async () =>
+      (await fetch(`${base}/healthz`)).ok ? true : undefined,
+    );
+    const headers = { authorization: `Bearer ${admin}` };
     expect((await fetch(`${base}/admin/files`)).status).toBe(401);
-    const backfill = await fetch(`${base}/admin/backfill`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ prefix: 'vendors/acme/' }),
+
+    const notified = await fetch(`${base}/laptop/notify?key=${encodeURIComponent(key)}`, { method: 'POST' });
+    expect(notified.status).toBe(202);
+    const file = await until('the notified file was not ingested', async () => {
+      const response = await fetch(`${base}/admin/files/${key}`, { headers });
+      const record = response.ok ? ((await response.json()) as Record<string, unknown>) : undefined;
+      return record?.state === 'ingested' ? record : undefined;
     });
-    expect(backfill.status, await backfill.clone().text()).toBe(202);
-    expect(await backfill.json()).toMatchObject({ scanned: 1, recorded: 1, keys: [key] });
-    let file: Record<string, unknown> | undefined;
-    for (let attempt = 0; attempt < 60 && file?.state !== 'ingested'; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 500));
-      const listing = (await (await fetch(`${base}/admin/files`, { headers })).json()) as {
-        files: Array<Record<string, unknown>>;
-      };
-      file = listing.files.find((candidate) => candidate.key === key);
-    }
     // bad-rows.csv: 11 rows, 3 valid, 8 rejected with their line numbers.
-    expect(file).toMatchObject({ state: 'ingested', via: 'backfill', rowsPublished: 3, rowsRejected: 8 });
-    expect(file!.firstErrors).toContainEqual({
-      row: 4,
-      line: 5,
-      field: 'quantity',
-      reason: 'must be >= 1',
+    expect(file).toMatchObject({ via: 'r2-queue' });
+    expect((file.versions as unknown[])[0]).toMatchObject({
+      state: 'ingested',
+      rowsPublished: 3,
+      rowsRejected: 8,
+    });
+
+    type Messages = { messages: Array<{ id: string; rownumber?: number; data: Record<string, unknown> }> };
+    const events = (queue: string, count: number) =>
+      until(`queue ${queue} did not deliver ${count} messages`, async () => {
+        const { messages } = (await (await fetch(`${base}/laptop/events?queue=${queue}`)).json()) as Messages;
+        return messages.length >= count ? messages : undefined;
+      });
+    const rows = await events('dropgate-orders', 3);
+    expect(rows.map((event) => event.rownumber!).sort((a, b) => a - b)).toEqual([1, 7, 11]);
+    expect(rows[0]!.data).toMatchObject({ order_id: 'R-1', currency: 'USD' });
+    const dead = await events('dropgate-orders-dead-letter', 8);
+    expect(dead.map((event) => event.data.line)).toContainEqual(5);
+    const [summary] = await events('dropgate-files', 1);
+    expect(summary!.data).toMatchObject({ objectKey: key, rowsPublished: 3, rowsRejected: 8 });
+
+    const replay = await fetch(`${base}/admin/replay`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ objectKey: key }),
+    });
+    expect(replay.status).toBe(202);
+    await until('the replay did not publish the rows again', async () => {
+      const { messages } = (await (
+        await fetch(`${base}/laptop/events?queue=dropgate-orders`)
+      ).json()) as Messages;
+      return messages.length >= 6 ? true : undefined;
     });
     const metrics = await (await fetch(`${base}/metrics`, { headers })).text();
-    expect(metrics).toContain('dropgate_rows_total{dataset="orders",outcome="published"} 3');
+    expect(metrics).toContain('dropgate_rows_total{dataset="orders",outcome="published"} 6');
   }, 180_000);
 });
