@@ -5,7 +5,7 @@
  * Each run must give exactly what the same run gives on Node, with iconv-lite and ajv compiled at run time.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -409,13 +409,15 @@ describe('core under workerd', () => {
 
 /**
  * The README's laptop walkthrough, as written there: one `wrangler dev` runs the product Worker and the
- * laptop companion (app/worker/laptop) on local bindings; `wrangler r2 object put --local` lands a file in
- * the local bucket, the companion sends R2's notification to the local notification queue, Dropgate's
- * queue handler ingests the file, and its events are read back from the output queues. In this file,
- * after the describe above, so its build step and the bundle's never write .wrangler/generated at once.
+ * laptop companion (app/worker/laptop) on local bindings; a vendor asks Dropgate for an upload URL and
+ * PUTs the file to it (the companion's stand-in of R2's S3 API checks the signature and puts the object in
+ * the local bucket), R2's notification reaches the local notification queue, Dropgate's queue handler
+ * ingests the file, and its events are read back from the output queues. In this file, after the describe
+ * above, so its build step and the bundle's never write .wrangler/generated at once.
  */
 describe('wrangler dev on a laptop', () => {
-  let admin = 'laptop-admin-token-0123456789';
+  const admin = 'local-admin-token-0123456789';
+  const vendorKey = 'local-vendor-key-0123456789';
   let dev: ChildProcess | undefined;
   let output = '';
   let state: string;
@@ -428,39 +430,30 @@ describe('wrangler dev on a laptop', () => {
     if (state) await rm(state, { recursive: true, force: true });
   });
 
-  test('a file put in the local bucket and notified is ingested, and its events read back from the queues', async () => {
+  test("a vendor's presigned upload is notified, ingested, and its events read back from the queues", async () => {
+    if (existsSync(join(root, '.dev.vars'))) {
+      throw new Error(
+        'this test runs wrangler dev in the repository, where a .dev.vars would replace the secrets it ' +
+          'gives the Worker (the README passes them in the environment instead): move .dev.vars aside',
+      );
+    }
     state = await mkdtemp(join(tmpdir(), 'dropgate-wrangler-dev-'));
     const [port, inspectorPort] = [await freePort(), await freePort()];
-    const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
-    const key = 'vendors/acme/orders/2026-12-03/orders.csv';
-    await run(
-      wrangler,
-      ['r2', 'object', 'put', `dropgate-uploads/${key}`, '--file', 'test/fixtures/csv/bad-rows.csv'].concat([
-        '--content-type',
-        'text/csv',
-        '--local',
-        '--persist-to',
-        state,
-      ]),
-      { cwd: root, env },
-    );
-    // The README puts the secrets in .dev.vars, which wrangler reads for each Worker from its config's
-    // directory; without one, CLOUDFLARE_INCLUDE_PROCESS_ENV hands them to both Workers from the
-    // environment (--var reaches the first Worker only). A developer's own .dev.vars wins, so its token
-    // is the one to use.
-    const devVars = join(root, '.dev.vars');
-    const ownToken = existsSync(devVars)
-      ? /^DROPGATE_ADMIN_TOKEN=(.*)$/m.exec(readFileSync(devVars, 'utf8'))?.[1]?.trim()
-      : undefined;
-    admin = ownToken ?? admin;
-    Object.assign(env, {
+    const base = `http://127.0.0.1:${port}`;
+    // As the README: the secrets in the environment, which CLOUDFLARE_INCLUDE_PROCESS_ENV hands to both
+    // Workers (--var would reach the first only); the S3 credentials are the companion's own [vars].
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      WRANGLER_SEND_METRICS: 'false',
+      CI: 'true',
       CLOUDFLARE_INCLUDE_PROCESS_ENV: 'true',
       DROPGATE_ADMIN_TOKEN: admin,
-      DROPGATE_VENDOR_KEYS: 'acme=laptop-vendor-key-0123456789',
+      DROPGATE_VENDOR_KEYS: `acme=${vendorKey}`,
       R2_ACCOUNT_ID: 'local',
       R2_ACCESS_KEY_ID: 'local',
-      R2_SECRET_ACCESS_KEY: 'local',
-    });
+      R2_SECRET_ACCESS_KEY: 'local-laptop-secret',
+      R2_S3_ENDPOINT: `${base}/laptop/s3`,
+    };
     dev = spawn(
       wrangler,
       [
@@ -469,6 +462,8 @@ describe('wrangler dev on a laptop', () => {
         'app/worker/laptop/wrangler.toml',
         '-c',
         'wrangler.toml',
+        '--persist-to',
+        state,
         '--local',
         '--ip',
         '127.0.0.1',
@@ -476,15 +471,12 @@ describe('wrangler dev on a laptop', () => {
         String(port),
         '--inspector-port',
         String(inspectorPort),
-        '--persist-to',
-        state,
         '--show-interactive-dev-session=false',
       ],
       { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     dev.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     dev.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const base = `http://127.0.0.1:${port}`;
     const until = async <T>(what: string, read: () => Promise<T | undefined>): Promise<T> => {
       const deadline = Date.now() + 90_000;
       for (;;) {
@@ -501,9 +493,33 @@ describe('wrangler dev on a laptop', () => {
     const headers = { authorization: `Bearer ${admin}` };
     expect((await fetch(`${base}/admin/files`)).status).toBe(401);
 
-    const notified = await fetch(`${base}/laptop/notify?key=${encodeURIComponent(key)}`, { method: 'POST' });
-    expect(notified.status).toBe(202);
-    const file = await until('the notified file was not ingested', async () => {
+    const grant = (await (
+      await fetch(`${base}/v1/uploads`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${vendorKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ dataset: 'orders', filename: 'batch-1.csv' }),
+      })
+    ).json()) as { objectKey: string; uploadUrl: string; headers: Record<string, string> };
+    expect(grant.uploadUrl.startsWith(`${base}/laptop/s3/dropgate-uploads/vendors/acme/orders/`)).toBe(true);
+    const body = await readFile(join(root, 'test/fixtures/csv/bad-rows.csv'));
+    // The content type is signed: another one is refused, as R2 refuses it; so is a tampered signature.
+    const refused = await fetch(grant.uploadUrl, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('SignatureDoesNotMatch');
+    const tampered = grant.uploadUrl.replace(
+      /X-Amz-Signature=([0-9a-f])/,
+      (_, digit: string) => `X-Amz-Signature=${digit === '0' ? '1' : '0'}`,
+    );
+    expect((await fetch(tampered, { method: 'PUT', headers: grant.headers, body })).status).toBe(403);
+    const uploaded = await fetch(grant.uploadUrl, { method: 'PUT', headers: grant.headers, body });
+    expect(uploaded.status).toBe(200);
+    const key = grant.objectKey;
+
+    const file = await until('the uploaded file was not ingested', async () => {
       const response = await fetch(`${base}/admin/files/${key}`, { headers });
       const record = response.ok ? ((await response.json()) as Record<string, unknown>) : undefined;
       return record?.state === 'ingested' ? record : undefined;
@@ -524,12 +540,20 @@ describe('wrangler dev on a laptop', () => {
       });
     const rows = await events('dropgate-orders', 3);
     expect(rows.map((event) => event.rownumber!).sort((a, b) => a - b)).toEqual([1, 7, 11]);
-    expect(rows[0]!.data).toMatchObject({ order_id: 'R-1', currency: 'USD' });
+    expect(rows.find((event) => event.rownumber === 1)!.data).toMatchObject({
+      order_id: 'R-1',
+      currency: 'USD',
+    });
     const dead = await events('dropgate-orders-dead-letter', 8);
     expect(dead.map((event) => event.data.line)).toContainEqual(5);
     const [summary] = await events('dropgate-files', 1);
     expect(summary!.data).toMatchObject({ objectKey: key, rowsPublished: 3, rowsRejected: 8 });
 
+    // A notification sent again for the same object (POST /laptop/notify, as for an object put with
+    // wrangler r2 object put) is a known duplicate: acknowledged, nothing published again.
+    expect(
+      (await fetch(`${base}/laptop/notify?key=${encodeURIComponent(key)}`, { method: 'POST' })).status,
+    ).toBe(202);
     const replay = await fetch(`${base}/admin/replay`, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json' },
