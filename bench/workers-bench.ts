@@ -154,6 +154,36 @@ async function sampling<T>(read: () => Promise<number> | number, work: () => Pro
   }
 }
 
+/**
+ * Measures one ingestion request to the bench Worker: workerd's CPU across it, the isolate's sampled peak
+ * heap, and the process's peak resident set above what it held before (the peak reset first when
+ * `resetPeak`, so what came before, such as a large put, does not count).
+ */
+async function measureIngestion(
+  miniflare: Miniflare,
+  resetPeak: boolean,
+  ingest: () => Promise<{ ok: boolean; status: number; text(): Promise<string>; json(): Promise<unknown> }>,
+): Promise<WorkersMeasurement> {
+  const probe = await heapProbe(miniflare);
+  const pid = workerdPid();
+  if (resetPeak) writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  const before = processCpuMs(pid);
+  const resident = statusMb(pid, 'VmRSS');
+  const { result, peak } = await sampling(probe.usedSize, async () => {
+    const response = await ingest();
+    if (!response.ok) throw new Error(`bench Worker answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as { rows: number };
+  });
+  const cpuMs = processCpuMs(pid) - before;
+  probe.close();
+  return {
+    rows: result.rows,
+    cpuMs,
+    peakHeapMb: peak / 2 ** 20,
+    rssGrowthMb: statusMb(pid, 'VmHWM') - resident,
+  };
+}
+
 export async function measureWorkerd(
   script: string,
   format: 'csv' | 'parquet',
@@ -175,26 +205,12 @@ export async function measureWorkerd(
   });
   try {
     await miniflare.ready;
-    const probe = await heapProbe(miniflare);
-    const pid = workerdPid();
-    const before = processCpuMs(pid);
-    const resident = statusMb(pid, 'VmRSS');
-    const { result, peak } = await sampling(probe.usedSize, async () => {
-      const response = await miniflare.dispatchFetch(
+    return await measureIngestion(miniflare, false, () =>
+      miniflare.dispatchFetch(
         `http://bench/ingest?format=${format}&queues=${queues}&rowsPerMessage=${rowsPerMessage}`,
         { method: 'POST', body: bytes },
-      );
-      if (!response.ok) throw new Error(`bench Worker answered ${response.status}: ${await response.text()}`);
-      return (await response.json()) as { rows: number };
-    });
-    const cpuMs = processCpuMs(pid) - before;
-    probe.close();
-    return {
-      rows: result.rows,
-      cpuMs,
-      peakHeapMb: peak / 2 ** 20,
-      rssGrowthMb: statusMb(pid, 'VmHWM') - resident,
-    };
+      ),
+    );
   } finally {
     await miniflare.dispose();
   }
@@ -227,27 +243,11 @@ export async function measureWorkerdStored(script: string, file: string): Promis
       { method: 'PUT', body },
     );
     if (!put.ok) throw new Error(`bench Worker answered ${put.status} to the put: ${await put.text()}`);
-    const probe = await heapProbe(miniflare);
-    const pid = workerdPid();
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    const before = processCpuMs(pid);
-    const resident = statusMb(pid, 'VmRSS');
-    const { result, peak } = await sampling(probe.usedSize, async () => {
-      const response = await miniflare.dispatchFetch(
-        `http://bench/ingest?format=csv&queues=drop&r2=${encodeURIComponent(key)}`,
-        { method: 'POST' },
-      );
-      if (!response.ok) throw new Error(`bench Worker answered ${response.status}: ${await response.text()}`);
-      return (await response.json()) as { rows: number };
-    });
-    const cpuMs = processCpuMs(pid) - before;
-    probe.close();
-    return {
-      rows: result.rows,
-      cpuMs,
-      peakHeapMb: peak / 2 ** 20,
-      rssGrowthMb: statusMb(pid, 'VmHWM') - resident,
-    };
+    return await measureIngestion(miniflare, true, () =>
+      miniflare.dispatchFetch(`http://bench/ingest?format=csv&queues=drop&r2=${encodeURIComponent(key)}`, {
+        method: 'POST',
+      }),
+    );
   } finally {
     await miniflare.dispose();
     await rm(persist, { recursive: true, force: true });
