@@ -160,7 +160,13 @@ describe('kill -9 mid-file', () => {
       };
       spawnedAt = Date.now();
       gateway = await serveChild(directory);
-      const resuming = logLines(gateway.output()).find((line) => line.message === 'resuming unfinished file');
+      // The log goes to stderr and the banner to stdout: the line may reach this test after the banner.
+      const restarted = gateway;
+      const resuming = await waitFor(
+        'the restarted gateway to log that it resumes the file',
+        async () => logLines(restarted.output()).find((line) => line.message === 'resuming unfinished file'),
+        10_000,
+      ).catch(() => undefined);
       expect(resuming, gateway.output()).toMatchObject({
         state: 'processing',
         checkpoint: { row: checkpoint },
@@ -259,8 +265,10 @@ describe('kill -9 mid-file', () => {
 });
 
 /** The JSON log lines of a gateway's output. */
+/** The whole JSON log lines of a child's output (a line still being written is left out). */
 function logLines(output: string): Array<Record<string, unknown>> {
   return output
+    .slice(0, output.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
