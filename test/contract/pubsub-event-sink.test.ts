@@ -14,6 +14,7 @@ import {
   type PubSubEventSinkOptions,
 } from '../../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import { binaryMessage } from '../../adapters/event-sink/pubsub/binary-message.js';
+import { publishRequestBytes } from '../../adapters/event-sink/pubsub/publish-request-bytes.js';
 import { createMemoryEventSink } from '../../adapters/event-sink/memory/memory-event-sink.js';
 import { createMemoryLedger } from '../../adapters/ledger/memory/memory-ledger.js';
 import { createMemoryObjectStore } from '../../adapters/object-store/memory/memory-object-store.js';
@@ -60,7 +61,10 @@ function watchedClient(
   let mostRunning = 0;
   const watched: PublisherClientLike = {
     async publish(request, callOptions) {
-      const bytes = protos.google.pubsub.v1.PublishRequest.encode(request).finish().byteLength;
+      const encoded = protos.google.pubsub.v1.PublishRequest.encode(request).finish();
+      const bytes = encoded.byteLength;
+      // The sink's own encoder (used without a `client`) writes the library's bytes, to the byte.
+      expect(Buffer.compare(publishRequestBytes(request.topic, request.messages), encoded)).toBe(0);
       const first = protos.google.pubsub.v1.PubsubMessage.encode(request.messages[0]!).finish().byteLength;
       requests.push({ messages: request.messages.length, bytes, firstMessageBytes: first + 5 });
       const error = fault?.(requests.length);

@@ -9,6 +9,7 @@
  * Workers is in pubsub-sink.ts.
  */
 import { PubSub, v1 } from '@google-cloud/pubsub';
+import { Metadata, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import { PARTITION_KEY_ATTRIBUTE, type EventBatch, type EventSink } from '../../ports.js';
 import {
   BINARY_EXTRA_BYTES,
@@ -16,9 +17,11 @@ import {
   createPubSubSink,
   STRUCTURED_CONTENT_TYPE,
   utf8Length,
+  type PubSubMessage,
   type PubSubMode,
   type PubSubSinkOptions,
 } from './pubsub-sink.js';
+import { publishRequestBytes } from './publish-request-bytes.js';
 
 /** The one call of the publisher client the sink makes, and its close: a test may watch requests. */
 export interface PublisherClientLike {
@@ -57,20 +60,74 @@ export function publisherClientOptions(projectId: string, apiEndpoint?: string):
 
 export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSink {
   const timeout = options.requestTimeoutMs ?? 60_000;
-  const client = options.client ?? new v1.PublisherClient(publisherClientOptions(options.projectId));
-  const callOptions = { timeout, retry: null, isBundling: false } as const;
+  let publish: (topic: string, messages: PubSubMessage[]) => Promise<void>;
+  let close: () => Promise<void>;
+  if (options.client) {
+    const { client } = options;
+    const callOptions = { timeout, retry: null, isBundling: false } as const;
+    publish = async (topic, messages) => void (await client.publish({ topic, messages }, callOptions));
+    close = () => client.close();
+  } else {
+    const client = new v1.PublisherClient(publisherClientOptions(options.projectId));
+    // The client's gRPC stub: its channel, credentials and (for the emulator) insecure connection.
+    const stub = client.initialize() as unknown as Promise<UnaryCaller>;
+    stub.catch(() => undefined); // a failure surfaces at the first publish
+    publish = async (topic, messages) => {
+      const bytes = publishRequestBytes(topic, messages);
+      await callPublish(await stub, topic, bytes, timeout);
+    };
+    close = () => client.close();
+  }
   return createPubSubSink(
     {
       maxMessageBytes: PUBSUB_MAX_MESSAGE_BYTES,
-      async publish(topic, messages) {
-        await client.publish({ topic, messages }, callOptions);
-      },
-      close: () => client.close(),
+      publish,
+      close,
       requestOverheadBytes: (path) => fieldBytes(utf8Length(path)),
       messageBytes: messageBytesBound,
     },
     options,
   );
+}
+
+/** What the sink calls on the client's gRPC stub (a `@grpc/grpc-js` Client). */
+interface UnaryCaller {
+  makeUnaryRequest<Request, Response>(
+    method: string,
+    serialize: (value: Request) => Buffer,
+    deserialize: (value: Buffer) => Response,
+    argument: Request,
+    metadata: Metadata,
+    options: CallOptions,
+    callback: (error: ServiceError | null, value?: Response) => void,
+  ): unknown;
+}
+
+const PUBLISH_METHOD = '/google.pubsub.v1.Publisher/Publish';
+const API_CLIENT = `gl-node/${process.versions.node} grpc/dropgate`;
+
+/**
+ * One Publish call with the request already encoded (publish-request-bytes.ts), on the stub the library
+ * made: its serializer would copy every message into protobufjs objects first. The metadata is what the
+ * library sends: the routing header naming the topic, and the client's name. A refusal rejects with the
+ * gRPC status error (its numeric `code`), a deadline past with DEADLINE_EXCEEDED, as the library's own
+ * calls do.
+ */
+function callPublish(stub: UnaryCaller, topic: string, request: Uint8Array, timeout: number): Promise<void> {
+  const metadata = new Metadata();
+  metadata.set('x-goog-request-params', `topic=${encodeURIComponent(topic)}`);
+  metadata.set('x-goog-api-client', API_CLIENT);
+  return new Promise((resolve, reject) => {
+    stub.makeUnaryRequest<Uint8Array, Buffer>(
+      PUBLISH_METHOD,
+      (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      (bytes) => bytes,
+      request,
+      metadata,
+      { deadline: Date.now() + timeout },
+      (error) => (error ? reject(error) : resolve()),
+    );
+  });
 }
 
 /**
@@ -83,13 +140,13 @@ function messageBytesBound(events: EventBatch, index: number, mode: PubSubMode):
   let bytes = fieldBytes(body) + attributesBytes(attributes);
   const key = attributes?.[PARTITION_KEY_ATTRIBUTE];
   if (key !== undefined) bytes += fieldBytes(utf8Length(key));
-  bytes +=
-    mode === 'binary'
-      ? BINARY_EXTRA_BYTES
-      : entryBytes(utf8Length('content-type'), utf8Length(STRUCTURED_CONTENT_TYPE));
+  bytes += mode === 'binary' ? BINARY_EXTRA_BYTES : CONTENT_TYPE_ENTRY_BYTES;
   // The message itself is a field of the request: a tag and a length of at most 4 bytes.
   return bytes + 5;
 }
+
+/** A structured message's `content-type` attribute, counted once rather than per message. */
+const CONTENT_TYPE_ENTRY_BYTES = entryBytes(utf8Length('content-type'), utf8Length(STRUCTURED_CONTENT_TYPE));
 
 const attributesBytes = cachedAttributesBytes((attributes) => {
   let bytes = 0;
