@@ -30,6 +30,7 @@
  *            (workers-bench.ts). BENCH_WORKERS_ROWS_PER_MESSAGE packs the row events. Only when
  *            BENCH_FILES names `workers`.
  * BENCH_FILES (default csv,parquet,flat,pubsub,sqs) picks which of them are measured.
+ * BENCH_NODE_FLAGS adds Node flags to every measuring process (`--cpu-prof --cpu-prof-dir=DIR` to profile).
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -134,6 +135,8 @@ async function measureModes(
     for (const mode of modes) {
       // Dropgate runs as `npm start` and bin/dropgate.js run it; the baselines with Node's defaults.
       const flags = mode.includes('pipeline') ? ['--single-threaded-gc', '--max-semi-space-size=4'] : [];
+      // BENCH_NODE_FLAGS adds flags to every measuring process: `--cpu-prof --cpu-prof-dir=...` profiles it.
+      if (process.env.BENCH_NODE_FLAGS) flags.push(...process.env.BENCH_NODE_FLAGS.trim().split(/\s+/));
       const fauxqs = withFauxqs ? await startFauxqsProcess() : undefined;
       const watchedBefore = watchPid === undefined ? 0 : processCpuSeconds(watchPid);
       const { stdout } = await run(
