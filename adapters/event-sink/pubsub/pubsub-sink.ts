@@ -14,6 +14,7 @@ import {
 import { KeyOrder, pausedMessage, publishInKeyOrder, type OrderedCall } from '../key-order.js';
 import { publishPacked } from '../packed-events.js';
 import { publishInRequests, RequestSlots } from '../publish-in-requests.js';
+import { utf8Length } from '../utf8-length.js';
 import { binaryMessage } from './binary-message.js';
 
 export type PubSubMode = 'structured' | 'binary';
@@ -351,8 +352,4 @@ export function cachedAttributesBytes(
   };
 }
 
-const encoder = new TextEncoder();
-
-export function utf8Length(text: string): number {
-  return encoder.encode(text).byteLength;
-}
+export { utf8Length };

@@ -14,6 +14,7 @@ import {
 import { KeyOrder, keysOf, pausedMessage, publishInKeyOrder, type OrderedCall } from '../key-order.js';
 import { publishPacked } from '../packed-events.js';
 import { publishInRequests, RequestSlots } from '../publish-in-requests.js';
+import { utf8Length } from '../utf8-length.js';
 
 /**
  * SQS counts a message as its body plus, per attribute, the bytes of its name, data type and value, and
@@ -315,7 +316,8 @@ function messageAttributes(
   for (const [name, value] of candidates) {
     // SQS refuses an empty string value and names outside its characters.
     if (!value || !/^[A-Za-z0-9_.-]{1,256}$/.test(name) || count === SQS_MAX_MESSAGE_ATTRIBUTES) continue;
-    const bytes = encoder.encode(name).byteLength + STRING.length + encoder.encode(value).byteLength;
+    // The name matched ASCII characters only: its length is its bytes.
+    const bytes = name.length + STRING.length + utf8Length(value);
     if (size + bytes > SQS_ATTRIBUTE_ROOM) continue;
     values[name] = { DataType: STRING, StringValue: value };
     count++;
