@@ -264,7 +264,6 @@ describe('kill -9 mid-file', () => {
   }, 180_000);
 });
 
-/** The JSON log lines of a gateway's output. */
 /** The whole JSON log lines of a child's output (a line still being written is left out). */
 function logLines(output: string): Array<Record<string, unknown>> {
   return output

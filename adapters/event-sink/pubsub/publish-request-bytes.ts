@@ -77,8 +77,8 @@ function attributesBytes(attributes: Readonly<Record<string, string>>): Uint8Arr
   return bytes;
 }
 
-/** A length-delimited field of `length` bytes: tag, varint length, bytes. */
-function fieldLength(length: number): number {
+/** A length-delimited field of `length` bytes: tag, varint length, bytes (the sink sizes requests with it). */
+export function fieldLength(length: number): number {
   return 1 + varintLength(length) + length;
 }
 

@@ -16,12 +16,12 @@ import {
   cachedAttributesBytes,
   createPubSubSink,
   STRUCTURED_CONTENT_TYPE,
-  utf8Length,
   type PubSubMessage,
   type PubSubMode,
   type PubSubSinkOptions,
 } from './pubsub-sink.js';
-import { publishRequestBytes } from './publish-request-bytes.js';
+import { fieldLength, publishRequestBytes } from './publish-request-bytes.js';
+import { utf8Length } from '../utf8-length.js';
 
 /** The one call of the publisher client the sink makes, and its close: a test may watch requests. */
 export interface PublisherClientLike {
@@ -83,7 +83,7 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
       maxMessageBytes: PUBSUB_MAX_MESSAGE_BYTES,
       publish,
       close,
-      requestOverheadBytes: (path) => fieldBytes(utf8Length(path)),
+      requestOverheadBytes: (path) => fieldLength(utf8Length(path)),
       messageBytes: messageBytesBound,
     },
     options,
@@ -137,9 +137,9 @@ function callPublish(stub: UnaryCaller, topic: string, request: Uint8Array, time
 function messageBytesBound(events: EventBatch, index: number, mode: PubSubMode): number {
   const body = events.body(index).byteLength;
   const attributes = events.attributes(index);
-  let bytes = fieldBytes(body) + attributesBytes(attributes);
+  let bytes = fieldLength(body) + attributesBytes(attributes);
   const key = attributes?.[PARTITION_KEY_ATTRIBUTE];
-  if (key !== undefined) bytes += fieldBytes(utf8Length(key));
+  if (key !== undefined) bytes += fieldLength(utf8Length(key));
   bytes += mode === 'binary' ? BINARY_EXTRA_BYTES : CONTENT_TYPE_ENTRY_BYTES;
   // The message itself is a field of the request: a tag and a length of at most 4 bytes.
   return bytes + 5;
@@ -157,19 +157,5 @@ const attributesBytes = cachedAttributesBytes((attributes) => {
 
 /** A map entry `key -> value` as a field of the message. */
 function entryBytes(key: number, value: number): number {
-  return fieldBytes(fieldBytes(key) + fieldBytes(value));
-}
-
-/** A length-delimited protobuf field of `length` bytes: tag, length, bytes. */
-function fieldBytes(length: number): number {
-  return 1 + varintBytes(length) + length;
-}
-
-function varintBytes(value: number): number {
-  let bytes = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    bytes++;
-  }
-  return bytes;
+  return fieldLength(fieldLength(key) + fieldLength(value));
 }

@@ -9,6 +9,7 @@ import { DropgateError } from '../../errors.js';
 import { PARTITION_KEY_ATTRIBUTE, type EventBatch, type EventSink } from '../../ports.js';
 import type { RetryPolicy } from '../../retry.js';
 import { fetchWithRetries } from '../fetch-with-retries.js';
+import { utf8Length } from '../utf8-length.js';
 import type { AccessTokens } from './google-access-token.js';
 import {
   BINARY_EXTRA_BYTES,
@@ -16,7 +17,6 @@ import {
   createPubSubSink,
   GRPC_CODES,
   STRUCTURED_CONTENT_TYPE,
-  utf8Length,
   type PubSubMessage,
   type PubSubMode,
   type PubSubSinkOptions,

@@ -351,5 +351,3 @@ export function cachedAttributesBytes(
     return bytes;
   };
 }
-
-export { utf8Length };
