@@ -19,9 +19,12 @@
  *   node dist/bench/measure.js sqs-pipeline <file>      Dropgate's CSV path into the SQS sink (AWS_ENDPOINT_URL_SQS)
  *   node dist/bench/measure.js sqs-baseline <file>      the same file's row events, captured first, then timed
  *                                                       as bare SendMessageBatch requests (10 entries, 8 at once)
+ *                                                       sent by the bare SDK client
+ *   node dist/bench/measure.js sqs-baseline-own <file>  the same requests sent by the sink's own sender
  *   node dist/bench/measure.js sqs-packed-pipeline <file>  sqs-pipeline with the row queue packed,
  *   node dist/bench/measure.js sqs-packed-baseline <file>  sqs-baseline of those packed requests: both
  *                                                       BENCH_SQS_ROWS_PER_MESSAGE (default 100) rows a message
+ *                                                       (and sqs-packed-baseline-own)
  * Prints one JSON line: { mode, rows, seconds, cpuSeconds, peakRssMb } (cpuSeconds: the process's CPU time,
  * every thread, over the timed part); the pipeline modes into SQS add startSeconds, the time from the
  * mode's start to the sink's first publish (the pipeline's fixed start: threads, schema, ledger).
@@ -40,6 +43,7 @@ import { readEveryRowGroup } from './hyparquet-rows.js';
 // The cloud SDKs and OpenTelemetry's SDK are imported by the modes that use them: loaded, they would hold
 // 40-85 MB of resident memory that the CSV and Parquet lines would count as Dropgate's.
 import type { SQSClient, SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
+import type { SqsBatchEntry } from '../adapters/event-sink/sqs/sqs-sink.js';
 import { createLocalEventSink } from '../adapters/event-sink/local/local-event-sink.js';
 import type { PublisherClientLike } from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import type { EventSink } from '../adapters/ports.js';
@@ -180,38 +184,39 @@ function timingFirstPublish(sink: EventSink): EventSink {
 /**
  * The stand-in's own rate for the pipeline's row messages: an untimed pass records every SendMessageBatch
  * request the SQS sink makes for the file's row queue (entries, bodies, attributes; packed `rowsPerMessage`
- * rows to a message when above 1), then the same requests are sent again with a bare client, 8 at once as
- * the sink runs them, and only that is timed. Returns the rows those requests carry.
+ * rows to a message when above 1), then the same requests are sent again, 8 at once as the sink runs
+ * them, and only that is timed: with `sender` `sdk` by a bare SDK client (`client.send`), with `dropgate`
+ * by the sink's own sender (sqsApiOf: the same JSON-protocol calls, no pipeline). Returns the rows those
+ * requests carry.
  */
-async function sqsBaseline(file: string, rowsPerMessage: number): Promise<Timed> {
+async function sqsBaseline(file: string, rowsPerMessage: number, sender: 'sdk' | 'dropgate'): Promise<Timed> {
   const { SendMessageBatchCommand, SQSClient } = await import('@aws-sdk/client-sqs');
+  const { sqsApiOf } = await import('../adapters/event-sink/sqs/sqs-event-sink.js');
+  const { watchedSqsClient } = await import('../test/support/aws-stand-ins.js');
   const recorded: SendMessageBatchRequestEntry[][] = [];
-  const recorder = new SQSClient({ useQueueUrlAsEndpoint: false });
-  recorder.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { Entries?: SendMessageBatchRequestEntry[]; QueueUrl?: string };
-      if (context.commandName === 'SendMessageBatchCommand' && input.QueueUrl?.endsWith('/orders')) {
-        recorded.push(input.Entries!);
-      }
-      return next(args);
-    },
-    { step: 'initialize' },
-  );
+  const recorder = watchedSqsClient(async (action, input, send) => {
+    const request = input as { Entries?: SendMessageBatchRequestEntry[]; QueueUrl?: string };
+    if (action === 'SendMessageBatch' && request.QueueUrl?.endsWith('/orders'))
+      recorded.push(request.Entries!);
+    return send();
+  });
   await pipeline(file, 'csv', undefined, { eventSink: await sqsSink(rowsPerMessage, recorder) });
   recorder.destroy();
   const client = new SQSClient({ useQueueUrlAsEndpoint: false });
   const [url] = await sqsQueues(client, ['orders-baseline']);
+  const api = sqsApiOf({ client });
+  const send = async (entries: SendMessageBatchRequestEntry[]) =>
+    sender === 'sdk'
+      ? ((await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }))).Failed ?? [])
+      : ((await api.sendMessageBatch({ QueueUrl: url!, Entries: entries as SqsBatchEntry[] })).Failed ?? []);
   let next = 0;
   const result = await timed(async () => {
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         while (next < recorded.length) {
-          const entries = recorded[next++]!;
-          const { Failed = [] } = await client.send(
-            new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }),
-          );
-          if (Failed.length > 0)
-            throw new Error(`the stand-in refused ${Failed.length} messages: ${Failed[0]!.Message}`);
+          const failed = await send(recorded[next++]!);
+          if (failed.length > 0)
+            throw new Error(`the stand-in refused ${failed.length} messages: ${failed[0]!.Message}`);
         }
       }),
     );
@@ -437,8 +442,10 @@ const modes: Record<string, (file: string) => Promise<Timed>> = {
     pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(await sqsSink(1)) }),
   'sqs-packed-pipeline': async (file) =>
     pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(await sqsSink(sqsRowsPerMessage)) }),
-  'sqs-baseline': (file) => sqsBaseline(file, 1),
-  'sqs-packed-baseline': (file) => sqsBaseline(file, sqsRowsPerMessage),
+  'sqs-baseline': (file) => sqsBaseline(file, 1, 'sdk'),
+  'sqs-packed-baseline': (file) => sqsBaseline(file, sqsRowsPerMessage, 'sdk'),
+  'sqs-baseline-own': (file) => sqsBaseline(file, 1, 'dropgate'),
+  'sqs-packed-baseline-own': (file) => sqsBaseline(file, sqsRowsPerMessage, 'dropgate'),
 };
 
 const [mode, file] = process.argv.slice(2);

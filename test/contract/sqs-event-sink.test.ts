@@ -33,7 +33,9 @@ import {
   startFauxqs,
   TEST_CREDENTIALS,
   TEST_REGION,
+  MadeUpAnswer,
   useTestCredentials,
+  watchedSqsClient,
   type StandIn,
 } from '../support/aws-stand-ins.js';
 import { eventOfSize, eventSinkContract, testEvent } from './event-sink-contract.js';
@@ -116,20 +118,16 @@ describe('SQS event sink', () => {
 
   /** A sink whose client records each SendMessageBatch request, and how many run at once. */
   function open(options: Parameters<typeof createSqsEventSink>[0] = {}) {
-    const recorded = new SQSClient({ useQueueUrlAsEndpoint: false });
-    recorded.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName !== 'SendMessageBatchCommand') return next(args);
-        requests.push(args.input as SendMessageBatchCommand['input']);
-        mostRunning = Math.max(mostRunning, ++running);
-        try {
-          return await next(args);
-        } finally {
-          running--;
-        }
-      },
-      { step: 'initialize' },
-    );
+    const recorded = watchedSqsClient(async (action, input, send) => {
+      if (action !== 'SendMessageBatch') return send();
+      requests.push(input as SendMessageBatchCommand['input']);
+      mostRunning = Math.max(mostRunning, ++running);
+      try {
+        return await send();
+      } finally {
+        running--;
+      }
+    });
     const sink = createSqsEventSink({ client: recorded, ...options });
     sinks.push(sink);
     return sink;
@@ -249,23 +247,19 @@ describe('SQS event sink', () => {
     const events = Array.from({ length: 25 }, (_, index) => testEvent(`event-${index}`));
     // U+FFFF is not a character SQS takes in a body: fauxqs fails that entry as the sender's fault.
     events[13] = { id: 'bad', body: '{"id":"bad","data":"\uffff"}' };
-    const throttled = new SQSClient({ useQueueUrlAsEndpoint: false });
     let request = 0;
-    throttled.middlewareStack.add(
-      (next, context) => async (args) => {
-        const result = await next(args);
-        if (context.commandName !== 'SendMessageBatchCommand' || ++request !== 3) return result;
-        // The third request's first entry comes back throttled, as SQS reports it in Failed[].
-        const output = result.output as { Successful?: Array<{ Id?: string }>; Failed?: unknown[] };
-        const [first] = output.Successful!.splice(0, 1);
-        output.Failed = [
-          ...(output.Failed ?? []),
-          { Id: first!.Id, SenderFault: false, Code: 'ThrottlingException', Message: 'Rate exceeded' },
-        ];
-        return result;
-      },
-      { step: 'initialize' },
-    );
+    const throttled = watchedSqsClient(async (action, _input, send) => {
+      const answer = await send();
+      if (action !== 'SendMessageBatch' || ++request !== 3) return answer;
+      // The third request's first entry comes back throttled, as SQS reports it in Failed[].
+      const output = answer as { Successful: Array<{ Id?: string }>; Failed?: unknown[] };
+      const [first] = output.Successful.splice(0, 1);
+      output.Failed = [
+        ...(output.Failed ?? []),
+        { Id: first!.Id, SenderFault: false, Code: 'ThrottlingException', Message: 'Rate exceeded' },
+      ];
+      return output;
+    });
     const sink = createSqsEventSink({ client: throttled, maxInFlight: 1 });
     sinks.push(sink);
     const { failed } = await sink.publish('orders', EncodedEvents.of(events));
@@ -277,6 +271,102 @@ describe('SQS event sink', () => {
     const received = (await drainQueue(client, url!)).map((message) => idAndBody(message).id);
     expect(received).not.toContain('bad');
     expect(received).toHaveLength(24);
+  });
+
+  it("sends its own SigV4-signed JSON-protocol request with the client's credentials and region", async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const seen: Array<{ action: string; headers: Record<string, string> }> = [];
+    const watched = watchedSqsClient(async (action, _input, send, request) => {
+      seen.push({ action, headers: request.headers });
+      return send();
+    });
+    const sink = createSqsEventSink({ client: watched });
+    sinks.push(sink);
+    await sink.publish('orders', EncodedEvents.of([testEvent('signed')]));
+    const batch = seen.find(({ action }) => action === 'SendMessageBatch')!;
+    expect(batch.headers).toMatchObject({
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': 'AmazonSQS.SendMessageBatch',
+      authorization: expect.stringMatching(
+        new RegExp(
+          `^AWS4-HMAC-SHA256 Credential=${TEST_CREDENTIALS.accessKeyId}/\\d{8}/${TEST_REGION}/sqs/aws4_request, ` +
+            'SignedHeaders=[a-z0-9;-]*x-amz-target[a-z0-9;-]*, Signature=[0-9a-f]{64}$',
+        ),
+      ),
+      'x-amz-date': expect.stringMatching(/^\d{8}T\d{6}Z$/),
+    });
+    expect((await drainQueue(client, url!)).map((message) => idAndBody(message).id)).toEqual(['signed']);
+  });
+
+  it('sends a request again after an outage or throttling answer, three attempts, then fails its events retryably', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const answers = [
+      new MadeUpAnswer(503, { __type: 'com.amazonaws.sqs#ServiceUnavailable', message: 'try later' }),
+      new MadeUpAnswer(400, { __type: 'com.amazonaws.sqs#RequestThrottled', message: 'Rate exceeded' }),
+    ];
+    let sent = 0;
+    const flaky = watchedSqsClient(async (action, _input, send) => {
+      if (action !== 'SendMessageBatch') return send();
+      sent++;
+      return answers.shift() ?? send();
+    });
+    const sink = createSqsEventSink({ client: flaky, retry: { attempts: 3, baseDelayMs: 1 } });
+    sinks.push(sink);
+    expect(await sink.publish('orders', EncodedEvents.of([testEvent('third-time')]))).toEqual({ failed: [] });
+    expect(sent).toBe(3);
+    expect((await drainQueue(client, url!)).map((message) => idAndBody(message).id)).toEqual(['third-time']);
+
+    // Three outages in a row: its events fail, retryably, for the pipeline to send again later.
+    answers.push(...Array.from({ length: 3 }, () => new MadeUpAnswer(500, { __type: 'InternalError' })));
+    expect(await sink.publish('orders', EncodedEvents.of([testEvent('later')]))).toEqual({
+      failed: [{ index: 0, message: expect.stringContaining('HTTP 500 InternalError'), retryable: true }],
+    });
+    // A refusal is not sent again.
+    sent = 0;
+    answers.push(new MadeUpAnswer(403, { __type: 'com.amazonaws.sqs#AccessDenied', message: 'no' }));
+    await expect(sink.publish('orders', EncodedEvents.of([testEvent('denied')]))).rejects.toMatchObject({
+      code: 'PUBLISH_REFUSED',
+    });
+    expect(sent).toBe(1);
+  });
+
+  it('fails an entry whose body SQS answers a different MD5 for, retryably', async () => {
+    await createQueues(client, ['orders']);
+    const garbled = watchedSqsClient(async (action, _input, send) => {
+      const answer = (await send()) as { Successful?: Array<{ Id: string; MD5OfMessageBody: string }> };
+      if (action === 'SendMessageBatch') answer.Successful![1]!.MD5OfMessageBody = '0'.repeat(32);
+      return answer;
+    });
+    const sink = createSqsEventSink({ client: garbled });
+    sinks.push(sink);
+    const { failed } = await sink.publish(
+      'orders',
+      EncodedEvents.of([testEvent('a'), testEvent('b'), testEvent('c')]),
+    );
+    expect(failed).toEqual([
+      { index: 1, message: expect.stringMatching(/MD5Mismatch.*MD5 0{32}/), retryable: true },
+    ]);
+  });
+
+  it("sends to a queue URL's own host when no endpoint is configured, as the SDK does", async () => {
+    const hosts: string[] = [];
+    // Answered here: the host is AWS's, which these tests never reach.
+    const watched = watchedSqsClient(async (_action, input, _send, request) => {
+      hosts.push(`${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ''}`);
+      const [entry] = (input as { Entries: Array<{ Id: string; MessageBody: string }> }).Entries;
+      const md5 = createHash('md5').update(entry!.MessageBody).digest('hex');
+      return new MadeUpAnswer(200, { Successful: [{ Id: entry!.Id, MD5OfMessageBody: md5 }] });
+    });
+    delete process.env.AWS_ENDPOINT_URL_SQS;
+    try {
+      const sink = createSqsEventSink({ client: watched });
+      sinks.push(sink);
+      const url = 'https://sqs.eu-west-1.amazonaws.com/123456789012/orders';
+      expect(await sink.publish(url, EncodedEvents.of([testEvent('by-url')]))).toEqual({ failed: [] });
+    } finally {
+      useEndpoint(standIn);
+    }
+    expect(hosts).toEqual(['https://sqs.eu-west-1.amazonaws.com']);
   });
 
   it('rejects the whole publish when a queue does not exist, naming it', async () => {

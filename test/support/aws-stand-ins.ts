@@ -8,14 +8,17 @@ import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SQSClient,
   type Message,
-  type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { HttpResponse } from '@smithy/core/protocols';
+import type { HttpHandlerOptions, HttpRequest } from '@smithy/types';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 
 const require = createRequire(import.meta.url);
 
@@ -161,4 +164,71 @@ export async function drainQueue(client: SQSClient, queueUrl: string): Promise<M
   };
   await Promise.all(Array.from({ length: fifo ? 1 : 8 }, receive));
   return messages;
+}
+
+/** An answer a watcher of `watchedSqsClient` makes up instead of SQS's: its status and JSON. */
+export class MadeUpAnswer {
+  constructor(
+    readonly status: number,
+    readonly json: unknown,
+  ) {}
+}
+
+/**
+ * Sees every call an SQS client's HTTP handler sends (the SDK's own and the SQS sink's, which signs its
+ * SendMessageBatch itself and sends it on that handler): `watch` gets the action (`SendMessageBatch`),
+ * the request's JSON, `send`, which sends it and answers the parsed JSON, and the signed request itself.
+ * What `watch` returns is the answer the caller gets (SQS's status, the JSON written again), or a
+ * MadeUpAnswer of its own status.
+ */
+export function watchedSqsClient(
+  watch: (
+    action: string,
+    input: unknown,
+    send: () => Promise<unknown>,
+    request: HttpRequest,
+  ) => Promise<unknown>,
+): SQSClient {
+  // The handler a client makes for itself, as the sink would have used.
+  const handler = new SQSClient({}).config.requestHandler;
+  const watching = {
+    async handle(request: HttpRequest, options?: HttpHandlerOptions) {
+      const action = String(request.headers['x-amz-target'] ?? '').replace(/^AmazonSQS\./, '');
+      const text =
+        typeof request.body === 'string'
+          ? request.body
+          : new TextDecoder().decode(request.body as Uint8Array);
+      let status = 0;
+      let headers: Record<string, string> = {};
+      let answer = await watch(
+        action,
+        JSON.parse(text) as unknown,
+        async () => {
+          const { response } = await handler.handle(request, options);
+          ({ statusCode: status, headers } = response);
+          const chunks: Buffer[] = [];
+          for await (const chunk of response.body as Readable) chunks.push(chunk as Buffer);
+          return JSON.parse(Buffer.concat(chunks).toString()) as unknown;
+        },
+        request,
+      );
+      if (answer instanceof MadeUpAnswer) {
+        status = answer.status;
+        headers = { 'content-type': 'application/x-amz-json-1.0' };
+        answer = answer.json;
+      }
+      const body = Buffer.from(JSON.stringify(answer));
+      return {
+        response: new HttpResponse({
+          statusCode: status,
+          headers: { ...headers, 'content-length': String(body.length) },
+          body: Readable.from([body]),
+        }),
+      };
+    },
+    updateHttpClientConfig: () => {},
+    httpHandlerConfigs: () => ({}),
+    destroy: () => handler.destroy?.(),
+  };
+  return new SQSClient({ useQueueUrlAsEndpoint: false, requestHandler: watching });
 }

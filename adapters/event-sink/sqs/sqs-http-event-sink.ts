@@ -8,7 +8,7 @@ import { AwsClient } from 'aws4fetch';
 import type { EventSink } from '../../ports.js';
 import type { RetryPolicy } from '../../retry.js';
 import { fetchWithRetries } from '../fetch-with-retries.js';
-import { createSqsSink, type SqsApi, type SqsSinkOptions } from './sqs-sink.js';
+import { createSqsSink, sqsError, type SqsApi, type SqsSinkOptions } from './sqs-sink.js';
 
 export interface SqsHttpEventSinkOptions extends SqsSinkOptions {
   region: string;
@@ -59,26 +59,4 @@ export function createSqsHttpEventSink(options: SqsHttpEventSinkOptions): EventS
     async close() {},
   };
   return createSqsSink(api, options);
-}
-
-/**
- * An error answer of the JSON protocol (`{ "__type": "com.amazonaws.sqs#QueueDoesNotExist", "message" }`)
- * in the shape the shared sink reads: the error's short name, the status, whose fault.
- */
-function sqsError(action: string, status: number, text: string): Error {
-  let type = '';
-  let message = text.slice(0, 500);
-  try {
-    const answer = JSON.parse(text) as { __type?: string; message?: string; Message?: string };
-    type = answer.__type?.split('#').pop() ?? '';
-    message = answer.message ?? answer.Message ?? message;
-  } catch {
-    // Not SQS's error JSON (a proxy's page): the status alone says what it was.
-  }
-  const error = new Error(`${action}: HTTP ${status}${type ? ` ${type}` : ''}: ${message}`);
-  return Object.assign(error, {
-    name: type || `HTTP${status}`,
-    $fault: status < 500 ? 'client' : 'server',
-    $metadata: { httpStatusCode: status },
-  });
 }

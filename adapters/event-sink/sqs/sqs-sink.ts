@@ -438,3 +438,37 @@ function asSinkError(error: unknown, topic: string): DropgateError {
     context,
   });
 }
+
+/**
+ * An error answer of the JSON protocol (`{ "__type": "com.amazonaws.sqs#QueueDoesNotExist", "message" }`)
+ * in the shape the shared sink reads: the error's short name, the status, whose fault.
+ */
+export function sqsError(action: string, status: number, text: string): Error {
+  let type = '';
+  let message = text.slice(0, 500);
+  try {
+    const answer = JSON.parse(text) as { __type?: string; message?: string; Message?: string };
+    type = answer.__type?.split('#').pop() ?? '';
+    message = answer.message ?? answer.Message ?? message;
+  } catch {
+    // Not SQS's error JSON (a proxy's page): the status alone says what it was.
+  }
+  const error = new Error(`${action}: HTTP ${status}${type ? ` ${type}` : ''}: ${message}`);
+  return Object.assign(error, {
+    name: type || `HTTP${status}`,
+    $fault: status < 500 ? 'client' : 'server',
+    $metadata: { httpStatusCode: status },
+  });
+}
+
+/** Whether an error answer says the same request can succeed later: an outage, a timeout, throttling. */
+export function isRetryableAnswer(error: SqsApiError): boolean {
+  const status = error.$metadata?.httpStatusCode;
+  return (
+    status === undefined ||
+    status >= 500 ||
+    status === 408 ||
+    status === 429 ||
+    THROTTLED.test(error.name ?? '')
+  );
+}
