@@ -14,7 +14,8 @@
  *   node dist/bench/measure.js pubsub-raw <file>        the recorded requests sent again with the bare client,
  *                                                       BENCH_PUBSUB_IN_FLIGHT (default 8) at once, timed after
  *                                                       an untimed warm-up request: the emulator's own rate
- *   pubsub-pipeline-packed, pubsub-record-packed, pubsub-raw-packed: the same with the orders topic's events
+ *   node dist/bench/measure.js pubsub-raw-own <file>    the same requests sent by the sink's own sender
+ *   pubsub-pipeline-packed, pubsub-record-packed, pubsub-raw-packed, pubsub-raw-own-packed: the same with the orders topic's events
  *                                                       packed BENCH_PUBSUB_ROWS_PER_MESSAGE (default 100) a message
  *   node dist/bench/measure.js sqs-pipeline <file>      Dropgate's CSV path into the SQS sink (AWS_ENDPOINT_URL_SQS)
  *   node dist/bench/measure.js sqs-baseline <file>      the same file's row events, captured first, then timed
@@ -400,26 +401,39 @@ async function pubsubRecord(file: string, packed: boolean): Promise<Timed> {
 }
 
 /**
- * The requests `pubsub-record` kept, sent again in their order with the bare client,
- * BENCH_PUBSUB_IN_FLIGHT (default 8, the sink's own limit) at once, after one untimed request that opens
- * the connection. Counts the rows the requests carry, as the pipeline counts the file's.
+ * The requests `pubsub-record` kept, sent again in their order, BENCH_PUBSUB_IN_FLIGHT (default 8, the
+ * sink's own limit) at once, after one untimed request that opens the connection: with `sender`
+ * `library` by the library's bare client (its `publish`, its serializer), with `dropgate` by the sink's
+ * own sender (createPubSubPublisher: the request encoded by the sink, sent on the library's stub; no
+ * pipeline). Counts the rows the requests carry, as the pipeline counts the file's.
  */
-async function pubsubRaw(file: string, packed: boolean): Promise<Timed> {
+async function pubsubRaw(file: string, packed: boolean, sender: 'library' | 'dropgate'): Promise<Timed> {
   const { rows, requests } = deserialize(readFileSync(recordingPath(file, packed))) as Recording;
-  const client = await bareClient();
+  let publish: (request: PublishRequest) => Promise<unknown>;
+  let close: () => Promise<void>;
+  if (sender === 'library') {
+    const client = await bareClient();
+    const callOptions = { timeout: 60_000, retry: null, isBundling: false } as const;
+    publish = (request) => client.publish(request, callOptions);
+    close = () => client.close();
+  } else {
+    const { createPubSubPublisher } = await import('../adapters/event-sink/pubsub/pubsub-event-sink.js');
+    const publisher = createPubSubPublisher(pubsubProject, 60_000);
+    publish = (request) => publisher.publish(request.topic, request.messages);
+    close = () => publisher.close();
+  }
   const inFlight = Number(process.env.BENCH_PUBSUB_IN_FLIGHT ?? 8);
-  const callOptions = { timeout: 60_000, retry: null, isBundling: false } as const;
-  await client.publish(requests[0]!, callOptions);
+  await publish(requests[0]!);
   let next = 0;
   const result = await timed(async () => {
     await Promise.all(
       Array.from({ length: inFlight }, async () => {
-        while (next < requests.length) await client.publish(requests[next++]!, callOptions);
+        while (next < requests.length) await publish(requests[next++]!);
       }),
     );
     return rows;
   });
-  await client.close();
+  await close();
   return result;
 }
 
@@ -436,8 +450,10 @@ const modes: Record<string, (file: string) => Promise<Timed>> = {
     pipeline(file, 'csv', undefined, { sink: 'pubsub', warmUp: true, pubsub: { rowsPerMessage } }),
   'pubsub-record': (file) => pubsubRecord(file, false),
   'pubsub-record-packed': (file) => pubsubRecord(file, true),
-  'pubsub-raw': (file) => pubsubRaw(file, false),
-  'pubsub-raw-packed': (file) => pubsubRaw(file, true),
+  'pubsub-raw': (file) => pubsubRaw(file, false, 'library'),
+  'pubsub-raw-packed': (file) => pubsubRaw(file, true, 'library'),
+  'pubsub-raw-own': (file) => pubsubRaw(file, false, 'dropgate'),
+  'pubsub-raw-own-packed': (file) => pubsubRaw(file, true, 'dropgate'),
   'sqs-pipeline': async (file) =>
     pipeline(file, 'csv', undefined, { eventSink: timingFirstPublish(await sqsSink(1)) }),
   'sqs-packed-pipeline': async (file) =>

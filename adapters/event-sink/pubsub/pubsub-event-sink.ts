@@ -68,15 +68,7 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
     publish = async (topic, messages) => void (await client.publish({ topic, messages }, callOptions));
     close = () => client.close();
   } else {
-    const client = new v1.PublisherClient(publisherClientOptions(options.projectId));
-    // The client's gRPC stub: its channel, credentials and (for the emulator) insecure connection.
-    const stub = client.initialize() as unknown as Promise<UnaryCaller>;
-    stub.catch(() => undefined); // a failure surfaces at the first publish
-    publish = async (topic, messages) => {
-      const bytes = publishRequestBytes(topic, messages);
-      await callPublish(await stub, topic, bytes, timeout);
-    };
-    close = () => client.close();
+    ({ publish, close } = createPubSubPublisher(options.projectId, timeout));
   }
   return createPubSubSink(
     {
@@ -88,6 +80,28 @@ export function createPubSubEventSink(options: PubSubEventSinkOptions): EventSin
     },
     options,
   );
+}
+
+/**
+ * How the sink sends a Publish request without a `client` given: encoded here (publishRequestBytes), sent
+ * on the gRPC stub of the library's own client (callPublish). The bench sends recorded requests with it
+ * too, to measure the emulator's rate without the pipeline.
+ */
+export function createPubSubPublisher(
+  projectId: string,
+  timeoutMs: number,
+): { publish(topic: string, messages: PubSubMessage[]): Promise<void>; close(): Promise<void> } {
+  const client = new v1.PublisherClient(publisherClientOptions(projectId));
+  // The client's gRPC stub: its channel, credentials and (for the emulator) insecure connection.
+  const stub = client.initialize() as unknown as Promise<UnaryCaller>;
+  stub.catch(() => undefined); // a failure surfaces at the first publish
+  return {
+    async publish(topic, messages) {
+      const bytes = publishRequestBytes(topic, messages);
+      await callPublish(await stub, topic, bytes, timeoutMs);
+    },
+    close: () => client.close(),
+  };
 }
 
 /** What the sink calls on the client's gRPC stub (a `@grpc/grpc-js` Client). */
