@@ -419,6 +419,17 @@ async function pubsubRaw(file: string, packed: boolean, sender: 'library' | 'dro
   } else {
     const { createPubSubPublisher } = await import('../adapters/event-sink/pubsub/pubsub-event-sink.js');
     const publisher = createPubSubPublisher(pubsubProject, 60_000);
+    // The sink hands its sender one attributes object for a block's messages that share them, and the
+    // sender encodes each object once; the recording copied them apart, so equal ones are made one again.
+    const shared = new Map<string, Record<string, string>>();
+    for (const request of requests) {
+      for (const message of request.messages) {
+        const key = JSON.stringify(message.attributes);
+        const first = shared.get(key);
+        if (first) message.attributes = first;
+        else shared.set(key, message.attributes);
+      }
+    }
     publish = (request) => publisher.publish(request.topic, request.messages);
     close = () => publisher.close();
   }
