@@ -261,6 +261,8 @@ const intakeConfig = z.discriminatedUnion(
         concurrency: z.number().int().min(1).max(256).default(4),
         /** How long the lease of a message being ingested is extended. */
         maxExtensionMinutes: z.number().int().min(1).max(1440).default(60),
+        /** The deadline each lease extension sets (Pub/Sub allows 10 to 600 s). */
+        leaseSeconds: z.number().int().min(10).max(600).default(60),
       })
       .strict(),
     z

@@ -92,7 +92,7 @@ function stand() {
 function consumer(
   base: ReturnType<typeof stand>,
   subscription: Subscription,
-  options: { store?: ObjectStore; sink?: EventSink } = {},
+  options: { store?: ObjectStore; sink?: EventSink; leaseSeconds?: number; stallMs?: number } = {},
 ) {
   const gateway = createGateway({
     store: options.store ?? base.store,
@@ -111,9 +111,15 @@ function consumer(
     bucket: BUCKET,
     subscription: subscription.name,
     stopGraceMs: 5_000,
+    ...(options.leaseSeconds ? { leaseSeconds: options.leaseSeconds } : {}),
   });
   intake.start(async (result) => {
     accepted.push(result);
+    // The event loop blocked, as a long garbage collection or a CPU-starved machine would.
+    if (options.stallMs && accepted.length === 1) {
+      const until = Date.now() + options.stallMs;
+      while (Date.now() < until);
+    }
     return gateway.accept(result, 'inline');
   });
   running.push(intake);
@@ -176,13 +182,30 @@ describe('the gcs-pubsub-pull intake', () => {
     });
   }, 90_000);
 
+  it('keeps its lease through a stalled event loop longer than the subscription deadline', async () => {
+    const base = stand();
+    const { topic, subscription } = await subscribed({ ackDeadlineSeconds: 10 });
+    const key = 'vendors/acme/orders/stalled.csv';
+    const object = base.store.put(key, ordersFile(20).csv);
+    await notify(topic, key, object.version);
+    // 12 s with no timer able to run, so no lease extension: only the lease set at delivery holds.
+    const { accepted } = consumer(base, subscription, { stallMs: 12_000 });
+
+    await until('the file ingested', () => base.sink.events('orders').length === 20, 30_000);
+    // Anything redelivered would have come within the retry policy's 1 s backoff.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(accepted).toHaveLength(1);
+  }, 60_000);
+
   it('keeps the lease of a file that outlasts the acknowledgement deadline: delivered and ingested once', async () => {
     const base = stand();
     const { topic, subscription } = await subscribed({ ackDeadlineSeconds: 10 });
     const key = 'vendors/acme/orders/slow.csv';
     const { csv } = ordersFile(60);
     const object = base.store.put(key, csv);
-    // About 14 s of reading against an acknowledgement deadline of 10 s.
+    // About 14 s of reading against the subscription's acknowledgement deadline of 10 s: the intake's
+    // leases (leaseSeconds, default 60) hold it. With the library's own 10 s leases, renewed at a random
+    // point before 9 s, a loaded CI machine once let it lapse and the message came back mid-ingest.
     const slow = withSlowReads(base.store, Math.ceil(14_000 / Math.ceil(csv.length / 256)));
     await notify(topic, key, object.version);
     const started = Date.now();

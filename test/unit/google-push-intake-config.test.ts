@@ -63,6 +63,7 @@ describe('the config of a Google push intake', () => {
         subscription: 'projects/acme-prod/subscriptions/gcs-uploads.dropgate',
         concurrency: 4,
         maxExtensionMinutes: 60,
+        leaseSeconds: 60,
       },
     ]);
     expect(
@@ -76,6 +77,7 @@ describe('the config of a Google push intake', () => {
         projectId: 'acme-prod',
         concurrency: 2,
         maxExtensionMinutes: 60,
+        leaseSeconds: 60,
       },
     ]);
   });
@@ -93,6 +95,11 @@ describe('the config of a Google push intake', () => {
     expect(() => parse([{ type: 'gcs-pubsub-pull', subscription: 'gcs-uploads', concurrency: 0 }])).toThrow(
       /intake\.0\.concurrency/,
     );
+    for (const leaseSeconds of [9, 601, 30.5]) {
+      expect(() => parse([{ type: 'gcs-pubsub-pull', subscription: 'gcs-uploads', leaseSeconds }])).toThrow(
+        /intake\.0\.leaseSeconds/,
+      );
+    }
   });
 
   it('keeps the local upload intake, in the background, as the default', () => {

@@ -27,6 +27,14 @@ export interface GcsPubsubPullIntakeOptions {
   concurrency?: number;
   /** How long a message's lease is extended while its file is ingested (default 60 minutes). */
   maxExtensionMinutes?: number;
+  /**
+   * The deadline each lease extension sets (the client's minimum ack deadline; default 60 s, 10 to 600).
+   * The library extends at a random point before 90% of it, so the margin against a stalled event loop
+   * or a slow modAck is a tenth of it: 1 s at the library's own 10 s, which a loaded machine missed (a
+   * message redelivered mid-ingest), 6 s at 60. A message an instance held when it died is redelivered
+   * after at most this; `stop` nacks what it holds, for redelivery at once.
+   */
+  leaseSeconds?: number;
   /** How long `stop` waits for messages in flight before nacking them for redelivery (default 10 s). */
   stopGraceMs?: number;
   /** A Pub/Sub client of the caller's; by default one from the client's standard configuration. */
@@ -94,6 +102,7 @@ export function createGcsPubsubPullIntake(options: GcsPubsubPullIntakeOptions): 
       subscription = client.subscription(options.subscription, {
         flowControl: { maxMessages: concurrency, allowExcessMessages: false },
         maxExtensionTime: Duration.from({ minutes: options.maxExtensionMinutes ?? 60 }),
+        minAckDeadline: Duration.from({ seconds: options.leaseSeconds ?? 60 }),
       });
       subscription.on('message', (message: Message) => handle(message, accept));
       subscription.on('error', (error: unknown) =>
