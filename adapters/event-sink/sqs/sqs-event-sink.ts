@@ -119,6 +119,9 @@ function misdelivered(
  */
 function jsonProtocolSender(client: SQSClient, options: { retry: RetryPolicy; timeoutMs: number }) {
   const { config } = client;
+  // Made once: each call of the client's `signer` builds a new SignatureV4 from a copy of its whole
+  // config. The signer asks the credential provider at every signature, so refreshed credentials apply.
+  let signerMade: ReturnType<typeof config.signer> | undefined;
   let configured: Promise<URL | undefined> | undefined;
   /** An endpoint the operator set (the client's own, AWS_ENDPOINT_URL_SQS, a profile's), if any. */
   const configuredEndpoint = () =>
@@ -136,7 +139,7 @@ function jsonProtocolSender(client: SQSClient, options: { retry: RetryPolicy; ti
     // Without one, the queue URL's host, as the SDK does (`useQueueUrlAsEndpoint`).
     const endpoint = (await configuredEndpoint()) ?? new URL('/', queueUrl);
     const body = JSON.stringify(input);
-    const signer = await config.signer();
+    const signer = await (signerMade ??= config.signer());
     return retryWithBackoff(
       async () => {
         const request = new HttpRequest({
