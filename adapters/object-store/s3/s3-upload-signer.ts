@@ -29,8 +29,12 @@ export function createS3UploadSigner(options: {
     method,
     async sign(request) {
       const contentType = request.contentType ?? 'application/octet-stream';
-      // Whole seconds, as both signatures state times: so `expiresAt` is never later than S3's expiry.
-      const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000);
+      // Whole seconds, as both signatures state times, and on the client's corrected clock, as
+      // createPresignedPost reads it: the SDK sets `systemClockOffset` from each answer's Date header (whole
+      // seconds, so up to a second behind), and without it the policy could expire a second before
+      // `expiresAt`. So `expiresAt` is never later than S3's expiry.
+      const now = Date.now() + (client.config.systemClockOffset ?? 0);
+      const signingDate = new Date(Math.floor(now / 1000) * 1000);
       const expiresAt = new Date(signingDate.getTime() + request.expiresInSeconds * 1000).toISOString();
       if (method === 'put') {
         const url = await getSignedUrl(
