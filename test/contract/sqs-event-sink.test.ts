@@ -620,6 +620,34 @@ describe('SQS HTTP event sink', () => {
     expect((await drainQueue(client, url!)).map((message) => idAndBody(message).id)).toHaveLength(11);
   });
 
+  it('sends a request again on the answers the SDK sink sends again, throttling as 400 included', async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    const answer = (status: number, type: string) =>
+      new Response(JSON.stringify({ __type: `com.amazonaws.sqs#${type}`, message: 'made up' }), { status });
+    const answers = [answer(503, 'ServiceUnavailable'), answer(400, 'RequestThrottled')];
+    const sink = open({ retry: { attempts: 3, baseDelayMs: 1 } }, () =>
+      seen.at(-1)!.headers.get('x-amz-target') === 'AmazonSQS.SendMessageBatch' ? answers.shift() : undefined,
+    );
+    const batches = () =>
+      seen.filter(({ headers }) => headers.get('x-amz-target') === 'AmazonSQS.SendMessageBatch').length;
+    expect(await sink.publish(url!, EncodedEvents.of([testEvent('third-time')]))).toEqual({ failed: [] });
+    expect(batches()).toBe(3);
+    expect((await drainQueue(client, url!)).map((message) => idAndBody(message).id)).toEqual(['third-time']);
+
+    // Three outages in a row: its events fail, retryably, for the pipeline to send again later.
+    answers.push(answer(500, 'InternalError'), answer(500, 'InternalError'), answer(500, 'InternalError'));
+    expect(await sink.publish(url!, EncodedEvents.of([testEvent('later')]))).toEqual({
+      failed: [{ index: 0, message: expect.stringContaining('HTTP 500 InternalError'), retryable: true }],
+    });
+    expect(batches()).toBe(6);
+    // A refusal is not sent again.
+    answers.push(answer(403, 'AccessDenied'));
+    await expect(sink.publish(url!, EncodedEvents.of([testEvent('denied')]))).rejects.toMatchObject({
+      code: 'PUBLISH_REFUSED',
+    });
+    expect(batches()).toBe(7);
+  });
+
   it('rejects the whole publish when a queue does not exist, naming it', async () => {
     await expect(open().publish('no-such-queue', EncodedEvents.of([testEvent('a')]))).rejects.toMatchObject({
       code: 'CONFIG_INVALID',

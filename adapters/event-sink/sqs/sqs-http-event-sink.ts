@@ -6,9 +6,16 @@
  */
 import { AwsClient } from 'aws4fetch';
 import type { EventSink } from '../../ports.js';
-import type { RetryPolicy } from '../../retry.js';
-import { fetchWithRetries } from '../fetch-with-retries.js';
-import { createSqsSink, sqsError, type SqsApi, type SqsSinkOptions } from './sqs-sink.js';
+import { retryWithBackoff, type RetryPolicy } from '../../retry.js';
+import { defaultHttpRetry } from '../fetch-with-retries.js';
+import {
+  createSqsSink,
+  isRetryableAnswer,
+  sqsError,
+  type SqsApi,
+  type SqsApiError,
+  type SqsSinkOptions,
+} from './sqs-sink.js';
 
 export interface SqsHttpEventSinkOptions extends SqsSinkOptions {
   region: string;
@@ -17,7 +24,7 @@ export interface SqsHttpEventSinkOptions extends SqsSinkOptions {
   endpoint?: string;
   /** How long one request may take before it counts as failed, retryably (default 60 s). */
   requestTimeoutMs?: number;
-  /** Attempts at one request while the answer is a network error or a retryable status. */
+  /** Attempts at one request on a network error or a retryable answer (default 3 within about a second). */
   retry?: RetryPolicy;
   fetch?: typeof fetch;
 }
@@ -26,29 +33,36 @@ export function createSqsHttpEventSink(options: SqsHttpEventSinkOptions): EventS
   const { region, credentials } = options;
   const endpoint = options.endpoint ?? `https://sqs.${region}.amazonaws.com/`;
   const aws = new AwsClient({ ...credentials, service: 'sqs', region });
-  const http = {
-    timeoutMs: options.requestTimeoutMs ?? 60_000,
-    ...(options.retry ? { retry: options.retry } : {}),
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-  };
+  const timeoutMs = options.requestTimeoutMs ?? 60_000;
+  const fetcher = options.fetch ?? fetch;
 
-  async function call<T>(action: string, input: unknown): Promise<T> {
+  /**
+   * One action, sent again on the answers the Node sender sends again (isRetryableAnswer: a network
+   * error, a timeout, 5xx, 408, 429, and SQS's throttling errors, which come as 400), each attempt
+   * signed afresh (the signature carries the time).
+   */
+  function call<T>(action: string, input: unknown): Promise<T> {
     const body = JSON.stringify(input);
-    const response = await fetchWithRetries(
-      () =>
-        aws.sign(endpoint, {
+    return retryWithBackoff(
+      async () => {
+        const request = await aws.sign(endpoint, {
           method: 'POST',
           headers: {
             'content-type': 'application/x-amz-json-1.0',
             'x-amz-target': `AmazonSQS.${action}`,
           },
           body,
-        }),
-      http,
+        });
+        const response = await fetcher(request, { signal: AbortSignal.timeout(timeoutMs) });
+        const text = await response.text();
+        if (!response.ok) throw sqsError(action, response.status, text);
+        return JSON.parse(text) as T;
+      },
+      {
+        ...(options.retry ?? defaultHttpRetry),
+        retryable: (error) => isRetryableAnswer(error as SqsApiError),
+      },
     );
-    const text = await response.text();
-    if (!response.ok) throw sqsError(action, response.status, text);
-    return JSON.parse(text) as T;
   }
 
   const api: SqsApi = {
