@@ -515,6 +515,22 @@ describe('wrangler dev on a laptop', () => {
       (_, digit: string) => `X-Amz-Signature=${digit === '0' ? '1' : '0'}`,
     );
     expect((await fetch(tampered, { method: 'PUT', headers: grant.headers, body })).status).toBe(403);
+    // A URL signed long ago is expired (checked before the signature, as R2 does), another key id unknown,
+    // another bucket not served.
+    const refusal = async (url: string) => {
+      const response = await fetch(url, { method: 'PUT', headers: grant.headers, body });
+      return `${response.status} ${await response.text()}`;
+    };
+    const signedAt = new URL(grant.uploadUrl).searchParams.get('X-Amz-Date')!;
+    expect(await refusal(grant.uploadUrl.replace(signedAt, '20200101T000000Z'))).toMatch(
+      /^403 .*<Code>AccessDenied<\/Code><Message>Request has expired/,
+    );
+    expect(
+      await refusal(grant.uploadUrl.replace('X-Amz-Credential=local', 'X-Amz-Credential=other')),
+    ).toMatch(/^403 .*<Code>InvalidAccessKeyId<\/Code>/);
+    expect(await refusal(grant.uploadUrl.replace('/dropgate-uploads/', '/another-bucket/'))).toMatch(
+      /^404 .*<Code>NoSuchBucket<\/Code>/,
+    );
     const uploaded = await fetch(grant.uploadUrl, { method: 'PUT', headers: grant.headers, body });
     expect(uploaded.status).toBe(200);
     const key = grant.objectKey;
