@@ -199,6 +199,42 @@ describe('SQS event sink', () => {
     expect(crowded!.MessageAttributes!['ce-id']?.StringValue).toBe('many');
   });
 
+  it("gives each message of a mixed batch its own envelope's attributes", async () => {
+    const [url] = (await createQueues(client, ['orders'])).values();
+    // Row events of two files written as the pipeline writes them (envelope first, id last before the
+    // data), interleaved, and a control event whose id comes second (its envelope after it).
+    const row = (file: string, row: number) =>
+      `{"specversion":"1.0","source":"//b","type":"OrderReceived","subject":"${file}",` +
+      `"time":"${file === 'a' ? '2024-05-01' : '2024-05-02'}T00:00:00Z","id":"${file}-${row}",` +
+      `"rownumber":${row},"data":{"subject":"x","time":"y"}}`;
+    const events = [
+      { id: 'a-1', body: row('a', 1) },
+      { id: 'a-2', body: row('a', 2) },
+      { id: 'b-1', body: row('b', 1) },
+      { id: 'a-3', body: row('a', 3) },
+      {
+        id: 'summary',
+        body: '{"specversion":"1.0","id":"summary","source":"//b","type":"FileIngested","subject":"a","time":"2024-06-01T00:00:00Z","data":{}}',
+      },
+      { id: 'a-4', body: row('a', 4) },
+    ].map((event) => ({ ...event, attributes: { dataset: 'orders' } }));
+    await open({ maxInFlight: 1 }).publish(url!, EncodedEvents.of(events));
+    const received = (await drainQueue(client, url!)).map((message) => {
+      const value = (name: string) => message.MessageAttributes![name]?.StringValue;
+      return [value('ce-id'), value('ce-subject'), value('ce-type'), value('ce-time')];
+    });
+    expect(received.sort()).toEqual(
+      [
+        ['a-1', 'a', 'OrderReceived', '2024-05-01T00:00:00Z'],
+        ['a-2', 'a', 'OrderReceived', '2024-05-01T00:00:00Z'],
+        ['b-1', 'b', 'OrderReceived', '2024-05-02T00:00:00Z'],
+        ['a-3', 'a', 'OrderReceived', '2024-05-01T00:00:00Z'],
+        ['summary', 'a', 'FileIngested', '2024-06-01T00:00:00Z'],
+        ['a-4', 'a', 'OrderReceived', '2024-05-01T00:00:00Z'],
+      ].sort(),
+    );
+  });
+
   it('sends bodies with newlines and escaped envelope strings intact, attributes unescaped', async () => {
     const [url] = (await createQueues(client, ['orders'])).values();
     const subject = 'vendors/"acme"\\orders.csv';

@@ -278,27 +278,90 @@ function encodeMessages(events: EventBatch): EncodedMessages {
   else bodies = Array.from({ length: events.length }, (_, index) => decoder.decode(events.body(index)));
   const attributes: Array<Record<string, SqsMessageAttribute>> = [];
   const bytes: number[] = [];
+  const writer = new MessageAttributesWriter();
   for (let index = 0; index < events.length; index++) {
-    const { values, size } = messageAttributes(bodies[index]!, events.id(index), events.attributes(index));
+    const { values, size } = writer.write(bodies[index]!, events.id(index), events.attributes(index));
     attributes.push(values);
     bytes.push(events.body(index).byteLength + size);
   }
   return { bodies, attributes, bytes };
 }
 
+/** An attribute a message may carry after its `ce-id`, with its size as SQS counts it. */
+interface AttributeCandidate {
+  name: string;
+  value: SqsMessageAttribute;
+  bytes: number;
+}
+
 /**
  * CloudEvents attributes as SQS message attributes, `ce-` names as in the CloudEvents HTTP binding: id,
  * specversion, type, source, subject and time from the envelope, then the pipeline's own attributes
  * (dataset, schema version), within SQS's ten and the room kept for them.
+ *
+ * A file's events differ only in their ids: the envelope attributes read from a body are kept with the
+ * part of the body before its id, and a body that starts with the same part reads the same, so each is
+ * read, checked and sized once per batch instead of once per message (~9 of the ~105 CPU-µs a one-row
+ * message cost on the bench).
  */
-function messageAttributes(
-  body: string,
-  id: string,
+class MessageAttributesWriter {
+  /** The start of the last body read (up to its id), which holds every envelope attribute read from it. */
+  private head: string | undefined;
+  private envelope: EnvelopeAttributes = {};
+  private extra: Readonly<Record<string, string>> | undefined;
+  private candidates: AttributeCandidate[] | undefined;
+
+  write(
+    body: string,
+    id: string,
+    extra: Readonly<Record<string, string>> | undefined,
+  ): { values: Record<string, SqsMessageAttribute>; size: number } {
+    if (this.head === undefined || !body.startsWith(this.head)) this.read(body);
+    if (this.candidates === undefined || extra !== this.extra) {
+      this.candidates = attributeCandidates(this.envelope, extra);
+      this.extra = extra;
+    }
+    const values: Record<string, SqsMessageAttribute> = {};
+    let count = 0;
+    let size = 0;
+    // SQS refuses an empty string value; `ce-id` is a name of its characters.
+    const idBytes = 'ce-id'.length + STRING.length + utf8Length(id);
+    if (id && idBytes <= SQS_ATTRIBUTE_ROOM) {
+      values['ce-id'] = { DataType: STRING, StringValue: id };
+      count = 1;
+      size = idBytes;
+    }
+    for (const candidate of this.candidates) {
+      if (count === SQS_MAX_MESSAGE_ATTRIBUTES) break;
+      if (size + candidate.bytes > SQS_ATTRIBUTE_ROOM) continue;
+      // Shared by the messages of the batch: requests only ever serialize them.
+      values[candidate.name] = candidate.value;
+      count++;
+      size += candidate.bytes;
+    }
+    return { values, size };
+  }
+
+  /**
+   * Reads the body's envelope attributes, and keeps the part before its `"id":"` when that part holds all
+   * of them: any body starting with it finds each at the same place, closed by the same quote.
+   */
+  private read(body: string): void {
+    this.envelope = envelopeAttributes(body);
+    this.candidates = undefined;
+    const idAt = body.indexOf('"id":"');
+    const head = idAt === -1 ? undefined : body.slice(0, idAt);
+    const inHead = head === undefined ? {} : envelopeAttributes(head);
+    this.head = ENVELOPE_FIELDS.every((field) => inHead[field] !== undefined) ? head : undefined;
+  }
+}
+
+/** The attributes after `ce-id`, in order, those SQS would refuse left out, each with its size. */
+function attributeCandidates(
+  envelope: EnvelopeAttributes,
   extra: Readonly<Record<string, string>> | undefined,
-): { values: Record<string, SqsMessageAttribute>; size: number } {
-  const envelope = envelopeAttributes(body);
+): AttributeCandidate[] {
   const candidates: Array<[string, string | undefined]> = [
-    ['ce-id', id],
     ['ce-specversion', envelope.specversion],
     ['ce-type', extra?.type ?? envelope.type],
     ['ce-source', envelope.source],
@@ -310,20 +373,15 @@ function messageAttributes(
   for (const [name, value] of Object.entries(extra ?? {})) {
     if (name !== 'type' && name !== 'content-type') candidates.push([`ce-${name}`, value]);
   }
-  const values: Record<string, SqsMessageAttribute> = {};
-  let count = 0;
-  let size = 0;
+  const kept: AttributeCandidate[] = [];
   for (const [name, value] of candidates) {
     // SQS refuses an empty string value and names outside its characters.
-    if (!value || !/^[A-Za-z0-9_.-]{1,256}$/.test(name) || count === SQS_MAX_MESSAGE_ATTRIBUTES) continue;
+    if (!value || !/^[A-Za-z0-9_.-]{1,256}$/.test(name)) continue;
     // The name matched ASCII characters only: its length is its bytes.
     const bytes = name.length + STRING.length + utf8Length(value);
-    if (size + bytes > SQS_ATTRIBUTE_ROOM) continue;
-    values[name] = { DataType: STRING, StringValue: value };
-    count++;
-    size += bytes;
+    kept.push({ name, value: { DataType: STRING, StringValue: value }, bytes });
   }
-  return { values, size };
+  return kept;
 }
 
 const ENVELOPE_FIELDS = ['specversion', 'type', 'source', 'subject', 'time'] as const;
