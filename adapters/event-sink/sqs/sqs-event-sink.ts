@@ -16,13 +16,11 @@ import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { HttpRequest } from '@smithy/core/protocols';
 import type { HttpResponse } from '@smithy/types';
 import type { EventSink } from '../../ports.js';
-import { retryWithBackoff, type RetryPolicy } from '../../retry.js';
+import type { RetryPolicy } from '../../retry.js';
 import {
+  callSqs,
   createSqsSink,
-  isRetryableAnswer,
-  sqsError,
   type SqsApi,
-  type SqsApiError,
   type SqsBatchEntry,
   type SqsBatchFailure,
   type SqsSinkOptions,
@@ -140,7 +138,8 @@ function jsonProtocolSender(client: SQSClient, options: { retry: RetryPolicy; ti
     const endpoint = (await configuredEndpoint()) ?? new URL('/', queueUrl);
     const body = JSON.stringify(input);
     const signer = await (signerMade ??= config.signer());
-    return retryWithBackoff(
+    return callSqs<T>(
+      action,
       async () => {
         const request = new HttpRequest({
           protocol: endpoint.protocol,
@@ -163,10 +162,9 @@ function jsonProtocolSender(client: SQSClient, options: { retry: RetryPolicy; ti
           abortSignal: AbortSignal.timeout(options.timeoutMs),
         })) as { response: HttpResponse };
         const text = config.utf8Encoder(await config.streamCollector(response.body));
-        if (response.statusCode >= 300) throw sqsError(action, response.statusCode, text);
-        return JSON.parse(text) as T;
+        return { status: response.statusCode, text };
       },
-      { ...options.retry, retryable: (error) => isRetryableAnswer(error as SqsApiError) },
+      options.retry,
     );
   };
 }

@@ -6,16 +6,9 @@
  */
 import { AwsClient } from 'aws4fetch';
 import type { EventSink } from '../../ports.js';
-import { retryWithBackoff, type RetryPolicy } from '../../retry.js';
+import type { RetryPolicy } from '../../retry.js';
 import { defaultHttpRetry } from '../fetch-with-retries.js';
-import {
-  createSqsSink,
-  isRetryableAnswer,
-  sqsError,
-  type SqsApi,
-  type SqsApiError,
-  type SqsSinkOptions,
-} from './sqs-sink.js';
+import { callSqs, createSqsSink, type SqsApi, type SqsSinkOptions } from './sqs-sink.js';
 
 export interface SqsHttpEventSinkOptions extends SqsSinkOptions {
   region: string;
@@ -36,14 +29,11 @@ export function createSqsHttpEventSink(options: SqsHttpEventSinkOptions): EventS
   const timeoutMs = options.requestTimeoutMs ?? 60_000;
   const fetcher = options.fetch ?? fetch;
 
-  /**
-   * One action, sent again on the answers the Node sender sends again (isRetryableAnswer: a network
-   * error, a timeout, 5xx, 408, 429, and SQS's throttling errors, which come as 400), each attempt
-   * signed afresh (the signature carries the time).
-   */
+  /** One action (callSqs: retried on the answers the Node sender retries), each attempt signed afresh. */
   function call<T>(action: string, input: unknown): Promise<T> {
     const body = JSON.stringify(input);
-    return retryWithBackoff(
+    return callSqs<T>(
+      action,
       async () => {
         const request = await aws.sign(endpoint, {
           method: 'POST',
@@ -54,14 +44,9 @@ export function createSqsHttpEventSink(options: SqsHttpEventSinkOptions): EventS
           body,
         });
         const response = await fetcher(request, { signal: AbortSignal.timeout(timeoutMs) });
-        const text = await response.text();
-        if (!response.ok) throw sqsError(action, response.status, text);
-        return JSON.parse(text) as T;
+        return { status: response.status, text: await response.text() };
       },
-      {
-        ...(options.retry ?? defaultHttpRetry),
-        retryable: (error) => isRetryableAnswer(error as SqsApiError),
-      },
+      options.retry ?? defaultHttpRetry,
     );
   }
 

@@ -5,6 +5,7 @@
  * failed entries and refused requests mapped onto events. Web APIs only.
  */
 import { DropgateError, describeError } from '../../errors.js';
+import { retryWithBackoff, type RetryPolicy } from '../../retry.js';
 import {
   PARTITION_KEY_ATTRIBUTE,
   type EventBatch,
@@ -498,10 +499,32 @@ function asSinkError(error: unknown, topic: string): DropgateError {
 }
 
 /**
+ * One call of SQS's JSON protocol, as both senders make it (the Node one on the AWS SDK's signer and HTTP
+ * handler, the Workers one on aws4fetch): `attempt` signs and sends the request afresh (the signature
+ * carries the time) and gives back the answer's status and text. An error answer becomes an error shaped
+ * as the SDK's (sqsError); the call is made again with backoff while the error is a network error, a
+ * timeout or a retryable answer (isRetryableAnswer), up to the policy's attempts; a success is parsed.
+ */
+export function callSqs<T>(
+  action: string,
+  attempt: () => Promise<{ status: number; text: string }>,
+  retry: RetryPolicy,
+): Promise<T> {
+  return retryWithBackoff(
+    async () => {
+      const { status, text } = await attempt();
+      if (status >= 300) throw sqsError(action, status, text);
+      return JSON.parse(text) as T;
+    },
+    { ...retry, retryable: (error) => isRetryableAnswer(error as SqsApiError) },
+  );
+}
+
+/**
  * An error answer of the JSON protocol (`{ "__type": "com.amazonaws.sqs#QueueDoesNotExist", "message" }`)
  * in the shape the shared sink reads: the error's short name, the status, whose fault.
  */
-export function sqsError(action: string, status: number, text: string): Error {
+function sqsError(action: string, status: number, text: string): Error {
   let type = '';
   let message = text.slice(0, 500);
   try {
@@ -519,8 +542,11 @@ export function sqsError(action: string, status: number, text: string): Error {
   });
 }
 
-/** Whether an error answer says the same request can succeed later: an outage, a timeout, throttling. */
-export function isRetryableAnswer(error: SqsApiError): boolean {
+/**
+ * Whether an error says the same request can succeed later: no answer (a network error, a timeout), an
+ * outage, throttling (SQS's throttling errors come as HTTP 400).
+ */
+function isRetryableAnswer(error: SqsApiError): boolean {
   const status = error.$metadata?.httpStatusCode;
   return (
     status === undefined ||
