@@ -44,6 +44,7 @@ import { compressors } from 'hyparquet-compressors';
 import { ordersParquetSchema } from './generate-orders-parquet.js';
 import { flatParquetSchema } from './generate-flat-parquet.js';
 import { readEveryRowGroup } from './hyparquet-rows.js';
+import { processCpuSeconds, sendAll } from './bench-support.js';
 // The cloud SDKs and OpenTelemetry's SDK are imported by the modes that use them: loaded, they would hold
 // 40-85 MB of resident memory that the CSV and Parquet lines would count as Dropgate's.
 import type { SQSClient, SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
@@ -72,12 +73,6 @@ interface Timed {
   cpuSeconds: number;
   /** The stand-in's CPU time over the same span, when BENCH_STAND_IN_PID names its process. */
   standInCpuSeconds?: number;
-}
-
-/** A process's user and system CPU time from /proc, in seconds (clock ticks of 10 ms). */
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const standInPid = process.env.BENCH_STAND_IN_PID ? Number(process.env.BENCH_STAND_IN_PID) : undefined;
@@ -214,7 +209,7 @@ function timingFirstPublish(sink: EventSink): EventSink {
  * requests carry.
  */
 async function sqsBaseline(file: string, rowsPerMessage: number, sender: 'sdk' | 'dropgate'): Promise<Timed> {
-  const { SendMessageBatchCommand, SQSClient } = await import('@aws-sdk/client-sqs');
+  const { PurgeQueueCommand, SendMessageBatchCommand, SQSClient } = await import('@aws-sdk/client-sqs');
   const { sqsApiOf } = await import('../adapters/event-sink/sqs/sqs-event-sink.js');
   const { watchedSqsClient } = await import('../test/support/aws-stand-ins.js');
   const recorded: SendMessageBatchRequestEntry[][] = [];
@@ -229,7 +224,6 @@ async function sqsBaseline(file: string, rowsPerMessage: number, sender: 'sdk' |
   const client = new SQSClient({ useQueueUrlAsEndpoint: false });
   // The recording pass's messages are let go of first: the stand-in then holds no more than it does when
   // the pipeline is timed (fauxqs keeps messages in its heap).
-  const { PurgeQueueCommand } = await import('@aws-sdk/client-sqs');
   for (const recordedUrl of await sqsQueues(client, ['orders', 'orders-dead-letter', 'files']))
     await client.send(new PurgeQueueCommand({ QueueUrl: recordedUrl }));
   const [url] = await sqsQueues(client, ['orders-baseline']);
@@ -238,17 +232,12 @@ async function sqsBaseline(file: string, rowsPerMessage: number, sender: 'sdk' |
     sender === 'sdk'
       ? ((await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: entries }))).Failed ?? [])
       : ((await api.sendMessageBatch({ QueueUrl: url!, Entries: entries as SqsBatchEntry[] })).Failed ?? []);
-  let next = 0;
   const result = await timed(async () => {
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (next < recorded.length) {
-          const failed = await send(recorded[next++]!);
-          if (failed.length > 0)
-            throw new Error(`the stand-in refused ${failed.length} messages: ${failed[0]!.Message}`);
-        }
-      }),
-    );
+    await sendAll(recorded, 8, async (entries) => {
+      const failed = await send(entries);
+      if (failed.length > 0)
+        throw new Error(`the stand-in refused ${failed.length} messages: ${failed[0]!.Message}`);
+    });
     return recorded.reduce((sum, entries) => sum + entries.length, 0);
   });
   client.destroy();
@@ -465,13 +454,8 @@ async function pubsubRaw(file: string, packed: boolean, sender: 'library' | 'dro
   }
   const inFlight = Number(process.env.BENCH_PUBSUB_IN_FLIGHT ?? 8);
   await publish(requests[0]!);
-  let next = 0;
   const result = await timed(async () => {
-    await Promise.all(
-      Array.from({ length: inFlight }, async () => {
-        while (next < requests.length) await publish(requests[next++]!);
-      }),
-    );
+    await sendAll(requests, inFlight, publish);
     return rows;
   });
   await close();

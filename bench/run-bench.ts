@@ -47,6 +47,7 @@ import { packageRoot } from '../app/node/load-config.js';
 import { generateOrdersCsv } from './generate-orders-csv.js';
 import { generateOrdersParquet } from './generate-orders-parquet.js';
 import { generateFlatParquet } from './generate-flat-parquet.js';
+import { processCpuSeconds } from './bench-support.js';
 import { v1 } from '@google-cloud/pubsub';
 import { publisherClientOptions } from '../adapters/event-sink/pubsub/pubsub-event-sink.js';
 import { startGoogleEmulators } from '../test/support/google-emulators.js';
@@ -85,13 +86,6 @@ interface Measurement {
   peakRssMb: number;
   largestRowGroupMb?: number;
   startSeconds?: number;
-}
-
-/** A process's CPU time so far (user and system, every thread), from /proc (Linux). */
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime, fields 14 and 15 of proc(5), in clock ticks (100 a second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** The process listening as the Pub/Sub emulator at `host` (its JVM), if /proc shows it. */
